@@ -1,0 +1,201 @@
+"""Reading pose stores: ``open_store(workspace, ref)`` and the ``PoseStore`` it returns."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from typing import Any, Literal
+
+import icechunk
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import zarr
+
+from datasets.store.schema import (
+    ARRAYS_DIRECTORY,
+    INDEX_FILE,
+    SCHEMA_MIGRATIONS,
+    STORE_SCHEMA_VERSION,
+    StoreSchemaError,
+)
+from datasets.workspace import Workspace
+
+icechunk.set_logs_filter("error")
+
+Padding = Literal["edge", "zero"]
+CHECKSUM_CHUNKS_PER_READ = 16
+
+
+class PoseStore:
+    """A read-only view of one pose store at one Icechunk snapshot.
+
+    Attributes:
+        directory: The store directory (holding ``arrays.icechunk`` and ``index.parquet``).
+        snapshot: The Icechunk snapshot read, or None for the newest commit on ``main``.
+        index: One row per view (``pyarrow.Table``), columns as in ``docs/store.md``.
+        attributes: Root attributes: schema version, skeleton, joint names, units, frame and view counts.
+    """
+
+    def __init__(self, directory: str | Path, snapshot: str | None = None) -> None:
+        self.directory = Path(directory)
+        self.snapshot = snapshot
+        arrays_path = self.directory / ARRAYS_DIRECTORY
+        index_path = self.directory / INDEX_FILE
+        if not arrays_path.is_dir() or not index_path.is_file():
+            raise StoreSchemaError(
+                f"{self.directory} is not a pose store: it needs {ARRAYS_DIRECTORY}/ and {INDEX_FILE}."
+            )
+        repository = icechunk.Repository.open(icechunk.local_filesystem_storage(str(arrays_path)))
+        if snapshot is None:
+            session = repository.readonly_session(branch="main")
+        else:
+            session = repository.readonly_session(snapshot_id=snapshot)
+        self._root = zarr.open_group(session.store, mode="r")
+        self.attributes: dict[str, Any] = dict(self._root.attrs)
+        version = self.attributes.get("schema_version")
+        if version != STORE_SCHEMA_VERSION:
+            migration = SCHEMA_MIGRATIONS.get(version) if isinstance(version, int) else None
+            hint = (
+                f"Migrate it with {migration}."
+                if migration
+                else "Re-create it with this mocaplift version (python flows.py preprocess-...)."
+            )
+            raise StoreSchemaError(
+                f"{self.directory} has store schema version {version!r}; this mocaplift reads version "
+                f"{STORE_SCHEMA_VERSION}. {hint}"
+            )
+        self.index: pa.Table = pq.read_table(index_path)
+        self._starts = self.index["start"].to_numpy().astype(np.int64)
+        self._lengths = self.index["length"].to_numpy().astype(np.int64)
+        view_ids = self.index["view_id"].to_numpy()
+        self._row_of_view = {int(view_id): row for row, view_id in enumerate(view_ids)}
+
+    def __getstate__(self) -> dict[str, Any]:
+        # Icechunk sessions are reopened in each process (e.g. DataLoader workers), not pickled.
+        return {"directory": self.directory, "snapshot": self.snapshot}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__init__(state["directory"], state["snapshot"])  # type: ignore[misc]
+
+    def __repr__(self) -> str:
+        return (
+            f"PoseStore({str(self.directory)!r}, views={self.index.num_rows}, frames={self.frames}, "
+            f"arrays={list(self.arrays)})"
+        )
+
+    @property
+    def arrays(self) -> tuple[str, ...]:
+        """Names of the frame arrays, e.g. ``("joints_3d", "keypoints_2d", "keypoints_2d_cpn")``."""
+        return tuple(sorted(name for name, _ in self._root.arrays()))
+
+    @property
+    def frames(self) -> int:
+        """F, the total number of frames (all views)."""
+        return int(self.attributes["frames"])
+
+    @property
+    def skeleton(self) -> str:
+        """Skeleton name, e.g. ``"h36m17"`` (``datasets.skeletons.get_skeleton``)."""
+        return str(self.attributes["skeleton"])
+
+    @property
+    def joint_names(self) -> tuple[str, ...]:
+        """Joint names in array order."""
+        return tuple(self.attributes["joint_names"])
+
+    def array(self, name: str) -> zarr.Array:
+        """The Zarr array ``name`` (lazy; slicing reads only the chunks needed)."""
+        if name not in self.arrays:
+            raise KeyError(f"Store {self.directory} has no array {name!r}; it has {list(self.arrays)}.")
+        return self._root[name]
+
+    def view_range(self, view_id: int) -> tuple[int, int]:
+        """``(start, length)`` of a view on the frame axis."""
+        try:
+            row = self._row_of_view[int(view_id)]
+        except KeyError:
+            raise KeyError(
+                f"Store {self.directory} has no view {view_id}; view ids run "
+                f"{min(self._row_of_view)}..{max(self._row_of_view)}."
+            ) from None
+        return int(self._starts[row]), int(self._lengths[row])
+
+    def read(self, name: str, view_id: int) -> np.ndarray:
+        """All frames of one view of array ``name``: ``(length, ...)`` in the array's dtype and units."""
+        start, length = self.view_range(view_id)
+        return self.array(name)[start : start + length]
+
+    def window(self, name: str, view_id: int, start: int, length: int, pad: Padding = "edge") -> np.ndarray:
+        """Frames ``[start, start + length)`` of one view, padded where the window leaves the view.
+
+        Args:
+            name: Array name.
+            view_id: The view.
+            start: First frame, relative to the view's first frame; may be negative.
+            length: Window length in frames.
+            pad: ``"edge"`` repeats the first/last frame, ``"zero"`` fills zeros (False for booleans).
+
+        Returns:
+            ``(length, ...)`` array.
+        """
+        if pad not in ("edge", "zero"):
+            raise ValueError(f"pad must be 'edge' or 'zero', got {pad!r}.")
+        if length <= 0:
+            raise ValueError(f"Window length must be positive, got {length}.")
+        view_start, view_length = self.view_range(view_id)
+        positions = np.arange(start, start + length)
+        clipped = np.clip(positions, 0, view_length - 1)
+        lowest, highest = int(clipped[0]), int(clipped[-1])
+        frames = self.array(name)[view_start + lowest : view_start + highest + 1]
+        window = frames[clipped - lowest]
+        if pad == "zero":
+            window[(positions < 0) | (positions >= view_length)] = 0
+        return window
+
+    def array_checksums(self) -> dict[str, str]:
+        """SHA-256 of each array's values (shape, dtype, then little-endian C-order bytes).
+
+        Independent of chunking, compression and how many workers wrote the store: equal checksums mean
+        value-identical arrays.
+        """
+        checksums = {}
+        for name in self.arrays:
+            array = self.array(name)
+            digest = hashlib.sha256(f"{list(array.shape)} {np.dtype(array.dtype).str}".encode())
+            step = array.chunks[0] * CHECKSUM_CHUNKS_PER_READ
+            for first in range(0, array.shape[0], step):
+                block = np.ascontiguousarray(array[first : first + step])
+                digest.update(block.astype(block.dtype.newbyteorder("<"), copy=False).tobytes())
+            checksums[name] = digest.hexdigest()
+        return checksums
+
+    def validate(self) -> list:
+        """Check shapes, dtypes, finiteness and index coverage; see ``datasets.store.validate``."""
+        from datasets.store.validate import validate_store
+
+        return validate_store(self)
+
+
+def open_store(workspace: str | Path | None, reference: str) -> PoseStore:
+    """Open a pose store by version.
+
+    Args:
+        workspace: Workspace root (None: ``$MOCAPLIFT_WORKSPACE`` or ``./workspace``).
+        reference: A version id (or unique prefix), a stage name (its newest version), or the path of a
+            store directory.
+
+    Returns:
+        The store, at the exact Icechunk snapshot its version recorded.
+    """
+    if (Path(reference) / ARRAYS_DIRECTORY).is_dir():
+        return PoseStore(reference)
+    registry = Workspace(workspace)
+    manifest = registry.resolve(reference)
+    if "store" not in manifest.outputs:
+        raise KeyError(
+            f"Version {manifest.id} (stage {manifest.stage}) holds no pose store; its outputs are "
+            f"{sorted(manifest.outputs)}."
+        )
+    output = manifest.outputs["store"]
+    return PoseStore(registry.output_path(manifest, "store"), snapshot=output.get("snapshot"))

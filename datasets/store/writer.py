@@ -1,0 +1,245 @@
+"""Writing pose stores: the Icechunk three-step write (schema commit, disjoint block writes, one merge commit).
+
+``create_store`` writes the index and empty arrays and commits; writers fill disjoint chunk-aligned frame
+blocks (``StoreLayout.blocks``) in forked sessions, possibly on other processes; ``commit_store`` merges the
+forks and makes one commit carrying the lineage. ``write_store`` does all three in-process for readers whose
+views fit in memory. Because blocks never share a chunk and views are laid out in a fixed order, the result is
+value-identical however many workers wrote it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import icechunk
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+import zarr
+
+from datasets.store.schema import (
+    ARRAYS_DIRECTORY,
+    DEFAULT_CHUNK_FRAMES,
+    DETECTION_PREFIX,
+    INDEX_FILE,
+    INDEX_SCHEMA,
+    REQUIRED_ARRAYS,
+    STORE_SCHEMA_VERSION,
+    UNITS,
+    ZSTD_LEVEL,
+    ArraySpec,
+    StoreLayout,
+    StoreSchemaError,
+)
+from datasets.views import View
+
+icechunk.set_logs_filter("error")  # local storage warns on every open that concurrent commits are unsafe;
+# mocaplift commits each store from one coordinator only (docs/versioning.md).
+
+
+def index_table(views: Sequence[View], layout: StoreLayout) -> pa.Table:
+    """Build the index (one row per view) for views laid out by ``layout``.
+
+    Extra columns come from ``View.extra_columns``; every view must carry the same keys.
+    """
+    if not views:
+        raise ValueError("A pose store needs at least one view.")
+    extra_keys = sorted(views[0].extra_columns)
+    for view in views:
+        if sorted(view.extra_columns) != extra_keys:
+            raise ValueError(
+                f"Every view must carry the same extra index columns: {view.describe()} has "
+                f"{sorted(view.extra_columns)}, the first view has {extra_keys}."
+            )
+    rows: dict[str, list[Any]] = {name: [] for name in INDEX_SCHEMA.names}
+    for name in extra_keys:
+        rows[name] = []
+    for view_id, (view, start) in enumerate(zip(views, layout.starts, strict=True)):
+        camera_row = view.camera.to_index_row()
+        identity = {
+            "view_id": view_id,
+            "dataset": view.dataset,
+            "subset": view.subset,
+            "subject": view.subject,
+            "action": view.action,
+            "sequence": view.sequence,
+            "camera": view.camera.name,
+            "split": view.split,
+            "fps": float(view.fps),
+            "start": int(start),
+            "length": view.frames,
+        }
+        for name in INDEX_SCHEMA.names:
+            rows[name].append(identity[name] if name in identity else camera_row[name])
+        for name in extra_keys:
+            rows[name].append(view.extra_columns[name])
+    columns = {name: pa.array(rows[name], type=INDEX_SCHEMA.field(name).type) for name in INDEX_SCHEMA.names}
+    columns.update({name: pa.array(rows[name]) for name in extra_keys})
+    return pa.table(columns)
+
+
+def array_specs(views: Sequence[View]) -> dict[str, ArraySpec]:
+    """The frame arrays a list of views needs: the two required ones, detections, and ``valid`` if any."""
+    joints = views[0].joints_3d.shape[1]
+    specs = {
+        "joints_3d": ArraySpec((joints, 3), "float32"),
+        "keypoints_2d": ArraySpec((joints, 2), "float32"),
+    }
+    detection_names = sorted(views[0].extra_keypoints)
+    for view in views:
+        if view.joints_3d.shape[1] != joints:
+            raise ValueError(f"{view.describe()} has {view.joints_3d.shape[1]} joints, the first view {joints}.")
+        if sorted(view.extra_keypoints) != detection_names:
+            raise ValueError(
+                f"Every view must carry the same detections: {view.describe()} has "
+                f"{sorted(view.extra_keypoints)}, the first view has {detection_names}."
+            )
+    for name in detection_names:
+        specs[DETECTION_PREFIX + name] = ArraySpec((joints, views[0].extra_keypoints[name].shape[2]), "float32")
+    if any(view.valid is not None for view in views):
+        specs["valid"] = ArraySpec((), "bool")
+    return specs
+
+
+def view_arrays(view: View) -> dict[str, np.ndarray]:
+    """A view's frame arrays by store array name (``valid`` defaults to all True)."""
+    arrays = {"joints_3d": view.joints_3d, "keypoints_2d": view.keypoints_2d}
+    arrays.update({DETECTION_PREFIX + name: value for name, value in view.extra_keypoints.items()})
+    arrays["valid"] = np.ones(view.frames, bool) if view.valid is None else view.valid
+    return arrays
+
+
+def open_repository(directory: str | Path) -> icechunk.Repository:
+    """Open the Icechunk repository of a store directory (which must exist)."""
+    path = Path(directory) / ARRAYS_DIRECTORY
+    if not path.exists():
+        raise StoreSchemaError(f"{directory} is not a pose store: {path} is missing.")
+    return icechunk.Repository.open(icechunk.local_filesystem_storage(str(path)))
+
+
+def create_store(
+    directory: str | Path,
+    index: pa.Table,
+    specs: Mapping[str, ArraySpec],
+    skeleton: str,
+    joint_names: Sequence[str],
+    attributes: Mapping[str, Any] | None = None,
+    chunk_frames: int = DEFAULT_CHUNK_FRAMES,
+) -> icechunk.Repository:
+    """Write the index and the empty frame arrays, and commit them (step 1 of a write).
+
+    Args:
+        directory: New store directory (created; must not hold a store yet).
+        index: One row per view, with at least ``INDEX_SCHEMA``'s columns.
+        specs: Frame arrays to create, by name.
+        skeleton: Skeleton name (``datasets.skeletons``), e.g. ``"h36m17"``.
+        joint_names: Joint names in array order.
+        attributes: Extra root attributes (JSON-serialisable), e.g. the source dataset's name.
+        chunk_frames: Frames per chunk.
+
+    Returns:
+        The repository, with one commit holding the schema.
+    """
+    directory = Path(directory)
+    missing = [name for name in REQUIRED_ARRAYS if name not in specs]
+    if missing:
+        raise ValueError(f"A pose store needs the arrays {REQUIRED_ARRAYS}; missing {missing}.")
+    directory.mkdir(parents=True, exist_ok=True)
+    pq.write_table(index, directory / INDEX_FILE, compression="zstd")
+    frames = int(pc.sum(index["length"]).as_py() or 0)
+    storage = icechunk.local_filesystem_storage(str(directory / ARRAYS_DIRECTORY))
+    repository = icechunk.Repository.create(storage)
+    session = repository.writable_session("main")
+    root = zarr.open_group(session.store, mode="w")
+    root.attrs.update(
+        {
+            "schema_version": STORE_SCHEMA_VERSION,
+            "skeleton": skeleton,
+            "joint_names": list(joint_names),
+            "units": UNITS,
+            "frames": frames,
+            "views": index.num_rows,
+            **dict(attributes or {}),
+        }
+    )
+    for name, spec in specs.items():
+        root.create_array(
+            name,
+            shape=(frames, *spec.trailing_shape),
+            chunks=(chunk_frames, *spec.trailing_shape),
+            dtype=spec.dtype,
+            compressors=zarr.codecs.ZstdCodec(level=ZSTD_LEVEL),
+            fill_value=spec.fill_value,
+            dimension_names=["frame", *(f"axis_{i}" for i in range(1, len(spec.trailing_shape) + 1))],
+        )
+    session.commit("Create pose store schema", metadata={"schema_version": STORE_SCHEMA_VERSION})
+    return repository
+
+
+def write_block(
+    session_store: Any,
+    layout: StoreLayout,
+    block: tuple[int, int],
+    arrays_of_view: Callable[[int], Mapping[str, np.ndarray]],
+    names: Iterable[str],
+) -> None:
+    """Fill the frames ``[block[0], block[1])`` of the named arrays (step 2; one call per block).
+
+    Args:
+        session_store: ``session.store`` of a writable or forked Icechunk session.
+        layout: The store's layout.
+        block: A chunk-aligned frame range from ``layout.blocks()``.
+        arrays_of_view: view id -> that view's arrays by name (e.g. ``view_arrays(views[i])``).
+        names: Arrays to write.
+    """
+    start, stop = block
+    names = list(names)
+    root = zarr.open_group(session_store, mode="r+")
+    buffers = {name: [] for name in names}
+    for view_id in layout.views_in(start, stop):
+        view_start = int(layout.starts[view_id])
+        first = max(start, view_start) - view_start
+        last = min(stop, view_start + layout.lengths[view_id]) - view_start
+        arrays = arrays_of_view(view_id)
+        for name in names:
+            buffers[name].append(np.asarray(arrays[name])[first:last])
+    for name in names:
+        target = root[name]
+        target[start:stop] = np.concatenate(buffers[name]).astype(target.dtype, copy=False)
+
+
+def commit_store(
+    repository: icechunk.Repository,
+    forks: Sequence[Any],
+    message: str,
+    metadata: Mapping[str, Any] | None = None,
+) -> str:
+    """Merge the writers' forked sessions and make one commit (step 3). Returns the snapshot id."""
+    session = repository.writable_session("main")
+    if forks:
+        session.merge(*forks)
+    return session.commit(message, metadata=dict(metadata or {}))
+
+
+def write_store(
+    directory: str | Path,
+    views: Sequence[View],
+    skeleton: str,
+    joint_names: Sequence[str],
+    attributes: Mapping[str, Any] | None = None,
+    chunk_frames: int = DEFAULT_CHUNK_FRAMES,
+    commit_metadata: Mapping[str, Any] | None = None,
+) -> str:
+    """Write views that fit in memory as a new store, in one process. Returns the data snapshot id."""
+    layout = StoreLayout(tuple(view.frames for view in views), chunk_frames)
+    specs = array_specs(views)
+    repository = create_store(
+        directory, index_table(views, layout), specs, skeleton, joint_names, attributes, chunk_frames
+    )
+    session = repository.writable_session("main")
+    for block in layout.blocks():
+        write_block(session.store, layout, block, lambda view_id: view_arrays(views[view_id]), specs)
+    return session.commit("Write pose store frames", metadata=dict(commit_metadata or {}))
