@@ -1,6 +1,5 @@
 """mocaplift's orchestration layer: Prefect flows, versioned stages, Dask glue and the command line."""
 
-
 try:
     from datasets import MOCAPLIFT_DATASETS  # noqa: F401  (the marker only mocaplift's package has)
 except ImportError as error:  # pragma: no cover - exercised in a subprocess test

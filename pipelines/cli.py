@@ -1,0 +1,186 @@
+"""The ``python flows.py`` command line: one subcommand per flow, plus version inspection.
+
+Every subcommand parses its options, builds a typed config and starts a flow from ``pipelines``; heavy
+imports (torch, prefect) happen inside the commands so that ``--help`` stays instant.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from datasets.workspace import WORKSPACE_ENVIRONMENT_VARIABLE, Manifest, VersionNotFoundError, Workspace
+
+app = typer.Typer(
+    name="flows.py",
+    help=(
+        "mocaplift: convert Human3.6M, MPI-INF-3DHP, HumanEva-I and AMASS into versioned pose stores, "
+        "then pretrain, finetune and evaluate 2D-to-3D uplifting transformers on them.\n\n"
+        "Every stage's output is a version in the workspace (see `versions` and `show`); rerunning a stage "
+        "with the same inputs and config reuses its version."
+    ),
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_show_locals=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+WorkspaceOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--workspace",
+        envvar=WORKSPACE_ENVIRONMENT_VARIABLE,
+        help=f"Workspace directory holding every version (default ./workspace, or ${WORKSPACE_ENVIRONMENT_VARIABLE}).",
+        show_default=False,
+    ),
+]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
+
+NOT_LANDED_EXIT_CODE = 2
+
+
+def not_landed(command: str, issue: int, what: str) -> None:
+    """Say in one line that a command's issue has not landed, and exit 2."""
+    typer.echo(f"`{command}` ({what}) is not available in this version yet: it lands with issue #{issue}.", err=True)
+    raise typer.Exit(NOT_LANDED_EXIT_CODE)
+
+
+@app.command("versions")
+def versions_command(
+    stage: Annotated[str | None, typer.Argument(help="Only this stage, e.g. preprocess-amass.")] = None,
+    workspace: WorkspaceOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """List versions (oldest first) with their parents, counts and time."""
+    manifests = Workspace(workspace).manifests(stage)
+    if as_json:
+        typer.echo(json.dumps([_summary_row(manifest) for manifest in manifests], indent=2))
+        return
+    if not manifests:
+        where = Workspace(workspace).root
+        typer.echo(f"No versions{f' of {stage}' if stage else ''} in {where}.")
+        return
+    header = f"{'version':<36} {'finished':<26} {'wall s':>8}  parents"
+    typer.echo(header)
+    typer.echo("-" * len(header))
+    for manifest in manifests:
+        parents = ", ".join(manifest.parents) or "-"
+        typer.echo(f"{manifest.id:<36} {manifest.finished:<26} {manifest.wall_time_s:>8.1f}  {parents}")
+
+
+def _summary_row(manifest: Manifest) -> dict:
+    return {
+        "id": manifest.id,
+        "stage": manifest.stage,
+        "parents": list(manifest.parents),
+        "finished": manifest.finished,
+        "wall_time_s": manifest.wall_time_s,
+        "counts": dict(manifest.counts),
+    }
+
+
+@app.command("show")
+def show_command(
+    reference: Annotated[str, typer.Argument(help="Version id (or unique prefix), or a stage name for its newest.")],
+    workspace: WorkspaceOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Print a version's manifest: stage, parents, config, code, counts, outputs and checksums."""
+    try:
+        manifest = Workspace(workspace).resolve(reference)
+    except VersionNotFoundError as error:
+        typer.echo(str(error), err=True)
+        raise typer.Exit(1) from None
+    if as_json:
+        typer.echo(json.dumps(manifest.to_dict(), indent=2, sort_keys=True, default=str))
+        return
+    typer.echo(f"version   {manifest.id}")
+    typer.echo(f"stage     {manifest.stage}")
+    typer.echo(f"parents   {', '.join(manifest.parents) or '-'}")
+    code = manifest.code
+    typer.echo(
+        f"code      {str(code.get('commit'))[:12]}{' (dirty)' if code.get('dirty') else ''}, "
+        f"fingerprint {str(code.get('fingerprint'))[:12]}"
+    )
+    typer.echo(f"run       {manifest.started} -> {manifest.finished} ({manifest.wall_time_s:.1f} s)")
+    typer.echo("counts    " + ", ".join(f"{key} {value}" for key, value in manifest.counts.items()))
+    typer.echo("outputs")
+    for name, output in manifest.outputs.items():
+        typer.echo(f"  {name:<12} {output.get('kind', '?'):<9} {output['path']}")
+    typer.echo("config")
+    for line in json.dumps(manifest.config, indent=2, sort_keys=True).splitlines():
+        typer.echo(f"  {line}")
+    if manifest.summary:
+        typer.echo("")
+        typer.echo(manifest.summary)
+
+
+@app.command("preprocess-amass")
+def preprocess_amass_command() -> None:
+    """AMASS archive -> versioned pose store of regressed Human3.6M joints seen by virtual cameras."""
+    not_landed("preprocess-amass", 3, "AMASS conversion")
+
+
+@app.command("preprocess-h36m")
+def preprocess_h36m_command() -> None:
+    """Human3.6M (VideoPose3D npz or original CDF files) -> versioned pose store."""
+    not_landed("preprocess-h36m", 4, "Human3.6M conversion")
+
+
+@app.command("preprocess-3dhp")
+def preprocess_3dhp_command() -> None:
+    """MPI-INF-3DHP (annot.mat / annot_data.mat or the preprocessed npz) -> versioned pose store."""
+    not_landed("preprocess-3dhp", 4, "MPI-INF-3DHP conversion")
+
+
+@app.command("preprocess-humaneva")
+def preprocess_humaneva_command() -> None:
+    """HumanEva-I (VideoPose3D npz or the MATLAB export) -> versioned pose store."""
+    not_landed("preprocess-humaneva", 4, "HumanEva-I conversion")
+
+
+@app.command("pretrain")
+def pretrain_command() -> None:
+    """Pretrain an uplifting transformer on a pose store (AMASS) -> checkpoint version."""
+    not_landed("pretrain", 6, "training")
+
+
+@app.command("finetune")
+def finetune_command() -> None:
+    """Finetune a checkpoint (or train from scratch) on a target pose store -> checkpoint version."""
+    not_landed("finetune", 6, "training")
+
+
+@app.command("pretrain-finetune")
+def pretrain_finetune_command() -> None:
+    """Pretrain on AMASS, finetune on the target, and compare with training from scratch."""
+    not_landed("pretrain-finetune", 6, "training")
+
+
+@app.command("evaluate")
+def evaluate_command() -> None:
+    """Evaluate a checkpoint on a pose store with the published protocols -> metrics version."""
+    not_landed("evaluate", 6, "evaluation")
+
+
+@app.command("serve")
+def serve_command() -> None:
+    """Register and serve a Prefect deployment for every flow."""
+    not_landed("serve", 7, "Prefect deployments")
+
+
+@app.command("model-info")
+def model_info_command(
+    model: Annotated[str, typer.Argument(help="Model name, e.g. uplift-upsample, mixste, strided.")],
+    preset: Annotated[str, typer.Option(help="Preset name under presets/models/<model>/.")] = "demo",
+) -> None:
+    """Print a model's parameters, FLOPs per forward and per output frame, and its input/output shapes."""
+    not_landed("model-info", 5, "the uplifting transformers")
+
+
+def main() -> None:
+    """Entry point of ``python flows.py`` and the ``mocaplift`` console script."""
+    app()

@@ -1,0 +1,232 @@
+"""Versioned stages: every stage run becomes a version derived from its inputs, config and code.
+
+A version id is ``<stage>-<12 hex>``, the SHA-256 of the stage name, the parent version ids, a fingerprint
+of external inputs, the resolved config and the code fingerprint. The same inputs and config on the same
+code give the same id, and ``StageRun.existing()`` returns the published version without doing any work;
+any change gives a new id, and old versions stay readable. Outputs are written to a private attempt
+directory and published atomically (``datasets.workspace.Workspace.publish``). See ``docs/versioning.md``.
+
+Usage::
+
+    run = StageRun(workspace, "preprocess-h36m", config=config_dict, inputs=fingerprint)
+    if (manifest := run.existing()) is None:
+        with run:
+            ...write into run.directory...
+            manifest = run.publish(counts={...}, outputs={"store": store_output(...)})
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import hashlib
+import importlib.metadata
+import json
+import shutil
+import subprocess
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from datasets.store import PoseStore
+from datasets.workspace import Manifest, Workspace
+
+REPOSITORY_ROOT = Path(__file__).resolve().parents[1]
+CODE_PACKAGES = ("datasets", "lifting", "pipelines")
+"""Source trees whose content defines the code version (``*.py`` and package data)."""
+RECORDED_PACKAGES = (
+    "mocaplift", "numpy", "scipy", "torch", "zarr", "icechunk", "pyarrow", "dask", "distributed",
+    "prefect", "smplx", "trimesh",
+)  # fmt: skip
+HASH_DIGITS = 12
+FILE_HASH_BLOCK_BYTES = 1 << 20
+
+
+def _canonical_json(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), default=str)
+
+
+@functools.lru_cache(maxsize=1)
+def code_fingerprint() -> str:
+    """SHA-256 of the package sources (``datasets/``, ``lifting/``, ``pipelines/``: ``*.py``, ``*.json``)."""
+    digest = hashlib.sha256()
+    for package in CODE_PACKAGES:
+        root = REPOSITORY_ROOT / package
+        for path in sorted(root.rglob("*")):
+            if path.suffix in (".py", ".json") and "__pycache__" not in path.parts:
+                digest.update(str(path.relative_to(REPOSITORY_ROOT)).encode())
+                digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+@functools.lru_cache(maxsize=1)
+def git_state() -> dict[str, Any]:
+    """``{"commit": sha or None, "dirty": bool or None}`` of the checkout the code runs from."""
+
+    def git(*arguments: str) -> str | None:
+        try:
+            result = subprocess.run(
+                ["git", "-C", str(REPOSITORY_ROOT), *arguments], capture_output=True, text=True, timeout=10
+            )
+        except (OSError, subprocess.SubprocessError):
+            return None
+        return result.stdout.strip() if result.returncode == 0 else None
+
+    commit = git("rev-parse", "HEAD")
+    status = git("status", "--porcelain", "--untracked-files=no")
+    return {"commit": commit, "dirty": None if status is None else bool(status)}
+
+
+def package_versions() -> dict[str, str]:
+    """Installed versions of the libraries that shape outputs."""
+    versions = {}
+    for name in RECORDED_PACKAGES:
+        try:
+            versions[name] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            versions[name] = "not installed"
+    return versions
+
+
+def version_id(
+    stage: str,
+    parents: Sequence[str],
+    inputs: Mapping[str, Any],
+    config: Mapping[str, Any],
+    code: str,
+) -> str:
+    """``<stage>-<12 hex>`` derived from everything that determines a stage's output."""
+    payload = _canonical_json(
+        {"stage": stage, "parents": list(parents), "inputs": inputs, "config": config, "code": code}
+    )
+    return f"{stage}-{hashlib.sha256(payload.encode()).hexdigest()[:HASH_DIGITS]}"
+
+
+def file_sha256(path: str | Path) -> str:
+    """SHA-256 of a file's bytes."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while block := handle.read(FILE_HASH_BLOCK_BYTES):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def files_fingerprint(paths: Iterable[Path], root: Path) -> str:
+    """Fingerprint of source files by (path relative to ``root``, size, modification time in ns).
+
+    Cheap on archives of thousands of large files; a rewritten or touched file counts as changed.
+    """
+    digest = hashlib.sha256()
+    for path in sorted(Path(path) for path in paths):
+        stat = path.stat()
+        digest.update(f"{path.relative_to(root)}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode())
+    return digest.hexdigest()
+
+
+def utc_now() -> str:
+    """Current UTC time, ISO-8601."""
+    return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+
+
+class StageRun:
+    """One run of a versioned stage: derives the id, reuses or writes, publishes atomically.
+
+    Args:
+        workspace: Workspace (or its root).
+        stage: Stage name, e.g. ``"preprocess-amass"``.
+        config: Resolved configuration that determines the output (JSON-serialisable). Options that do not
+            change the output (worker counts, cluster addresses) belong elsewhere, so they do not change the id.
+        parents: Ids of the versions this run reads.
+        inputs: Fingerprint of external inputs (e.g. ``{"amass_root": files_fingerprint(...)}``).
+    """
+
+    def __init__(
+        self,
+        workspace: Workspace | str | Path | None,
+        stage: str,
+        config: Mapping[str, Any],
+        parents: Sequence[str] = (),
+        inputs: Mapping[str, Any] | None = None,
+    ) -> None:
+        self.workspace = workspace if isinstance(workspace, Workspace) else Workspace(workspace)
+        self.stage = stage
+        self.config = json.loads(_canonical_json(config))
+        self.parents = tuple(parents)
+        self.inputs = json.loads(_canonical_json(inputs or {}))
+        for parent in self.parents:
+            if self.workspace.get(parent) is None:
+                raise LookupError(f"Parent version {parent} of stage {stage} is not in {self.workspace.root}.")
+        self.id = version_id(stage, self.parents, self.inputs, self.config, code_fingerprint())
+        self._directory: Path | None = None
+        self._started = ""
+        self._clock = 0.0
+
+    def existing(self) -> Manifest | None:
+        """The already published version with this id, if any (then no work is needed)."""
+        return self.workspace.get(self.id)
+
+    @property
+    def directory(self) -> Path:
+        """This run's private output directory (valid inside ``with run:``)."""
+        if self._directory is None:
+            raise RuntimeError("StageRun.directory is available only inside `with run:`.")
+        return self._directory
+
+    def __enter__(self) -> StageRun:
+        self._directory = self.workspace.new_attempt_directory(self.id)
+        self._started = utc_now()
+        self._clock = time.perf_counter()
+        return self
+
+    def __exit__(self, exception_type: Any, exception: Any, traceback: Any) -> None:
+        if exception_type is not None and self._directory is not None:
+            shutil.rmtree(self._directory, ignore_errors=True)
+
+    def relative(self, path: Path) -> str:
+        """A path inside the workspace, as recorded in the manifest."""
+        return self.workspace.relative(path)
+
+    def publish(
+        self,
+        counts: Mapping[str, int],
+        outputs: Mapping[str, Mapping[str, Any]],
+        summary: str = "",
+        metadata: Mapping[str, Any] | None = None,
+    ) -> Manifest:
+        """Publish the version; returns the manifest (another run's, if it published the same id first)."""
+        manifest = Manifest(
+            id=self.id,
+            stage=self.stage,
+            parents=self.parents,
+            config=self.config,
+            inputs=self.inputs,
+            code={"fingerprint": code_fingerprint(), **git_state()},
+            packages=package_versions(),
+            started=self._started,
+            finished=utc_now(),
+            wall_time_s=round(time.perf_counter() - self._clock, 3),
+            counts=dict(counts),
+            outputs={name: dict(output) for name, output in outputs.items()},
+            summary=summary,
+            metadata=dict(metadata or {}),
+        )
+        published = self.workspace.publish(manifest)
+        if published is not manifest and self._directory is not None:
+            shutil.rmtree(self._directory, ignore_errors=True)  # lost the race: theirs is the version
+        return published
+
+    def file_output(self, path: Path) -> dict[str, Any]:
+        """Manifest entry for a file output: location and SHA-256."""
+        return {"kind": "file", "path": self.relative(path), "sha256": file_sha256(path)}
+
+    def store_output(self, directory: Path, snapshot: str) -> dict[str, Any]:
+        """Manifest entry for a pose store: location, Icechunk snapshot, index and array checksums."""
+        store = PoseStore(directory, snapshot=snapshot)
+        return {
+            "kind": "store",
+            "path": self.relative(directory),
+            "snapshot": snapshot,
+            "index_sha256": file_sha256(directory / "index.parquet"),
+            "array_sha256": store.array_checksums(),
+        }
