@@ -1,0 +1,310 @@
+"""Licence-free Human3.6M stand-ins in the real formats, and the stick-figure motion all benchmark fakes share.
+
+``figure_motion`` animates a plausible moving stick figure (walking on a circle, gesturing, sitting) as named
+anatomical points; the Human3.6M, MPI-INF-3DHP and HumanEva-I archive writers pick their joints from it.
+This module writes Human3.6M trees (``../shared/reference/formats.md`` 1.1 and 1.4)::
+
+    from datasets.synthetic.h36m_archive import build_demo_h36m
+    build_demo_h36m(Path("demo_h36m"))   # data_3d_h36m.npz, data_2d_h36m_gt.npz, data_2d_h36m_cpn_ft_h36m_dbb.npz
+
+Every value is deterministic for a given spec (``np.random.default_rng(seed)``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from datasets.cameras import h36m_cameras, project, world_to_camera
+from datasets.skeletons import convert_joints, get_skeleton
+from datasets.units import MILLIMETRES_PER_METRE
+
+REFERENCE_HEIGHT = 1.75
+"""Body height (metres) the segment lengths below are written for; each subject scales them."""
+
+
+@dataclass(frozen=True)
+class MotionProfile:
+    """How a synthetic action moves.
+
+    Attributes:
+        speed: Walking speed along the circular path, m/s.
+        cadence: Strides per second.
+        stride: Hip swing amplitude, radians.
+        gesture: Amplitude of a slow arm raise, radians.
+        sit: 0 = standing, 1 = seated (pelvis lowered, hips and knees bent).
+    """
+
+    speed: float
+    cadence: float
+    stride: float
+    gesture: float
+    sit: float = 0.0
+
+
+MOTION_PROFILES = {
+    "walk": MotionProfile(speed=1.2, cadence=0.9, stride=0.45, gesture=0.0),
+    "jog": MotionProfile(speed=2.2, cadence=1.4, stride=0.7, gesture=0.0),
+    "stand": MotionProfile(speed=0.15, cadence=0.3, stride=0.08, gesture=0.9),
+    "box": MotionProfile(speed=0.05, cadence=1.2, stride=0.05, gesture=1.4),
+    "sit": MotionProfile(speed=0.0, cadence=0.2, stride=0.05, gesture=0.5, sit=1.0),
+}
+"""Named motion profiles; each archive maps its action names onto one of these."""
+
+PATH_RADIUS = 1.2
+"""Radius (metres) of the circle around the world origin the figure moves on; cameras look at the origin."""
+
+
+def _direction(angle: np.ndarray) -> np.ndarray:
+    """(T, 3) unit vectors in the body's sagittal plane: 0 = straight down, positive = forward."""
+    return np.stack([np.sin(angle), np.zeros_like(angle), -np.cos(angle)], axis=-1)
+
+
+def figure_motion(
+    frames: int, fps: float, profile: str, seed: int, height: float = REFERENCE_HEIGHT
+) -> dict[str, np.ndarray]:
+    """Animate a stick figure and return its named points.
+
+    The body frame is x forward, y left, z up; the figure stands on z = 0 and moves on a circle of radius
+    ``PATH_RADIUS`` about the origin, facing along the path (or towards the origin when standing).
+
+    Args:
+        frames: T.
+        fps: Frames per second.
+        profile: Key of ``MOTION_PROFILES``.
+        seed: Seeds the phase, the start on the circle and small per-joint jitter.
+        height: Body height in metres; segment lengths scale with it.
+
+    Returns:
+        Point name -> (T, 3) float64 metres, world frame (z up). Names: pelvis, spine, spine_mid, chest,
+        thorax, neck, head, head_top, and per side (``left_``/``right_``) hip, knee, ankle, foot, toe,
+        clavicle, shoulder, elbow, wrist, thumb, thumb_tip, hand, fingers_tip.
+    """
+    motion = MOTION_PROFILES[profile]
+    rng = np.random.default_rng(seed)
+    scale = height / REFERENCE_HEIGHT
+    time = np.arange(frames) / fps
+    phase = 2 * np.pi * motion.cadence * time + rng.uniform(0, 2 * np.pi)
+    gesture = motion.gesture * 0.5 * (1 - np.cos(2 * np.pi * 0.4 * time + rng.uniform(0, np.pi)))
+    pelvis_height = scale * (0.95 - 0.45 * motion.sit) + 0.02 * np.sin(2 * phase) * (1 - motion.sit)
+    points: dict[str, np.ndarray] = {}
+    pelvis = np.stack([np.zeros(frames), np.zeros(frames), pelvis_height], axis=-1)
+    points["pelvis"] = pelvis
+    lean = 0.04 + 0.05 * motion.speed / 2
+    for name, rise in (("spine", 0.12), ("spine_mid", 0.24), ("chest", 0.36), ("thorax", 0.5), ("neck", 0.55)):
+        points[name] = pelvis + scale * np.array([lean * rise, 0.0, rise])
+    points["head"] = points["thorax"] + scale * np.array([0.05, 0.0, 0.13])
+    points["head_top"] = points["thorax"] + scale * np.array([0.02, 0.0, 0.27])
+    for side, sign in (("left", 1.0), ("right", -1.0)):
+        swing = sign * motion.stride * np.sin(phase)
+        hip_flexion = swing + 1.45 * motion.sit
+        knee_flexion = 0.35 * motion.stride / 0.45 * (1 - np.cos(phase + sign * np.pi / 2)) + 1.5 * motion.sit
+        hip = pelvis + scale * np.array([0.0, sign * 0.12, -0.03])
+        knee = hip + scale * 0.45 * _direction(hip_flexion)
+        ankle = knee + scale * 0.44 * _direction(hip_flexion - knee_flexion)
+        foot = ankle + scale * np.array([0.13, sign * 0.02, -0.06])
+        points.update({f"{side}_hip": hip, f"{side}_knee": knee, f"{side}_ankle": ankle, f"{side}_foot": foot})
+        points[f"{side}_toe"] = foot + scale * np.array([0.05, 0.0, 0.0])
+        shoulder_angle = -0.8 * swing + gesture * (1.0 if side == "left" else 0.6)
+        elbow_flexion = 0.3 + 0.4 * gesture + 0.2 * (1 + np.sin(phase))
+        shoulder = points["thorax"] + scale * np.array([0.0, sign * 0.17, -0.04])
+        elbow = shoulder + scale * 0.28 * _direction(shoulder_angle)
+        forearm = _direction(shoulder_angle + elbow_flexion)
+        wrist = elbow + scale * 0.25 * forearm
+        points[f"{side}_clavicle"] = points["thorax"] + scale * np.array([0.0, sign * 0.04, -0.02])
+        points.update({f"{side}_shoulder": shoulder, f"{side}_elbow": elbow, f"{side}_wrist": wrist})
+        points[f"{side}_thumb"] = wrist + scale * 0.03 * forearm
+        points[f"{side}_thumb_tip"] = wrist + scale * (0.06 * forearm + np.array([0.0, -sign * 0.02, 0.0]))
+        points[f"{side}_hand"] = wrist + scale * 0.09 * forearm
+        points[f"{side}_fingers_tip"] = wrist + scale * 0.17 * forearm
+    return _place_on_path(points, time, motion, rng)
+
+
+def _place_on_path(
+    points: dict[str, np.ndarray], time: np.ndarray, motion: MotionProfile, rng: np.random.Generator
+) -> dict[str, np.ndarray]:
+    """Rotate body-frame points to the heading and move them along the circle about the origin."""
+    start = rng.uniform(0, 2 * np.pi)
+    angle = start + motion.speed / PATH_RADIUS * time
+    position = PATH_RADIUS * np.stack([np.cos(angle), np.sin(angle), np.zeros_like(angle)], axis=-1)
+    heading = angle + np.pi / 2 if motion.speed > 0.5 else angle + np.pi + 0.3 * np.sin(0.5 * time)
+    cos, sin = np.cos(heading)[:, None], np.sin(heading)[:, None]
+    placed = {}
+    for name, body in points.items():
+        x, y = body[:, :1], body[:, 1:2]
+        placed[name] = position + np.concatenate([cos * x - sin * y, sin * x + cos * y, body[:, 2:]], axis=-1)
+        placed[name] += rng.normal(0.0, 0.002, placed[name].shape)  # mocap marker jitter, 2 mm
+    return placed
+
+
+# Human3.6M's 32 joints from the figure's points (formats.md 1.2): coinciding joints repeat a point.
+_H36M32_FROM_FIGURE = {
+    "spine_base": "pelvis", "right_toe_base": "right_foot", "right_toe_end": "right_toe",
+    "left_toe_base": "left_foot", "left_toe_end": "left_toe", "neck_nose": "head",
+    "left_clavicle": "thorax", "right_clavicle": "thorax",
+    "left_thumb_base": "left_wrist", "left_thumb_tip": "left_thumb_tip", "left_fingers": "left_hand",
+    "right_thumb_base": "right_wrist", "right_thumb_tip": "right_thumb_tip", "right_fingers": "right_hand",
+}  # fmt: skip
+
+H36M_PROFILES = {
+    "Walking": "walk", "WalkDog": "walk", "WalkTogether": "walk", "Sitting": "sit", "SittingDown": "sit",
+    "Eating": "sit", "Phoning": "stand", "Smoking": "stand", "Directions": "stand", "Discussion": "stand",
+    "Greeting": "stand", "Photo": "stand", "Posing": "stand", "Purchases": "stand", "Waiting": "stand",
+}  # fmt: skip
+"""Human3.6M base action -> motion profile."""
+
+
+def figure_joints(points: dict[str, np.ndarray], skeleton: str, renames: dict[str, str]) -> np.ndarray:
+    """Stack the figure's points in a skeleton's joint order: (T, J, 3) float64 metres.
+
+    Args:
+        points: Output of ``figure_motion``.
+        skeleton: ``datasets.skeletons`` name.
+        renames: Skeleton joint name -> figure point name, where they differ.
+    """
+    names = get_skeleton(skeleton).joint_names
+    return np.stack([points[renames.get(name, name)] for name in names], axis=1)
+
+
+@dataclass(frozen=True)
+class H36MArchiveSpec:
+    """What a synthetic Human3.6M tree holds.
+
+    Attributes:
+        subjects: Subject ids (need cameras in ``datasets.cameras``).
+        sequences: Sequence names as VideoPose3D spells them (``"Photo 1"``); S1's CDF files get the
+            original long names (``"TakingPhoto 1"``).
+        frames: Frames of the first sequence; each further one is 7 frames longer.
+        seed: Seeds every random choice.
+        detection_noise: Standard deviation of the CPN-like detection noise, pixels.
+        extra_detection_frames: Frames every second detection sequence has beyond the mocap (the real CPN
+            file has such sequences; readers trim them).
+    """
+
+    subjects: tuple[str, ...] = ("S1", "S5", "S9")
+    sequences: tuple[str, ...] = ("Directions 1", "Photo", "Walking", "WalkDog 1")
+    frames: int = 48
+    seed: int = 0
+    detection_noise: float = 3.0
+    extra_detection_frames: int = 3
+
+    def __post_init__(self) -> None:
+        if self.frames < 2:
+            raise ValueError(f"H36MArchiveSpec.frames must be at least 2, got {self.frames}")
+        if self.detection_noise < 0:
+            raise ValueError(f"H36MArchiveSpec.detection_noise must be >= 0, got {self.detection_noise}")
+
+
+def synthetic_world_poses(spec: H36MArchiveSpec) -> dict[str, dict[str, np.ndarray]]:
+    """The 32-joint world poses of a spec: ``{subject: {sequence: (T, 32, 3) float32 metres, z up}}``."""
+    poses: dict[str, dict[str, np.ndarray]] = {}
+    for subject_index, subject in enumerate(spec.subjects):
+        height = 1.6 + 0.25 * np.random.default_rng([spec.seed, subject_index]).random()
+        poses[subject] = {}
+        for sequence_index, sequence in enumerate(spec.sequences):
+            profile = H36M_PROFILES.get(sequence.split(" ")[0], "stand")
+            seed = spec.seed * 1_000_003 + subject_index * 1000 + sequence_index
+            points = figure_motion(spec.frames + 7 * sequence_index, 50.0, profile, seed, height)
+            poses[subject][sequence] = figure_joints(points, "h36m32", _H36M32_FROM_FIGURE).astype(np.float32)
+    return poses
+
+
+def _ground_truth_2d(world_32: np.ndarray, subject: str) -> list[np.ndarray]:
+    """Per-camera (T, 17, 2) float32 pixel projections with distortion, VideoPose3D's camera order."""
+    world = convert_joints(world_32.astype(np.float64), "h36m32", "h36m17")
+    return [
+        np.asarray(project(np.asarray(world_to_camera(world, camera)), camera, distort=True), dtype=np.float32)
+        for camera in h36m_cameras(subject)
+    ]
+
+
+def write_videopose3d_h36m(
+    root: Path, spec: H36MArchiveSpec = H36MArchiveSpec(), detections: tuple[str, ...] = ("cpn_ft_h36m_dbb",)
+) -> list[Path]:
+    """Write ``data_3d_h36m.npz``, ``data_2d_h36m_gt.npz`` and one noisy detection file per name.
+
+    Args:
+        root: Output folder (created).
+        spec: What to generate.
+        detections: Names of CPN-like detection files, ``data_2d_h36m_<name>.npz``.
+
+    Returns:
+        The files written.
+    """
+    root.mkdir(parents=True, exist_ok=True)
+    world = synthetic_world_poses(spec)
+    ground_truth = {s: {q: _ground_truth_2d(p, s) for q, p in seqs.items()} for s, seqs in world.items()}
+    symmetry = [list(get_skeleton("h36m17").left_indices), list(get_skeleton("h36m17").right_indices)]
+    written = [root / "data_3d_h36m.npz", root / "data_2d_h36m_gt.npz"]
+    np.savez_compressed(written[0], positions_3d=world)
+    np.savez_compressed(  # VideoPose3D's GT file carries no layout_name (formats.md 1.4)
+        written[1], positions_2d=ground_truth, metadata={"num_joints": 17, "keypoints_symmetry": symmetry}
+    )
+    for name_index, name in enumerate(detections):
+        rng = np.random.default_rng([spec.seed, 7, name_index])
+        noisy: dict[str, dict[str, list[np.ndarray]]] = {}
+        for subject, sequences in ground_truth.items():
+            noisy[subject] = {}
+            for sequence_index, (sequence, per_camera) in enumerate(sequences.items()):
+                extra = spec.extra_detection_frames if sequence_index % 2 else 0
+                noisy[subject][sequence] = [_detections(keypoints, extra, spec, rng) for keypoints in per_camera]
+        path = root / f"data_2d_h36m_{name}.npz"
+        metadata = {"layout_name": "h36m", "num_joints": 17, "keypoints_symmetry": symmetry}
+        np.savez_compressed(path, positions_2d=noisy, metadata=metadata)
+        written.append(path)
+    return written
+
+
+def _detections(keypoints: np.ndarray, extra: int, spec: H36MArchiveSpec, rng: np.random.Generator) -> np.ndarray:
+    """CPN-like detections: ground truth + a per-joint bias + per-frame noise, ``extra`` frames longer."""
+    padded = np.concatenate([keypoints, np.repeat(keypoints[-1:], extra, axis=0)])
+    bias = rng.normal(0.0, spec.detection_noise, (1, keypoints.shape[1], 2))
+    return (padded + bias + rng.normal(0.0, spec.detection_noise, padded.shape)).astype(np.float32)
+
+
+def original_sequence_name(subject: str, sequence: str) -> str:
+    """The CDF file stem of a sequence: S1 keeps the release's ``TakingPhoto``/``WalkingDog`` names."""
+    base, _, repeat = sequence.partition(" ")
+    if subject == "S1":
+        base = {"Photo": "TakingPhoto", "WalkDog": "WalkingDog"}.get(base, base)
+    return f"{base} {repeat}" if repeat else base
+
+
+def write_h36m_cdf(root: Path, spec: H36MArchiveSpec = H36MArchiveSpec()) -> list[Path]:
+    """Write ``S<n>/MyPoseFeatures/D3_Positions/<Action>.cdf`` files: variable ``Pose`` (1, N, 96) float32 mm.
+
+    Returns:
+        The files written.
+    """
+    from cdflib.cdfwrite import CDF
+
+    written = []
+    for subject, sequences in synthetic_world_poses(spec).items():
+        folder = root / subject / "MyPoseFeatures" / "D3_Positions"
+        folder.mkdir(parents=True, exist_ok=True)
+        for sequence, poses in sequences.items():
+            path = folder / f"{original_sequence_name(subject, sequence)}.cdf"
+            millimetres = (poses.astype(np.float64) * MILLIMETRES_PER_METRE).astype(np.float32)
+            writer = CDF(str(path), delete=True)
+            writer.write_var(
+                {
+                    "Variable": "Pose",
+                    "Data_Type": CDF.CDF_FLOAT,
+                    "Num_Elements": 1,
+                    "Rec_Vary": True,
+                    "Dim_Sizes": [len(poses), 96],
+                },
+                var_attrs={},
+                var_data=millimetres.reshape(1, len(poses), 96),
+            )
+            writer.close()
+            written.append(path)
+    return written
+
+
+def build_demo_h36m(root: Path) -> Path:
+    """Write the demo Human3.6M tree (VideoPose3D format: S1 S5 train, S9 test, a CPN-like file); return root."""
+    write_videopose3d_h36m(Path(root))
+    return Path(root)

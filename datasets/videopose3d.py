@@ -1,0 +1,301 @@
+"""VideoPose3D-style npz files: what every source reader returns, shared npz helpers, and the export writer.
+
+VideoPose3D (Pavllo et al., CVPR 2019) made a handful of npz files the de-facto exchange format for 2D->3D
+lifting (``../shared/reference/formats.md`` 1.4 and 3.4)::
+
+    data_3d_<layout>.npz     positions_3d: {subject: {sequence: (T, J, 3) float32 metres, world frame}}
+    data_2d_<layout>_<name>.npz
+                             positions_2d: {subject: {sequence: [one (T, J, 2) float32 pixel array per camera]}}
+                             metadata: {"layout_name", "num_joints", "keypoints_symmetry": [left, right]}
+
+Both keys hold a pickled Python dict in a 0-d object array, so these third-party files can only be read with
+``allow_pickle=True``; our own store never uses pickles. ``export_videopose3d`` writes views (or a pose store)
+back in this format, so users can hand our data to existing code bases::
+
+    from datasets.h36m import read_h36m
+    from datasets.videopose3d import export_videopose3d
+    result = read_h36m(Path("h36m_source"))
+    export_videopose3d(result.views, Path("exported"))   # data_3d_h36m.npz, data_2d_h36m_gt.npz, ...
+
+Reading the export back gives the same values: the 2D arrays bit for bit, the 3D camera-frame joints to
+float32 precision (the world positions are written in float64, see ``export_videopose3d``).
+"""
+
+from __future__ import annotations
+
+import pickle
+import re
+import zipfile
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from datasets.cameras import Camera, camera_to_world
+from datasets.skeletons import get_skeleton
+from datasets.views import Rejection, View
+
+POSITIONS_3D_KEY = "positions_3d"
+POSITIONS_2D_KEY = "positions_2d"
+METADATA_KEY = "metadata"
+GROUND_TRUTH_2D_NAME = "gt"
+"""Name part of the ground-truth 2D file, ``data_2d_<layout>_gt.npz``."""
+
+LAYOUT_OF_SKELETON: Mapping[str, str] = {"h36m17": "h36m", "h36m32": "h36m", "humaneva15": "humaneva15"}
+"""VideoPose3D layout name (the ``<layout>`` in file names) of our skeletons that VideoPose3D knows."""
+
+
+@dataclass
+class ReadResult:
+    """Everything a source reader produced: the views, what it refused, and what it changed on the way.
+
+    Attributes:
+        skeleton: Joint order of every view's joints (``datasets.skeletons`` name), e.g. ``"h36m17"``.
+        views: One view per (sequence, camera).
+        rejected: Items refused, each with its reason; nothing is dropped without a record here.
+        notes: One sentence per change a person should know about, e.g.
+            ``"trimmed 5 cpn_ft_h36m_dbb frames from S9/Walking/54138969"``.
+        per_frame: Per-frame arrays the ``View`` schema has no slot for, by position in ``views``, then by
+            name, each ``(T,)``: e.g. MPI-INF-3DHP's ``activity`` (int16 codes 1..7).
+    """
+
+    skeleton: str
+    views: list[View] = field(default_factory=list)
+    rejected: list[Rejection] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    per_frame: dict[int, dict[str, np.ndarray]] = field(default_factory=dict)
+
+    def reject(self, path: str | Path, reason: str, detail: str) -> None:
+        """Record a refused item (``path`` may be ``file::key`` for an item inside a file)."""
+        self.rejected.append(Rejection(path=str(path), reason=reason, detail=detail))
+
+    def add_view(self, view: View, per_frame: Mapping[str, np.ndarray] | None = None) -> None:
+        """Append a view, with its per-frame extras (each ``(view.frames,)``) if any."""
+        if per_frame:
+            for name, values in per_frame.items():
+                if values.shape != (view.frames,):
+                    raise ValueError(f"per-frame {name!r} must be ({view.frames},), got {values.shape}")
+            self.per_frame[len(self.views)] = dict(per_frame)
+        self.views.append(view)
+
+
+def load_object_npz(path: Path, key: str) -> dict[str, Any]:
+    """Load the pickled dict stored under ``key`` of a third-party VideoPose3D-style npz file.
+
+    Args:
+        path: The ``.npz`` file.
+        key: ``"positions_3d"``, ``"positions_2d"``, ``"metadata"`` or ``"data"`` (MPI-INF-3DHP npz files).
+
+    Returns:
+        The dict.
+
+    Raises:
+        ValueError: The file cannot be read, lacks ``key``, or ``key`` is not a dict; the message names both.
+    """
+    if not zipfile.is_zipfile(path):  # never hand a bare file to np.load(allow_pickle=True): it would unpickle it
+        raise ValueError(f"{path} is not a readable npz file (missing, or not a zip archive)")
+    try:
+        with np.load(path, allow_pickle=True) as archive:  # third-party format: pickled dicts by design
+            if key not in archive.files:
+                raise ValueError(f"{path} has no key {key!r}; it holds {sorted(archive.files)}")
+            value = archive[key]
+    except (OSError, EOFError, ValueError, KeyError, zipfile.BadZipFile, pickle.UnpicklingError) as error:
+        if isinstance(error, ValueError) and str(error).startswith(str(path)):
+            raise
+        raise ValueError(f"{path} is not a readable npz file ({type(error).__name__}: {error})") from error
+    content = value.item() if value.dtype == object and value.shape == () else None
+    if not isinstance(content, dict):
+        raise ValueError(f"{path}::{key} must be a pickled dict (0-d object array), got {value.dtype} {value.shape}")
+    return content
+
+
+def load_positions_2d(path: Path) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Load a VideoPose3D 2D file: ``positions_2d`` and its ``metadata`` (empty when the file has none).
+
+    Raises:
+        ValueError: As ``load_object_npz``, for ``positions_2d``.
+    """
+    positions = load_object_npz(path, POSITIONS_2D_KEY)
+    try:
+        metadata = load_object_npz(path, METADATA_KEY)
+    except ValueError:
+        metadata = {}
+    return positions, metadata
+
+
+def pose_array_problem(array: Any, joint_counts: Iterable[int], channels: Iterable[int]) -> tuple[str, str] | None:
+    """Why a source pose array cannot be used, or None when it can.
+
+    Args:
+        array: What the source holds, expected ``(T, J, C)`` with ``T > 0``.
+        joint_counts: Accepted J.
+        channels: Accepted C (3 for 3D, 2 or 3 for 2D with confidence).
+
+    Returns:
+        ``(reason, detail)`` with reason one of ``not_an_array``, ``truncated_array``, ``wrong_joint_count``,
+        ``wrong_channels``, ``nan_values``; None when the array is usable.
+    """
+    joint_counts, channels = tuple(joint_counts), tuple(channels)
+    if not isinstance(array, np.ndarray) or array.dtype.kind not in "fiu":
+        return "not_an_array", f"expected a numeric (T, J, C) array, got {type(array).__name__}"
+    if array.ndim != 3 or array.shape[0] == 0:
+        return "truncated_array", f"expected a non-empty (T, J, C) array, got shape {array.shape}"
+    if array.shape[1] not in joint_counts:
+        return "wrong_joint_count", f"expected {' or '.join(map(str, joint_counts))} joints, got {array.shape[1]}"
+    if array.shape[2] not in channels:
+        return "wrong_channels", f"expected {' or '.join(map(str, channels))} values per joint, got {array.shape[2]}"
+    if not np.isfinite(array).all():
+        bad = int((~np.isfinite(array)).any(axis=(1, 2)).sum())
+        return "nan_values", f"{bad} of {array.shape[0]} frames hold NaN or infinite values"
+    return None
+
+
+def detection_name(path: Path, layout: str) -> str:
+    """The detection name a 2D file's name carries: ``data_2d_h36m_cpn_ft_h36m_dbb.npz`` -> ``cpn_ft_h36m_dbb``.
+
+    Args:
+        path: The file.
+        layout: VideoPose3D layout name, e.g. ``"h36m"`` or ``"humaneva15"``.
+
+    Raises:
+        ValueError: The name does not follow ``data_2d_<layout>_<name>.npz``.
+    """
+    match = re.fullmatch(rf"data_2d_{re.escape(layout)}_(\w+)\.npz", path.name)
+    if match is None:
+        raise ValueError(f"{path.name} is not named data_2d_{layout}_<name>.npz; pass it as NAME=FILE instead")
+    return match.group(1)
+
+
+def _natural_key(name: str) -> tuple[int, int | str]:
+    """Sort camera names numerically when they are numbers (``"2" < "10"``), else alphabetically."""
+    return (0, int(name)) if name.isdigit() else (1, name)
+
+
+def _views_from_store(store: Any) -> tuple[list[View], str]:
+    """Rebuild the views of a ``datasets.store.PoseStore`` (one per index row) and its skeleton name."""
+    detections = [name for name in store.arrays if name.startswith("keypoints_2d_")]
+    views = []
+    for row in store.index.to_pylist():
+        view_id = row["view_id"]
+        views.append(
+            View(
+                dataset=row["dataset"],
+                subset=row["subset"],
+                subject=row["subject"],
+                action=row["action"],
+                sequence=row["sequence"],
+                split=row["split"],
+                fps=row["fps"],
+                camera=Camera.from_index_row(row, name=row["camera"]),
+                joints_3d=np.asarray(store.read("joints_3d", view_id)),
+                keypoints_2d=np.asarray(store.read("keypoints_2d", view_id)),
+                extra_keypoints={
+                    name.removeprefix("keypoints_2d_"): np.asarray(store.read(name, view_id)) for name in detections
+                },
+            )
+        )
+    return views, store.skeleton
+
+
+def _subject_key(view: View) -> str:
+    """VideoPose3D's subject key: HumanEva prefixes the part (``Train/S1``), the others use the subject."""
+    return f"{view.subset}/{view.subject}" if view.dataset == "humaneva" else view.subject
+
+
+def export_videopose3d(views_or_store: Iterable[View] | Any, out_dir: Path, skeleton: str | None = None) -> list[Path]:
+    """Write views (or a whole pose store) as VideoPose3D npz files.
+
+    Per dataset, writes ``data_3d_<layout>.npz`` (world positions: each sequence's camera-frame joints
+    mapped back with the inverse transform of its first camera, in camera-name order, stored as float64 so
+    that reading them back reproduces the camera-frame float32 values), ``data_2d_<layout>_gt.npz`` (the
+    views' ``keypoints_2d``, or the detection named ``"gt"`` when the views carry one, i.e. when they were
+    read from such a file) and one ``data_2d_<layout>_<name>.npz`` per other detection. Camera lists hold
+    the cameras in name order (Human3.6M ids ascending = VideoPose3D's order; ``C1 < C2 < C3``), with None
+    where a sequence lacks a camera its subject has elsewhere.
+
+    Args:
+        views_or_store: Views, or a ``datasets.store.PoseStore``.
+        out_dir: Output folder (created).
+        skeleton: Joint order of the views (``datasets.skeletons`` name); read from the store when a store is
+            given, else required.
+
+    Returns:
+        The files written.
+
+    Raises:
+        ValueError: No views, no skeleton, or views of one sequence disagreeing in length.
+    """
+    if hasattr(views_or_store, "index") and hasattr(views_or_store, "read"):
+        views, skeleton = _views_from_store(views_or_store)
+    else:
+        views = list(views_or_store)
+    if not views:
+        raise ValueError("export_videopose3d needs at least one view")
+    if skeleton is None:
+        raise ValueError("export_videopose3d needs skeleton= (e.g. 'h36m17') when given views, not a store")
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    written = []
+    for dataset in sorted({view.dataset for view in views}):
+        dataset_views = [view for view in views if view.dataset == dataset]
+        layout = LAYOUT_OF_SKELETON.get(skeleton, f"{dataset}_{skeleton}")
+        written.extend(_export_dataset(dataset_views, skeleton, layout, out_dir))
+    return written
+
+
+def _export_dataset(views: list[View], skeleton: str, layout: str, out_dir: Path) -> list[Path]:
+    """Write the npz files of one dataset's views; see ``export_videopose3d``."""
+    cameras_of_subject: dict[str, list[str]] = {}
+    sequences: dict[tuple[str, str], dict[str, View]] = {}
+    for view in views:
+        subject = _subject_key(view)
+        cameras_of_subject.setdefault(subject, [])
+        if view.camera.name not in cameras_of_subject[subject]:
+            cameras_of_subject[subject].append(view.camera.name)
+        by_camera = sequences.setdefault((subject, view.sequence), {})
+        if view.camera.name in by_camera:
+            raise ValueError(f"two views of {view.describe()}: VideoPose3D files hold one per camera")
+        by_camera[view.camera.name] = view
+    for names in cameras_of_subject.values():
+        names.sort(key=_natural_key)
+    detection_names = sorted({name for view in views for name in view.extra_keypoints})
+    positions_3d: dict[str, dict[str, np.ndarray]] = {}
+    positions_2d: dict[str, dict[str, dict[str, list[np.ndarray | None]]]] = {
+        name: {} for name in [GROUND_TRUTH_2D_NAME, *detection_names]
+    }
+    for (subject, sequence), by_camera in sequences.items():
+        ordered = [by_camera.get(name) for name in cameras_of_subject[subject]]
+        first = next(view for view in ordered if view is not None)
+        if len({view.frames for view in by_camera.values()}) != 1:
+            raise ValueError(f"views of {first.describe()} differ in length across cameras")
+        world = camera_to_world(first.joints_3d.astype(np.float64), first.camera)
+        positions_3d.setdefault(subject, {})[sequence] = world
+        for name, per_subject in positions_2d.items():
+            per_subject.setdefault(subject, {})[sequence] = [
+                None if view is None else _view_2d(view, name) for view in ordered
+            ]
+    skeleton_definition = get_skeleton(skeleton)
+    metadata = {
+        "layout_name": layout,
+        "num_joints": skeleton_definition.num_joints,
+        "keypoints_symmetry": [list(skeleton_definition.left_indices), list(skeleton_definition.right_indices)],
+    }
+    path_3d = out_dir / f"data_3d_{layout}.npz"
+    np.savez_compressed(path_3d, **{POSITIONS_3D_KEY: positions_3d})
+    written = [path_3d]
+    for name, per_subject in positions_2d.items():
+        path_2d = out_dir / f"data_2d_{layout}_{name}.npz"
+        np.savez_compressed(path_2d, **{POSITIONS_2D_KEY: per_subject, METADATA_KEY: metadata})
+        written.append(path_2d)
+    return written
+
+
+def _view_2d(view: View, name: str) -> np.ndarray:
+    """The 2D array exported as ``name``: a detection, or for ``"gt"`` the view's ground truth."""
+    if name in view.extra_keypoints:
+        return view.extra_keypoints[name]
+    if name == GROUND_TRUTH_2D_NAME:
+        return view.keypoints_2d
+    raise ValueError(f"{view.describe()} has no detection {name!r}; every view must carry the same detections")
