@@ -1,0 +1,241 @@
+"""Model names, presets and builders: the one place that maps a name and a preset to a model.
+
+Presets are YAML files ``presets/models/<model>/<preset>.yaml`` at the repository root. Their keys are the
+fields of the model's config dataclass (every value citing its table or section in a comment), plus an
+optional ``paper`` mapping with the paper's parameter count to compare against::
+
+    paper:
+      parameters_millions: 10.39        # Einfalt et al., Table 4
+      counted: without_sequence_head    # or "all"
+      source: "Uplift and Upsample (Einfalt et al., WACV 2023), Table 4"
+
+A TMT preset (``mixste-tmt``, ``strided-tmt``) names its backbone's preset instead of repeating it:
+``backbone_preset: h36m-243`` and optionally ``backbone_overrides: {...}``; the backbone is rebuilt with
+5 input channels.
+
+    >>> from lifting.models import available_presets, build_model
+    >>> "demo" in available_presets("mixste")
+    True
+    >>> build_model("mixste", "demo").config.max_frames
+    27
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any, Literal
+
+import torch
+import yaml
+from torch import nn
+
+from lifting.models.info import ModelInfo, describe_model, format_model_info
+from lifting.models.mixste import MixSTE, MixSTEConfig
+from lifting.models.strided import StridedTransformer, StridedTransformerConfig
+from lifting.models.tmt import POSITION_CHANNELS, VELOCITY_CHANNELS, TMTConfig, TwoStepMixedTraining
+from lifting.models.uplift_upsample import UpliftUpsample, UpliftUpsampleConfig
+
+PRESETS_DIRECTORY = Path(__file__).resolve().parents[2] / "presets" / "models"
+"""Where the preset YAML files live (repository root; the package is installed editable)."""
+
+ModelConfig = UpliftUpsampleConfig | MixSTEConfig | StridedTransformerConfig | TMTConfig
+
+MODELS: Mapping[str, type[nn.Module]] = MappingProxyType(
+    {
+        "uplift-upsample": UpliftUpsample,
+        "mixste": MixSTE,
+        "strided": StridedTransformer,
+        "mixste-tmt": TwoStepMixedTraining,
+        "strided-tmt": TwoStepMixedTraining,
+    }
+)
+"""Model name -> class; each class takes its ``config_class`` instance."""
+
+TMT_BACKBONE_OF: Mapping[str, str] = MappingProxyType({"mixste-tmt": "mixste", "strided-tmt": "strided"})
+"""TMT model name -> the backbone's model name."""
+
+PAPER_KEY = "paper"
+_TMT_KEYS = ("backbone_preset", "backbone_overrides")
+_PAPER_FIELDS = ("parameters_millions", "counted", "source")
+
+
+@dataclass(frozen=True)
+class PaperReference:
+    """A paper's published parameter count for a preset.
+
+    Attributes:
+        parameters_millions: The published figure, in millions.
+        counted: ``"all"`` or ``"without_sequence_head"`` (which of our counts the figure matches).
+        source: Paper and table.
+    """
+
+    parameters_millions: float
+    counted: Literal["all", "without_sequence_head"]
+    source: str
+
+    def __post_init__(self) -> None:
+        """Validate the reference; each message names the rule and the value."""
+        if self.counted not in ("all", "without_sequence_head"):
+            raise ValueError(f"paper.counted must be 'all' or 'without_sequence_head', got {self.counted!r}")
+        if not self.parameters_millions > 0:
+            raise ValueError(f"paper.parameters_millions must be positive, got {self.parameters_millions!r}")
+
+
+def _require_model(model: str) -> None:
+    if model not in MODELS:
+        raise KeyError(f"unknown model {model!r}; known: {', '.join(MODELS)}")
+
+
+def available_presets(model: str) -> list[str]:
+    """Names of the presets of ``model`` (the YAML file stems), sorted; always includes ``"demo"``.
+
+    Args:
+        model: A key of ``MODELS``.
+
+    Returns:
+        Preset names, e.g. ``["demo", "h36m-243", "h36m-81"]``.
+    """
+    _require_model(model)
+    return sorted(path.stem for path in (PRESETS_DIRECTORY / model).glob("*.yaml"))
+
+
+def preset_path(model: str, preset: str) -> Path:
+    """Path of a preset file; ``KeyError`` listing the available presets if it does not exist."""
+    _require_model(model)
+    path = PRESETS_DIRECTORY / model / f"{preset}.yaml"
+    if not path.is_file():
+        raise KeyError(f"model {model!r} has no preset {preset!r} ({path}); available: {available_presets(model)}")
+    return path
+
+
+def _read_preset(model: str, preset: str) -> tuple[dict[str, Any], Path]:
+    path = preset_path(model, preset)
+    content = yaml.safe_load(path.read_text()) or {}
+    if not isinstance(content, dict):
+        raise ValueError(f"{path} must hold a mapping of config keys, got {type(content).__name__}")
+    return content, path
+
+
+def _check_keys(values: Mapping[str, Any], valid: set[str], source: str) -> None:
+    """Reject keys outside ``valid``, naming the key, where it came from and the valid keys."""
+    for key in values:
+        if key not in valid:
+            raise ValueError(f"unknown key {key!r} in {source}; valid keys: {', '.join(sorted(valid))}")
+
+
+def _frozen(value: Any) -> Any:
+    """YAML lists become tuples (recursively) so configs stay hashable and immutable."""
+    if isinstance(value, list | tuple):
+        return tuple(_frozen(item) for item in value)
+    return value
+
+
+def load_model_config(model: str, preset: str, overrides: Mapping[str, Any] | None = None) -> ModelConfig:
+    """Read a preset into the model's frozen config dataclass, with optional overrides.
+
+    Args:
+        model: A key of ``MODELS``.
+        preset: One of ``available_presets(model)``.
+        overrides: Config fields replacing the preset's values (TMT models: ``backbone_preset`` and
+            ``backbone_overrides``).
+
+    Returns:
+        The validated config (``TMTConfig`` for TMT models).
+
+    Raises:
+        KeyError: Unknown model or preset.
+        ValueError: A key that is not a field (the message names it, its source and the valid keys), or a
+            value the config rejects.
+    """
+    content, path = _read_preset(model, preset)
+    content.pop(PAPER_KEY, None)
+    overrides = dict(overrides or {})
+    if model in TMT_BACKBONE_OF:
+        valid = set(_TMT_KEYS)
+        _check_keys(content, valid | {PAPER_KEY}, str(path))
+        _check_keys(overrides, valid, "overrides")
+        merged = {**content, **overrides}
+        if "backbone_preset" not in merged:
+            raise ValueError(f"{path} must name the backbone's preset under 'backbone_preset'")
+        backbone = TMT_BACKBONE_OF[model]
+        backbone_overrides = {"input_channels": POSITION_CHANNELS + VELOCITY_CHANNELS}
+        backbone_overrides.update(merged.get("backbone_overrides") or {})
+        backbone_config = load_model_config(backbone, merged["backbone_preset"], backbone_overrides)
+        return TMTConfig(backbone=backbone, backbone_config=backbone_config)
+    config_class = MODELS[model].config_class
+    valid = {field.name for field in fields(config_class)}
+    _check_keys(content, valid | {PAPER_KEY}, str(path))
+    _check_keys(overrides, valid, "overrides")
+    values = {key: _frozen(value) for key, value in {**content, **overrides}.items()}
+    return config_class(**values)
+
+
+def build_model(model: str, preset: str = "demo", overrides: Mapping[str, Any] | None = None) -> nn.Module:
+    """Build a model from a preset (random initialisation from the global torch generator).
+
+    Args:
+        model: A key of ``MODELS``.
+        preset: One of ``available_presets(model)``.
+        overrides: Config fields replacing the preset's values.
+
+    Returns:
+        The model, on CPU, in training mode.
+    """
+    return MODELS[model](load_model_config(model, preset, overrides))
+
+
+def paper_reference(model: str, preset: str) -> PaperReference | None:
+    """The preset's ``paper`` entry (published parameter count), or None if it has none."""
+    content, path = _read_preset(model, preset)
+    entry = content.get(PAPER_KEY)
+    if entry is None:
+        return None
+    if not isinstance(entry, dict):
+        raise ValueError(f"'{PAPER_KEY}' in {path} must be a mapping with keys {', '.join(_PAPER_FIELDS)}")
+    _check_keys(entry, set(_PAPER_FIELDS), f"'{PAPER_KEY}' of {path}")
+    missing = [key for key in _PAPER_FIELDS if key not in entry]
+    if missing:
+        raise ValueError(f"'{PAPER_KEY}' in {path} lacks {', '.join(missing)}")
+    return PaperReference(**entry)
+
+
+def model_info(model: str, preset: str) -> ModelInfo:
+    """Parameters, FLOPs (batch 1) and shapes of a preset, with the paper's parameter count beside them.
+
+    The model is built on the ``meta`` device, so even MixSTE at T = 243 takes well under a second.
+
+    Args:
+        model: A key of ``MODELS``.
+        preset: One of ``available_presets(model)``.
+
+    Returns:
+        The ``ModelInfo``; print it with ``format_model_info``.
+    """
+    config = load_model_config(model, preset)
+    with torch.device("meta"):
+        network = MODELS[model](config)
+    reference = paper_reference(model, preset)
+    paper = None
+    if reference is not None:
+        paper = (reference.parameters_millions * 1e6, reference.counted, reference.source)
+    return describe_model(network, model, preset, paper)
+
+
+__all__ = [
+    "MODELS",
+    "PRESETS_DIRECTORY",
+    "TMT_BACKBONE_OF",
+    "ModelConfig",
+    "ModelInfo",
+    "PaperReference",
+    "available_presets",
+    "build_model",
+    "format_model_info",
+    "load_model_config",
+    "model_info",
+    "paper_reference",
+    "preset_path",
+]
