@@ -27,8 +27,11 @@ from datasets.store.writer import (
     commit_store,
     create_store,
     index_table,
+    merge_specs,
     open_repository,
     view_arrays,
+    view_row,
+    view_specs,
     write_block,
     write_store,
 )
@@ -51,7 +54,10 @@ __all__ = [
     "open_store",
     "raise_for_problems",
     "validate_store",
+    "merge_specs",
     "view_arrays",
+    "view_row",
+    "view_specs",
     "write_block",
     "write_store",
 ]

@@ -40,68 +40,91 @@ icechunk.set_logs_filter("error")  # local storage warns on every open that conc
 # mocaplift commits each store from one coordinator only (docs/versioning.md).
 
 
-def index_table(views: Sequence[View], layout: StoreLayout) -> pa.Table:
-    """Build the index (one row per view) for views laid out by ``layout``.
+def view_row(view: View) -> dict[str, Any]:
+    """A view's index row without its position (``view_id``, ``start``): identity, camera, extra columns."""
+    return {
+        "dataset": view.dataset,
+        "subset": view.subset,
+        "subject": view.subject,
+        "action": view.action,
+        "sequence": view.sequence,
+        "camera": view.camera.name,
+        "split": view.split,
+        "fps": float(view.fps),
+        "length": view.frames,
+        **view.camera.to_index_row(),
+        **view.extra_columns,
+    }
 
-    Extra columns come from ``View.extra_columns``; every view must carry the same keys.
+
+def index_table(rows: Sequence[Mapping[str, Any]]) -> pa.Table:
+    """The index of views laid out in the given order: ``view_row``s plus ``view_id`` and ``start``.
+
+    Every row must carry the same extra columns (those beyond ``INDEX_SCHEMA``).
     """
-    if not views:
+    if not rows:
         raise ValueError("A pose store needs at least one view.")
-    extra_keys = sorted(views[0].extra_columns)
-    for view in views:
-        if sorted(view.extra_columns) != extra_keys:
+    required = set(INDEX_SCHEMA.names) - {"view_id", "start"}
+    extra_keys = sorted(set(rows[0]) - required)
+    for row in rows:
+        missing = required - set(row)
+        if missing:
+            raise ValueError(f"Index row {row.get('sequence')!r} lacks columns {sorted(missing)}.")
+        if sorted(set(row) - required) != extra_keys:
             raise ValueError(
-                f"Every view must carry the same extra index columns: {view.describe()} has "
-                f"{sorted(view.extra_columns)}, the first view has {extra_keys}."
+                f"Every view must carry the same extra index columns: {row['sequence']!r} has "
+                f"{sorted(set(row) - required)}, the first view has {extra_keys}."
             )
-    rows: dict[str, list[Any]] = {name: [] for name in INDEX_SCHEMA.names}
-    for name in extra_keys:
-        rows[name] = []
-    for view_id, (view, start) in enumerate(zip(views, layout.starts, strict=True)):
-        camera_row = view.camera.to_index_row()
-        identity = {
-            "view_id": view_id,
-            "dataset": view.dataset,
-            "subset": view.subset,
-            "subject": view.subject,
-            "action": view.action,
-            "sequence": view.sequence,
-            "camera": view.camera.name,
-            "split": view.split,
-            "fps": float(view.fps),
-            "start": int(start),
-            "length": view.frames,
-        }
-        for name in INDEX_SCHEMA.names:
-            rows[name].append(identity[name] if name in identity else camera_row[name])
-        for name in extra_keys:
-            rows[name].append(view.extra_columns[name])
-    columns = {name: pa.array(rows[name], type=INDEX_SCHEMA.field(name).type) for name in INDEX_SCHEMA.names}
-    columns.update({name: pa.array(rows[name]) for name in extra_keys})
+    layout = StoreLayout(tuple(int(row["length"]) for row in rows))
+    positions = {"view_id": list(range(len(rows))), "start": [int(start) for start in layout.starts]}
+    columns = {
+        name: pa.array(
+            positions[name] if name in positions else [row[name] for row in rows], INDEX_SCHEMA.field(name).type
+        )
+        for name in INDEX_SCHEMA.names
+    }
+    columns.update({name: pa.array([row[name] for row in rows]) for name in extra_keys})
     return pa.table(columns)
 
 
-def array_specs(views: Sequence[View]) -> dict[str, ArraySpec]:
-    """The frame arrays a list of views needs: the two required ones, detections, and ``valid`` if any."""
-    joints = views[0].joints_3d.shape[1]
+def view_specs(view: View) -> dict[str, ArraySpec]:
+    """The frame arrays one view needs: the two required ones, its detections, and ``valid`` if it has one."""
+    joints = view.joints_3d.shape[1]
     specs = {
         "joints_3d": ArraySpec((joints, 3), "float32"),
         "keypoints_2d": ArraySpec((joints, 2), "float32"),
     }
-    detection_names = sorted(views[0].extra_keypoints)
-    for view in views:
-        if view.joints_3d.shape[1] != joints:
-            raise ValueError(f"{view.describe()} has {view.joints_3d.shape[1]} joints, the first view {joints}.")
-        if sorted(view.extra_keypoints) != detection_names:
-            raise ValueError(
-                f"Every view must carry the same detections: {view.describe()} has "
-                f"{sorted(view.extra_keypoints)}, the first view has {detection_names}."
-            )
-    for name in detection_names:
-        specs[DETECTION_PREFIX + name] = ArraySpec((joints, views[0].extra_keypoints[name].shape[2]), "float32")
-    if any(view.valid is not None for view in views):
+    for name, keypoints in sorted(view.extra_keypoints.items()):
+        specs[DETECTION_PREFIX + name] = ArraySpec((joints, keypoints.shape[2]), "float32")
+    if view.valid is not None:
         specs["valid"] = ArraySpec((), "bool")
     return specs
+
+
+def merge_specs(per_view: Sequence[Mapping[str, ArraySpec]], names: Sequence[str]) -> dict[str, ArraySpec]:
+    """The arrays of a whole store from each view's ``view_specs``; views must agree except on ``valid``.
+
+    Args:
+        per_view: ``view_specs`` of every view, in order.
+        names: A readable name per view, for the error message.
+    """
+    first = {name: spec for name, spec in per_view[0].items() if name != "valid"}
+    for specs, name in zip(per_view, names, strict=True):
+        others = {key: spec for key, spec in specs.items() if key != "valid"}
+        if others != first:
+            raise ValueError(
+                f"Every view must carry the same arrays (same joints and detections): {name} has "
+                f"{sorted(others.items())}, the first view has {sorted(first.items())}."
+            )
+    merged = dict(first)
+    if any("valid" in specs for specs in per_view):
+        merged["valid"] = ArraySpec((), "bool")
+    return merged
+
+
+def array_specs(views: Sequence[View]) -> dict[str, ArraySpec]:
+    """The frame arrays a list of views needs (see ``merge_specs``)."""
+    return merge_specs([view_specs(view) for view in views], [view.describe() for view in views])
 
 
 def view_arrays(view: View) -> dict[str, np.ndarray]:
@@ -236,9 +259,8 @@ def write_store(
     """Write views that fit in memory as a new store, in one process. Returns the data snapshot id."""
     layout = StoreLayout(tuple(view.frames for view in views), chunk_frames)
     specs = array_specs(views)
-    repository = create_store(
-        directory, index_table(views, layout), specs, skeleton, joint_names, attributes, chunk_frames
-    )
+    index = index_table([view_row(view) for view in views])
+    repository = create_store(directory, index, specs, skeleton, joint_names, attributes, chunk_frames)
     session = repository.writable_session("main")
     for block in layout.blocks():
         write_block(session.store, layout, block, lambda view_id: view_arrays(views[view_id]), specs)

@@ -1,0 +1,160 @@
+"""Fragments: one converted source item's views on disk, between parallel conversion and the store write.
+
+Large conversions run in two parallel phases. Workers convert source items (an AMASS file, a Human3.6M
+sequence) and each saves its views as a fragment; the coordinator then lays the fragments out in a fixed
+order (the sorted source manifest) and workers copy them into disjoint chunk-aligned blocks of the store.
+Fragments are plain ``.npz`` files of arrays (no pickle), written atomically, so a rerun after a crash reuses
+every fragment already finished and the final store does not depend on which worker did what.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from datasets.store.schema import ArraySpec, StoreLayout
+from datasets.store.writer import view_arrays, view_row, view_specs, write_block
+from datasets.views import Rejection, View
+
+
+@dataclass(frozen=True)
+class FragmentInfo:
+    """What the coordinator needs to know about one converted item, without its arrays.
+
+    Attributes:
+        item: The source item (e.g. the path of the file it came from).
+        path: The fragment file, or None when the item was rejected.
+        rows: One index row per view (``datasets.store.view_row``), in view order.
+        specs: ``view_specs`` of each view.
+        rejection: Why the item was refused, if it was.
+    """
+
+    item: str
+    path: str | None
+    rows: tuple[Mapping[str, Any], ...] = ()
+    specs: tuple[Mapping[str, ArraySpec], ...] = ()
+    rejection: Rejection | None = None
+
+    @property
+    def frames(self) -> int:
+        """Frames of all views of the item."""
+        return sum(int(row["length"]) for row in self.rows)
+
+
+def _key(view_number: int, array: str) -> str:
+    return f"view{view_number}__{array}"
+
+
+def save_fragment(path: str | Path, item: str, views: Sequence[View]) -> FragmentInfo:
+    """Save an item's views to ``path`` (atomically: written aside, then renamed into place)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    arrays = {}
+    for number, view in enumerate(views):
+        for name, values in view_arrays(view).items():
+            arrays[_key(number, name)] = values
+    temporary = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp.npz")
+    np.savez(temporary, **arrays)
+    os.replace(temporary, path)
+    return FragmentInfo(
+        item=item,
+        path=str(path),
+        rows=tuple(view_row(view) for view in views),
+        specs=tuple(view_specs(view) for view in views),
+    )
+
+
+def load_fragment_view(path: str | Path, view_number: int, names: Sequence[str]) -> dict[str, np.ndarray]:
+    """The named arrays of one view of a fragment."""
+    with np.load(path, allow_pickle=False) as fragment:
+        return {name: fragment[_key(view_number, name)] for name in names}
+
+
+def _info_to_json(info: FragmentInfo) -> dict[str, Any]:
+    return {
+        "item": info.item,
+        "path": info.path,
+        "rows": [dict(row) for row in info.rows],
+        "specs": [
+            {name: [list(spec.trailing_shape), spec.dtype] for name, spec in specs.items()} for specs in info.specs
+        ],
+        "rejection": None if info.rejection is None else vars(info.rejection),
+    }
+
+
+def _info_from_json(data: Mapping[str, Any]) -> FragmentInfo:
+    return FragmentInfo(
+        item=data["item"],
+        path=data["path"],
+        rows=tuple(data["rows"]),
+        specs=tuple(
+            {name: ArraySpec(tuple(shape), dtype) for name, (shape, dtype) in specs.items()} for specs in data["specs"]
+        ),
+        rejection=None if data["rejection"] is None else Rejection(**data["rejection"]),
+    )
+
+
+def fragment_stem(item: str) -> str:
+    """File stem of an item's fragment: a hash of the item, so any path maps to a safe, unique name."""
+    return hashlib.sha256(item.encode()).hexdigest()[:24]
+
+
+def convert_to_fragment(item: str, convert: Any, directory: str | Path) -> FragmentInfo:
+    """Convert one source item into a fragment, or reuse the fragment a previous run finished.
+
+    Args:
+        item: The source item (e.g. a file path).
+        convert: ``item -> list[View] | Rejection`` (a picklable top-level function or partial).
+        directory: Where fragments of this conversion live; shared by reruns of the same version.
+
+    Returns:
+        The fragment's info; a rejected item has ``path=None`` and its ``rejection``.
+    """
+    directory = Path(directory)
+    stem = fragment_stem(item)
+    done = directory / f"{stem}.json"
+    if done.is_file():
+        return _info_from_json(json.loads(done.read_text()))
+    result = convert(item)
+    if isinstance(result, Rejection):
+        info = FragmentInfo(item=item, path=None, rejection=result)
+    else:
+        info = save_fragment(directory / f"{stem}.npz", item, result)
+    temporary = directory / f".{stem}.{uuid.uuid4().hex}.json"
+    directory.mkdir(parents=True, exist_ok=True)
+    temporary.write_text(json.dumps(_info_to_json(info)))
+    os.replace(temporary, done)  # the marker comes last: a fragment is done only once its info is on disk
+    return info
+
+
+def write_fragment_block(
+    session: Any,
+    layout: StoreLayout,
+    block: tuple[int, int],
+    sources: Mapping[int, tuple[str, int]],
+    names: Sequence[str],
+) -> Any:
+    """Copy the views overlapping ``block`` from their fragments into a forked session; returns the fork.
+
+    Args:
+        session: A forked Icechunk session (``session.fork()``), sent to this worker.
+        layout: The store's ``StoreLayout``.
+        block: Chunk-aligned ``[start, stop)`` frame range.
+        sources: view id -> (fragment path, view number inside the fragment), for the views in the block.
+        names: Arrays to write.
+    """
+
+    def arrays_of_view(view_id: int) -> dict[str, np.ndarray]:
+        path, number = sources[view_id]
+        return load_fragment_view(path, number, names)
+
+    write_block(session.store, layout, block, arrays_of_view, names)
+    return session

@@ -1,0 +1,191 @@
+"""Dask glue: a client on a local or existing cluster, and the parallel store build every converter uses.
+
+``dask_client`` starts a ``LocalCluster`` (one single-threaded worker process per core by default) or
+connects to an existing scheduler (``--dask-address``, else ``$DASK_SCHEDULER_ADDRESS``).
+``build_store`` runs the two parallel phases of a conversion: items -> fragments (one task per item,
+reusing fragments a previous run finished), then fragments -> disjoint chunk-aligned store blocks in
+forked Icechunk sessions, merged and committed once by this process.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from tqdm.auto import tqdm
+
+from datasets.store import StoreLayout, commit_store, create_store, index_table, merge_specs
+from datasets.store.fragments import FragmentInfo, convert_to_fragment, write_fragment_block
+from datasets.views import Rejection, View
+
+DASK_ADDRESS_ENVIRONMENT_VARIABLE = "DASK_SCHEDULER_ADDRESS"
+BLOCKS_PER_WORKER = 4
+"""Aim for this many store blocks per worker, so the write phase balances load."""
+
+
+class NothingAcceptedError(RuntimeError):
+    """Every item of a conversion was rejected (or ``strict`` was set and some were)."""
+
+
+@contextmanager
+def dask_client(workers: int | None = None, address: str | None = None, quiet: bool = False) -> Iterator[Any]:
+    """A Dask client on an existing cluster (``address``) or a fresh ``LocalCluster`` of ``workers`` processes.
+
+    Args:
+        workers: Worker processes of the local cluster (default: the number of cores).
+        address: Scheduler address such as ``tcp://host:8786``; defaults to ``$DASK_SCHEDULER_ADDRESS``.
+        quiet: Do not print where the dashboard is.
+
+    Raises:
+        ValueError: when both ``workers`` and an address are given (the cluster decides its own workers).
+    """
+    from distributed import Client, LocalCluster
+
+    address = address or os.environ.get(DASK_ADDRESS_ENVIRONMENT_VARIABLE) or None
+    if address and workers is not None:
+        raise ValueError(
+            f"--workers {workers} and --dask-address {address} conflict: an existing cluster has its own workers. "
+            f"Drop --workers, or unset {DASK_ADDRESS_ENVIRONMENT_VARIABLE} to start a local cluster."
+        )
+    if address:
+        client = Client(address)
+        cluster = None
+    else:
+        cluster = LocalCluster(
+            n_workers=workers or os.cpu_count() or 1,
+            threads_per_worker=1,
+            processes=True,
+            dashboard_address=":0",
+            silence_logs=logging.ERROR,
+        )
+        client = Client(cluster)
+    if not quiet:
+        kind = f"cluster at {address}" if address else f"local cluster of {len(client.scheduler_info()['workers'])}"
+        print(f"Dask {kind} workers; dashboard: {client.dashboard_link}")
+    try:
+        yield client
+    finally:
+        client.close()
+        if cluster is not None:
+            cluster.close()
+
+
+def _failed_conversion(item: str, error: BaseException) -> FragmentInfo:
+    detail = f"{type(error).__name__}: {error}"
+    return FragmentInfo(item=item, path=None, rejection=Rejection(item, "conversion_error", detail))
+
+
+def convert_items(
+    client: Any,
+    items: Sequence[str],
+    convert: Callable[[str], list[View] | Rejection],
+    fragment_directory: Path,
+    description: str = "converting",
+) -> list[FragmentInfo]:
+    """Phase 1: convert every item to a fragment on the cluster; results in the order of ``items``.
+
+    An item whose conversion raises is recorded as rejected (``conversion_error``) instead of stopping the
+    batch.
+    """
+    from distributed import as_completed
+
+    futures = client.map(convert_to_fragment, list(items), convert=convert, directory=str(fragment_directory))
+    position = {future.key: number for number, future in enumerate(futures)}
+    results: list[FragmentInfo | None] = [None] * len(futures)
+    with tqdm(total=len(futures), desc=description, unit="item", disable=None) as bar:
+        for future in as_completed(futures):
+            number = position[future.key]
+            try:
+                results[number] = future.result()
+            except Exception as error:  # noqa: BLE001 - one broken item must not stop the batch
+                results[number] = _failed_conversion(items[number], error)
+            bar.update()
+            bar.set_postfix(frames=sum(info.frames for info in results if info is not None))
+    return [info for info in results if info is not None]
+
+
+@dataclass(frozen=True)
+class BuiltStore:
+    """A committed store: its snapshot, the accepted items in store order, and the rejected ones."""
+
+    snapshot: str
+    accepted: list[FragmentInfo]
+    rejected: list[Rejection]
+    views: int
+    frames: int
+
+
+def build_store(
+    client: Any,
+    items: Sequence[str],
+    convert: Callable[[str], list[View] | Rejection],
+    fragment_directory: Path,
+    store_directory: Path,
+    skeleton: str,
+    joint_names: Sequence[str],
+    attributes: Mapping[str, Any] | None = None,
+    commit_metadata: Mapping[str, Any] | None = None,
+    chunk_frames: int | None = None,
+) -> BuiltStore:
+    """Convert ``items`` on the cluster and write them, in the order given, as one committed store.
+
+    The order of ``items`` (not the order tasks finish) fixes the layout, so the store is value-identical
+    whatever the number of workers.
+
+    Raises:
+        NothingAcceptedError: when every item was rejected (there is nothing to write).
+    """
+    from datasets.store import DEFAULT_CHUNK_FRAMES
+
+    infos = convert_items(client, items, convert, fragment_directory)
+    accepted = [info for info in infos if info.path is not None]
+    rejected = [info.rejection for info in infos if info.rejection is not None]
+    if not accepted:
+        first = rejected[0] if rejected else None
+        raise NothingAcceptedError(
+            f"All {len(items)} items were rejected; nothing to write."
+            + (f" First: {first.path}: {first.reason} ({first.detail})" if first else "")
+        )
+    rows = [row for info in accepted for row in info.rows]
+    sources = {}
+    for info in accepted:
+        for number in range(len(info.rows)):
+            sources[len(sources)] = (info.path, number)
+    specs = merge_specs(
+        [spec for info in accepted for spec in info.specs],
+        [f"{info.item} view {number}" for info in accepted for number in range(len(info.specs))],
+    )
+    chunk_frames = chunk_frames or DEFAULT_CHUNK_FRAMES
+    layout = StoreLayout(tuple(int(row["length"]) for row in rows), chunk_frames)
+    repository = create_store(
+        store_directory, index_table(rows), specs, skeleton, joint_names, attributes, chunk_frames
+    )
+    workers = max(1, len(client.scheduler_info()["workers"]))
+    chunks = -(-layout.total_frames // chunk_frames)
+    blocks = layout.blocks(chunks_per_block=max(1, chunks // (workers * BLOCKS_PER_WORKER)))
+    session = repository.writable_session("main")
+    names = sorted(specs)
+    futures = [
+        client.submit(
+            write_fragment_block,
+            session.fork(),
+            layout,
+            block,
+            {view_id: sources[view_id] for view_id in layout.views_in(*block)},
+            names,
+            pure=False,
+        )
+        for block in blocks
+    ]
+    forks = []
+    with tqdm(total=len(futures), desc="writing store blocks", unit="block", disable=None) as bar:
+        for future in futures:
+            forks.append(future.result())
+            bar.update()
+    snapshot = commit_store(repository, forks, "Write pose store frames", commit_metadata)
+    return BuiltStore(snapshot, accepted, rejected, views=len(rows), frames=layout.total_frames)

@@ -1,0 +1,76 @@
+"""The shared conversion stage: Dask build, rejections recorded, validation, reuse, worker-count independence."""
+
+from __future__ import annotations
+
+import pyarrow.parquet as pq
+import pytest
+from conftest import synthetic_views
+
+from datasets.store import open_store
+from datasets.views import Rejection
+from datasets.workspace import Workspace
+from pipelines.batch import NothingAcceptedError, dask_client
+from pipelines.stages import Conversion, run_conversion
+
+JOINT_NAMES = [f"joint_{i}" for i in range(17)]
+
+
+def convert(item: str):
+    """Items named ``good-<n>`` give 2 views of n and n + 3 frames; ``bad-*`` are rejected; ``crash`` raises."""
+    if item.startswith("bad"):
+        return Rejection(item, "nan_values", "poses hold NaN")
+    if item == "crash":
+        raise OSError("disk on fire")
+    frames = int(item.split("-")[1])
+    return synthetic_views([frames, frames + 3], seed=frames)
+
+
+def conversion(items, config=None):
+    return Conversion(
+        stage="preprocess-test", config=config or {"fps": 50}, inputs={"files": "abc"}, items=items,
+        convert=convert, skeleton="h36m17", joint_names=JOINT_NAMES, attributes={"dataset": "synthetic"},
+        rejected_before=[Rejection("shape.npz", "not_a_sequence", "shape files hold no motion")],
+    )  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def client():
+    with dask_client(workers=None, address=None, quiet=True) as dask:
+        yield dask
+
+
+def test_conversion_keeps_good_items_lists_bad_ones_and_reuses_its_version(tmp_path, client):
+    items = ["good-5", "bad-1", "good-9", "crash"]
+    manifest, worked = run_conversion(conversion(items), tmp_path, client=client)
+    assert worked
+    assert manifest.counts == {"discovered": 5, "accepted": 2, "rejected": 3, "views": 4, "frames": 5 + 8 + 9 + 12}
+    rejected = pq.read_table(Workspace(tmp_path).output_path(manifest, "rejected")).to_pylist()
+    assert [(row["path"], row["reason"]) for row in rejected] == [
+        ("shape.npz", "not_a_sequence"), ("bad-1", "nan_values"), ("crash", "conversion_error"),
+    ]  # fmt: skip
+    assert "disk on fire" in rejected[2]["detail"]
+    store = open_store(tmp_path, manifest.id)
+    expected = synthetic_views([5, 8], seed=5) + synthetic_views([9, 12], seed=9)
+    for view_id, view in enumerate(expected):
+        assert store.read("joints_3d", view_id).tobytes() == view.joints_3d.tobytes()
+    assert "| nan_values | 1 |" in manifest.summary
+    again, worked_again = run_conversion(conversion(items), tmp_path, client=client)
+    assert (again.id, worked_again) == (manifest.id, False)
+    assert not (tmp_path / "cache" / manifest.id).exists()  # fragments are dropped once published
+
+
+def test_strict_publishes_nothing_when_an_item_is_rejected(tmp_path, client):
+    with pytest.raises(NothingAcceptedError, match="--strict"):
+        run_conversion(conversion(["good-4", "bad-2"]), tmp_path, client=client, strict=True)
+    assert Workspace(tmp_path).manifests() == []
+
+
+def test_all_rejected_is_an_error_naming_the_first_reason(tmp_path, client):
+    with pytest.raises(NothingAcceptedError, match="bad-2: nan_values"):
+        run_conversion(conversion(["bad-2"]), tmp_path, client=client)
+
+
+def test_workers_and_address_conflict_names_both():
+    with pytest.raises(ValueError, match="--workers 2 and --dask-address tcp://127.0.0.1:1"):
+        with dask_client(workers=2, address="tcp://127.0.0.1:1"):
+            pass
