@@ -64,7 +64,7 @@ ROTATION_TOLERANCE = 1e-5
 _INDEX_SCALARS = ("fx", "fy", "cx", "cy", "width", "height")
 
 UNDISTORT_MAX_ITERATIONS = 100
-"""Upper bound on fixed-point iterations in ``unproject``; in-image Human3.6M pixels converge in about 10."""
+"""Upper bound on fixed-point iterations in ``unproject``; Human3.6M image corners converge in 7-10."""
 
 
 @dataclass(frozen=True)
@@ -178,8 +178,8 @@ class Camera:
     def _require_intrinsics(self) -> None:
         if not self.has_intrinsics:
             raise ValueError(
-                f"camera {self.name} has no intrinsics (HumanEva-I: VideoPose3D publishes none), "
-                "so it cannot project or unproject; use the source's own 2D keypoints"
+                f"camera {self.name} has no intrinsics (NaN, as for HumanEva-I, where VideoPose3D publishes "
+                "none), so it cannot project or unproject; use the source's own 2D keypoints"
             )
 
 
