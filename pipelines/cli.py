@@ -174,11 +174,22 @@ def serve_command() -> None:
 
 @app.command("model-info")
 def model_info_command(
-    model: Annotated[str, typer.Argument(help="Model name, e.g. uplift-upsample, mixste, strided.")],
-    preset: Annotated[str, typer.Option(help="Preset name under presets/models/<model>/.")] = "demo",
+    model: Annotated[str, typer.Argument(help="Model name: uplift-upsample, mixste, strided, mixste-tmt, ...")],
+    preset: Annotated[str, typer.Option(help="Preset under presets/models/<model>/ (the papers' or demo).")] = "demo",
 ) -> None:
-    """Print a model's parameters, FLOPs per forward and per output frame, and its input/output shapes."""
-    not_landed("model-info", 5, "the uplifting transformers")
+    """Print a model's parameters, FLOPs per forward and per output frame, and its input/output shapes.
+
+    Example: python flows.py model-info uplift-upsample --preset n351
+    """
+    from lifting.models import MODELS, available_presets, format_model_info, model_info
+
+    if model not in MODELS:
+        typer.echo(f"Unknown model {model!r}; choose one of {', '.join(sorted(MODELS))}.", err=True)
+        raise typer.Exit(1)
+    if preset not in available_presets(model):
+        typer.echo(f"No preset {preset!r} for {model}; choose one of {', '.join(available_presets(model))}.", err=True)
+        raise typer.Exit(1)
+    typer.echo(format_model_info(model_info(model, preset)))
 
 
 def main() -> None:
