@@ -1,0 +1,448 @@
+"""MPI-INF-3DHP reader: the release's MATLAB files or the widely shared preprocessed npz files -> views.
+
+One entry point, ``read_3dhp(source, format=None, options=MpiInf3dhpOptions())``, returns a ``ReadResult``
+with one view per (sequence, camera): ``joints_3d`` the 17 standard joints (``h36m17``), camera frame,
+metres; ``keypoints_2d`` the source's own ground-truth 2D; ``valid`` the test set's ``valid_frame``; and,
+for the test set read from MATLAB, ``per_frame[i]["activity"]`` (int16 codes 1..7). Sources
+(``../shared/reference/formats.md`` 2.1, 2.2, 2.4)::
+
+    mat   S<s>/Seq<q>/annot.mat + camera.calibration       training, MATLAB v5 (scipy.io), 28 joints, mm
+          [mpi_inf_3dhp_test_set/]TS<k>/annot_data.mat      test, MATLAB v7.3 = HDF5 (h5py), 17 joints, mm
+    npz   data_train_3dhp.npz, data_test_3dhp.npz            P-STMO/MotionAGFormer preprocessing, 17 joints, mm
+
+Conventions and choices:
+
+- ``joints_3d`` comes from ``univ_annot3`` (the evaluation ground truth, rescaled to Human3.6M's universal
+  skeleton, and what the npz files hold); ``annotation="annot3"`` reads the metric one instead.
+  ``univ_annot3`` does not reproject onto ``annot2``; ``annot3`` does.
+- Training rows beyond the video's frame count F (official ``mpii_get_sequence_info``) are cut, as the
+  official README says; files with fewer rows than F are read whole, with a note.
+- Training cameras default to the 8 of the official ``vnect`` camera set [0, 1, 2, 4, 5, 6, 7, 8], which
+  P-STMO, MotionAGFormer, mmpose and mmhuman3d use; ``options.cameras`` chooses others.
+- Training cameras come from ``camera.calibration``. The npz files carry no calibration: when the folder
+  has no ``S*/Seq*/camera.calibration`` either, the cameras have unknown (NaN) intrinsics and identity
+  extrinsics, like ``datasets.cameras.humaneva_cameras``.
+- Test cameras come from the official test calibration (``test_util/camera_calibration``; numbers in
+  ``TEST_CALIBRATIONS``), so both test sources give the same views. Converting its millimetre sensor units
+  to pixels (``fx = focal / sensor_width * width``, ``fy = fx / pixel_aspect``, principal point = image
+  centre + centre offset) is our reading of the format [inferred]; the GoPro's OpenCV tangential terms
+  (|p| < 1.2e-3) are dropped because ``Camera`` models Human3.6M's tangential form, not OpenCV's.
+- Test frame rates are not documented (formats.md 2.2): ``TEST_FPS`` assumes 25 Hz for the studio sequences
+  TS1-TS4 and 50 Hz for the outdoor GoPro sequences TS5-TS6 [unconfirmed]; ``options.test_fps`` overrides.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from datasets.cameras import Camera
+from datasets.skeletons import convert_joints
+from datasets.units import MILLIMETRES_PER_METRE
+from datasets.videopose3d import ReadResult, load_object_npz, pose_array_problem
+from datasets.views import View
+
+DATASET = "mpi_inf_3dhp"
+FORMATS = ("mat", "npz")
+SKELETON = "h36m17"
+TRAIN_SKELETON, TEST_SKELETON = "mpi_inf_3dhp28", "mpi_inf_3dhp17"
+ANNOTATIONS = ("univ_annot3", "annot3")
+CAMERA_COUNT = 14
+VNECT_CAMERAS = (0, 1, 2, 4, 5, 6, 7, 8)
+"""Official ``mpii_get_camera_set('vnect')``: the training cameras the lifting literature uses (formats.md 2.1)."""
+TRAIN_IMAGE_SIZE = (2048, 2048)
+
+# (frames F, fps) per training sequence, official mpii_get_sequence_info (formats.md 2.1 table).
+TRAIN_SEQUENCES: Mapping[tuple[str, str], tuple[int, float]] = {
+    ("S1", "Seq1"): (6416, 25.0), ("S1", "Seq2"): (12430, 50.0), ("S2", "Seq1"): (6502, 25.0),
+    ("S2", "Seq2"): (6081, 25.0), ("S3", "Seq1"): (12488, 50.0), ("S3", "Seq2"): (12283, 50.0),
+    ("S4", "Seq1"): (6171, 25.0), ("S4", "Seq2"): (6675, 25.0), ("S5", "Seq1"): (12820, 50.0),
+    ("S5", "Seq2"): (12312, 50.0), ("S6", "Seq1"): (6188, 25.0), ("S6", "Seq2"): (6145, 25.0),
+    ("S7", "Seq1"): (6239, 25.0), ("S7", "Seq2"): (6320, 25.0), ("S8", "Seq1"): (6468, 25.0),
+    ("S8", "Seq2"): (6054, 25.0),
+}  # fmt: skip
+
+TEST_SEQUENCES = ("TS1", "TS2", "TS3", "TS4", "TS5", "TS6")
+TEST_FPS: Mapping[str, float] = {"TS1": 25.0, "TS2": 25.0, "TS3": 25.0, "TS4": 25.0, "TS5": 50.0, "TS6": 50.0}
+"""Assumed test frame rates [unconfirmed, formats.md 2.2]: studio 25 Hz, outdoor GoPro 50 Hz."""
+
+
+@dataclass(frozen=True)
+class OfficialCalibration:
+    """One camera of the official test calibration ("tc camera calibration v0.3"; formats.md 2.2).
+
+    Lengths of the sensor are millimetres; ``origin`` is the camera centre in the test world, millimetres;
+    ``up`` and ``right`` are the image's up and right directions in that world.
+    """
+
+    name: str
+    image_size: tuple[int, int]
+    sensor_mm: tuple[float, float]
+    focal_mm: float
+    pixel_aspect: float
+    centre_offset_mm: tuple[float, float]
+    radial: tuple[float, float, float]
+    origin_mm: tuple[float, float, float]
+    up: tuple[float, float, float]
+    right: tuple[float, float, float]
+
+
+TEST_CALIBRATIONS: Mapping[str, OfficialCalibration] = {
+    "studio": OfficialCalibration(  # TS1-TS4, camera cam_8, no distortion
+        "test_studio", (2048, 2048), (10.0, 10.0), 7.32506, 1.00044, (-0.0322884, 0.0929296), (0.0, 0.0, 0.0),
+        (3427.28, 1387.86, 309.42), (-0.208215, 0.976233, 0.06014), (0.000575281, 0.0616098, -0.9981),
+    ),
+    "outdoor": OfficialCalibration(  # TS5-TS6, GoPro; OpenCV (k1, k2, p1, p2, k3) = (-0.2769, 0.1311, ...)
+        "test_outdoor", (1920, 1080), (10.0, 5.625), 8.770747185, 0.993236423, (-0.104908645, 0.104899704),
+        (-0.276859611, 0.131125256, -0.049318332), (-2104.3074, 1038.6707, -4596.6367),
+        (0.025272345, 0.995038509, 0.096227370), (-0.939647257, -0.009210289, 0.342020929),
+    ),
+}  # fmt: skip
+TEST_CALIBRATION_OF = {"TS1": "studio", "TS2": "studio", "TS3": "studio", "TS4": "studio"}
+TEST_CALIBRATION_OF |= {"TS5": "outdoor", "TS6": "outdoor"}
+
+TRAIN_MAT_PATTERN = "S*/Seq*/annot.mat"
+TEST_MAT_PATTERNS = ("TS*/annot_data.mat", "*/TS*/annot_data.mat", "*/*/TS*/annot_data.mat")
+TRAIN_NPZ, TEST_NPZ = "data_train_3dhp.npz", "data_test_3dhp.npz"
+CALIBRATION_FILE = "camera.calibration"
+
+
+@dataclass(frozen=True)
+class MpiInf3dhpOptions:
+    """Choices when reading MPI-INF-3DHP.
+
+    Attributes:
+        cameras: Training cameras to read (0..13); default the ``vnect`` set.
+        annotation: ``"univ_annot3"`` (evaluation ground truth, default) or ``"annot3"`` (MATLAB files only).
+        test_fps: Frame rate per test sequence, Hz.
+    """
+
+    cameras: tuple[int, ...] = VNECT_CAMERAS
+    annotation: str = "univ_annot3"
+    test_fps: Mapping[str, float] = field(default_factory=lambda: dict(TEST_FPS))
+
+    def __post_init__(self) -> None:
+        if not self.cameras or any(not 0 <= c < CAMERA_COUNT for c in self.cameras):
+            raise ValueError(f"cameras must be a non-empty subset of 0..{CAMERA_COUNT - 1}, got {self.cameras}")
+        if len(set(self.cameras)) != len(self.cameras):
+            raise ValueError(f"cameras must not repeat, got {self.cameras}")
+        if self.annotation not in ANNOTATIONS:
+            raise ValueError(f"annotation must be one of {ANNOTATIONS}, got {self.annotation!r}")
+        missing = [s for s in TEST_SEQUENCES if s not in self.test_fps or not self.test_fps[s] > 0]
+        if missing:
+            raise ValueError(f"test_fps needs a positive rate for every test sequence, missing {missing}")
+
+
+def camera_of_test_sequence(sequence: str) -> Camera:
+    """The official calibration of test sequence ``sequence`` (``"TS1"``..``"TS6"``) as a ``Camera``."""
+    calibration = TEST_CALIBRATIONS[TEST_CALIBRATION_OF[sequence]]
+    width, height = calibration.image_size
+    fx = calibration.focal_mm / calibration.sensor_mm[0] * width
+    cx = width / 2 + calibration.centre_offset_mm[0] / calibration.sensor_mm[0] * width
+    cy = height / 2 + calibration.centre_offset_mm[1] / calibration.sensor_mm[1] * height
+    right, up = np.asarray(calibration.right), np.asarray(calibration.up)
+    rotation = _nearest_rotation(np.stack([right, -up, np.cross(up, right)]))  # rows: camera x, y (down), z
+    translation = -rotation @ np.asarray(calibration.origin_mm) / MILLIMETRES_PER_METRE
+    return Camera(
+        calibration.name, fx, fx / calibration.pixel_aspect, cx, cy, width, height, rotation, translation,
+        radial=calibration.radial,
+    )  # fmt: skip
+
+
+def _nearest_rotation(matrix: np.ndarray) -> np.ndarray:
+    """The rotation closest to ``matrix`` (polar decomposition): printed calibrations are not orthonormal."""
+    u, _, vt = np.linalg.svd(matrix)
+    return u @ np.diag([1.0, 1.0, np.linalg.det(u @ vt)]) @ vt
+
+
+def read_calibration(path: Path) -> dict[int, Camera]:
+    """Parse a Skeletool ``camera.calibration`` file (formats.md 2.1) into cameras by index.
+
+    Each block starts with ``name <c>`` and holds ``size <w> <h>``, ``intrinsic`` (4x4 row-major, pixels) and
+    ``extrinsic`` (4x4 row-major world->camera, translation in millimetres).
+
+    Raises:
+        ValueError: A block lacks one of those lines or holds the wrong count of numbers.
+    """
+    blocks: dict[int, dict[str, list[float]]] = {}
+    current: dict[str, list[float]] | None = None
+    for line in Path(path).read_text().splitlines()[1:]:
+        key, *values = line.split()
+        if key == "name":
+            current = blocks.setdefault(int(values[0]), {})
+        elif current is not None:
+            current[key] = [float(v) for v in values]
+    cameras = {}
+    for index, block in blocks.items():
+        if any(len(block.get(key, ())) != count for key, count in (("size", 2), ("intrinsic", 16), ("extrinsic", 16))):
+            raise ValueError(f"{path}: camera {index} needs size (2), intrinsic (16) and extrinsic (16) numbers")
+        intrinsic = np.reshape(block["intrinsic"], (4, 4))
+        extrinsic = np.reshape(block["extrinsic"], (4, 4))
+        width, height = (int(v) for v in block["size"])
+        cameras[index] = Camera(
+            str(index), intrinsic[0, 0], intrinsic[1, 1], intrinsic[0, 2], intrinsic[1, 2], width, height,
+            _nearest_rotation(extrinsic[:3, :3]), extrinsic[:3, 3] / MILLIMETRES_PER_METRE,
+        )  # fmt: skip
+    return cameras
+
+
+def _uncalibrated_camera(index: int) -> Camera:
+    """A training camera of unknown intrinsics whose frame is the world (the npz files hold camera frames)."""
+    nan = float("nan")
+    return Camera(str(index), nan, nan, nan, nan, *TRAIN_IMAGE_SIZE, np.eye(3), np.zeros(3))
+
+
+def detect_format(source: Path) -> str:
+    """Which MPI-INF-3DHP source ``source`` holds: ``"mat"`` or ``"npz"``.
+
+    Raises:
+        FileNotFoundError: Neither is there; the message names the files expected.
+        ValueError: Both are there; pass ``format=`` to choose.
+    """
+    source = Path(source)
+    found = []
+    if _train_mat_files(source) or _test_mat_files(source):
+        found.append("mat")
+    if (source / TRAIN_NPZ).is_file() or (source / TEST_NPZ).is_file():
+        found.append("npz")
+    if not found:
+        raise FileNotFoundError(
+            f"{source} holds no MPI-INF-3DHP source: expected {TRAIN_MAT_PATTERN} (with {CALIBRATION_FILE}) "
+            f"and/or mpi_inf_3dhp_test_set/TS*/annot_data.mat, or {TRAIN_NPZ} / {TEST_NPZ}"
+        )
+    if len(found) > 1:
+        raise ValueError(f"{source} holds both MATLAB files and {TRAIN_NPZ}/{TEST_NPZ}: pass format='mat' or 'npz'")
+    return found[0]
+
+
+def _train_mat_files(source: Path) -> list[Path]:
+    return sorted(source.glob(TRAIN_MAT_PATTERN), key=lambda p: (int(p.parent.parent.name[1:] or 0), p.parent.name))
+
+
+def _test_mat_files(source: Path) -> list[Path]:
+    return sorted({path for pattern in TEST_MAT_PATTERNS for path in source.glob(pattern)}, key=lambda p: p.parent.name)
+
+
+def read_3dhp(source: Path, format: str | None = None, options: MpiInf3dhpOptions | None = None) -> ReadResult:
+    """Read an MPI-INF-3DHP source folder (training and/or test set) into views of the 17 standard joints.
+
+    Args:
+        source: Folder holding one of the ``FORMATS`` (see the module docstring).
+        format: ``"mat"`` or ``"npz"``; detected when None.
+        options: Cameras, annotation and test frame rates; defaults when None.
+
+    Returns:
+        Training views (subject, sequence, camera order), then test views (TS1..TS6).
+    """
+    source = Path(source)
+    options = options or MpiInf3dhpOptions()
+    format = format or detect_format(source)
+    if format not in FORMATS:
+        raise ValueError(f"format must be one of {FORMATS}, got {format!r}")
+    if format == "npz" and options.annotation != "univ_annot3":
+        raise ValueError(f"format='npz' holds univ_annot3 only, but options.annotation={options.annotation!r}")
+    result = ReadResult(skeleton=SKELETON)
+    if format == "mat":
+        for path in _train_mat_files(source):
+            _read_train_mat(path, options, result)
+        for path in _test_mat_files(source):
+            _read_test_mat(path, options, result)
+    else:
+        if (source / TRAIN_NPZ).is_file():
+            _read_train_npz(source / TRAIN_NPZ, source, options, result)
+        if (source / TEST_NPZ).is_file():
+            _read_test_npz(source / TEST_NPZ, options, result)
+    return result
+
+
+def _add_view(
+    result: ReadResult,
+    where: str,
+    *,
+    subset: str,
+    subject: str,
+    sequence: str,
+    fps: float,
+    camera: Camera,
+    poses_mm: np.ndarray,
+    keypoints: np.ndarray,
+    source_skeleton: str,
+    valid: np.ndarray | None = None,
+    per_frame: Mapping[str, np.ndarray] | None = None,
+) -> None:
+    """Add one (sequence, camera) item as a view: (T, J, 3) mm and (T, J, 2) px in ``source_skeleton`` order.
+
+    The item is rejected instead (``where`` says which) when its arrays are unusable or disagree in length.
+    """
+    joints = (28,) if source_skeleton == TRAIN_SKELETON else (17,)
+    problem = pose_array_problem(poses_mm, joints, (3,)) or pose_array_problem(keypoints, joints, (2,))
+    if problem is None and len(poses_mm) != len(keypoints):
+        problem = ("length_mismatch", f"{len(poses_mm)} 3D frames but {len(keypoints)} 2D frames")
+    if problem is None and valid is not None and len(valid) != len(poses_mm):
+        problem = ("length_mismatch", f"{len(poses_mm)} pose frames but {len(valid)} valid_frame entries")
+    if problem is not None:
+        result.reject(where, *problem)
+        return
+    metres = convert_joints(np.asarray(poses_mm, dtype=np.float64), source_skeleton, SKELETON) / MILLIMETRES_PER_METRE
+    keypoints = convert_joints(np.asarray(keypoints), source_skeleton, SKELETON).astype(np.float32)
+    valid = None if valid is None else np.asarray(valid).astype(bool)
+    view = View(
+        DATASET, subset, subject, "", sequence, subset, fps, camera, metres.astype(np.float32), keypoints, valid=valid
+    )
+    result.add_view(view, per_frame)
+
+
+def _cell(cells: np.ndarray, camera: int) -> np.ndarray | None:
+    """Camera ``camera``'s array of a MATLAB cell array loaded as a (14, 1) object array, or None."""
+    flat = np.asarray(cells).reshape(-1)
+    return np.asarray(flat[camera]) if flat.dtype == object and camera < len(flat) else None
+
+
+def _read_train_mat(path: Path, options: MpiInf3dhpOptions, result: ReadResult) -> None:
+    """Views of one ``S<s>/Seq<q>/annot.mat`` (MATLAB v5: cells of (N, 56) pixels and (N, 84) mm)."""
+    from scipy.io import loadmat
+
+    subject, sequence = path.parent.parent.name, path.parent.name
+    if (subject, sequence) not in TRAIN_SEQUENCES:
+        result.reject(path, "unknown_sequence", f"{subject}/{sequence} is not an MPI-INF-3DHP training sequence")
+        return
+    frames, fps = TRAIN_SEQUENCES[(subject, sequence)]
+    try:
+        annotations = loadmat(path)
+        cells_2d, cells_3d = annotations["annot2"], annotations[options.annotation]
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        result.reject(path, "unreadable_file", f"scipy.io.loadmat cannot read annot2/{options.annotation}: {error}")
+        return
+    try:
+        cameras = read_calibration(path.parent / CALIBRATION_FILE)
+    except (OSError, ValueError) as error:
+        result.reject(path.parent / CALIBRATION_FILE, "missing_calibration", str(error))
+        return
+    short = False
+    for camera in options.cameras:
+        where = f"{path}::camera {camera}"
+        keypoints, poses = _cell(cells_2d, camera), _cell(cells_3d, camera)
+        if keypoints is None or poses is None or camera not in cameras:
+            result.reject(where, "missing_camera", f"no annot2/{options.annotation} cell or calibration for it")
+            continue
+        if keypoints.ndim != 2 or poses.ndim != 2 or keypoints.shape[1] != 56 or poses.shape[1] != 84:
+            detail = f"expected (N, 56) and (N, 84) cells, got {keypoints.shape} and {poses.shape}"
+            result.reject(where, "wrong_joint_count", detail)
+            continue
+        short = short or min(len(keypoints), len(poses)) < frames
+        _add_view(
+            result, where, subset="train", subject=subject, sequence=sequence, fps=fps, camera=cameras[camera],
+            poses_mm=poses[:frames].reshape(-1, 28, 3), keypoints=keypoints[:frames].reshape(-1, 28, 2),
+            source_skeleton=TRAIN_SKELETON,
+        )  # fmt: skip
+    if short:
+        result.notes.append(f"{subject}/{sequence}: annotation rows fewer than its {frames} video frames, read whole")
+
+
+def _squeeze_person_axis(values: np.ndarray) -> np.ndarray:
+    """MATLAB's singleton person axis as h5py sees it: (N, 1, 17, C) -> (N, 17, C), (N, 1) -> (N,)."""
+    values = np.asarray(values)
+    return values.squeeze(axis=1) if values.ndim >= 2 and values.shape[1] == 1 else values
+
+
+def _add_test_view(
+    result: ReadResult, where: str, sequence: str, fields: Mapping[str, np.ndarray], options: MpiInf3dhpOptions
+) -> None:
+    """Add one test sequence from its squeezed fields (``poses``, ``keypoints``, ``valid``, maybe ``activity``)."""
+    if sequence not in TEST_SEQUENCES:
+        result.reject(where, "unknown_sequence", f"{sequence} is not an MPI-INF-3DHP test sequence")
+        return
+    activity = fields.get("activity")
+    if activity is None:
+        result.notes.append(f"{where}: no activity_annotation, so no per-frame activity")
+    elif len(activity) != len(fields["valid"]):
+        result.reject(where, "length_mismatch", f"{len(activity)} activity labels for {len(fields['valid'])} frames")
+        return
+    _add_view(
+        result, where, subset="test", subject=sequence, sequence=sequence, fps=options.test_fps[sequence],
+        camera=camera_of_test_sequence(sequence), poses_mm=fields["poses"], keypoints=fields["keypoints"],
+        source_skeleton=TEST_SKELETON, valid=np.asarray(fields["valid"]) != 0,
+        per_frame=None if activity is None else {"activity": np.asarray(activity).astype(np.int16)},
+    )  # fmt: skip
+
+
+def _read_test_mat(path: Path, options: MpiInf3dhpOptions, result: ReadResult) -> None:
+    """The view of one ``TS<k>/annot_data.mat`` (MATLAB v7.3 = HDF5; h5py sees MATLAB's dims reversed)."""
+    import h5py
+
+    names = {"poses": options.annotation, "keypoints": "annot2", "valid": "valid_frame"}
+    try:
+        with h5py.File(path, "r") as content:
+            fields = {ours: _squeeze_person_axis(content[theirs][()]) for ours, theirs in names.items()}
+            if "activity_annotation" in content:
+                fields["activity"] = _squeeze_person_axis(content["activity_annotation"][()])
+    except (OSError, KeyError, ValueError) as error:
+        result.reject(path, "unreadable_file", f"h5py cannot read {sorted(names.values())}: {error}")
+        return
+    _add_test_view(result, str(path), path.parent.name, fields, options)
+
+
+def _read_test_npz(path: Path, options: MpiInf3dhpOptions, result: ReadResult) -> None:
+    """Views of ``data_test_3dhp.npz``: ``data[TS] = {data_2d, data_3d, valid}`` (all frames, mm, pixels)."""
+    try:
+        data = load_object_npz(path, "data")
+    except ValueError as error:
+        result.reject(path, "unreadable_file", str(error))
+        return
+    for sequence in sorted(data):
+        where = f"{path}::{sequence}"
+        try:
+            fields = {"poses": data[sequence]["data_3d"], "keypoints": data[sequence]["data_2d"]}
+            fields["valid"] = np.asarray(data[sequence]["valid"]).reshape(-1)
+        except (KeyError, TypeError, IndexError) as error:
+            result.reject(where, "missing_key", f"expected data_2d, data_3d and valid: {error!r}")
+            continue
+        _add_test_view(result, where, sequence, fields, options)
+
+
+def _read_train_npz(path: Path, source: Path, options: MpiInf3dhpOptions, result: ReadResult) -> None:
+    """Views of ``data_train_3dhp.npz``: ``data["S1 Seq1"] = [{camera: {data_2d, data_3d}}, fps]``."""
+    try:
+        data = load_object_npz(path, "data")
+    except ValueError as error:
+        result.reject(path, "unreadable_file", str(error))
+        return
+    uncalibrated = []
+    for key in sorted(data, key=lambda k: (len(k), k)):
+        subject, _, sequence = str(key).partition(" ")
+        where = f"{path}::{key}"
+        if (subject, sequence) not in TRAIN_SEQUENCES:
+            result.reject(where, "unknown_sequence", f"{key!r} is not an MPI-INF-3DHP training sequence")
+            continue
+        try:
+            per_camera, fps = data[key]
+            per_camera = {int(camera): value for camera, value in per_camera.items()}
+        except (TypeError, ValueError, AttributeError) as error:
+            result.reject(where, "missing_key", f"expected [{{camera: {{data_2d, data_3d}}}}, fps]: {error!r}")
+            continue
+        calibration_path = source / subject / sequence / CALIBRATION_FILE
+        try:
+            cameras = read_calibration(calibration_path) if calibration_path.is_file() else {}
+        except ValueError as error:
+            result.reject(calibration_path, "unreadable_file", str(error))
+            continue
+        for camera in options.cameras:
+            if not isinstance(per_camera.get(camera), dict):
+                result.reject(f"{where}/{camera}", "missing_camera", f"{key!r} has no camera {camera}")
+                continue
+            if camera not in cameras:
+                uncalibrated.append(f"{key}/{camera}")
+            _add_view(
+                result, f"{where}/{camera}", subset="train", subject=subject, sequence=sequence, fps=float(fps),
+                camera=cameras[camera] if camera in cameras else _uncalibrated_camera(camera),
+                poses_mm=per_camera[camera].get("data_3d"), keypoints=per_camera[camera].get("data_2d"),
+                source_skeleton=TEST_SKELETON,
+            )  # fmt: skip
+    if uncalibrated:
+        result.notes.append(
+            f"no {CALIBRATION_FILE} for {len(uncalibrated)} npz training views: their cameras have unknown "
+            "intrinsics and identity extrinsics"
+        )
