@@ -125,13 +125,16 @@ def load_positions_2d(path: Path) -> tuple[dict[str, Any], dict[str, Any]]:
     return positions, metadata
 
 
-def pose_array_problem(array: Any, joint_counts: Iterable[int], channels: Iterable[int]) -> tuple[str, str] | None:
+def pose_array_problem(
+    array: Any, joint_counts: Iterable[int], channels: Iterable[int], allow_nan: bool = False
+) -> tuple[str, str] | None:
     """Why a source pose array cannot be used, or None when it can.
 
     Args:
         array: What the source holds, expected ``(T, J, C)`` with ``T > 0``.
         joint_counts: Accepted J.
         channels: Accepted C (3 for 3D, 2 or 3 for 2D with confidence).
+        allow_nan: Accept NaN (sources that mark invalid frames with NaN, cut out later).
 
     Returns:
         ``(reason, detail)`` with reason one of ``not_an_array``, ``truncated_array``, ``wrong_joint_count``,
@@ -146,7 +149,7 @@ def pose_array_problem(array: Any, joint_counts: Iterable[int], channels: Iterab
         return "wrong_joint_count", f"expected {' or '.join(map(str, joint_counts))} joints, got {array.shape[1]}"
     if array.shape[2] not in channels:
         return "wrong_channels", f"expected {' or '.join(map(str, channels))} values per joint, got {array.shape[2]}"
-    if not np.isfinite(array).all():
+    if not allow_nan and not np.isfinite(array).all():
         bad = int((~np.isfinite(array)).any(axis=(1, 2)).sum())
         return "nan_values", f"{bad} of {array.shape[0]} frames hold NaN or infinite values"
     return None
