@@ -40,6 +40,8 @@ class View:
         valid: (T,) bool, frames to evaluate; ``None`` means every frame is valid.
         extra_columns: Additional index columns for this view (e.g. ``out_of_frame_ratio``); every view of
             one store must carry the same keys.
+        per_frame: Additional per-frame arrays by name, each (T,), e.g. MPI-INF-3DHP's ``activity`` codes;
+            stored as arrays of that name. Every view of one store must carry the same names.
     """
 
     dataset: str
@@ -55,6 +57,7 @@ class View:
     extra_keypoints: dict[str, np.ndarray] = field(default_factory=dict)
     valid: np.ndarray | None = None
     extra_columns: dict[str, Any] = field(default_factory=dict)
+    per_frame: dict[str, np.ndarray] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.split not in SPLITS:
@@ -76,6 +79,9 @@ class View:
                     f"keypoints_2d_{name} must be ({frames}, {expected_2d[1]}, 2 or 3), got {keypoints.shape} "
                     f"({self.describe()})"
                 )
+        for name, values in self.per_frame.items():
+            if values.shape != (frames,):
+                raise ValueError(f"per-frame {name!r} must be ({frames},), got {values.shape} ({self.describe()})")
         if self.valid is not None and self.valid.shape != (frames,):
             raise ValueError(f"valid must be ({frames},), got {self.valid.shape} ({self.describe()})")
 

@@ -125,9 +125,36 @@ def preprocess_amass_command() -> None:
 
 
 @app.command("preprocess-h36m")
-def preprocess_h36m_command() -> None:
-    """Human3.6M (VideoPose3D npz or original CDF files) -> versioned pose store."""
-    not_landed("preprocess-h36m", 4, "Human3.6M conversion")
+def preprocess_h36m_command(
+    source: Annotated[
+        Path | None,
+        typer.Option(
+            help="Folder with data_3d_h36m.npz (+ data_2d_h36m_*.npz) or S*/MyPoseFeatures/D3_Positions/*.cdf. "
+            "Default: licence-free demo data."
+        ),
+    ] = None,
+    detections: Annotated[
+        list[str] | None,
+        typer.Option("--detections", help="Extra 2D file as NAME=FILE (repeatable); stored as keypoints_2d_NAME."),
+    ] = None,
+    source_format: Annotated[
+        str | None, typer.Option("--format", help="videopose3d or cdf (default: detected).")
+    ] = None,
+    strict: Annotated[bool, typer.Option(help="Fail if any item is rejected.")] = False,
+    workspace: WorkspaceOption = None,
+) -> None:
+    """Human3.6M (VideoPose3D npz or original CDF files) -> versioned pose store.
+
+    Example: python flows.py preprocess-h36m --source /data/h36m --detections cpn=/data/data_2d_h36m_cpn_ft_h36m_dbb.npz
+    """
+    from pipelines.preprocess import preprocess_h36m
+
+    pairs = _name_file_pairs(detections or [], "--detections")
+    _run_flow(
+        preprocess_h36m,
+        source=_optional_str(source), detections=pairs, format=source_format,
+        workspace=_optional_str(workspace), strict=strict,
+    )  # fmt: skip
 
 
 @app.command("preprocess-3dhp")
@@ -190,6 +217,37 @@ def model_info_command(
         typer.echo(f"No preset {preset!r} for {model}; choose one of {', '.join(available_presets(model))}.", err=True)
         raise typer.Exit(1)
     typer.echo(format_model_info(model_info(model, preset)))
+
+
+def _optional_str(path: Path | None) -> str | None:
+    return None if path is None else str(path)
+
+
+def _name_file_pairs(values: list[str], option: str) -> dict[str, str]:
+    """Parse repeated ``NAME=FILE`` options, failing with the option's name on a malformed one."""
+    pairs = {}
+    for value in values:
+        name, separator, path = value.partition("=")
+        if not separator or not name or not path:
+            typer.echo(f"{option} expects NAME=FILE, got {value!r}.", err=True)
+            raise typer.Exit(2)
+        if not Path(path).is_file():
+            typer.echo(f"{option} {name}: {path} does not exist.", err=True)
+            raise typer.Exit(2)
+        pairs[name] = path
+    return pairs
+
+
+def _run_flow(flow_function, **parameters) -> None:
+    """Run a flow; turn the library's clear input errors into one message and exit 1 (no traceback)."""
+    from pipelines.batch import NothingAcceptedError
+
+    try:
+        version = flow_function(**parameters)
+    except (NothingAcceptedError, FileNotFoundError, ValueError) as error:
+        typer.echo(f"error: {error}", err=True)
+        raise typer.Exit(1) from None
+    typer.echo(f"version {version}")
 
 
 def main() -> None:

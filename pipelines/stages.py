@@ -18,7 +18,8 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from datasets.store import PoseStore, raise_for_problems
+from datasets.skeletons import get_skeleton
+from datasets.store import PoseStore, raise_for_problems, write_store
 from datasets.views import Rejection, View
 from datasets.workspace import Manifest, Workspace
 from pipelines.batch import BuiltStore, NothingAcceptedError, build_store, dask_client
@@ -89,31 +90,46 @@ def conversion_summary(stage: str, counts: Mapping[str, int], store: PoseStore, 
     return "\n".join(lines)
 
 
-def _publish(run: StageRun, conversion: Conversion, built: BuiltStore, store_directory: Path) -> Manifest:
-    store = PoseStore(store_directory, snapshot=built.snapshot)
+def _publish(
+    run: StageRun,
+    stage: str,
+    store_directory: Path,
+    snapshot: str,
+    discovered: int,
+    accepted: int,
+    rejections: Sequence[Rejection],
+    notes: Sequence[str],
+) -> Manifest:
+    """Re-open and validate the written store, record rejections and the summary, publish the version."""
+    store = PoseStore(store_directory, snapshot=snapshot)
     raise_for_problems(store.validate(), str(store_directory))
-    rejections = [*conversion.rejected_before, *built.rejected]
     rejected_path = run.directory / "rejected.parquet"
     pq.write_table(rejected_table(rejections), rejected_path)
-    discovered = len(conversion.items) + len(conversion.rejected_before)
     counts = {
         "discovered": discovered,
-        "accepted": len(built.accepted),
+        "accepted": accepted,
         "rejected": len(rejections),
-        "views": built.views,
-        "frames": built.frames,
+        "views": store.index.num_rows,
+        "frames": store.frames,
     }
-    summary = conversion_summary(conversion.stage, counts, store, rejections, conversion.notes)
+    summary = conversion_summary(stage, counts, store, rejections, notes)
     summary_path = run.directory / "summary.md"
     summary_path.write_text(summary + "\n")
     return run.publish(
         counts=counts,
         outputs={
-            "store": run.store_output(store_directory, built.snapshot),
+            "store": run.store_output(store_directory, snapshot),
             "rejected": run.file_output(rejected_path),
             "summary": run.file_output(summary_path),
         },
         summary=summary,
+    )
+
+
+def _refuse_rejections(stage: str, rejections: Sequence[Rejection]) -> None:
+    first = rejections[0]
+    raise NothingAcceptedError(
+        f"{stage}: --strict and {len(rejections)} item(s) rejected, e.g. {first.path}: {first.reason} ({first.detail})"
     )
 
 
@@ -161,12 +177,66 @@ def run_conversion(
         else:
             with dask_client(workers, dask_address) as dask:
                 built = build(dask)
-        if strict and (built.rejected or conversion.rejected_before):
-            first = [*conversion.rejected_before, *built.rejected][0]
-            raise NothingAcceptedError(
-                f"{conversion.stage}: --strict and {len(built.rejected) + len(conversion.rejected_before)} "
-                f"item(s) rejected, e.g. {first.path}: {first.reason} ({first.detail})"
-            )
-        manifest = _publish(run, conversion, built, store_directory)
+        rejections = [*conversion.rejected_before, *built.rejected]
+        if strict and rejections:
+            _refuse_rejections(conversion.stage, rejections)
+        discovered = len(conversion.items) + len(conversion.rejected_before)
+        manifest = _publish(
+            run, conversion.stage, store_directory, built.snapshot, discovered, len(built.accepted), rejections,
+            conversion.notes,
+        )  # fmt: skip
     shutil.rmtree(fragments, ignore_errors=True)
+    return manifest, True
+
+
+def run_reader_conversion(
+    stage: str,
+    config: Mapping[str, Any],
+    inputs: Mapping[str, Any],
+    read: Callable[[], Any],
+    attributes: Mapping[str, Any],
+    workspace: Workspace | str | Path | None = None,
+    strict: bool = False,
+) -> tuple[Manifest, bool]:
+    """Reuse or build the version of a dataset whose reader returns all views at once (in memory).
+
+    Args:
+        stage: Stage name.
+        config: Output-determining config (JSON).
+        inputs: Fingerprint of the source files.
+        read: Returns a ``datasets.videopose3d.ReadResult`` (skeleton, views, rejected, notes, per_frame).
+        attributes: Extra store attributes.
+        workspace: Workspace root.
+        strict: Fail if anything was rejected.
+
+    Returns:
+        ``(manifest, did_work)``.
+    """
+    run = StageRun(workspace, stage, config=config, inputs=inputs)
+    existing = run.existing()
+    if existing is not None:
+        return existing, False
+    result = read()
+    for position, arrays in result.per_frame.items():
+        result.views[position].per_frame.update(arrays)
+    if not result.views:
+        first = result.rejected[0] if result.rejected else None
+        raise NothingAcceptedError(
+            f"{stage}: nothing was accepted."
+            + (f" First: {first.path}: {first.reason} ({first.detail})" if first else "")
+        )
+    if strict and result.rejected:
+        _refuse_rejections(stage, result.rejected)
+    skeleton = get_skeleton(result.skeleton)
+    with run:
+        store_directory = run.directory / "store"
+        snapshot = write_store(
+            store_directory, result.views, skeleton.name, skeleton.joint_names,
+            attributes={**attributes, "version": run.id}, commit_metadata={"version": run.id, "stage": stage},
+        )  # fmt: skip
+        accepted = len({(view.subject, view.sequence) for view in result.views})
+        manifest = _publish(
+            run, stage, store_directory, snapshot, accepted + len(result.rejected), accepted, result.rejected,
+            result.notes,
+        )  # fmt: skip
     return manifest, True

@@ -196,3 +196,13 @@ def test_views_with_different_detections_are_refused(make_views):
     views[1].extra_keypoints.clear()
     with pytest.raises(ValueError, match="same arrays"):
         array_specs(views)
+
+
+def test_per_frame_arrays_of_the_source_are_stored_with_their_dtype(tmp_path, make_views):
+    views = make_views([3, 2])
+    views[0].per_frame["activity"] = np.array([1, 2, 7], np.int16)
+    views[1].per_frame["activity"] = np.array([4, 4], np.int16)
+    store = write(tmp_path, views)
+    assert store.read("activity", 0).dtype == np.int16
+    np.testing.assert_array_equal(store.read("activity", 1), [4, 4])
+    assert store.validate() == []

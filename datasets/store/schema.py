@@ -81,8 +81,9 @@ class ArraySpec:
 
     @property
     def fill_value(self) -> Any:
-        """NaN for floats (an unwritten frame then fails validation), False for booleans."""
-        return False if self.dtype == "bool" else float("nan")
+        """NaN for floats (an unwritten frame then fails validation), False for booleans, 0 for integers."""
+        kind = np.dtype(self.dtype).kind
+        return float("nan") if kind == "f" else False if kind == "b" else 0
 
 
 @dataclass(frozen=True)

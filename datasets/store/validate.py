@@ -134,7 +134,7 @@ def _expected_trailing_shapes(store: PoseStore, name: str) -> tuple[tuple[int, .
         return ((joints, 2), (joints, 3))
     if name == "valid":
         return ((),)
-    return ()
+    return ()  # per-frame arrays of the source's own: checked for frame count only
 
 
 def _check_arrays(store: PoseStore) -> list[StoreProblem]:
@@ -165,6 +165,8 @@ def _check_arrays(store: PoseStore) -> list[StoreProblem]:
                     array=name,
                 )
             )
+        if not allowed:
+            continue  # a per-frame array of the source's own (e.g. activity codes): any dtype
         expected_dtype = np.dtype(bool) if name == "valid" else FLOAT_ARRAY_DTYPE
         if np.dtype(array.dtype) != expected_dtype:
             problems.append(

@@ -96,6 +96,8 @@ def view_specs(view: View) -> dict[str, ArraySpec]:
     }
     for name, keypoints in sorted(view.extra_keypoints.items()):
         specs[DETECTION_PREFIX + name] = ArraySpec((joints, keypoints.shape[2]), "float32")
+    for name, values in sorted(view.per_frame.items()):
+        specs[name] = ArraySpec((), values.dtype.str)
     if view.valid is not None:
         specs["valid"] = ArraySpec((), "bool")
     return specs
@@ -131,6 +133,7 @@ def view_arrays(view: View) -> dict[str, np.ndarray]:
     """A view's frame arrays by store array name (``valid`` defaults to all True)."""
     arrays = {"joints_3d": view.joints_3d, "keypoints_2d": view.keypoints_2d}
     arrays.update({DETECTION_PREFIX + name: value for name, value in view.extra_keypoints.items()})
+    arrays.update(view.per_frame)
     arrays["valid"] = np.ones(view.frames, bool) if view.valid is None else view.valid
     return arrays
 
