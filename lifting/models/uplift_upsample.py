@@ -261,9 +261,13 @@ class UpliftUpsample(nn.Module):
         return mask.expand(batch_size, -1)
 
     def example_inputs(self, batch_size: int = 1, device: torch.device | str | None = None) -> dict[str, torch.Tensor]:
-        """Zero keypoints ``(B, N, J, C)`` and the centred key-frame mask ``(B, N)`` of the smallest input stride."""
+        """Zero keypoints ``(B, N, J, C)`` and the centred key-frame mask ``(B, N)`` of the largest input stride.
+
+        The largest stride is the paper's headline setting (Table 4: s_in = 20) and leaves upsampling tokens in
+        the window; FLOPs do not depend on the mask.
+        """
         shape = (batch_size, self.config.num_tokens, self.num_joints, self.config.input_channels)
-        mask = self.key_frame_mask(min(self.config.input_strides), batch_size, device)
+        mask = self.key_frame_mask(max(self.config.input_strides), batch_size, device)
         return {"keypoints": torch.zeros(shape, device=device), "key_frame_mask": mask}
 
     def forward(

@@ -1,0 +1,158 @@
+"""Losses, each against a value derived by hand in its docstring."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from datasets.skeletons import get_skeleton
+from lifting.losses import (
+    MIXSTE_JOINT_GROUP_WEIGHTS,
+    frame_weighted_mpjpe_loss,
+    full_to_single_loss,
+    mixste_joint_weights,
+    mixste_loss,
+    mpjpe_loss,
+    mpjve_loss,
+    n_mpjpe_loss,
+    target_frame_weights,
+    temporal_consistency_loss,
+    uplift_upsample_loss,
+    weighted_mpjpe_loss,
+)
+
+
+def _offset(poses: torch.Tensor, joint: int, vector: tuple[float, float, float]) -> torch.Tensor:
+    moved = poses.clone()
+    moved[..., joint, :] += torch.tensor(vector)
+    return moved
+
+
+def test_mpjpe_by_hand():
+    """Two joints; joint 1 off by (0.03, 0.04, 0) = 0.05 m, joint 0 exact: mean 0.025 m."""
+    target = torch.zeros(1, 1, 2, 3)
+    assert mpjpe_loss(_offset(target, 1, (0.03, 0.04, 0.0)), target).item() == pytest.approx(0.025)
+    with pytest.raises(ValueError, match="matching"):
+        mpjpe_loss(torch.zeros(2, 3), torch.zeros(3, 3))
+
+
+def test_weighted_mpjpe_by_hand():
+    """Errors (0, 0.05) m with weights (1, 4): mean(0 * 1, 0.05 * 4) = 0.1."""
+    target = torch.zeros(1, 1, 2, 3)
+    predicted = _offset(target, 1, (0.03, 0.04, 0.0))
+    assert weighted_mpjpe_loss(predicted, target, torch.tensor([1.0, 4.0])).item() == pytest.approx(0.1)
+    with pytest.raises(ValueError, match=r"\(2,\)"):
+        weighted_mpjpe_loss(predicted, target, torch.ones(3))
+
+
+def test_mixste_joint_weights_follow_the_skeleton_groups():
+    """Each h36m17 joint gets its group's weight: pelvis (torso) 1.0, left wrist (terminal limb) 4.0."""
+    skeleton = get_skeleton("h36m17")
+    weights = mixste_joint_weights("h36m17")
+    assert weights.shape == (17,)
+    assert weights.tolist() == [MIXSTE_JOINT_GROUP_WEIGHTS[group] for group in skeleton.joint_groups]
+    assert weights[skeleton.index("pelvis")] == 1.0 and weights[skeleton.index("left_wrist")] == 4.0
+    assert sorted(set(weights.tolist())) == [1.0, 1.5, 2.5, 4.0]
+
+
+def test_temporal_consistency_by_hand():
+    """One joint moving 0, 0.1, 0.3 m along x over T = 3 frames, J = 1.
+
+    Squared steps 0.01 and 0.04 sum to 0.05; divided by J T = 3: 0.016666...; joint weight 2 doubles it.
+    """
+    predicted = torch.zeros(1, 3, 1, 3)
+    predicted[0, :, 0, 0] = torch.tensor([0.0, 0.1, 0.3])
+    assert temporal_consistency_loss(predicted).item() == pytest.approx(0.05 / 3)
+    assert temporal_consistency_loss(predicted, torch.tensor([2.0])).item() == pytest.approx(0.1 / 3)
+
+
+def test_mpjve_by_hand():
+    """Prediction steps (0.1, 0.2) m along x, target still: velocity errors 0.1 and 0.2, mean 0.15 m/frame.
+
+    A constant offset between prediction and target has zero velocity error.
+    """
+    predicted = torch.zeros(1, 3, 1, 3)
+    predicted[0, :, 0, 0] = torch.tensor([0.0, 0.1, 0.3])
+    target = torch.zeros_like(predicted)
+    assert mpjve_loss(predicted, target).item() == pytest.approx(0.15)
+    assert mpjve_loss(target + 0.7, target).item() == pytest.approx(0.0)
+
+
+def test_mixste_loss_combines_the_three_terms_with_the_released_weights():
+    """Same pose as above, J = 1, weight 1: L_w = mean(0, 0.1, 0.3) = 0.1333, L_t = 0.05 / 3, L_m = 0.15.
+
+    Total with lambda_t 0.5 and lambda_m 2.0: 0.13333 + 0.00833 + 0.3 = 0.441666...
+    """
+    predicted = torch.zeros(1, 3, 1, 3)
+    predicted[0, :, 0, 0] = torch.tensor([0.0, 0.1, 0.3])
+    value = mixste_loss(predicted, torch.zeros_like(predicted), torch.tensor([1.0]))
+    assert value.item() == pytest.approx(0.4 / 3 + 0.5 * 0.05 / 3 + 2.0 * 0.15)
+
+
+def test_n_mpjpe_removes_scale_only():
+    """A pose predicted at twice its size has N-MPJPE 0; a shifted pose keeps an error.
+
+    Target joints (1, 0, 0) and (-1, 0, 0), prediction (1, 1, 0) and (-1, 1, 0): <p, g> = 2, <p, p> = 4,
+    s = 0.5; scaled prediction (0.5, 0.5, 0) and (-0.5, 0.5, 0): errors sqrt(0.5) each.
+    """
+    target = torch.tensor([[1.0, 0.0, 0.0], [-1.0, 0.0, 0.0]])
+    assert n_mpjpe_loss(2 * target, target).item() == pytest.approx(0.0, abs=1e-7)
+    shifted = target + torch.tensor([0.0, 1.0, 0.0])
+    assert n_mpjpe_loss(shifted, target).item() == pytest.approx(0.5**0.5)
+
+
+def test_uplift_upsample_loss_by_hand():
+    """Sequence error 0.02 m everywhere, centre error 0.06 m: 0.5 * 0.02 + 0.5 * 0.06 = 0.04."""
+    sequence = torch.zeros(2, 5, 17, 3)
+    centre = torch.zeros(2, 17, 3)
+    value = uplift_upsample_loss(
+        sequence + torch.tensor([0.02, 0, 0]), sequence, centre + torch.tensor([0, 0.06, 0]), centre
+    )
+    assert value.item() == pytest.approx(0.04)
+
+
+def test_target_frame_weights_by_hand():
+    """T = 3, peak 2, width 1: unnormalised 1 + e^-0.5, 2, 1 + e^-0.5; normalised to mean 1.
+
+    e^-0.5 = 0.60653, so the raw weights are (1.60653, 2, 1.60653), sum 5.21306, scaled by 3 / 5.21306.
+    """
+    weights = target_frame_weights(3, peak_weight=2.0, width_frames=1.0)
+    raw = torch.tensor([1 + torch.e**-0.5, 2.0, 1 + torch.e**-0.5])
+    torch.testing.assert_close(weights, raw * 3 / raw.sum())
+    assert weights.mean().item() == pytest.approx(1.0)
+    assert weights[1] == weights.max() and torch.equal(weights, weights.flip(0))
+    torch.testing.assert_close(target_frame_weights(5, peak_weight=1.0), torch.ones(5))
+    with pytest.raises(ValueError, match="peak_weight >= 1"):
+        target_frame_weights(5, peak_weight=0.5)
+
+
+def test_frame_weighted_loss_and_full_to_single_by_hand():
+    """T = 2 frames with errors 0.1 and 0.3 m, weights (1, 3): (0.1 + 0.9) / 4 = 0.25; uniform: 0.2.
+
+    Full-to-single adds the centre MPJPE (0.05 m) with lambda_s = 1: 0.25 + 0.05 = 0.3.
+    """
+    target = torch.zeros(1, 2, 1, 3)
+    predicted = target.clone()
+    predicted[0, 0, 0, 2], predicted[0, 1, 0, 2] = 0.1, 0.3
+    weights = torch.tensor([1.0, 3.0])
+    assert frame_weighted_mpjpe_loss(predicted, target, weights).item() == pytest.approx(0.25)
+    assert frame_weighted_mpjpe_loss(predicted, target, torch.ones(2)).item() == pytest.approx(0.2)
+    centre_target = torch.zeros(1, 1, 3)
+    centre = centre_target + torch.tensor([0.0, 0.05, 0.0])
+    assert full_to_single_loss(predicted, target, centre, centre_target, weights).item() == pytest.approx(0.3)
+    assert full_to_single_loss(predicted, target, centre, centre_target).item() == pytest.approx(0.25)
+    with pytest.raises(ValueError, match=r"\(2,\)"):
+        frame_weighted_mpjpe_loss(predicted, target, torch.ones(3))
+
+
+def test_losses_are_differentiable_and_only_the_smoothness_term_remains_at_the_target():
+    generator = torch.Generator().manual_seed(0)
+    target = torch.randn(2, 4, 17, 3, generator=generator)
+    predicted = (target + 0.01 * torch.randn(2, 4, 17, 3, generator=generator)).requires_grad_()
+    weights = mixste_joint_weights()
+    total = mixste_loss(predicted, target, weights) + n_mpjpe_loss(predicted, target)
+    total.backward()
+    assert predicted.grad is not None and torch.isfinite(predicted.grad).all()
+    assert mixste_loss(target, target, weights).item() == pytest.approx(
+        temporal_consistency_loss(target, weights).item() * 0.5
+    )

@@ -1,0 +1,98 @@
+"""What every model must do (issue 5, acceptance): determinism, gradients everywhere, bf16, SDPA = einsum."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from lifting.models import MODELS, LiftingOutput, build_model, set_attention_backend
+
+ALL_MODELS = sorted(MODELS)
+
+
+def _demo(model_name: str, seed: int = 0) -> torch.nn.Module:
+    torch.manual_seed(seed)
+    return build_model(model_name, "demo")
+
+
+def _inputs(model: torch.nn.Module, batch: int = 2, seed: int = 1) -> dict[str, torch.Tensor]:
+    """The model's example inputs with the keypoints replaced by random values in [-1, 1]."""
+    inputs = model.example_inputs(batch_size=batch)
+    generator = torch.Generator().manual_seed(seed)
+    inputs["keypoints"] = torch.rand(inputs["keypoints"].shape, generator=generator) * 2 - 1
+    return inputs
+
+
+@pytest.mark.parametrize("model_name", ALL_MODELS)
+def test_same_seed_same_weights_and_same_training_forward(model_name):
+    first, second = _demo(model_name), _demo(model_name)
+    for (name, a), (_, b) in zip(first.state_dict().items(), second.state_dict().items(), strict=True):
+        assert torch.equal(a, b), name
+    inputs = _inputs(first)
+    torch.manual_seed(5)  # drop path and dropout draw from the global generator in training mode
+    out_first = first.train()(**inputs)
+    torch.manual_seed(5)
+    out_second = second.train()(**inputs)
+    assert torch.equal(out_first.sequence, out_second.sequence)
+    assert torch.equal(out_first.centre, out_second.centre)
+    other_seed = _demo(model_name, seed=1)
+    assert any(not torch.equal(a, b) for a, b in zip(first.parameters(), other_seed.parameters(), strict=True))
+
+
+@pytest.mark.parametrize("model_name", ALL_MODELS)
+def test_gradients_reach_every_parameter(model_name):
+    model = _demo(model_name).eval()  # eval: no branch dropped by drop path, so every block is on the path
+    output = model(**_inputs(model))
+    (output.sequence.square().mean() + output.centre.square().mean()).backward()
+    for name, parameter in model.named_parameters():
+        assert parameter.grad is not None, f"{name} got no gradient"
+        assert parameter.grad.abs().sum() > 0, f"{name} got an all-zero gradient"
+
+
+@pytest.mark.parametrize("model_name", ALL_MODELS)
+def test_bf16_autocast_forward_runs_and_stays_close_to_float32(model_name):
+    model = _demo(model_name).eval()
+    inputs = _inputs(model)
+    with torch.no_grad():
+        reference = model(**inputs)
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            low = model(**inputs)
+    for name in LiftingOutput._fields:
+        value = getattr(low, name)
+        assert value.dtype == torch.bfloat16, name
+        assert torch.isfinite(value).all(), name
+        # bf16 keeps 8 mantissa bits: outputs of order 1 agree to a few hundredths.
+        scale = getattr(reference, name).abs().max()
+        assert (value.float() - getattr(reference, name)).abs().max() <= 0.05 * scale + 0.05, name
+
+
+@pytest.mark.parametrize("model_name", ALL_MODELS)
+def test_sdpa_model_equals_the_same_model_with_einsum_attention(model_name):
+    model = _demo(model_name).eval()
+    inputs = _inputs(model)
+    with torch.no_grad():
+        fused = model(**inputs)
+        reference = set_attention_backend(model, "einsum")(**inputs)
+    torch.testing.assert_close(fused.sequence, reference.sequence, rtol=1e-4, atol=1e-5)
+    torch.testing.assert_close(fused.centre, reference.centre, rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("model_name", ALL_MODELS)
+def test_outputs_have_the_documented_shapes(model_name):
+    """Sequence (B, T_out, 17, 3) with T_out the window's tokens/frames; centre (B, 17, 3)."""
+    model = _demo(model_name).eval()
+    inputs = _inputs(model, batch=3)
+    with torch.no_grad():
+        output = model(**inputs)
+    frames = inputs["keypoints"].shape[1]
+    assert output.sequence.shape == (3, frames, 17, 3)
+    assert output.centre.shape == (3, 17, 3)
+
+
+@pytest.mark.parametrize("model_name", ALL_MODELS)
+def test_wrong_joint_count_is_rejected_with_the_expected_shape(model_name):
+    model = _demo(model_name)
+    inputs = _inputs(model)
+    inputs["keypoints"] = inputs["keypoints"][:, :, :16]
+    with pytest.raises(ValueError, match="17"):
+        model(**inputs)
