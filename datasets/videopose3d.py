@@ -33,7 +33,7 @@ from typing import Any
 
 import numpy as np
 
-from datasets.cameras import Camera, camera_to_world
+from datasets.cameras import H36M_CAMERA_IDS, HUMANEVA_CAMERA_IDS, Camera, camera_to_world
 from datasets.skeletons import get_skeleton
 from datasets.views import Rejection, View
 
@@ -45,6 +45,8 @@ GROUND_TRUTH_2D_NAME = "gt"
 
 LAYOUT_OF_SKELETON: Mapping[str, str] = {"h36m17": "h36m", "h36m32": "h36m", "humaneva15": "humaneva15"}
 """VideoPose3D layout name (the ``<layout>`` in file names) of our skeletons that VideoPose3D knows."""
+CAMERA_ORDER: Mapping[str, tuple[str, ...]] = {"h36m": H36M_CAMERA_IDS, "humaneva": HUMANEVA_CAMERA_IDS}
+"""Datasets whose VideoPose3D camera lists have a fixed order (list index = camera); others sort by name."""
 
 
 @dataclass
@@ -214,9 +216,9 @@ def export_videopose3d(views_or_store: Iterable[View] | Any, out_dir: Path, skel
     mapped back with the inverse transform of its first camera, in camera-name order, stored as float64 so
     that reading them back reproduces the camera-frame float32 values), ``data_2d_<layout>_gt.npz`` (the
     views' ``keypoints_2d``, or the detection named ``"gt"`` when the views carry one, i.e. when they were
-    read from such a file) and one ``data_2d_<layout>_<name>.npz`` per other detection. Camera lists hold
-    the cameras in name order (Human3.6M ids ascending = VideoPose3D's order; ``C1 < C2 < C3``), with None
-    where a sequence lacks a camera its subject has elsewhere.
+    read from such a file) and one ``data_2d_<layout>_<name>.npz`` per other detection. Camera lists follow
+    ``CAMERA_ORDER`` (Human3.6M, HumanEva-I) or the camera names' order, with None where a sequence lacks a
+    camera.
 
     Args:
         views_or_store: Views, or a ``datasets.store.PoseStore``.
@@ -261,8 +263,12 @@ def _export_dataset(views: list[View], skeleton: str, layout: str, out_dir: Path
         if view.camera.name in by_camera:
             raise ValueError(f"two views of {view.describe()}: VideoPose3D files hold one per camera")
         by_camera[view.camera.name] = view
-    for names in cameras_of_subject.values():
-        names.sort(key=_natural_key)
+    for subject, names in cameras_of_subject.items():
+        fixed = CAMERA_ORDER.get(views[0].dataset)
+        unknown = sorted(set(names) - set(fixed or names))
+        if unknown:
+            raise ValueError(f"{views[0].dataset} cameras are {fixed}; {subject} has views of {unknown}")
+        cameras_of_subject[subject] = list(fixed) if fixed else sorted(names, key=_natural_key)
     detection_names = sorted({name for view in views for name in view.extra_keypoints})
     positions_3d: dict[str, dict[str, np.ndarray]] = {}
     positions_2d: dict[str, dict[str, dict[str, list[np.ndarray | None]]]] = {
