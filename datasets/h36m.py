@@ -150,7 +150,25 @@ def read_h36m(source: Path, detections: Mapping[str, Path] | None = None, format
         for raw_name in names:
             poses, where = world[(subject, raw_name)]
             _add_sequence(subject, raw_name, poses, where, loaded_detections, cameras, result)
+    _report_unused_detections(loaded_detections, world, result)
     return result
+
+
+def _report_unused_detections(detections: Detections, world: WorldSequences, result: ReadResult) -> None:
+    """A note per detection file listing its labelled sequences that have no mocap (so nothing goes unsaid)."""
+    mocap = {(subject, normalise_sequence(name)[0]) for subject, name in world}
+    for name, (_, positions) in detections.items():
+        unused = sorted(
+            f"{subject}/{sequence}"
+            for subject, sequences in positions.items()
+            if subject not in UNLABELLED_SUBJECTS and isinstance(sequences, dict)
+            for sequence in sequences
+            if (subject, sequence) not in mocap
+        )
+        if unused:
+            result.notes.append(
+                f"detections {name!r}: ignored sequences without mocap ({len(unused)}): {', '.join(unused)}"
+            )
 
 
 def _read_npz(path: Path, result: ReadResult) -> WorldSequences:

@@ -45,6 +45,8 @@ GROUND_TRUTH_2D_NAME = "gt"
 
 LAYOUT_OF_SKELETON: Mapping[str, str] = {"h36m17": "h36m", "h36m32": "h36m", "humaneva15": "humaneva15"}
 """VideoPose3D layout name (the ``<layout>`` in file names) of our skeletons that VideoPose3D knows."""
+SKELETON_OF_JOINT_COUNT: Mapping[int, str] = {17: "h36m17", 15: "humaneva15", 32: "h36m32"}
+"""Skeleton assumed for views given without one: every mocaplift reader emits one of these."""
 CAMERA_ORDER: Mapping[str, tuple[str, ...]] = {"h36m": H36M_CAMERA_IDS, "humaneva": HUMANEVA_CAMERA_IDS}
 """Datasets whose VideoPose3D camera lists have a fixed order (list index = camera); others sort by name."""
 
@@ -224,13 +226,14 @@ def export_videopose3d(views_or_store: Iterable[View] | Any, out_dir: Path, skel
         views_or_store: Views, or a ``datasets.store.PoseStore``.
         out_dir: Output folder (created).
         skeleton: Joint order of the views (``datasets.skeletons`` name); read from the store when a store is
-            given, else required.
+            given, else told by the joint count (``SKELETON_OF_JOINT_COUNT``) when None.
 
     Returns:
         The files written.
 
     Raises:
-        ValueError: No views, no skeleton, or views of one sequence disagreeing in length.
+        ValueError: No views, an unknown skeleton, two views of one (sequence, camera), or views of one
+            sequence disagreeing in length.
     """
     if hasattr(views_or_store, "index") and hasattr(views_or_store, "read"):
         views, skeleton = _views_from_store(views_or_store)
@@ -239,7 +242,10 @@ def export_videopose3d(views_or_store: Iterable[View] | Any, out_dir: Path, skel
     if not views:
         raise ValueError("export_videopose3d needs at least one view")
     if skeleton is None:
-        raise ValueError("export_videopose3d needs skeleton= (e.g. 'h36m17') when given views, not a store")
+        joints = {view.joints_3d.shape[1] for view in views}
+        if len(joints) != 1 or next(iter(joints)) not in SKELETON_OF_JOINT_COUNT:
+            raise ValueError(f"cannot tell the skeleton of views with {sorted(joints)} joints: pass skeleton=")
+        skeleton = SKELETON_OF_JOINT_COUNT[joints.pop()]
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     written = []

@@ -127,6 +127,7 @@ def test_bad_items_are_rejected_with_reasons_and_the_rest_converts(tmp_path: Pat
     cpn = _load(tmp_path / "data_2d_h36m_cpn.npz", "positions_2d")
     cpn["S9"]["Eating"][1] = cpn["S9"]["Eating"][1][:5]  # shorter than the mocap
     cpn["S9"]["Walking"] = cpn["S9"]["Walking"][:3]  # a camera missing
+    cpn["S5"] = {"Walking": cpn["S9"]["Walking"]}  # detections without mocap: a note
     _save(tmp_path / "data_2d_h36m_cpn.npz", positions_2d=cpn, metadata={"layout_name": "h36m"})
     (tmp_path / "broken.npz").write_bytes(b"not a zip file")
     result = read_h36m(tmp_path, detections={"other": tmp_path / "broken.npz"})
@@ -146,6 +147,7 @@ def test_bad_items_are_rejected_with_reasons_and_the_rest_converts(tmp_path: Pat
     assert len(result.views) == 4 * (9 - 2) - 2
     assert "ignored S2: Human3.6M has no public 3D ground truth or cameras for it" in result.notes
     assert any("_ALL" in note for note in result.notes)
+    assert "detections 'cpn': ignored sequences without mocap (1): S5/Walking" in result.notes
 
 
 def test_user_given_detections_and_format_detection(tmp_path: Path, npz_tree: Path):

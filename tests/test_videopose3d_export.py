@@ -104,8 +104,17 @@ def test_export_from_a_pose_store_equals_export_from_its_views(h36m_source: Path
 
 def test_export_refuses_what_it_cannot_write(h36m_source: Path, tmp_path: Path):
     views = read_h36m(h36m_source).views
+    assert [p.name for p in export_videopose3d(views[:1], tmp_path)][0] == "data_3d_h36m.npz"  # 17 joints: h36m17
+    odd = View(
+        **{
+            **vars(views[0]),
+            "joints_3d": views[0].joints_3d[:, :16],
+            "keypoints_2d": views[0].keypoints_2d[:, :16],
+            "extra_keypoints": {},
+        }
+    )
     with pytest.raises(ValueError, match="skeleton="):
-        export_videopose3d(views, tmp_path)
+        export_videopose3d([odd], tmp_path)
     with pytest.raises(ValueError, match="at least one view"):
         export_videopose3d([], tmp_path, skeleton="h36m17")
     with pytest.raises(ValueError, match="two views"):
