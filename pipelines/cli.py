@@ -158,15 +158,67 @@ def preprocess_h36m_command(
 
 
 @app.command("preprocess-3dhp")
-def preprocess_3dhp_command() -> None:
-    """MPI-INF-3DHP (annot.mat / annot_data.mat or the preprocessed npz) -> versioned pose store."""
-    not_landed("preprocess-3dhp", 4, "MPI-INF-3DHP conversion")
+def preprocess_3dhp_command(
+    source: Annotated[
+        Path | None,
+        typer.Option(
+            help="Folder with S*/Seq*/annot.mat (+ camera.calibration) and/or TS*/annot_data.mat, or "
+            "data_train_3dhp.npz / data_test_3dhp.npz. Default: licence-free demo data."
+        ),
+    ] = None,
+    source_format: Annotated[str | None, typer.Option("--format", help="mat or npz (default: detected).")] = None,
+    cameras: Annotated[
+        list[int] | None,
+        typer.Option("--camera", help="Training camera index 0..13 (repeatable); default the 8 commonly used."),
+    ] = None,
+    annotation: Annotated[str, typer.Option(help="univ_annot3 (evaluation ground truth) or annot3.")] = "univ_annot3",
+    strict: Annotated[bool, typer.Option(help="Fail if any item is rejected.")] = False,
+    workspace: WorkspaceOption = None,
+) -> None:
+    """MPI-INF-3DHP (annot.mat / annot_data.mat or the preprocessed npz) -> versioned pose store.
+
+    Example: python flows.py preprocess-3dhp --source /data/mpi_inf_3dhp
+    """
+    from pipelines.preprocess import preprocess_3dhp
+
+    _run_flow(
+        preprocess_3dhp,
+        source=_optional_str(source), format=source_format, cameras=cameras, annotation=annotation,
+        workspace=_optional_str(workspace), strict=strict,
+    )  # fmt: skip
 
 
 @app.command("preprocess-humaneva")
-def preprocess_humaneva_command() -> None:
-    """HumanEva-I (VideoPose3D npz or the MATLAB export) -> versioned pose store."""
-    not_landed("preprocess-humaneva", 4, "HumanEva-I conversion")
+def preprocess_humaneva_command(
+    source: Annotated[
+        Path | None,
+        typer.Option(
+            help="Folder with data_3d_humaneva15.npz (+ data_2d_humaneva15_*.npz) or the MATLAB export. "
+            "Default: licence-free demo data."
+        ),
+    ] = None,
+    detections: Annotated[
+        list[str] | None,
+        typer.Option("--detections", help="Extra 2D file as NAME=FILE (repeatable); stored as keypoints_2d_NAME."),
+    ] = None,
+    source_format: Annotated[
+        str | None, typer.Option("--format", help="videopose3d or mat (default: detected).")
+    ] = None,
+    strict: Annotated[bool, typer.Option(help="Fail if any item is rejected.")] = False,
+    workspace: WorkspaceOption = None,
+) -> None:
+    """HumanEva-I (VideoPose3D npz or the MATLAB export) -> versioned pose store.
+
+    Example: python flows.py preprocess-humaneva --source /data/humaneva
+    """
+    from pipelines.preprocess import preprocess_humaneva
+
+    pairs = _name_file_pairs(detections or [], "--detections")
+    _run_flow(
+        preprocess_humaneva,
+        source=_optional_str(source), detections=pairs, format=source_format,
+        workspace=_optional_str(workspace), strict=strict,
+    )  # fmt: skip
 
 
 @app.command("pretrain")

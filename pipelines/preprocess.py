@@ -97,3 +97,73 @@ def preprocess_h36m(
         partial(read_h36m, root, detection_files, format), {"dataset": "h36m"}, str(registry.root), strict,
     )  # fmt: skip
     return _finish(manifest)
+
+
+@flow(name="preprocess-3dhp", log_prints=True)
+def preprocess_3dhp(
+    source: str | None = None,
+    format: str | None = None,
+    cameras: list[int] | None = None,
+    annotation: str = "univ_annot3",
+    workspace: str | None = None,
+    strict: bool = False,
+) -> str:
+    """MPI-INF-3DHP (annot.mat / annot_data.mat or the preprocessed npz) -> versioned pose store.
+
+    Args:
+        source: Folder with ``S*/Seq*/annot.mat`` and/or ``TS*/annot_data.mat``, or ``data_*_3dhp.npz``; None builds
+            and uses the licence-free demo tree.
+        format: ``"mat"`` or ``"npz"``; detected when None.
+        cameras: Training cameras (0..13); default the 8 commonly used (``datasets.mpi_inf_3dhp.VNECT_CAMERAS``).
+        annotation: ``"univ_annot3"`` (evaluation ground truth) or ``"annot3"``.
+        workspace: Workspace root.
+        strict: Fail if any item is rejected.
+    """
+    from functools import partial
+
+    from datasets.mpi_inf_3dhp import VNECT_CAMERAS, MpiInf3dhpOptions, read_3dhp
+    from datasets.synthetic.mpi_inf_3dhp_archive import write_3dhp_mat
+
+    registry = Workspace(workspace)
+    root = Path(source) if source else demo_source(registry, "mpi_inf_3dhp", write_3dhp_mat)
+    options = MpiInf3dhpOptions(cameras=tuple(cameras or VNECT_CAMERAS), annotation=annotation)
+    config = {"format": format, "cameras": list(options.cameras), "annotation": annotation, "demo": source is None}
+    manifest = convert_and_publish(
+        "preprocess-3dhp", config, source_fingerprint(root), partial(read_3dhp, root, format, options),
+        {"dataset": "mpi_inf_3dhp"}, str(registry.root), strict,
+    )  # fmt: skip
+    return _finish(manifest)
+
+
+@flow(name="preprocess-humaneva", log_prints=True)
+def preprocess_humaneva(
+    source: str | None = None,
+    detections: dict[str, str] | None = None,
+    format: str | None = None,
+    workspace: str | None = None,
+    strict: bool = False,
+) -> str:
+    """HumanEva-I (VideoPose3D npz or the MATLAB export) -> versioned pose store.
+
+    Args:
+        source: Folder with ``data_3d_humaneva15.npz`` (+ 2D files) or the MATLAB export; None builds and uses the
+            licence-free demo tree.
+        detections: Extra 2D files by name, stored as ``keypoints_2d_<name>``.
+        format: ``"videopose3d"`` or ``"mat"``; detected when None.
+        workspace: Workspace root.
+        strict: Fail if any item is rejected.
+    """
+    from functools import partial
+
+    from datasets.humaneva import read_humaneva
+    from datasets.synthetic.humaneva_archive import write_humaneva_npz
+
+    registry = Workspace(workspace)
+    root = Path(source) if source else demo_source(registry, "humaneva", write_humaneva_npz)
+    detection_files = {name: Path(path) for name, path in (detections or {}).items()}
+    config = {"format": format, "detections": sorted(detection_files), "demo": source is None}
+    manifest = convert_and_publish(
+        "preprocess-humaneva", config, source_fingerprint(root, detection_files),
+        partial(read_humaneva, root, detection_files, format), {"dataset": "humaneva"}, str(registry.root), strict,
+    )  # fmt: skip
+    return _finish(manifest)

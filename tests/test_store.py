@@ -206,3 +206,11 @@ def test_per_frame_arrays_of_the_source_are_stored_with_their_dtype(tmp_path, ma
     assert store.read("activity", 0).dtype == np.int16
     np.testing.assert_array_equal(store.read("activity", 1), [4, 4])
     assert store.validate() == []
+
+
+def test_a_per_frame_array_some_views_lack_holds_the_fill_value_there(tmp_path, make_views):
+    views = make_views([2, 3])
+    views[1].per_frame["activity"] = np.array([3, 3, 5], np.int16)
+    store = write(tmp_path, views)
+    np.testing.assert_array_equal(store.read("activity", 0), [0, 0])
+    np.testing.assert_array_equal(store.read("activity", 1), [3, 3, 5])

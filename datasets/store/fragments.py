@@ -73,9 +73,9 @@ def save_fragment(path: str | Path, item: str, views: Sequence[View]) -> Fragmen
 
 
 def load_fragment_view(path: str | Path, view_number: int, names: Sequence[str]) -> dict[str, np.ndarray]:
-    """The named arrays of one view of a fragment."""
+    """The named arrays of one view of a fragment (those it has: per-frame arrays may be absent)."""
     with np.load(path, allow_pickle=False) as fragment:
-        return {name: fragment[_key(view_number, name)] for name in names}
+        return {name: fragment[_key(view_number, name)] for name in names if _key(view_number, name) in fragment}
 
 
 def _info_to_json(info: FragmentInfo) -> dict[str, Any]:

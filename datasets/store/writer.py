@@ -103,24 +103,34 @@ def view_specs(view: View) -> dict[str, ArraySpec]:
     return specs
 
 
+def _is_keypoint_array(name: str) -> bool:
+    return name in REQUIRED_ARRAYS or name.startswith(DETECTION_PREFIX)
+
+
 def merge_specs(per_view: Sequence[Mapping[str, ArraySpec]], names: Sequence[str]) -> dict[str, ArraySpec]:
-    """The arrays of a whole store from each view's ``view_specs``; views must agree except on ``valid``.
+    """The arrays of a whole store from each view's ``view_specs``.
+
+    Views must agree on the joint and keypoint arrays. Per-frame arrays (``valid``, a source's own such as
+    ``activity``) may be missing from some views: the store then has them, and those views' frames hold the
+    array's fill value (``valid``: True).
 
     Args:
         per_view: ``view_specs`` of every view, in order.
         names: A readable name per view, for the error message.
     """
-    first = {name: spec for name, spec in per_view[0].items() if name != "valid"}
+    first = {name: spec for name, spec in per_view[0].items() if _is_keypoint_array(name)}
+    merged = dict(first)
     for specs, name in zip(per_view, names, strict=True):
-        others = {key: spec for key, spec in specs.items() if key != "valid"}
-        if others != first:
+        keypoints = {key: spec for key, spec in specs.items() if _is_keypoint_array(key)}
+        if keypoints != first:
             raise ValueError(
                 f"Every view must carry the same arrays (same joints and detections): {name} has "
-                f"{sorted(others.items())}, the first view has {sorted(first.items())}."
+                f"{sorted(keypoints.items())}, the first view has {sorted(first.items())}."
             )
-    merged = dict(first)
-    if any("valid" in specs for specs in per_view):
-        merged["valid"] = ArraySpec((), "bool")
+        for key, spec in specs.items():
+            if key in merged and merged[key] != spec:
+                raise ValueError(f"Per-frame array {key!r} of {name} is {spec}, other views have {merged[key]}.")
+            merged.setdefault(key, spec)
     return merged
 
 
@@ -231,7 +241,11 @@ def write_block(
         last = min(stop, view_start + layout.lengths[view_id]) - view_start
         arrays = arrays_of_view(view_id)
         for name in names:
-            buffers[name].append(np.asarray(arrays[name])[first:last])
+            if name in arrays:
+                buffers[name].append(np.asarray(arrays[name])[first:last])
+            else:  # a per-frame array this view does not have: the array's fill value
+                target = root[name]
+                buffers[name].append(np.full((last - first, *target.shape[1:]), target.fill_value, target.dtype))
     for name in names:
         target = root[name]
         target[start:stop] = np.concatenate(buffers[name]).astype(target.dtype, copy=False)
