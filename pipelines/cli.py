@@ -221,6 +221,32 @@ def preprocess_humaneva_command(
     )  # fmt: skip
 
 
+@app.command("export")
+def export_command(
+    reference: Annotated[str, typer.Argument(help="Version id (or prefix) or stage name of a pose store.")],
+    out: Annotated[Path, typer.Option("--out", help="Output folder for the exported files.")],
+    export_format: Annotated[str, typer.Option("--format", help="Export format: videopose3d.")] = "videopose3d",
+    workspace: WorkspaceOption = None,
+) -> None:
+    """Write a pose store back as VideoPose3D-style npz files, for existing codebases.
+
+    Example: python flows.py export preprocess-h36m --format videopose3d --out exported/
+    """
+    from datasets.store import open_store
+    from datasets.videopose3d import export_videopose3d
+
+    if export_format != "videopose3d":
+        typer.echo(f"Unknown export format {export_format!r}; available: videopose3d.", err=True)
+        raise typer.Exit(2)
+    try:
+        store = open_store(workspace, reference)
+    except (VersionNotFoundError, KeyError) as error:
+        typer.echo(str(error), err=True)
+        raise typer.Exit(1) from None
+    for path in export_videopose3d(store, out):
+        typer.echo(f"wrote {path}")
+
+
 @app.command("pretrain")
 def pretrain_command() -> None:
     """Pretrain an uplifting transformer on a pose store (AMASS) -> checkpoint version."""
