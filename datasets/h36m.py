@@ -217,9 +217,10 @@ def _load_detections(files: Mapping[str, Path], result: ReadResult) -> Detection
         except ValueError as error:
             result.reject(path, "unreadable_file", str(error))
             continue
-        layout = metadata.get("layout_name")
-        if layout not in (None, "h36m"):
-            result.reject(path, "unsupported_layout", f"layout {layout!r}: only the 17-joint h36m order is read")
+        layout, joints = metadata.get("layout_name"), metadata.get("num_joints", STANDARD_JOINTS)
+        if layout not in (None, "h36m") or joints != STANDARD_JOINTS:
+            detail = f"layout {layout!r} with {joints} joints: only the 17-joint h36m order is read"
+            result.reject(path, "unsupported_layout", detail)
             continue
         ignored = sorted(set(map(str, positions)) & set(UNLABELLED_SUBJECTS))
         if ignored:

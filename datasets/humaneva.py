@@ -135,9 +135,17 @@ def read_humaneva(
     extra = {}
     for name, path in sorted(files.items()):
         try:
-            extra[name] = (path, load_positions_2d(path)[0])
+            positions, metadata = load_positions_2d(path)
         except ValueError as error:
             result.reject(path, "unreadable_file", str(error))
+            continue
+        layout, joints = metadata.get("layout_name"), metadata.get("num_joints", JOINTS)
+        if layout not in (None, SKELETON) or joints != JOINTS:
+            result.reject(
+                path, "unsupported_layout", f"layout {layout!r} with {joints} joints: only humaneva15 is read"
+            )
+            continue
+        extra[name] = (path, positions)
     chunks = _read_npz(source, result) if format == "videopose3d" else _read_mat(source, result)
     unlabelled = sorted({key for _, positions in extra.values() for key in positions if key.startswith("Unlabeled/")})
     if unlabelled:

@@ -343,9 +343,11 @@ def _read_train_mat(path: Path, options: MpiInf3dhpOptions, result: ReadResult) 
 
 
 def _squeeze_person_axis(values: np.ndarray) -> np.ndarray:
-    """MATLAB's singleton person axis as h5py sees it: (N, 1, 17, C) -> (N, 17, C), (N, 1) -> (N,)."""
+    """Drop MATLAB's singleton axis as h5py sees it: (N, 1, 17, C) -> (N, 17, C); (N, 1) or (1, N) -> (N,)."""
     values = np.asarray(values)
-    return values.squeeze(axis=1) if values.ndim >= 2 and values.shape[1] == 1 else values
+    if values.ndim == 2 and 1 in values.shape:  # per-frame vectors: MATLAB 1 x N or N x 1
+        return values.reshape(-1)
+    return values.squeeze(axis=1) if values.ndim > 2 and values.shape[1] == 1 else values
 
 
 def _add_test_view(

@@ -130,6 +130,8 @@ def test_bad_items_are_rejected_with_reasons_and_the_rest_converts(tmp_path: Pat
     cpn["S5"] = {"Walking": cpn["S9"]["Walking"]}  # detections without mocap: a note
     _save(tmp_path / "data_2d_h36m_cpn.npz", positions_2d=cpn, metadata={"layout_name": "h36m"})
     (tmp_path / "broken.npz").write_bytes(b"not a zip file")
+    mpii = {"S1": {"Walking": [np.zeros((12, 16, 2), np.float32)] * 4}}  # stacked hourglass: 16 MPII joints
+    _save(tmp_path / "data_2d_h36m_sh_pt_mpii.npz", positions_2d=mpii, metadata={"num_joints": 16})
     result = read_h36m(tmp_path, detections={"other": tmp_path / "broken.npz"})
     reasons = sorted((r.reason, r.path.split("::")[-1]) for r in result.rejected)
     assert reasons == [
@@ -141,6 +143,7 @@ def test_bad_items_are_rejected_with_reasons_and_the_rest_converts(tmp_path: Pat
         ("missing_camera", "S9/Walking/60457274"),
         ("unknown_subject", "S10/Walking"),
         ("unreadable_file", str(tmp_path / "broken.npz")),
+        ("unsupported_layout", str(tmp_path / "data_2d_h36m_sh_pt_mpii.npz")),
         ("wrong_joint_count", "S1/Eating"),
     ]
     # 9 sequences of S1, S9, S11 x 4 cameras, minus S1/Eating, S11/Directions and two single views.

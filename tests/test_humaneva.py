@@ -95,6 +95,8 @@ def test_bad_items_are_rejected_with_reasons_and_the_rest_converts(trees: tuple[
     np.savez_compressed(tmp_path / "data_3d_humaneva15.npz", positions_3d=world)
     np.savez_compressed(tmp_path / "data_2d_humaneva15_gt.npz", positions_2d=ground_truth)
     (tmp_path / "data_2d_humaneva15_broken.npz").write_bytes(b"PK\x03\x04 truncated")
+    coco = {"layout_name": "coco", "num_joints": 17}
+    np.savez_compressed(tmp_path / "data_2d_humaneva15_detectron_pt_coco.npz", positions_2d={}, metadata=coco)
     result = read_humaneva(tmp_path)
     reasons = sorted((r.reason, r.path.split("::")[-1]) for r in result.rejected)
     assert reasons == [
@@ -102,6 +104,7 @@ def test_bad_items_are_rejected_with_reasons_and_the_rest_converts(trees: tuple[
         ("missing_camera", "Validate/S1/Walking 1 chunk0/C3"),
         ("unknown_subject", "Train/S4/Box 1 chunk0"),
         ("unreadable_file", str(tmp_path / "data_2d_humaneva15_broken.npz")),
+        ("unsupported_layout", str(tmp_path / "data_2d_humaneva15_detectron_pt_coco.npz")),
         ("wrong_joint_count", "Train/S1/Box 1 chunk0"),
     ]
     assert len(result.views) == 3 * 18 - 3 - 1 - 1  # Box chunk: all cameras; two single views
