@@ -169,7 +169,7 @@ def detection_name(path: Path, layout: str) -> str:
     Raises:
         ValueError: The name does not follow ``data_2d_<layout>_<name>.npz``.
     """
-    match = re.fullmatch(rf"data_2d_{re.escape(layout)}_(\w+)\.npz", path.name)
+    match = re.fullmatch(rf"data_2d_{re.escape(layout)}_(.+)\.npz", path.name)
     if match is None:
         raise ValueError(f"{path.name} is not named data_2d_{layout}_<name>.npz; pass it as NAME=FILE instead")
     return match.group(1)
