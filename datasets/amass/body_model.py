@@ -1,0 +1,263 @@
+"""SMPL+H and SMPL-X body models loaded from AMASS's model files, posed with ``smplx.lbs``.
+
+We read the files ourselves instead of through ``smplx``'s classes (formats.md 5.5, environment.md): the
+released smplx 0.1.28 truncates to 10 betas for models with fewer than 300 shape components (AMASS's SMPL+H
+has 16), its SMPLH class requires hand-PCA keys that AMASS's ``model.npz`` lacks, and it has no DMPLs.
+The maths is ``smplx.lbs`` itself (Rodrigues, blend shapes, rigid transforms, skinning).
+
+Conventions (AMASS, human_body_prior): ``poses`` is axis-angle per joint, root first, the hands as stored
+(AMASS's hand poses are relative to a flat hand: no hand mean is added); ``betas`` are the first
+``num_betas`` shape coefficients; DMPL coefficients extend the betas per frame (soft tissue); ``trans`` is
+added to every vertex and joint. The model template is y-up; ``poses[:, :3]`` rotates it into AMASS's z-up
+world.
+
+Layout of a body-model directory (AMASS's): ``smplh/{male,female,neutral}/model.npz``,
+``smplx/SMPLX_{MALE,FEMALE,NEUTRAL}.npz``, ``dmpls/{male,female,neutral}/model.npz``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from smplx.lbs import lbs
+
+MODEL_TYPES = ("smplh", "smplx")
+"""Body models AMASS files use: SMPL+H ("G" release) and SMPL-X ("N" release)."""
+
+POSE_WIDTHS = {"smplh": 156, "smplx": 165}
+"""Width of a file's ``poses`` per model type: 52 and 55 joints x 3 (formats.md 4.2, 4.3)."""
+
+NUM_JOINTS = {"smplh": 52, "smplx": 55}
+"""Joints of each model's kinematic tree (formats.md 5.2, 5.3)."""
+
+SKELETON_NAMES = {"smplh": "smplh52", "smplx": "smplx55"}
+"""``datasets.skeletons`` name of each model's joint order."""
+
+GENDERS = ("male", "female", "neutral")
+"""Genders AMASS model files exist for."""
+
+SMPLX_SHAPE_SPACE = 300
+"""SMPL-X shapedirs hold 300 shape then 100 expression components (formats.md 5.3)."""
+
+
+def model_file(body_models: Path, model_type: str, gender: str) -> Path:
+    """Where AMASS's layout keeps the model file of ``model_type`` and ``gender``.
+
+    Args:
+        body_models: The body-model directory.
+        model_type: ``"smplh"`` or ``"smplx"``.
+        gender: ``"male"``, ``"female"`` or ``"neutral"``.
+
+    Returns:
+        ``smplh/<gender>/model.npz`` or ``smplx/SMPLX_<GENDER>.npz`` under ``body_models``.
+    """
+    if model_type == "smplh":
+        return body_models / "smplh" / gender / "model.npz"
+    if model_type == "smplx":
+        return body_models / "smplx" / f"SMPLX_{gender.upper()}.npz"
+    raise ValueError(f"model_type must be one of {MODEL_TYPES}, got {model_type!r}")
+
+
+def dmpl_file(body_models: Path, gender: str) -> Path:
+    """``dmpls/<gender>/model.npz`` under ``body_models`` (may not exist: DMPLs are optional)."""
+    return body_models / "dmpls" / gender / "model.npz"
+
+
+@dataclass(frozen=True, eq=False)
+class BodyModel:
+    """A body model's arrays, as loaded from its file (numpy, float64, metres).
+
+    Attributes:
+        model_type: ``"smplh"`` or ``"smplx"``.
+        v_template: (V, 3) rest-pose vertices, y up.
+        shapedirs: (V, 3, S) shape blend shapes (the first ``num_betas`` of the file).
+        dmpldirs: (V, 3, D) DMPL soft-tissue blend shapes; D = 0 without DMPLs.
+        posedirs: (V, 3, 9 * (J - 1)) pose-corrective blend shapes.
+        j_regressor: (J, V) kinematic joints from rest-pose vertices.
+        parents: (J,) int64, parent joint index, -1 for the root.
+        weights: (V, J) skinning weights.
+        faces: (F, 3) int64.
+    """
+
+    model_type: str
+    v_template: np.ndarray
+    shapedirs: np.ndarray
+    dmpldirs: np.ndarray
+    posedirs: np.ndarray
+    j_regressor: np.ndarray
+    parents: np.ndarray
+    weights: np.ndarray
+    faces: np.ndarray
+
+    @property
+    def num_vertices(self) -> int:
+        """Vertex count V."""
+        return len(self.v_template)
+
+    @property
+    def num_joints(self) -> int:
+        """Joint count J of the kinematic tree."""
+        return len(self.parents)
+
+    @property
+    def num_betas(self) -> int:
+        """Shape coefficients S the model uses."""
+        return self.shapedirs.shape[2]
+
+    @property
+    def num_dmpls(self) -> int:
+        """DMPL coefficients D the model uses (0 without DMPLs)."""
+        return self.dmpldirs.shape[2]
+
+    @property
+    def rest_joints(self) -> np.ndarray:
+        """(J, 3) float64 kinematic joints of the mean shape, metres, y up."""
+        return self.j_regressor @ self.v_template
+
+
+def load_body_model(
+    path: Path, model_type: str, num_betas: int = 16, dmpl_path: Path | None = None, num_dmpls: int = 8
+) -> BodyModel:
+    """Load an AMASS SMPL+H ``model.npz`` or an ``SMPLX_*.npz`` (and optionally DMPLs).
+
+    Args:
+        path: The model file.
+        model_type: ``"smplh"`` or ``"smplx"``.
+        num_betas: Shape coefficients to use (AMASS: 16); fewer if the file has fewer components.
+        dmpl_path: A DMPL ``model.npz`` (key ``eigvec``, (V, 3, N)), or None for no DMPLs.
+        num_dmpls: DMPL coefficients to use (AMASS: the first 8).
+
+    Returns:
+        The model, float64.
+
+    Raises:
+        ValueError: If the file's arrays do not have the shapes of ``model_type``'s files.
+    """
+    if model_type not in MODEL_TYPES:
+        raise ValueError(f"model_type must be one of {MODEL_TYPES}, got {model_type!r}")
+    with np.load(path, allow_pickle=False) as data:
+        arrays = {key: np.asarray(data[key]) for key in
+                  ("v_template", "shapedirs", "posedirs", "J_regressor", "kintree_table", "weights", "f")}  # fmt: skip
+    joints = NUM_JOINTS[model_type]
+    v_template = arrays["v_template"].astype(np.float64)
+    vertices = len(v_template)
+    expected = {
+        "kintree_table": (2, joints),
+        "J_regressor": (joints, vertices),
+        "weights": (vertices, joints),
+        "posedirs": (vertices, 3, 9 * (joints - 1)),
+    }
+    for key, shape in expected.items():
+        if arrays[key].shape != shape:
+            raise ValueError(f"{path}: {key} must be {shape} for a {model_type} model, got {arrays[key].shape}")
+    shape_space = arrays["shapedirs"].shape[2]
+    if model_type == "smplx":
+        shape_space = min(shape_space, SMPLX_SHAPE_SPACE)
+    parents = arrays["kintree_table"][0].astype(np.int64)
+    parents[0] = -1  # files store the root's parent as uint32 -1 (4294967295)
+    if np.any(parents[1:] >= np.arange(1, joints)):
+        raise ValueError(f"{path}: every joint's parent must precede it in kintree_table, got {parents}")
+    dmpldirs = np.zeros((vertices, 3, 0))
+    if dmpl_path is not None:
+        with np.load(dmpl_path, allow_pickle=False) as data:
+            dmpldirs = np.asarray(data["eigvec"], dtype=np.float64)[:, :, :num_dmpls]
+        if dmpldirs.shape[:2] != (vertices, 3):
+            raise ValueError(f"{dmpl_path}: eigvec must be ({vertices}, 3, N) to fit {path}, got {dmpldirs.shape}")
+    return BodyModel(
+        model_type=model_type,
+        v_template=v_template,
+        shapedirs=arrays["shapedirs"][:, :, : min(num_betas, shape_space)].astype(np.float64),
+        dmpldirs=dmpldirs,
+        posedirs=arrays["posedirs"].astype(np.float64),
+        j_regressor=arrays["J_regressor"].astype(np.float64),
+        parents=parents,
+        weights=arrays["weights"].astype(np.float64),
+        faces=arrays["f"].astype(np.int64),
+    )
+
+
+def fit_betas(betas: np.ndarray, num_betas: int) -> np.ndarray:
+    """A file's betas cut or zero-padded to the model's ``num_betas`` ((S,) float64)."""
+    fitted = np.zeros(num_betas)
+    count = min(num_betas, len(betas))
+    fitted[:count] = betas[:count]
+    return fitted
+
+
+@dataclass(frozen=True, eq=False)
+class MeshTensors:
+    """A body model's arrays as tensors in ``smplx.lbs``'s layout, converted once for repeated posing.
+
+    Attributes:
+        v_template: (V, 3).
+        blend_directions: (V, 3, S + D) shape then DMPL blend shapes.
+        posedirs: (P, V * 3).
+        j_regressor: (J, V).
+        parents: (J,) int64.
+        weights: (V, J).
+        num_betas: S.
+        num_dmpls: D.
+    """
+
+    v_template: torch.Tensor
+    blend_directions: torch.Tensor
+    posedirs: torch.Tensor
+    j_regressor: torch.Tensor
+    parents: torch.Tensor
+    weights: torch.Tensor
+    num_betas: int
+    num_dmpls: int
+
+
+def mesh_tensors(
+    model: BodyModel, device: torch.device | str = "cpu", dtype: torch.dtype = torch.float32
+) -> MeshTensors:
+    """Convert ``model`` for ``full_mesh_forward`` (on ``device``, in ``dtype``)."""
+    tensor = lambda array: torch.as_tensor(np.ascontiguousarray(array), dtype=dtype, device=device)  # noqa: E731
+    return MeshTensors(
+        v_template=tensor(model.v_template),
+        blend_directions=tensor(np.concatenate([model.shapedirs, model.dmpldirs], axis=2)),
+        posedirs=tensor(model.posedirs.reshape(-1, model.posedirs.shape[2]).T),
+        j_regressor=tensor(model.j_regressor),
+        parents=torch.as_tensor(model.parents, device=device),
+        weights=tensor(model.weights),
+        num_betas=model.num_betas,
+        num_dmpls=model.num_dmpls,
+    )
+
+
+def full_mesh_forward(
+    mesh: MeshTensors,
+    poses: torch.Tensor,
+    betas: torch.Tensor,
+    trans: torch.Tensor,
+    dmpls: torch.Tensor | None = None,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Pose the whole mesh with ``smplx.lbs.lbs`` (the reference the fast path is checked against).
+
+    Args:
+        mesh: From ``mesh_tensors``.
+        poses: (T, 3 J) axis-angle, radians, root first.
+        betas: (S,) shape coefficients (``mesh.num_betas``).
+        trans: (T, 3) metres, added to vertices and joints.
+        dmpls: (T, D) DMPL coefficients, or None (zeros).
+
+    Returns:
+        vertices (T, V, 3) and kinematic joints (T, J, 3), metres, world frame (z up for AMASS poses),
+        in ``mesh``'s dtype and device.
+    """
+    dtype, device = mesh.v_template.dtype, mesh.v_template.device
+    poses, betas, trans = (x.to(device=device, dtype=dtype) for x in (poses, betas, trans))
+    frames = len(poses)
+    coefficients = betas.expand(frames, -1)
+    if mesh.num_dmpls:
+        dmpls = torch.zeros(frames, mesh.num_dmpls, dtype=dtype, device=device) if dmpls is None else dmpls
+        coefficients = torch.cat([coefficients, dmpls.to(device=device, dtype=dtype)], dim=1)
+    vertices, joints = lbs(
+        coefficients, poses, mesh.v_template, mesh.blend_directions, mesh.posedirs, mesh.j_regressor,
+        mesh.parents, mesh.weights,
+    )  # fmt: skip
+    return vertices + trans[:, None, :], joints + trans[:, None, :]

@@ -1,0 +1,369 @@
+"""Convert one AMASS motion file into views (one per virtual camera), or say why not.
+
+``convert_amass_file(item, config)`` is the unit of parallel work: a top-level function of plain, picklable
+arguments that never raises for a bad file; it returns ``list[View]`` or a ``Rejection`` whose ``reason`` is
+one of ``RejectionReason``. Body models and regressors are loaded once per process (``lru_cache`` keyed by
+paths), so calling it many times in one Dask worker costs one load per model. ``check_inputs(config)`` is
+run once before any work and raises for inputs that would fail every file.
+
+Pipeline per file: read and validate the arrays; pick the gender's model (``AmassConfig.unknown_gender``);
+plan the resampling to ``config.fps`` and evaluate the fast joint model (``datasets.amass.fast_joints``) at
+only the source frames the plan needs; interpolate; place in the Human3.6M world; film with each camera.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+import zipfile
+from dataclasses import dataclass
+from enum import StrEnum
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from datasets.amass.body_model import (
+    GENDERS,
+    MODEL_TYPES,
+    POSE_WIDTHS,
+    SKELETON_NAMES,
+    dmpl_file,
+    fit_betas,
+    load_body_model,
+    model_file,
+)
+from datasets.amass.config import AmassConfig
+from datasets.amass.discovery import FRAME_RATE_KEYS, AmassFile, decode_text, model_type_for_width
+from datasets.amass.fast_joints import FoldedJointModel, fold_joint_model, folded_joints
+from datasets.amass.regressor import load_regressor, regressor_side_warning
+from datasets.amass.resample import apply_plan, resampling_plan
+from datasets.amass.virtual_cameras import film, place_in_h36m_world, sequence_cameras
+from datasets.skeletons import joint_mapping
+from datasets.views import Rejection, View
+
+DATASET_NAME = "amass"
+
+REQUIRED_KEYS = ("poses", "trans", "betas", "gender")
+"""Keys every AMASS motion file has, besides a frame rate (formats.md 4.2, 4.3)."""
+
+EXTRA_COLUMNS = ("out_of_frame_ratio", "source_fps", "source_frames", "gender", "model_type")
+"""Index columns every AMASS view carries in ``View.extra_columns``."""
+
+
+class RejectionReason(StrEnum):
+    """Why a file was not converted (the ``reason`` column of a version's ``rejected`` table)."""
+
+    UNREADABLE_FILE = "unreadable_file"  # not a zip / truncated / corrupt member
+    MISSING_KEY = "missing_key"
+    MISSING_FRAME_RATE = "missing_frame_rate"
+    INVALID_FRAME_RATE = "invalid_frame_rate"  # zero, negative, NaN or infinite
+    UNSUPPORTED_POSE_WIDTH = "unsupported_pose_width"  # neither 156 (SMPL+H) nor 165 (SMPL-X)
+    ZERO_FRAMES = "zero_frames"
+    INCONSISTENT_SHAPES = "inconsistent_shapes"  # trans/betas/dmpls do not fit poses
+    NON_FINITE_VALUES = "non_finite_values"  # NaN or infinity in poses, trans, betas or dmpls
+    UNKNOWN_GENDER = "unknown_gender"
+    MISSING_BODY_MODEL = "missing_body_model"
+    REGRESSOR_MISMATCH = "regressor_mismatch"  # the regressor's vertex count differs from the model's
+    TOO_SHORT = "too_short"  # no frame at the target rate
+    CONVERSION_ERROR = "conversion_error"  # anything unexpected; detail has the exception
+
+
+class _Rejected(Exception):
+    """Internal: stop converting a file with a reason."""
+
+    def __init__(self, reason: RejectionReason, detail: str) -> None:
+        super().__init__(detail)
+        self.reason, self.detail = reason, detail
+
+
+@dataclass(frozen=True)
+class Motion:
+    """A validated motion file.
+
+    Attributes:
+        poses: (T, 3 J) float64 axis-angle, radians.
+        trans: (T, 3) float64 metres, AMASS world.
+        betas: (B,) float64 as stored.
+        dmpls: (T, D) float64 or None.
+        fps: Source frame rate, Hz.
+        gender: The model gender to use (``GENDERS``).
+        model_type: ``"smplh"`` or ``"smplx"``.
+    """
+
+    poses: np.ndarray
+    trans: np.ndarray
+    betas: np.ndarray
+    dmpls: np.ndarray | None
+    fps: float
+    gender: str
+    model_type: str
+
+    @property
+    def frames(self) -> int:
+        """Source frame count T."""
+        return len(self.poses)
+
+
+def _read_arrays(path: Path) -> dict[str, np.ndarray]:
+    """The arrays a conversion needs (never the pickled ones SMPL-X files also hold)."""
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            keys = set(data.files)
+            missing = [key for key in REQUIRED_KEYS if key not in keys]
+            if missing:
+                raise _Rejected(RejectionReason.MISSING_KEY, f"missing key(s) {missing}; has {sorted(keys)}")
+            rate_key = next((key for key in FRAME_RATE_KEYS if key in keys), None)
+            if rate_key is None:
+                raise _Rejected(RejectionReason.MISSING_FRAME_RATE, f"none of {FRAME_RATE_KEYS} present")
+            wanted = [*REQUIRED_KEYS, rate_key] + (["dmpls"] if "dmpls" in keys else [])
+            arrays = {key: np.asarray(data[key]) for key in wanted}
+    except _Rejected:
+        raise
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile, KeyError) as error:
+        raise _Rejected(RejectionReason.UNREADABLE_FILE, f"{type(error).__name__}: {error}") from error
+    except Exception as error:  # zlib.error (corrupt deflate stream) and other decoder failures
+        raise _Rejected(RejectionReason.UNREADABLE_FILE, f"{type(error).__name__}: {error}") from error
+    arrays["fps"] = arrays.pop(rate_key)
+    return arrays
+
+
+def _resolve_gender(stored: np.ndarray, config: AmassConfig) -> str:
+    gender = decode_text(stored).lower()
+    if gender in GENDERS:
+        return gender
+    if config.unknown_gender == "neutral":
+        return "neutral"
+    raise _Rejected(
+        RejectionReason.UNKNOWN_GENDER,
+        f"gender {gender!r} is not one of {GENDERS}; convert it with the neutral model via unknown_gender='neutral'",
+    )
+
+
+def load_motion(path: Path, config: AmassConfig) -> Motion:
+    """Read and validate a motion file.
+
+    Args:
+        path: An AMASS SMPL+H or SMPL-X ``.npz``.
+        config: Conversion settings (gender policy).
+
+    Returns:
+        The motion.
+
+    Raises:
+        _Rejected: With the reason the file cannot be converted.
+    """
+    arrays = _read_arrays(path)
+    poses = arrays["poses"]
+    if poses.ndim != 2 or model_type_for_width(poses.shape[1]) == "unknown":
+        widths = " or ".join(f"(T, {width})" for width in POSE_WIDTHS.values())
+        raise _Rejected(RejectionReason.UNSUPPORTED_POSE_WIDTH, f"poses must be {widths}, got {poses.shape}")
+    frames = len(poses)
+    if frames == 0:
+        raise _Rejected(RejectionReason.ZERO_FRAMES, "poses has 0 frames")
+    trans, betas, dmpls = arrays["trans"], arrays["betas"].reshape(-1), arrays.get("dmpls")
+    if trans.shape != (frames, 3) or (dmpls is not None and (dmpls.ndim != 2 or len(dmpls) != frames)):
+        shapes = f"trans {trans.shape}, dmpls {None if dmpls is None else dmpls.shape}"
+        raise _Rejected(RejectionReason.INCONSISTENT_SHAPES, f"poses has {frames} frames but {shapes}")
+    try:
+        fps = float(arrays["fps"])
+    except (TypeError, ValueError) as error:
+        raise _Rejected(RejectionReason.INVALID_FRAME_RATE, f"frame rate {arrays['fps']!r} is not a number") from error
+    if not (math.isfinite(fps) and fps > 0):
+        raise _Rejected(RejectionReason.INVALID_FRAME_RATE, f"frame rate must be finite and positive, got {fps}")
+    numeric = {"poses": poses, "trans": trans, "betas": betas} | ({} if dmpls is None else {"dmpls": dmpls})
+    for key, values in numeric.items():
+        if not np.issubdtype(values.dtype, np.number) or not np.isfinite(values).all():
+            raise _Rejected(RejectionReason.NON_FINITE_VALUES, f"{key} contains NaN, infinite or non-numeric values")
+    as_float = lambda values: np.asarray(values, dtype=np.float64)  # noqa: E731
+    return Motion(
+        poses=as_float(poses), trans=as_float(trans), betas=as_float(betas),
+        dmpls=None if dmpls is None else as_float(dmpls), fps=fps,
+        gender=_resolve_gender(arrays["gender"], config), model_type=model_type_for_width(poses.shape[1]),
+    )  # fmt: skip
+
+
+class RegressorMismatchError(ValueError):
+    """The regressor's vertex count differs from the body model's."""
+
+
+@lru_cache(maxsize=4)
+def _regressor(path: str, order: str) -> np.ndarray:
+    return load_regressor(Path(path), order)
+
+
+@lru_cache(maxsize=16)
+def joint_model(
+    model_path: str, model_type: str, dmpl_path: str | None, regressor_path: str | None, regressor_order: str,
+    num_betas: int, num_dmpls: int, device: str, precision: str,
+) -> FoldedJointModel:  # fmt: skip
+    """The folded 17-joint model for one model file, loaded once per process (arguments are cache keys).
+
+    Args:
+        model_path: Body-model file.
+        model_type: ``"smplh"`` or ``"smplx"``.
+        dmpl_path: DMPL file, or None.
+        regressor_path: 17 x V regressor ``.npy``, or None for the model's joints mapped to H36M's 17.
+        regressor_order: ``"spin"`` or ``"h36m"``.
+        num_betas: Shape coefficients.
+        num_dmpls: DMPL coefficients.
+        device: Torch device.
+        precision: ``"float32"`` or ``"float64"``.
+
+    Returns:
+        The folded model.
+
+    Raises:
+        RegressorMismatchError: If the regressor does not fit the model's vertices.
+    """
+    model = load_body_model(
+        Path(model_path), model_type, num_betas, None if dmpl_path is None else Path(dmpl_path), num_dmpls
+    )
+    dtype = getattr(torch, precision)
+    if regressor_path is None:
+        indices = joint_mapping(SKELETON_NAMES[model_type], "h36m17")
+        return fold_joint_model(model, joint_indices=indices, device=device, dtype=dtype)
+    regressor = _regressor(regressor_path, regressor_order)
+    if regressor.shape[1] != model.num_vertices:
+        raise RegressorMismatchError(
+            f"regressor {regressor_path} has {regressor.shape[1]} vertex columns, the {model_type} model "
+            f"{model_path} has {model.num_vertices} vertices (a regressor fits one mesh topology only)"
+        )
+    return fold_joint_model(model, regressor=regressor, device=device, dtype=dtype)
+
+
+def _model_for(motion: Motion, config: AmassConfig) -> FoldedJointModel:
+    path = model_file(config.body_models, motion.model_type, motion.gender)
+    if not path.is_file():
+        raise _Rejected(RejectionReason.MISSING_BODY_MODEL, f"no {motion.model_type} model for gender "
+                        f"{motion.gender!r}: {path} does not exist")  # fmt: skip
+    dmpl_path = dmpl_file(config.body_models, motion.gender)
+    use_dmpls = config.use_dmpls and config.num_dmpls > 0 and motion.model_type == "smplh" and dmpl_path.is_file()
+    try:
+        return joint_model(
+            str(path), motion.model_type, str(dmpl_path) if use_dmpls else None,
+            None if config.regressor is None else str(config.regressor), config.regressor_order,
+            config.num_betas, config.num_dmpls, config.device, config.precision,
+        )  # fmt: skip
+    except RegressorMismatchError as error:
+        raise _Rejected(RejectionReason.REGRESSOR_MISMATCH, str(error)) from error
+
+
+def motion_joints(motion: Motion, config: AmassConfig) -> np.ndarray:
+    """The motion's 17 joints at ``config.fps`` in AMASS's world.
+
+    Args:
+        motion: A validated motion.
+        config: Conversion settings.
+
+    Returns:
+        (T_out, 17, 3) float64, metres, AMASS world (z up), standard H36M joint order; T_out >= 1.
+
+    Raises:
+        _Rejected: When the file has no model or too few frames.
+    """
+    plan = resampling_plan(motion.frames, motion.fps, config.fps)
+    if plan.frames < 1:
+        raise _Rejected(RejectionReason.TOO_SHORT, f"{motion.frames} frames at {motion.fps} Hz last less than "
+                        f"one frame at {config.fps} Hz")  # fmt: skip
+    folded = _model_for(motion, config)
+    needed = plan.source_frames
+    num_betas = folded.point_shapedirs.shape[0]
+    betas = torch.as_tensor(fit_betas(motion.betas, num_betas))
+    num_dmpls = folded.point_dmpldirs.shape[0]
+    parts = []
+    for start in range(0, len(needed), config.batch_frames):
+        frames = needed[start : start + config.batch_frames]
+        dmpls = None
+        if num_dmpls and motion.dmpls is not None:
+            dmpls = torch.zeros(len(frames), num_dmpls, dtype=torch.float64)
+            available = min(num_dmpls, motion.dmpls.shape[1])
+            dmpls[:, :available] = torch.as_tensor(motion.dmpls[frames, :available])
+        with torch.no_grad():
+            joints = folded_joints(folded, torch.as_tensor(motion.poses[frames]), betas,
+                                   torch.as_tensor(motion.trans[frames]), dmpls)  # fmt: skip
+        parts.append(joints.to("cpu", torch.float64).numpy())
+    return apply_plan(plan, np.concatenate(parts), needed)
+
+
+def convert_amass_file(item: AmassFile, config: AmassConfig) -> list[View] | Rejection:
+    """Convert one motion file into one view per virtual camera; never raises for a bad file.
+
+    Args:
+        item: The file and its sub-dataset, subject, sequence and split (``discovery.manifest_files``).
+        config: Conversion settings.
+
+    Returns:
+        ``config.camera_count`` views (joints_3d (T, 17, 3) float32 metres camera frame, keypoints_2d
+        (T, 17, 2) float32 pixels, extra columns ``EXTRA_COLUMNS``), or a ``Rejection``.
+    """
+    try:
+        motion = load_motion(item.path, config)
+        joints = place_in_h36m_world(motion_joints(motion, config))
+        views = []
+        for camera in sequence_cameras(config, item.relative_path, joints):
+            joints_3d, keypoints_2d, ratio = film(joints, camera)
+            extra = {"out_of_frame_ratio": ratio, "source_fps": motion.fps, "source_frames": motion.frames,
+                     "gender": motion.gender, "model_type": motion.model_type}  # fmt: skip
+            views.append(View(
+                dataset=DATASET_NAME, subset=item.subset, subject=item.subject, action="", sequence=item.sequence,
+                split=item.split, fps=config.fps, camera=camera, joints_3d=joints_3d, keypoints_2d=keypoints_2d,
+                extra_columns=extra,
+            ))  # fmt: skip
+        return views
+    except _Rejected as rejected:
+        return Rejection(str(item.path), rejected.reason.value, rejected.detail)
+    except Exception as error:  # a batch must never stop on one file: report it instead
+        return Rejection(str(item.path), RejectionReason.CONVERSION_ERROR.value, f"{type(error).__name__}: {error}")
+
+
+def check_inputs(config: AmassConfig) -> list[str]:
+    """Fail fast on inputs that would fail every file; warn about a regressor that looks swapped.
+
+    Args:
+        config: Conversion settings.
+
+    Returns:
+        The warning messages (also issued with ``warnings.warn``).
+
+    Raises:
+        FileNotFoundError: If the archive root, the body-model directory, every model file or the regressor
+            is missing.
+        ValueError: If the regressor is unreadable or fits none of the models, or the device is unavailable.
+    """
+    if not config.amass_root.is_dir():
+        raise FileNotFoundError(f"AMASS root {config.amass_root} is not a directory")
+    if not config.body_models.is_dir():
+        raise FileNotFoundError(f"body-model directory {config.body_models} does not exist")
+    present = [(t, g, model_file(config.body_models, t, g)) for t in MODEL_TYPES for g in GENDERS]
+    present = [(t, g, p) for t, g, p in present if p.is_file()]
+    if not present:
+        raise FileNotFoundError(
+            f"no body model under {config.body_models}: expected smplh/<gender>/model.npz or "
+            "smplx/SMPLX_<GENDER>.npz (AMASS's layout)"
+        )
+    if config.device.startswith("cuda") and not torch.cuda.is_available():
+        raise ValueError(f"device {config.device!r} requested but CUDA is not available")
+    messages = []
+    if config.regressor is not None:
+        if not config.regressor.is_file():
+            raise FileNotFoundError(f"regressor {config.regressor} does not exist")
+        regressor = load_regressor(config.regressor, config.regressor_order)
+        fitting = 0
+        for model_type, _, path in present:
+            model = load_body_model(path, model_type, config.num_betas)
+            if model.num_vertices != regressor.shape[1]:
+                continue
+            fitting += 1
+            problem = regressor_side_warning(regressor, model)
+            if problem is not None:
+                messages.append(f"{path}: {problem}")
+        if not fitting:
+            raise ValueError(
+                f"regressor {config.regressor} has {regressor.shape[1]} vertex columns, which fits none of the "
+                f"body models under {config.body_models}"
+            )
+    for message in messages:
+        warnings.warn(message, UserWarning, stacklevel=2)
+    return messages
