@@ -82,19 +82,22 @@ def _failed_conversion(item: str, error: BaseException) -> FragmentInfo:
 
 def convert_items(
     client: Any,
-    items: Sequence[str],
-    convert: Callable[[str], list[View] | Rejection],
+    items: Sequence[Any],
+    convert: Callable[[Any], list[View] | Rejection],
     fragment_directory: Path,
     description: str = "converting",
 ) -> list[FragmentInfo]:
     """Phase 1: convert every item to a fragment on the cluster; results in the order of ``items``.
 
-    An item whose conversion raises is recorded as rejected (``conversion_error``) instead of stopping the
-    batch.
+    An item is identified by its ``path`` attribute if it has one, else by ``str(item)``. An item
+    whose conversion raises is recorded as rejected (``conversion_error``) instead of stopping the batch.
     """
     from distributed import as_completed
 
-    futures = client.map(convert_to_fragment, list(items), convert=convert, directory=str(fragment_directory))
+    keys = [str(getattr(item, "path", item)) for item in items]
+    futures = client.map(
+        convert_to_fragment, list(items), keys, convert=convert, directory=str(fragment_directory), pure=False
+    )
     position = {future.key: number for number, future in enumerate(futures)}
     results: list[FragmentInfo | None] = [None] * len(futures)
     with tqdm(total=len(futures), desc=description, unit="item", disable=None) as bar:
@@ -103,7 +106,7 @@ def convert_items(
             try:
                 results[number] = future.result()
             except Exception as error:  # noqa: BLE001 - one broken item must not stop the batch
-                results[number] = _failed_conversion(items[number], error)
+                results[number] = _failed_conversion(keys[number], error)
             bar.update()
             bar.set_postfix(frames=sum(info.frames for info in results if info is not None))
     return [info for info in results if info is not None]
@@ -122,8 +125,8 @@ class BuiltStore:
 
 def build_store(
     client: Any,
-    items: Sequence[str],
-    convert: Callable[[str], list[View] | Rejection],
+    items: Sequence[Any],
+    convert: Callable[[Any], list[View] | Rejection],
     fragment_directory: Path,
     store_directory: Path,
     skeleton: str,

@@ -38,7 +38,8 @@ class Conversion:
         stage: Stage name, e.g. ``"preprocess-h36m"``.
         config: The output-determining config (JSON), recorded in the manifest and hashed into the id.
         inputs: Fingerprint of the source files.
-        items: Source items in the order their views are laid out in the store.
+        items: Source items in the order their views are laid out in the store; an item's ``path`` (or
+            ``str(item)``) identifies it.
         convert: ``item -> list[View] | Rejection``; picklable (top-level function or partial).
         skeleton: Skeleton name of the views.
         joint_names: Joint names in array order.
@@ -50,8 +51,8 @@ class Conversion:
     stage: str
     config: Mapping[str, Any]
     inputs: Mapping[str, Any]
-    items: Sequence[str]
-    convert: Callable[[str], list[View] | Rejection]
+    items: Sequence[Any]
+    convert: Callable[[Any], list[View] | Rejection]
     skeleton: str
     joint_names: Sequence[str]
     attributes: Mapping[str, Any] = field(default_factory=dict)

@@ -107,11 +107,12 @@ def fragment_stem(item: str) -> str:
     return hashlib.sha256(item.encode()).hexdigest()[:24]
 
 
-def convert_to_fragment(item: str, convert: Any, directory: str | Path) -> FragmentInfo:
+def convert_to_fragment(item: Any, key: str, convert: Any, directory: str | Path) -> FragmentInfo:
     """Convert one source item into a fragment, or reuse the fragment a previous run finished.
 
     Args:
-        item: The source item (e.g. a file path).
+        item: The source item (a path, or a reader's description of one file), passed to ``convert``.
+        key: A string that identifies the item (e.g. its path); names the fragment.
         convert: ``item -> list[View] | Rejection`` (a picklable top-level function or partial).
         directory: Where fragments of this conversion live; shared by reruns of the same version.
 
@@ -119,15 +120,15 @@ def convert_to_fragment(item: str, convert: Any, directory: str | Path) -> Fragm
         The fragment's info; a rejected item has ``path=None`` and its ``rejection``.
     """
     directory = Path(directory)
-    stem = fragment_stem(item)
+    stem = fragment_stem(key)
     done = directory / f"{stem}.json"
     if done.is_file():
         return _info_from_json(json.loads(done.read_text()))
     result = convert(item)
     if isinstance(result, Rejection):
-        info = FragmentInfo(item=item, path=None, rejection=result)
+        info = FragmentInfo(item=key, path=None, rejection=result)
     else:
-        info = save_fragment(directory / f"{stem}.npz", item, result)
+        info = save_fragment(directory / f"{stem}.npz", key, result)
     temporary = directory / f".{stem}.{uuid.uuid4().hex}.json"
     directory.mkdir(parents=True, exist_ok=True)
     temporary.write_text(json.dumps(_info_to_json(info)))
