@@ -61,6 +61,23 @@ def test_attention_module_backends_agree_in_float32_and_under_bf16_autocast():
     torch.testing.assert_close(fused_bf16.float(), reference, rtol=0.05, atol=0.05)
 
 
+def test_sparse_option_of_the_attention_layer_applies_the_strided_pattern():
+    """An attention layer with sparse_stride l equals the full layer given the (H, L, L) strided mask."""
+    torch.manual_seed(0)
+    sparse = MultiHeadSelfAttention(dim=16, num_heads=4, sparse_stride=3).eval()
+    full = MultiHeadSelfAttention(dim=16, num_heads=4).eval()
+    full.load_state_dict(sparse.state_dict())
+    tokens = torch.randn(2, 11, 16)
+    expected = set_attention_backend(full, "einsum")(tokens, strided_sparse_attention_mask(11, 4, 3))
+    torch.testing.assert_close(sparse(tokens), expected, rtol=1e-5, atol=1e-6)
+    key_mask = torch.ones(2, 1, 1, 11, dtype=torch.bool)
+    key_mask[..., :2] = False  # hide keys 0 and 1: every row still keeps key 2 (local) and 3, 6 or 9 (strided)
+    both = strided_sparse_attention_mask(11, 4, 3) & key_mask
+    torch.testing.assert_close(sparse(tokens, key_mask), full(tokens, both), rtol=1e-5, atol=1e-6)
+    with pytest.raises(ValueError, match="heads=3"):
+        MultiHeadSelfAttention(dim=12, num_heads=3, sparse_stride=2)
+
+
 def test_set_attention_backend_rejects_unknown_names():
     with pytest.raises(ValueError, match="'flash'"):
         set_attention_backend(MultiHeadSelfAttention(8, 2), "flash")

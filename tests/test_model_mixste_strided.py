@@ -73,13 +73,14 @@ def test_strided_centre_sees_every_frame_and_sequence_has_all_frames(strided):
         strided(_keypoints(26))
 
 
-def test_strided_sparse_attention_changes_only_the_vanilla_encoder_masks():
-    """Same weights, sparse vs full attention: same parameter set, different outputs, mask held as a buffer."""
+def test_strided_sparse_attention_is_an_option_of_the_vanilla_encoder_attention_only():
+    """Same weights, sparse vs full attention in the VTE: same parameters, different outputs."""
     torch.manual_seed(0)
     sparse = build_model("strided", "demo", {"vte_attention": "strided_sparse", "sparse_stride": 3}).eval()
     full = StridedTransformer(dataclasses.replace(sparse.config, vte_attention="full")).eval()
     full.load_state_dict(sparse.state_dict())
-    assert sparse.vte_attention_mask.shape == (4, 27, 27) and "vte_attention_mask" not in sparse.state_dict()
+    assert [block.attention.sparse_stride for block in sparse.vanilla_blocks] == [3, 3]
+    assert all(block.attention.sparse_stride is None for block in sparse.strided_blocks)
     keypoints = _keypoints(27)
     with torch.no_grad():
         assert not torch.allclose(sparse(keypoints).sequence, full(keypoints).sequence)

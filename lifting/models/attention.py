@@ -104,6 +104,7 @@ class MultiHeadSelfAttention(nn.Module):
         qkv_bias: bool = True,
         attention_dropout: float = 0.0,
         projection_dropout: float = 0.0,
+        sparse_stride: int | None = None,
     ) -> None:
         """Create the layers.
 
@@ -113,11 +114,19 @@ class MultiHeadSelfAttention(nn.Module):
             qkv_bias: Whether the query/key/value projection has a bias.
             attention_dropout: Dropout on attention weights during training.
             projection_dropout: Dropout on the output projection during training.
+            sparse_stride: None for full attention; ``l`` for factorised strided sparse attention (half the heads
+                local, half every ``l``-th position; ``strided_sparse_attention_mask``), for any sequence length.
         """
         super().__init__()
         if dim % num_heads != 0:
             raise ValueError(f"attention width must be divisible by the head count; got dim={dim}, heads={num_heads}")
+        if sparse_stride is not None and (sparse_stride < 1 or num_heads % 2 != 0):
+            raise ValueError(
+                f"strided sparse attention needs stride >= 1 and an even head count; "
+                f"got sparse_stride={sparse_stride}, heads={num_heads}"
+            )
         self.num_heads = num_heads
+        self.sparse_stride = sparse_stride
         self.attention_dropout = attention_dropout
         self.qkv = nn.Linear(dim, 3 * dim, bias=qkv_bias)
         self.projection = nn.Linear(dim, dim)
@@ -129,7 +138,8 @@ class MultiHeadSelfAttention(nn.Module):
 
         Args:
             tokens: ``(B, L, C)``.
-            attention_mask: Boolean, broadcastable to ``(B, H, L, L)``; ``True`` keeps a key.
+            attention_mask: Boolean, broadcastable to ``(B, H, L, L)``; ``True`` keeps a key. Combined with the
+                sparse pattern when ``sparse_stride`` is set.
 
         Returns:
             ``(B, L, C)``.
@@ -139,6 +149,9 @@ class MultiHeadSelfAttention(nn.Module):
         qkv = self.qkv(tokens).reshape(batch, length, 3, self.num_heads, head_dim)
         query, key, value = qkv.permute(2, 0, 3, 1, 4).unbind(0)  # each (B, H, L, D)
         dropout = self.attention_dropout if self.training else 0.0
+        if self.sparse_stride is not None:
+            sparse = strided_sparse_attention_mask(length, self.num_heads, self.sparse_stride, tokens.device)
+            attention_mask = sparse if attention_mask is None else attention_mask & sparse  # (B, H, L, L)
         if self.backend == "sdpa":
             attended = F.scaled_dot_product_attention(query, key, value, attn_mask=attention_mask, dropout_p=dropout)
         else:

@@ -111,6 +111,7 @@ class TransformerBlock(nn.Module):
         attention_dropout: float = 0.0,
         drop_path: float = 0.0,
         norm_eps: float = 1e-5,
+        sparse_stride: int | None = None,
     ) -> None:
         """Create the layers.
 
@@ -124,10 +125,11 @@ class TransformerBlock(nn.Module):
             attention_dropout: Dropout on attention weights.
             drop_path: Stochastic-depth rate of both branches.
             norm_eps: LayerNorm epsilon.
+            sparse_stride: None for full attention, else the stride of strided sparse attention.
         """
         super().__init__()
         self.attention_norm = nn.LayerNorm(dim, eps=norm_eps)
-        self.attention = MultiHeadSelfAttention(dim, num_heads, qkv_bias, attention_dropout, dropout)
+        self.attention = MultiHeadSelfAttention(dim, num_heads, qkv_bias, attention_dropout, dropout, sparse_stride)
         self.mlp_norm = nn.LayerNorm(dim, eps=norm_eps)
         self.mlp = FeedForward(dim, hidden_dim, activation, dropout)
         self.mlp_dropout = nn.Dropout(dropout)

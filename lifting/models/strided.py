@@ -22,7 +22,6 @@ from typing import Literal
 import torch
 from torch import nn
 
-from lifting.models.attention import strided_sparse_attention_mask
 from lifting.models.blocks import StridedTransformerBlock, TransformerBlock, strided_output_length
 from lifting.models.common import (
     LiftingOutput,
@@ -165,6 +164,7 @@ class StridedTransformer(nn.Module):
                 dropout=config.dropout,
                 attention_dropout=config.attention_dropout,
                 norm_eps=NORM_EPS,
+                sparse_stride=config.effective_sparse_stride if config.vte_attention == "strided_sparse" else None,
             )
             for _ in range(config.vanilla_depth)
         )
@@ -190,11 +190,6 @@ class StridedTransformer(nn.Module):
         self.strided_norm = nn.LayerNorm(width, eps=NORM_EPS)
         self.sequence_head = PoseRegressionHead(width, self.num_joints)
         self.centre_head = PoseRegressionHead(width, self.num_joints)
-        if config.vte_attention == "strided_sparse":
-            mask = strided_sparse_attention_mask(config.frames, config.num_heads, config.effective_sparse_stride)
-            self.register_buffer("vte_attention_mask", mask, persistent=False)  # (H, N, N)
-        else:
-            self.vte_attention_mask = None
 
     def output_frames_per_forward(self) -> int:
         """Output poses one forward pass yields at inference: the centre frame only."""
@@ -222,7 +217,7 @@ class StridedTransformer(nn.Module):
         tokens = self.embedding(keypoints.reshape(batch, frames, joints * channels).transpose(1, 2))
         tokens = tokens.transpose(1, 2) + self.vanilla_position  # (B, N, D)
         for block in self.vanilla_blocks:
-            tokens = block(tokens, self.vte_attention_mask)
+            tokens = block(tokens)  # full, or strided sparse attention (vte_attention)
         tokens = self.vanilla_norm(tokens)
         sequence = self.sequence_head(tokens)  # (B, N, J, 3)
         for block in self.strided_blocks:
