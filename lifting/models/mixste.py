@@ -57,7 +57,7 @@ class MixSTEConfig:
     max_frames: int = 243  # MixSTE, Table 7 / Sec. 4.2: T = 243 on Human3.6M
     dim: int = 512  # MixSTE, Table 7: d_m = 512
     depth: int = 8  # MixSTE, Table 7: d_l = 8
-    num_heads: int = 8  # MixSTE, Sec. 4.2: 8 heads
+    num_heads: int = 8  # released code (models.md): 8 heads
     mlp_ratio: float = 2.0  # released code (models.md): MLP 512 -> 1024 -> 512
     qkv_bias: bool = True  # released code (models.md)
     # MixSTE, Sec. 4.2 says "dropout rate 0.1"; the released code applies 0.1 as stochastic depth

@@ -67,7 +67,7 @@ class StridedTransformerConfig:
 
     skeleton: str = "h36m17"
     input_channels: int = 2
-    frames: int = 351  # Li et al., Table 1 / Uplift-and-Upsample Table 4: N = 351
+    frames: int = 351  # seed Sec. 5.3 (the 351-frame base model) / Uplift-and-Upsample Table 4: N = 351
     dim: int = 256  # seed Sec. 5.2 (the base model's setup): d_m = 256
     ffn_dim: int = 512  # seed Sec. 5.2 (the base model's setup): d_f = 512
     num_heads: int = 8  # seed Sec. 5.2 (the base model's setup): h = 8
@@ -154,6 +154,8 @@ class StridedTransformer(nn.Module):
             nn.Dropout(config.embedding_dropout),
         )
         self.vanilla_position = nn.Parameter(torch.zeros(config.frames, width))
+        # Truncated normal, std 0.02, for every positional embedding: our choice (models.md does not record the
+        # released code's initialisation).
         nn.init.trunc_normal_(self.vanilla_position, std=0.02)
         self.vanilla_blocks = nn.ModuleList(
             TransformerBlock(
