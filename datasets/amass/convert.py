@@ -109,6 +109,8 @@ class Motion:
 def _read_arrays(path: Path) -> dict[str, np.ndarray]:
     """The arrays a conversion needs (never the pickled ones SMPL-X files also hold)."""
     try:
+        if not zipfile.is_zipfile(path):
+            raise _Rejected(RejectionReason.UNREADABLE_FILE, "not an .npz (zip) archive: truncated or corrupt")
         with np.load(path, allow_pickle=False) as data:
             keys = set(data.files)
             missing = [key for key in REQUIRED_KEYS if key not in keys]

@@ -23,6 +23,7 @@ work with each other: a real regressor does not fit the synthetic mesh, and vice
 
 from __future__ import annotations
 
+import zipfile
 from functools import lru_cache
 from pathlib import Path
 
@@ -307,11 +308,11 @@ def write_body_models(
         ``root``.
     """
     for gender in smplh_genders:
-        _save(root / "smplh" / gender / "model.npz", smplh_model_arrays(gender, detail))
+        write_npz(root / "smplh" / gender / "model.npz", smplh_model_arrays(gender, detail))
     for gender in smplx_genders:
-        _save(root / "smplx" / f"SMPLX_{gender.upper()}.npz", smplx_model_arrays(gender, detail))
+        write_npz(root / "smplx" / f"SMPLX_{gender.upper()}.npz", smplx_model_arrays(gender, detail))
     for gender in dmpl_genders:
-        _save(root / "dmpls" / gender / "model.npz", dmpl_arrays(gender, detail))
+        write_npz(root / "dmpls" / gender / "model.npz", dmpl_arrays(gender, detail))
     return root
 
 
@@ -322,6 +323,29 @@ def write_h36m_regressor(path: Path, order: str = "spin", detail: int = 1) -> Pa
     return path
 
 
-def _save(path: Path, arrays: dict[str, np.ndarray]) -> None:
+FIXED_ZIP_TIME = (1980, 1, 1, 0, 0, 0)
+"""Timestamp written into every generated ``.npz`` member, so that the same arrays give the same bytes."""
+
+
+def write_npz(path: Path, arrays: dict[str, np.ndarray], compress: bool = True) -> Path:
+    """Write arrays like ``np.savez[_compressed]``, but byte-for-byte reproducible (fixed member timestamps).
+
+    Object arrays are pickled, as numpy does: some third-party formats need them (formats.md 4.3).
+
+    Args:
+        path: The ``.npz`` file to write (parent folders are created).
+        arrays: Member name (without ``.npy``) -> array.
+        compress: Deflate the members (``savez_compressed``) or store them (``savez``).
+
+    Returns:
+        ``path``.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
-    np.savez_compressed(path, **arrays)
+    method = zipfile.ZIP_DEFLATED if compress else zipfile.ZIP_STORED
+    with zipfile.ZipFile(path, "w", compression=method) as archive:
+        for name, array in arrays.items():
+            info = zipfile.ZipInfo(f"{name}.npy", date_time=FIXED_ZIP_TIME)
+            info.compress_type = method
+            with archive.open(info, "w", force_zip64=True) as member:
+                np.lib.format.write_array(member, np.asanyarray(array), allow_pickle=True)
+    return path
