@@ -16,33 +16,10 @@ metres; losses are metres (position losses) or metres per frame (velocity losses
 from __future__ import annotations
 
 from collections.abc import Mapping
-from types import MappingProxyType
 
 import torch
 
-from datasets.skeletons import get_skeleton
-
-MIXSTE_TORSO_WEIGHT = 1.0
-"""WMPJPE weight of torso joints (MixSTE, Sec. 4.2: torso, head, middle limb, terminal limb = 1.0, 1.5, 2.5, 4.0)."""
-
-MIXSTE_HEAD_WEIGHT = 1.5
-"""WMPJPE weight of head joints (MixSTE, Sec. 4.2)."""
-
-MIXSTE_MIDDLE_LIMB_WEIGHT = 2.5
-"""WMPJPE weight of middle limb joints (knees, elbows; MixSTE, Sec. 4.2)."""
-
-MIXSTE_TERMINAL_LIMB_WEIGHT = 4.0
-"""WMPJPE weight of terminal limb joints (ankles, wrists; MixSTE, Sec. 4.2)."""
-
-MIXSTE_JOINT_GROUP_WEIGHTS: Mapping[str, float] = MappingProxyType(
-    {
-        "torso": MIXSTE_TORSO_WEIGHT,
-        "head": MIXSTE_HEAD_WEIGHT,
-        "middle_limb": MIXSTE_MIDDLE_LIMB_WEIGHT,
-        "terminal_limb": MIXSTE_TERMINAL_LIMB_WEIGHT,
-    }
-)
-"""Joint group (``Skeleton.joint_groups`` values) -> WMPJPE weight."""
+from datasets.skeletons import JOINT_GROUP_WEIGHTS, get_skeleton, joint_group_weights
 
 MIXSTE_TEMPORAL_CONSISTENCY_WEIGHT = 0.5
 """lambda_t of MixSTE's loss (Eq. 9); the paper gives no value, 0.5 is the released training script's."""
@@ -118,9 +95,12 @@ def weighted_mpjpe_loss(predicted: torch.Tensor, target: torch.Tensor, joint_wei
 
 
 def mixste_joint_weights(
-    skeleton: str = "h36m17", group_weights: Mapping[str, float] = MIXSTE_JOINT_GROUP_WEIGHTS
+    skeleton: str = "h36m17", group_weights: Mapping[str, float] = JOINT_GROUP_WEIGHTS
 ) -> torch.Tensor:
     """Per-joint WMPJPE weights: each joint's group (``Skeleton.joint_groups``) mapped to its weight.
+
+    The group weights (torso 1.0, head 1.5, middle limb 2.5, terminal limb 4.0; MixSTE Sec. 4.1) and the
+    joints' groups are skeleton data (``datasets.skeletons.JOINT_GROUP_WEIGHTS``, ``joint_group_weights``).
 
     Args:
         skeleton: ``datasets.skeletons`` name; the skeleton must define ``joint_groups``.
@@ -129,13 +109,7 @@ def mixste_joint_weights(
     Returns:
         ``(J,)`` float32.
     """
-    groups = get_skeleton(skeleton).joint_groups
-    if not groups:
-        raise ValueError(f"skeleton {skeleton!r} defines no joint_groups, so WMPJPE weights cannot be assigned")
-    missing = sorted(set(groups) - set(group_weights))
-    if missing:
-        raise ValueError(f"group_weights lacks groups {missing} used by skeleton {skeleton!r}")
-    return torch.tensor([group_weights[group] for group in groups], dtype=torch.float32)
+    return torch.from_numpy(joint_group_weights(get_skeleton(skeleton), group_weights)).float()
 
 
 def temporal_consistency_loss(predicted: torch.Tensor, joint_weights: torch.Tensor | None = None) -> torch.Tensor:

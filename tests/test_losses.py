@@ -5,9 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from datasets.skeletons import get_skeleton
+from datasets.skeletons import JOINT_GROUP_WEIGHTS, get_skeleton
 from lifting.losses import (
-    MIXSTE_JOINT_GROUP_WEIGHTS,
     frame_weighted_mpjpe_loss,
     full_to_single_loss,
     mixste_joint_weights,
@@ -50,7 +49,7 @@ def test_mixste_joint_weights_follow_the_skeleton_groups():
     skeleton = get_skeleton("h36m17")
     weights = mixste_joint_weights("h36m17")
     assert weights.shape == (17,)
-    assert weights.tolist() == [MIXSTE_JOINT_GROUP_WEIGHTS[group] for group in skeleton.joint_groups]
+    assert weights.tolist() == [JOINT_GROUP_WEIGHTS[group] for group in skeleton.joint_groups]
     assert weights[skeleton.index("pelvis")] == 1.0 and weights[skeleton.index("left_wrist")] == 4.0
     assert sorted(set(weights.tolist())) == [1.0, 1.5, 2.5, 4.0]
 
