@@ -46,6 +46,8 @@ def dask_client(workers: int | None = None, address: str | None = None, quiet: b
     """
     from distributed import Client, LocalCluster
 
+    for name in ("distributed", "distributed.scheduler", "distributed.nanny", "distributed.core"):
+        logging.getLogger(name).setLevel(logging.WARNING)  # Prefect's log config would print every handshake
     address = address or os.environ.get(DASK_ADDRESS_ENVIRONMENT_VARIABLE) or None
     if address and workers is not None:
         raise ValueError(

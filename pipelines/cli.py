@@ -119,9 +119,63 @@ def show_command(
 
 
 @app.command("preprocess-amass")
-def preprocess_amass_command() -> None:
-    """AMASS archive -> versioned pose store of regressed Human3.6M joints seen by virtual cameras."""
-    not_landed("preprocess-amass", 3, "AMASS conversion")
+def preprocess_amass_command(
+    amass_root: Annotated[
+        Path | None,
+        typer.Option(help="AMASS archive: <root>/<SubDataset>/<Subject>/*.npz. Default: licence-free demo data."),
+    ] = None,
+    body_models: Annotated[
+        Path | None,
+        typer.Option(help="Body models in AMASS's layout: smplh/<gender>/model.npz, smplx/SMPLX_<GENDER>.npz."),
+    ] = None,
+    regressor: Annotated[
+        Path | None,
+        typer.Option(help="17 x V vertex regressor .npy (e.g. J_regressor_h36m.npy). Default: body-model joints."),
+    ] = None,
+    regressor_order: Annotated[
+        str, typer.Option(help="Row order of the regressor: spin (left leg first) or h36m.")
+    ] = "spin",
+    fps: Annotated[float, typer.Option(help="Target frame rate, Hz (Human3.6M: 50).")] = 50.0,
+    cameras: Annotated[str, typer.Option(help="Virtual cameras: h36m (the four H36M ones) or random:K.")] = "h36m",
+    unknown_gender: Annotated[
+        str, typer.Option(help="Files whose gender is neither male nor female: reject, or pose with neutral.")
+    ] = "reject",
+    include: Annotated[
+        list[str] | None, typer.Option("--include", help="Glob of archive-relative paths to convert (repeatable).")
+    ] = None,
+    exclude: Annotated[
+        list[str] | None, typer.Option("--exclude", help="Glob of archive-relative paths to skip (repeatable).")
+    ] = None,
+    seed: Annotated[int, typer.Option(help="Seed of random cameras (mixed with each file's path).")] = 0,
+    device: Annotated[str, typer.Option(help="Torch device of the body model: cpu or cuda.")] = "cpu",
+    workers: Annotated[
+        int | None, typer.Option(help="Local Dask workers (default: one per core). Not with --dask-address.")
+    ] = None,
+    dask_address: Annotated[
+        str | None,
+        typer.Option(envvar="DASK_SCHEDULER_ADDRESS", help="Run on an existing Dask cluster, e.g. tcp://host:8786."),
+    ] = None,
+    strict: Annotated[bool, typer.Option(help="Publish nothing if any file is rejected.")] = False,
+    workspace: WorkspaceOption = None,
+) -> None:
+    """AMASS archive -> versioned pose store of Human3.6M joints seen by virtual cameras.
+
+    Each file goes through the body model (SMPL+H or SMPL-X), the joint regressor, resampling to --fps and
+    projection into the virtual cameras, as one Dask task. Bad files are listed in the version's rejected
+    table; the rest converts.
+
+    Example: python flows.py preprocess-amass --amass-root /data/AMASS --body-models /data/body_models
+    --regressor /data/J_regressor_h36m.npy --regressor-order spin --cameras h36m
+    """
+    from pipelines.amass import preprocess_amass
+
+    _run_flow(
+        preprocess_amass,
+        amass_root=_optional_str(amass_root), body_models=_optional_str(body_models),
+        regressor=_optional_str(regressor), regressor_order=regressor_order, fps=fps, cameras=cameras,
+        unknown_gender=unknown_gender, include=include, exclude=exclude, seed=seed, device=device,
+        workers=workers, dask_address=dask_address, strict=strict, workspace=_optional_str(workspace),
+    )  # fmt: skip
 
 
 @app.command("preprocess-h36m")
@@ -272,9 +326,18 @@ def evaluate_command() -> None:
 
 
 @app.command("serve")
-def serve_command() -> None:
-    """Register and serve a Prefect deployment for every flow."""
-    not_landed("serve", 7, "Prefect deployments")
+def serve_command(
+    workspace: WorkspaceOption = None,
+    limit: Annotated[int | None, typer.Option(help="Most flow runs executed at once.")] = None,
+) -> None:
+    """Register a Prefect deployment for every flow and execute their runs until interrupted (Ctrl-C).
+
+    Deployments are named FLOW/FLOW, e.g. preprocess-amass/preprocess-amass. With a Prefect server running
+    (prefect server start), start this, then: prefect deployment run preprocess-amass/preprocess-amass
+    """
+    from pipelines.serve import serve_all
+
+    serve_all(workspace=_optional_str(workspace), limit=limit)
 
 
 @app.command("model-info")
@@ -284,7 +347,7 @@ def model_info_command(
 ) -> None:
     """Print a model's parameters, FLOPs per forward and per output frame, and its input/output shapes.
 
-    Example: python flows.py model-info uplift-upsample --preset n351
+    Example: python flows.py model-info uplift-upsample --preset h36m-351
     """
     from lifting.models import MODELS, available_presets, format_model_info, model_info
 

@@ -52,9 +52,11 @@ def convert_and_publish(
     attributes: Mapping[str, Any],
     workspace: str,
     strict: bool,
+    source: Path,
 ) -> Manifest:
     """Reuse or build and publish the version (``pipelines.stages.run_reader_conversion``)."""
-    manifest, worked = run_reader_conversion(stage, config, inputs, read, attributes, workspace, strict)
+    runtime = {"source": str(Path(source).resolve())}
+    manifest, worked = run_reader_conversion(stage, config, inputs, read, attributes, workspace, strict, runtime)
     print(f"{stage}: {'published' if worked else 'reused'} version {manifest.id}")
     print(manifest.summary)
     return manifest
@@ -94,7 +96,7 @@ def preprocess_h36m(
     config = {"format": format, "detections": sorted(detection_files), "demo": source is None}
     manifest = convert_and_publish(
         "preprocess-h36m", config, source_fingerprint(root, detection_files),
-        partial(read_h36m, root, detection_files, format), {"dataset": "h36m"}, str(registry.root), strict,
+        partial(read_h36m, root, detection_files, format), {"dataset": "h36m"}, str(registry.root), strict, root,
     )  # fmt: skip
     return _finish(manifest)
 
@@ -130,7 +132,7 @@ def preprocess_3dhp(
     config = {"format": format, "cameras": list(options.cameras), "annotation": annotation, "demo": source is None}
     manifest = convert_and_publish(
         "preprocess-3dhp", config, source_fingerprint(root), partial(read_3dhp, root, format, options),
-        {"dataset": "mpi_inf_3dhp"}, str(registry.root), strict,
+        {"dataset": "mpi_inf_3dhp"}, str(registry.root), strict, root,
     )  # fmt: skip
     return _finish(manifest)
 
@@ -165,5 +167,6 @@ def preprocess_humaneva(
     manifest = convert_and_publish(
         "preprocess-humaneva", config, source_fingerprint(root, detection_files),
         partial(read_humaneva, root, detection_files, format), {"dataset": "humaneva"}, str(registry.root), strict,
+        root,
     )  # fmt: skip
     return _finish(manifest)

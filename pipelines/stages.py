@@ -46,6 +46,9 @@ class Conversion:
         attributes: Extra store attributes (e.g. ``{"dataset": "h36m"}``).
         rejected_before: Items refused before conversion (e.g. by discovery), counted as rejected.
         notes: Lines for the summary (e.g. trimmed detection frames).
+        tables: Extra tables to keep with the version, by name (written as ``<name>.parquet`` outputs), e.g.
+            the discovery manifest.
+        runtime: How the run is executed (input paths, device): in the manifest, not in the id.
     """
 
     stage: str
@@ -58,6 +61,8 @@ class Conversion:
     attributes: Mapping[str, Any] = field(default_factory=dict)
     rejected_before: Sequence[Rejection] = ()
     notes: Sequence[str] = ()
+    tables: Mapping[str, pa.Table] = field(default_factory=dict)
+    runtime: Mapping[str, Any] = field(default_factory=dict)
 
 
 def rejected_table(rejections: Sequence[Rejection]) -> pa.Table:
@@ -100,6 +105,7 @@ def _publish(
     accepted: int,
     rejections: Sequence[Rejection],
     notes: Sequence[str],
+    tables: Mapping[str, pa.Table] | None = None,
 ) -> Manifest:
     """Re-open and validate the written store, record rejections and the summary, publish the version."""
     store = PoseStore(store_directory, snapshot=snapshot)
@@ -116,15 +122,15 @@ def _publish(
     summary = conversion_summary(stage, counts, store, rejections, notes)
     summary_path = run.directory / "summary.md"
     summary_path.write_text(summary + "\n")
-    return run.publish(
-        counts=counts,
-        outputs={
-            "store": run.store_output(store_directory, snapshot),
-            "rejected": run.file_output(rejected_path),
-            "summary": run.file_output(summary_path),
-        },
-        summary=summary,
-    )
+    outputs = {
+        "store": run.store_output(store_directory, snapshot),
+        "rejected": run.file_output(rejected_path),
+        "summary": run.file_output(summary_path),
+    }
+    for name, table in (tables or {}).items():
+        pq.write_table(table, run.directory / f"{name}.parquet")
+        outputs[name] = run.file_output(run.directory / f"{name}.parquet")
+    return run.publish(counts=counts, outputs=outputs, summary=summary)
 
 
 def _refuse_rejections(stage: str, rejections: Sequence[Rejection]) -> None:
@@ -155,7 +161,9 @@ def run_conversion(
     Raises:
         NothingAcceptedError: when nothing was accepted, or ``strict`` and something was rejected.
     """
-    run = StageRun(workspace, conversion.stage, config=conversion.config, inputs=conversion.inputs)
+    run = StageRun(
+        workspace, conversion.stage, config=conversion.config, inputs=conversion.inputs, runtime=conversion.runtime
+    )
     existing = run.existing()
     if existing is not None:
         return existing, False
@@ -184,7 +192,7 @@ def run_conversion(
         discovered = len(conversion.items) + len(conversion.rejected_before)
         manifest = _publish(
             run, conversion.stage, store_directory, built.snapshot, discovered, len(built.accepted), rejections,
-            conversion.notes,
+            conversion.notes, conversion.tables,
         )  # fmt: skip
     shutil.rmtree(fragments, ignore_errors=True)
     return manifest, True
@@ -198,6 +206,7 @@ def run_reader_conversion(
     attributes: Mapping[str, Any],
     workspace: Workspace | str | Path | None = None,
     strict: bool = False,
+    runtime: Mapping[str, Any] | None = None,
 ) -> tuple[Manifest, bool]:
     """Reuse or build the version of a dataset whose reader returns all views at once (in memory).
 
@@ -209,11 +218,12 @@ def run_reader_conversion(
         attributes: Extra store attributes.
         workspace: Workspace root.
         strict: Fail if anything was rejected.
+        runtime: How the run is executed (e.g. the source path): in the manifest, not in the id.
 
     Returns:
         ``(manifest, did_work)``.
     """
-    run = StageRun(workspace, stage, config=config, inputs=inputs)
+    run = StageRun(workspace, stage, config=config, inputs=inputs, runtime=runtime)
     existing = run.existing()
     if existing is not None:
         return existing, False

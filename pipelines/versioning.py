@@ -139,6 +139,8 @@ class StageRun:
             change the output (worker counts, cluster addresses) belong elsewhere, so they do not change the id.
         parents: Ids of the versions this run reads.
         inputs: Fingerprint of external inputs (e.g. ``{"amass_root": files_fingerprint(...)}``).
+        runtime: How the run was executed (input paths, device, workers): recorded in the manifest's
+            ``metadata["runtime"]`` but not part of the id, because it does not change the output.
     """
 
     def __init__(
@@ -148,12 +150,14 @@ class StageRun:
         config: Mapping[str, Any],
         parents: Sequence[str] = (),
         inputs: Mapping[str, Any] | None = None,
+        runtime: Mapping[str, Any] | None = None,
     ) -> None:
         self.workspace = workspace if isinstance(workspace, Workspace) else Workspace(workspace)
         self.stage = stage
         self.config = json.loads(_canonical_json(config))
         self.parents = tuple(parents)
         self.inputs = json.loads(_canonical_json(inputs or {}))
+        self.runtime = json.loads(_canonical_json(runtime or {}))
         for parent in self.parents:
             if self.workspace.get(parent) is None:
                 raise LookupError(f"Parent version {parent} of stage {stage} is not in {self.workspace.root}.")
@@ -209,7 +213,7 @@ class StageRun:
             counts=dict(counts),
             outputs={name: dict(output) for name, output in outputs.items()},
             summary=summary,
-            metadata=dict(metadata or {}),
+            metadata={"runtime": self.runtime, **dict(metadata or {})},
         )
         published = self.workspace.publish(manifest)
         if published is not manifest and self._directory is not None:

@@ -1,0 +1,181 @@
+"""The ``preprocess-amass`` flow: AMASS archive -> versioned pose store of Human3.6M joints in virtual cameras.
+
+Tasks: check inputs (fail before any work on a missing body-model directory or regressor), discover (read
+only file headers into a Parquet manifest), convert on Dask (one task per file: body model, regressor,
+resampling, cameras; each file's views saved as a fragment), write (disjoint chunk-aligned blocks in forked
+Icechunk sessions), commit and publish. The maths lives in ``datasets.amass``; this module orchestrates.
+
+With no data arguments it runs on the licence-free demo (synthetic body models, regressor and archive
+generated under ``<workspace>/demo/amass``).
+"""
+
+from __future__ import annotations
+
+import json
+from functools import partial
+from pathlib import Path
+
+import pyarrow as pa
+from prefect import flow, task
+from prefect.artifacts import create_markdown_artifact
+
+from datasets.amass.config import AmassConfig
+from datasets.config import to_jsonable
+from datasets.synthetic.amass_archive import DemoAmassPaths, build_demo_amass
+from datasets.workspace import Manifest, Workspace
+from pipelines.preprocess import DEMO_DIRECTORY
+from pipelines.stages import Conversion, run_conversion
+from pipelines.versioning import files_fingerprint
+
+STAGE = "preprocess-amass"
+RUNTIME_FIELDS = ("amass_root", "body_models", "regressor", "device", "batch_frames")
+"""Config fields that say where inputs are or how the run executes; they do not change the output, so the
+version id uses the inputs' fingerprints instead of them."""
+
+
+def demo_inputs(workspace: Workspace) -> DemoAmassPaths:
+    """The licence-free demo's archive, body models and regressor, generated once per workspace.
+
+    Generated only when absent: regenerating would rewrite identical bytes but new modification times, and
+    the input fingerprint (size and time of each file) would then ask for a new version.
+    """
+    root = workspace.root / DEMO_DIRECTORY / "amass"
+    record = root / "demo_paths.json"
+    if record.exists():
+        return DemoAmassPaths(**{key: Path(value) if key != "regressor_order" else value
+                                 for key, value in json.loads(record.read_text()).items()})  # fmt: skip
+    paths = build_demo_amass(root)
+    record.write_text(json.dumps(to_jsonable(paths)))
+    return paths
+
+
+def input_fingerprint(config: AmassConfig, manifest: pa.Table) -> dict[str, str]:
+    """Fingerprints of the discovered motion files, the body-model files and the regressor."""
+    motion_files = [Path(path) for path in manifest["path"].to_pylist()]
+    model_files = [path for path in config.body_models.rglob("*.npz")]
+    fingerprint = {
+        "motion_files": files_fingerprint(motion_files, config.amass_root),
+        "body_models": files_fingerprint(model_files, config.body_models),
+    }
+    if config.regressor is not None:
+        fingerprint["regressor"] = files_fingerprint([config.regressor], config.regressor.parent)
+    return fingerprint
+
+
+@task(name="check-inputs")
+def check_inputs_task(config: AmassConfig) -> list[str]:
+    """Fail before any work on missing inputs; returns warnings (e.g. a regressor that looks swapped)."""
+    from datasets.amass.convert import check_inputs
+
+    return check_inputs(config)
+
+
+@task(name="discover")
+def discover_task(config: AmassConfig) -> pa.Table:
+    """Headers of every motion file, as the Parquet manifest (``datasets.amass.discovery``)."""
+    from datasets.amass.discovery import discover
+
+    manifest = discover(config)
+    print(f"discovered {manifest.num_rows} motion files under {config.amass_root}")
+    return manifest
+
+
+@task(name="convert-write-commit", retries=1, retry_delay_seconds=5)
+def convert_write_commit(
+    config: AmassConfig,
+    manifest: pa.Table,
+    workspace: str,
+    workers: int | None,
+    dask_address: str | None,
+    strict: bool,
+) -> tuple[Manifest, bool]:
+    """Convert every file on Dask, write the store, validate and publish (reusing finished fragments)."""
+    from datasets.amass.convert import convert_amass_file
+    from datasets.amass.discovery import manifest_files
+    from datasets.skeletons import get_skeleton
+
+    skeleton = get_skeleton("h36m17")
+    everything = to_jsonable(config)
+    conversion = Conversion(
+        stage=STAGE,
+        config={key: value for key, value in everything.items() if key not in RUNTIME_FIELDS},
+        inputs=input_fingerprint(config, manifest),
+        items=manifest_files(manifest),
+        convert=partial(convert_amass_file, config=config),
+        skeleton=skeleton.name,
+        joint_names=skeleton.joint_names,
+        attributes={"dataset": "amass", "fps": config.fps, "cameras": config.cameras},
+        tables={"discovery": manifest},
+        runtime={key: everything[key] for key in RUNTIME_FIELDS},
+    )
+    return run_conversion(conversion, workspace, workers=workers, dask_address=dask_address, strict=strict)
+
+
+@flow(name=STAGE, log_prints=True)
+def preprocess_amass(
+    amass_root: str | None = None,
+    body_models: str | None = None,
+    regressor: str | None = None,
+    regressor_order: str = "spin",
+    fps: float = 50.0,
+    cameras: str = "h36m",
+    unknown_gender: str = "reject",
+    include: list[str] | None = None,
+    exclude: list[str] | None = None,
+    seed: int = 0,
+    device: str = "cpu",
+    workers: int | None = None,
+    dask_address: str | None = None,
+    strict: bool = False,
+    workspace: str | None = None,
+) -> str:
+    """AMASS archive -> versioned pose store of Human3.6M joints seen by virtual cameras; returns the version id.
+
+    Args:
+        amass_root: Archive root (``<root>/<SubDataset>/<Subject>/*.npz``); None with no body models and no
+            regressor runs the licence-free demo.
+        body_models: Body-model directory in AMASS's layout (``smplh/<gender>/model.npz``, ``smplx/SMPLX_*.npz``,
+            optional ``dmpls/<gender>/model.npz``).
+        regressor: 17 x V vertex regressor ``.npy``; None uses the body model's own joints (an approximation).
+        regressor_order: ``"spin"`` (left leg first, SPIN's ``J_regressor_h36m.npy``) or ``"h36m"``.
+        fps: Target frame rate, Hz (50: Human3.6M's).
+        cameras: ``"h36m"`` or ``"random:K"``.
+        unknown_gender: ``"reject"`` or ``"neutral"`` for files whose gender is neither male nor female.
+        include: Glob patterns of archive-relative paths to convert (default all).
+        exclude: Glob patterns of archive-relative paths to skip.
+        seed: Seed of the random cameras (mixed with each file's path).
+        device: Torch device of the body model (``cpu``, ``cuda``).
+        workers: Local Dask cluster size (default: cores); not with ``dask_address``.
+        dask_address: Existing Dask scheduler (``tcp://host:8786``; default ``$DASK_SCHEDULER_ADDRESS``).
+        strict: Publish nothing if any file is rejected.
+        workspace: Workspace root.
+    """
+    registry = Workspace(workspace)
+    demo = amass_root is None and body_models is None and regressor is None
+    if demo:
+        paths = demo_inputs(registry)
+        amass_root, body_models, regressor = str(paths.amass_root), str(paths.body_models), str(paths.regressor)
+        regressor_order = paths.regressor_order
+    if amass_root is None or body_models is None:
+        raise ValueError("preprocess-amass needs both --amass-root and --body-models (or neither, for the demo).")
+    config = AmassConfig(
+        amass_root=Path(amass_root),
+        body_models=Path(body_models),
+        regressor=None if regressor is None else Path(regressor),
+        regressor_order=regressor_order,
+        fps=fps,
+        cameras=cameras,
+        unknown_gender=unknown_gender,
+        include=tuple(include or ()),
+        exclude=tuple(exclude or ()),
+        seed=seed,
+        device=device,
+    )
+    for warning in check_inputs_task(config):
+        print(f"warning: {warning}")
+    manifest_table = discover_task(config)
+    manifest, worked = convert_write_commit(config, manifest_table, str(registry.root), workers, dask_address, strict)
+    print(f"{STAGE}: {'published' if worked else 'reused'} version {manifest.id}")
+    print(manifest.summary)
+    create_markdown_artifact(markdown=manifest.summary, key=STAGE, description=manifest.id)
+    return manifest.id
