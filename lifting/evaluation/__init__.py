@@ -1,0 +1,66 @@
+"""Evaluation of uplifting models with the published protocols, and its report.
+
+    from lifting.evaluation import EvaluationConfig, evaluate
+
+    result = evaluate(Path("runs/demo/checkpoint_best.pt"), store, EvaluationConfig(split="test"), Path("eval/demo"))
+    print(result.markdown_table)          # per-action (or per-activity) table; report.md and PNGs in eval/demo
+
+Modules: ``config`` (``EvaluationConfig``), ``inference`` (centre / seq2seq inference, flip TTA, key-frames
+from frame 0, interpolation to the full frame rate), ``protocols`` (Human3.6M, MPI-INF-3DHP, HumanEva-I
+tables), ``report`` (Markdown and plots), ``evaluate`` (the entry points).
+"""
+
+from lifting.evaluation.config import PROTOCOLS, EvaluationConfig
+from lifting.evaluation.evaluate import (
+    METRICS_JSON,
+    REPORT_FILE,
+    EvaluationResult,
+    evaluate,
+    evaluate_predictions,
+    inference_plan,
+    view_keypoints,
+)
+from lifting.evaluation.inference import (
+    InferencePlan,
+    centre_frames,
+    interpolate_in_time,
+    predict_view,
+    seq2seq_starts,
+)
+from lifting.evaluation.protocols import (
+    ALL_FRAMES,
+    COLUMN_TITLES,
+    MPI_INF_3DHP_ACTIVITIES,
+    FrameErrors,
+    pck_joints,
+    protocol_for,
+    protocol_tables,
+    view_errors,
+)
+from lifting.evaluation.report import markdown_table
+
+__all__ = [
+    "ALL_FRAMES",
+    "COLUMN_TITLES",
+    "METRICS_JSON",
+    "MPI_INF_3DHP_ACTIVITIES",
+    "PROTOCOLS",
+    "REPORT_FILE",
+    "EvaluationConfig",
+    "EvaluationResult",
+    "FrameErrors",
+    "InferencePlan",
+    "centre_frames",
+    "evaluate",
+    "evaluate_predictions",
+    "inference_plan",
+    "interpolate_in_time",
+    "markdown_table",
+    "pck_joints",
+    "predict_view",
+    "protocol_for",
+    "protocol_tables",
+    "seq2seq_starts",
+    "view_errors",
+    "view_keypoints",
+]

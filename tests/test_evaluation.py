@@ -1,0 +1,243 @@
+"""Evaluation: oracle and known-offset predictions give hand-derived numbers; inference modes; end to end."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+
+import numpy as np
+import pytest
+import torch
+from conftest import synthetic_views
+from torch import nn
+
+from datasets.skeletons import get_skeleton
+from datasets.store import PoseStore, write_store
+from lifting.evaluation import (
+    EvaluationConfig,
+    InferencePlan,
+    evaluate,
+    evaluate_predictions,
+    pck_joints,
+    predict_view,
+)
+from lifting.models import LiftingOutput, UpliftUpsample
+from lifting.training import TrainingConfig, train
+
+SKELETON = get_skeleton("h36m17")
+RIGHT_ANKLE = SKELETON.index("right_ankle")
+
+
+def _store(directory, specs, seed=0):
+    """Views relabelled per spec: (dataset, subject, action, split, length, valid or None, activity or None)."""
+    views = synthetic_views([spec[4] for spec in specs], seed=seed)
+    relabelled = []
+    for view, (dataset, subject, action, split, _, valid, activity) in zip(views, specs, strict=True):
+        per_frame = {} if activity is None else {"activity": np.asarray(activity, dtype=np.int16)}
+        relabelled.append(
+            dataclasses.replace(
+                view,
+                dataset=dataset,
+                subject=subject,
+                action=action,
+                sequence=f"{action} {subject}",
+                split=split,
+                valid=valid,
+                per_frame=per_frame,
+            )  # fmt: skip
+        )
+    write_store(directory, relabelled, "h36m17", SKELETON.joint_names)
+    return PoseStore(directory)
+
+
+@pytest.fixture(scope="module")
+def h36m_store(tmp_path_factory):
+    """Test views: Walking 30 + 50 frames (S9, S11), Eating 20 frames (S9); one training view."""
+    specs = [
+        ("h36m", "S9", "Walking", "test", 30, None, None),
+        ("h36m", "S11", "Walking", "test", 50, None, None),
+        ("h36m", "S9", "Eating", "test", 20, None, None),
+        ("h36m", "S1", "Eating", "train", 40, None, None),
+    ]
+    return _store(tmp_path_factory.mktemp("h36m") / "store", specs)
+
+
+@pytest.fixture(scope="module")
+def hp3d_store(tmp_path_factory):
+    """One 3DHP test view of 12 frames: frames 0-5 activity 1, 6-11 activity 2; frames 4 and 10 invalid."""
+    valid = np.ones(12, bool)
+    valid[[4, 10]] = False
+    specs = [("mpi_inf_3dhp", "TS1", "", "test", 12, valid, [1] * 6 + [2] * 6)]
+    return _store(tmp_path_factory.mktemp("3dhp") / "store", specs)
+
+
+def _ground_truth(store):
+    return {view: store.read("joints_3d", view) for view in store.index["view_id"].to_pylist()}
+
+
+def test_oracle_gives_zero_errors_on_human36m(h36m_store, tmp_path):
+    """Predictions = ground truth: MPJPE, P-MPJPE, N-MPJPE, MPJVE are 0 for every action and on average."""
+    result = evaluate_predictions(h36m_store, _ground_truth(h36m_store), EvaluationConfig(), tmp_path)
+    assert result.protocol == "h36m" and result.views == 3 and result.frames == 100
+    assert set(result.tables["groups"]) == {"Walking", "Eating", "average"}
+    for row in result.tables["groups"].values():
+        for value in row.values():
+            assert value == pytest.approx(0.0, abs=1e-9)
+    assert (tmp_path / "report.md").is_file() and json.loads((tmp_path / "metrics.json").read_text())[
+        "protocol"
+    ] == "h36m"
+    assert {path.name for path in result.plots} == {"per_joint_error.png", "per_group_error.png", "skeletons.png"}
+
+
+def test_known_offsets_give_known_numbers_per_action(h36m_store, tmp_path):
+    """Right ankle off by 17 mm along x in Walking (80 frames) and 51 mm in Eating (20 frames), all else exact.
+
+    MPJPE per frame = offset / 17 joints: Walking 1 mm, Eating 3 mm; the average over actions is 2 mm (a mean
+    over all 100 frames would be 1.4 mm). Constant offsets move nothing between frames: MPJVE 0. The right
+    ankle's own error is frame-weighted: (80 * 17 + 20 * 51) / 100 = 23.8 mm. HumanEva's grouping names rows by
+    subject and action.
+    """
+    predictions = _ground_truth(h36m_store)
+    for view, offset in ((0, 0.017), (1, 0.017), (2, 0.051)):
+        predictions[view] = predictions[view].copy()
+        predictions[view][:, RIGHT_ANKLE, 0] += offset
+    result = evaluate_predictions(h36m_store, predictions, EvaluationConfig(plots=False), tmp_path)
+    groups = result.tables["groups"]
+    assert groups["Walking"]["mpjpe_mm"] == pytest.approx(1.0)
+    assert groups["Eating"]["mpjpe_mm"] == pytest.approx(3.0)
+    assert result.summary["mpjpe_mm"] == pytest.approx(2.0)
+    assert result.summary["mpjve_mm"] == pytest.approx(0.0, abs=1e-4)  # float32 rounding of the offsets
+    assert result.tables["per_joint"]["right_ankle"] == pytest.approx(23.8, rel=1e-6)
+    assert result.tables["per_joint"]["left_ankle"] == pytest.approx(0.0, abs=1e-9)
+    assert "| Walking | 1.00 |" in result.markdown_table
+    humaneva = evaluate_predictions(
+        h36m_store, predictions, EvaluationConfig(protocol="humaneva", plots=False), tmp_path / "he"
+    )
+    assert set(humaneva.tables["groups"]) == {"S9 Walking", "S11 Walking", "S9 Eating", "average"}
+    assert humaneva.summary["mpjpe_mm"] == pytest.approx((1 + 1 + 3) / 3)
+
+
+def test_mpi_inf_3dhp_pck_auc_on_valid_frames_per_activity(hp3d_store, tmp_path):
+    """14 PCK joints (no pelvis, spine, head centre). Oracle: PCK 100 %, MPJPE 0, AUC 30/31 = 96.77 % (the 0 mm
+    threshold counts nothing under the strict comparison). Right ankle 200 mm off during activity 1 (5 valid
+    frames) and garbage on the invalid frames: activity 1 PCK 13/14, AUC 13 * 30 / (14 * 31), MPJPE 200 / 17 mm;
+    activity 2 as the oracle; all frames (10 valid): PCK (5 * 13/14 + 5) / 10."""
+    assert pck_joints(SKELETON) == [1, 2, 3, 4, 5, 6, 8, 10, 11, 12, 13, 14, 15, 16]
+    oracle = evaluate_predictions(hp3d_store, _ground_truth(hp3d_store), EvaluationConfig(plots=False), tmp_path / "o")
+    assert oracle.protocol == "mpi_inf_3dhp" and oracle.frames == 10
+    assert oracle.summary["pck_150mm_percent"] == pytest.approx(100.0)
+    assert oracle.summary["auc_percent"] == pytest.approx(100 * 30 / 31)
+    assert oracle.summary["mpjpe_mm"] == pytest.approx(0.0, abs=1e-9)
+    predictions = _ground_truth(hp3d_store)
+    predictions[0] = predictions[0].copy()
+    predictions[0][:6, RIGHT_ANKLE, 0] += 0.2
+    predictions[0][[4, 10]] += 5.0  # invalid frames: must not count
+    result = evaluate_predictions(hp3d_store, predictions, EvaluationConfig(plots=False), tmp_path / "offset")
+    walking = result.tables["groups"]["Standing/Walking"]
+    assert walking["pck_150mm_percent"] == pytest.approx(100 * 13 / 14)
+    assert walking["auc_percent"] == pytest.approx(100 * 13 * 30 / (14 * 31))
+    assert walking["mpjpe_mm"] == pytest.approx(200 / 17, rel=1e-5)
+    assert result.tables["groups"]["Exercising"]["pck_150mm_percent"] == pytest.approx(100.0)
+    assert result.summary["pck_150mm_percent"] == pytest.approx(100 * (5 * 13 / 14 + 5) / 10)
+
+
+class CopyModel(nn.Module):
+    """Lifts (x, y) to (x, y, 0): exact, flip-equivariant, time-local; centre = middle pose."""
+
+    def forward(self, keypoints: torch.Tensor) -> LiftingOutput:
+        sequence = torch.cat([keypoints, torch.zeros_like(keypoints[..., :1])], dim=-1)
+        return LiftingOutput(sequence=sequence, centre=sequence[:, sequence.shape[1] // 2])
+
+
+class ConstantModel(nn.Module):
+    """Predicts (1, 2, 3) m at every joint whatever the input."""
+
+    def forward(self, keypoints: torch.Tensor) -> LiftingOutput:
+        sequence = torch.tensor([1.0, 2.0, 3.0]).expand(*keypoints.shape[:-1], 3)
+        return LiftingOutput(sequence=sequence, centre=sequence[:, sequence.shape[1] // 2])
+
+
+class KeyFrameProbe(UpliftUpsample):
+    """Records the key-frame masks and inputs inference hands an Uplift-and-Upsample model."""
+
+    def __init__(self) -> None:
+        nn.Module.__init__(self)
+        self.seen: list[tuple[torch.Tensor, torch.Tensor]] = []
+
+    def forward(self, keypoints: torch.Tensor, key_frame_mask: torch.Tensor) -> LiftingOutput:
+        self.seen.append((keypoints.clone(), key_frame_mask.clone()))
+        zeros = torch.zeros(*keypoints.shape[:-1], 3)
+        return LiftingOutput(sequence=zeros, centre=zeros[:, 0])
+
+
+def test_centre_and_seq2seq_inference_reproduce_an_exact_model():
+    """The copy model returns the input at every frame in centre mode (s_out 1) and in seq2seq mode with tiles
+    (23 frames, N = 9: starts 0, 9, 14) or overlapping windows (hop 4), with and without flip TTA."""
+    keypoints = np.random.default_rng(0).normal(size=(23, 17, 2)).astype(np.float32)
+    expected = np.concatenate([keypoints, np.zeros((23, 17, 1), np.float32)], axis=-1)
+    permutation = SKELETON.flip_permutation
+    for plan in (
+        InferencePlan("centre", frames=9, flip_test=False),
+        InferencePlan("centre", frames=9, flip_test=True),
+        InferencePlan("seq2seq", frames=9, hop=9),
+        InferencePlan("seq2seq", frames=9, hop=4, flip_test=True),
+        InferencePlan("seq2seq", frames=31, hop=31),
+    ):
+        np.testing.assert_allclose(predict_view(CopyModel(), keypoints, plan, permutation), expected, atol=1e-6)
+
+
+def test_flip_tta_averages_with_the_unflipped_flipped_prediction():
+    """(1, 2, 3) flipped is (-1, 2, 3) on the mirrored joint; unflipped and averaged with (1, 2, 3): (0, 2, 3)."""
+    prediction = predict_view(
+        ConstantModel(), np.zeros((5, 17, 2), np.float32), InferencePlan("centre", 3), SKELETON.flip_permutation
+    )
+    np.testing.assert_allclose(prediction, np.broadcast_to([0.0, 2.0, 3.0], (5, 17, 3)))
+
+
+def test_output_stride_interpolates_linearly_between_centres():
+    """s_out 2 on 10 frames: centres 0, 2, ..., 10 (10 past the end, its input edge-padded from frame 9). With
+    2D linear in time, kp(t) = t * b, interior frames are exact; frame 9 lies halfway between centre 8 (8 b)
+    and centre 10 (9 b, padded): 8.5 b."""
+    slope = np.random.default_rng(1).normal(size=(17, 2)).astype(np.float32)
+    keypoints = np.arange(10, dtype=np.float32)[:, None, None] * slope
+    plan = InferencePlan("centre", frames=5, output_stride=2, input_stride=2, flip_test=False)
+    prediction = predict_view(CopyModel(), keypoints, plan, SKELETON.flip_permutation)
+    np.testing.assert_allclose(prediction[:9, :, :2], keypoints[:9], atol=1e-5)
+    np.testing.assert_allclose(prediction[9, :, :2], 8.5 * slope, atol=1e-5)
+
+
+def test_key_frames_start_at_frame_zero():
+    """N = 21, s_out 5, s_in 10: the window centred on frame 5 shows frames -5, 0, 5, 10, 15, of which 0 and 10
+    are key-frames (index % 10 == 0); the others' inputs are zero."""
+    probe = KeyFrameProbe()
+    keypoints = np.ones((23, 17, 2), np.float32)
+    plan = InferencePlan("centre", frames=21, output_stride=5, input_stride=10, flip_test=False)
+    predict_view(probe, keypoints, plan, SKELETON.flip_permutation)
+    inputs, masks = probe.seen[0]
+    assert masks[1].tolist() == [False, True, False, True, False]
+    assert torch.all(inputs[1, ~masks[1]] == 0) and torch.all(inputs[1, masks[1]] == 1)
+
+
+def test_evaluate_a_trained_checkpoint_end_to_end(h36m_store, tmp_path):
+    """A one-step Uplift-and-Upsample checkpoint: the report names the inference, key-frames (s_in 10) are compared
+    with all frames, and scoring its predictions directly gives the same numbers."""
+    overrides = {
+        "receptive_field": 21, "output_stride": 5, "input_strides": [5, 10], "joint_dim": 8, "joint_depth": 1,
+        "joint_heads": 2, "temporal_dim": 16, "temporal_depth": 1, "temporal_heads": 2, "strides": [3],
+        "paddings": [[0, 0]],
+    }  # fmt: skip
+    config = TrainingConfig(epochs=1, steps_per_epoch=1, batch_size=8, progress_bar=False)
+    run = train(
+        "uplift-upsample", None, h36m_store, None, config, tmp_path / "run", device="cpu", model_overrides=overrides
+    )
+    result = evaluate(
+        run.checkpoint_last, h36m_store, EvaluationConfig(input_stride=10), tmp_path / "eval", device="cpu"
+    )
+    report = result.report_path.read_text()
+    assert "centre, N=21, s_out=5, s_in=10" in report and "Key-frames vs all frames" in report
+    assert set(result.tables["key_frames"]) == {"all frames", "key-frames"}
+    assert "training_curves.png" in {path.name for path in result.plots}
+    assert np.isfinite(list(result.summary.values())).all()
+    mixste = train("mixste", "demo", h36m_store, None, config, tmp_path / "mixste", device="cpu")
+    with pytest.raises(ValueError, match="input_stride=5 applies to uplift-upsample models, not mixste"):
+        evaluate(mixste.checkpoint_last, h36m_store, EvaluationConfig(input_stride=5), tmp_path / "bad", device="cpu")
