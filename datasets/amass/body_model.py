@@ -250,7 +250,7 @@ def full_mesh_forward(
         in ``mesh``'s dtype and device.
     """
     dtype, device = mesh.v_template.dtype, mesh.v_template.device
-    poses, betas, trans = (x.to(device=device, dtype=dtype) for x in (poses, betas, trans))
+    poses, betas, trans = (x.to(device=device, dtype=dtype).contiguous() for x in (poses, betas, trans))
     frames = len(poses)
     coefficients = betas.expand(frames, -1)
     if mesh.num_dmpls:

@@ -187,7 +187,7 @@ def folded_joints(
         (T, K, 3) joints, metres, world frame, ``folded``'s dtype and device.
     """
     dtype, device = folded.point_template.dtype, folded.point_template.device
-    poses, betas, trans = (x.to(device=device, dtype=dtype) for x in (poses, betas, trans))
+    poses, betas, trans = (x.to(device=device, dtype=dtype).contiguous() for x in (poses, betas, trans))
     frames, chain_size, pairs = len(poses), len(folded.chain_joints), folded.num_pairs
     if poses.shape[1] != 3 * folded.num_model_joints:
         raise ValueError(f"poses must be (T, {3 * folded.num_model_joints}), got {tuple(poses.shape)}")
