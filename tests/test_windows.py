@@ -164,7 +164,7 @@ def test_flipped_2d_is_projection_of_flipped_3d(store_and_views):
     """The store's camera has no distortion and cx = width / 2 = 500: mirroring the camera frame (X -> -X) and
     projecting gives exactly the mirrored screen coordinates (x -> -x), joints swapped alike."""
     store, _ = store_and_views
-    windows = PoseWindows(store, WindowConfig(frames=15), splits=("train", "test"))
+    windows = PoseWindows(store, WindowConfig(frames=15, include_root=True), splits=("train", "test"))
     batch = windows.gather(np.arange(0, len(windows), 7))
     flipped = flip_windows(batch, windows.flip_permutation)
     absolute = flipped["joints_3d"] + flipped["root"][:, :, None]
@@ -233,7 +233,7 @@ def test_virtual_cameras_turn_the_subject_and_project_consistently(store_and_vie
     projection of the new 3D. Yaw +-180 degrees on a camera looking horizontally at the pivot mirrors depth about
     it: the centre root stays, a joint in front of it moves behind it."""
     store, _ = store_and_views
-    plain = PoseWindows(store, WindowConfig(frames=7), splits=("train",))
+    plain = PoseWindows(store, WindowConfig(frames=7, include_root=True), splits=("train",))
     still = PoseWindows(
         store, WindowConfig(frames=7, virtual_cameras=VirtualCameraConfig((0.0, 0.0))), splits=("train",)
     )

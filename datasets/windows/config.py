@@ -84,6 +84,9 @@ class WindowConfig:
         memory_limit_bytes: Threshold of ``"auto"``.
         cache_chunks: LRU capacity of ``"chunks"`` mode, in chunks per array.
         virtual_cameras: Re-project every window through a new random camera (None: the store's cameras).
+        include_root: Also return each pose's root joint ``root`` (B, P, 3), metres, camera frame (always
+            returned with virtual cameras). Off by default: training needs only root-relative targets, and
+            the loader copies fewer bytes.
     """
 
     frames: int
@@ -99,6 +102,7 @@ class WindowConfig:
     memory_limit_bytes: int = DEFAULT_MEMORY_LIMIT_BYTES
     cache_chunks: int = DEFAULT_CACHE_CHUNKS
     virtual_cameras: VirtualCameraConfig | None = None
+    include_root: bool = False
 
     def __post_init__(self) -> None:
         """Validate the combination; each message names the rule and the value."""

@@ -11,7 +11,8 @@ key                shape, dtype      meaning
 =================  ================  ===========================================================
 keypoints          (B, P, J, 2) f32  2D input, screen-normalised (x in [-1, 1]); 0 at non-key-frames
 joints_3d          (B, P, J, 3) f32  3D target, metres, camera frame, relative to the root joint
-root               (B, P, 3) f32     the root joint, metres, camera frame
+root               (B, P, 3) f32     the root joint, metres, camera frame (``include_root`` or
+                                     virtual cameras only)
 key_frame_mask     (B, P) bool       poses whose 2D is an input (all True without input strides)
 input_stride       (B,) int64        s_in of the window (``output_stride`` without input strides)
 in_view            (B, P) bool       pose lies inside the view (False: padding)
@@ -159,7 +160,7 @@ class PoseWindows(Dataset):
         lengths = self.view_lengths[rows][:, None]
         in_view = (frames >= 0) & (frames < lengths)
         positions = self.view_starts[rows][:, None] + np.clip(frames, 0, lengths - 1)
-        batch = self.frames.gather(positions, rows)
+        batch = self.frames.gather(positions, rows, config.include_root or self.virtual_cameras is not None)
         if self.virtual_cameras is not None:
             yaw = counter_uniform(self.seed, epochs, counters, STREAM_CAMERA_YAW)
             self.virtual_cameras.apply(batch, rows, yaw)

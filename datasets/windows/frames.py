@@ -1,9 +1,9 @@
 """Where window frames come from: the whole store in RAM, or Zarr chunks through an LRU cache.
 
-Both sources answer ``gather(positions, rows)`` with the model-ready arrays of a batch in one vectorised
-step: 2D keypoints normalised to the view's image (``datasets.cameras.pixels_to_normalized``: x in [-1, 1]),
-3D joints relative to the skeleton's root (metres, camera frame), the root itself (metres, camera frame) and
-the store's ``valid`` flags.
+Both sources answer ``gather(positions, rows, with_root)`` with the model-ready arrays of a batch in one
+vectorised step: 2D keypoints normalised to the view's image (``datasets.cameras.pixels_to_normalized``: x in
+[-1, 1]), 3D joints relative to the skeleton's root (metres, camera frame), the store's ``valid`` flags and,
+if asked, the root itself (metres, camera frame).
 
 - ``MemoryFrames`` reads each array once, normalises it per view and keeps it in RAM. Chosen when the arrays
   fit (``WindowConfig.cache``); DataLoader workers share the pages after ``fork``.
@@ -98,14 +98,16 @@ class MemoryFrames:
         self.valid = np.asarray(store.array("valid")[:]) if "valid" in names else np.ones(store.frames, bool)
         self.bytes = self.keypoints.nbytes + self.joints_3d.nbytes + self.root.nbytes + self.valid.nbytes
 
-    def gather(self, positions: np.ndarray, rows: np.ndarray) -> dict[str, np.ndarray]:
+    def gather(self, positions: np.ndarray, rows: np.ndarray, with_root: bool = False) -> dict[str, np.ndarray]:
         """Arrays of a batch at global frame ``positions`` (B, P); ``rows`` (B,) is unused here."""
-        return {
+        batch = {
             "keypoints": np.take(self.keypoints, positions, axis=0),
             "joints_3d": np.take(self.joints_3d, positions, axis=0),
-            "root": np.take(self.root, positions, axis=0),
             "valid": np.take(self.valid, positions, axis=0),
         }
+        if with_root:
+            batch["root"] = np.take(self.root, positions, axis=0)
+        return batch
 
     def describe(self) -> str:
         """One line: where frames come from."""
@@ -157,26 +159,29 @@ class ChunkFrames:
         return data
 
     def _take(self, name: str, positions: np.ndarray) -> np.ndarray:
+        """Gather rows at global ``positions`` from the touched chunks laid side by side (one ``np.take``)."""
         chunks = positions // self.chunk_frames
-        first = self._chunk(name, int(chunks.flat[0]))
-        output = np.empty(positions.shape + first.shape[1:], dtype=first.dtype)
-        for chunk in np.unique(chunks):
-            inside = chunks == chunk
-            output[inside] = self._chunk(name, int(chunk))[positions[inside] - chunk * self.chunk_frames]
-        return output
+        touched = np.flatnonzero(np.bincount(chunks.ravel()))
+        pieces = [self._chunk(name, int(chunk)) for chunk in touched]
+        slot = np.zeros(touched[-1] + 1, dtype=np.int64)
+        slot[touched] = np.concatenate([[0], np.cumsum([len(piece) for piece in pieces])[:-1]])
+        local = slot[chunks] + (positions - chunks * self.chunk_frames)
+        return np.take(np.concatenate(pieces), local, axis=0)
 
-    def gather(self, positions: np.ndarray, rows: np.ndarray) -> dict[str, np.ndarray]:
+    def gather(self, positions: np.ndarray, rows: np.ndarray, with_root: bool = False) -> dict[str, np.ndarray]:
         """Arrays of a batch at global frame ``positions`` (B, P) of the views in index ``rows`` (B,)."""
         pixels = self._take(self.names["keypoints"], positions)[..., :SPATIAL_CHANNELS]
         joints = self._take("joints_3d", positions).astype(np.float32, copy=False)
         root = joints[..., self.root_joint, :]
         valid = self._take("valid", positions) if "valid" in self.names else np.ones(positions.shape, bool)
-        return {
+        batch = {
             "keypoints": normalise_keypoints(pixels, self.widths[rows], self.heights[rows]),
             "joints_3d": joints - root[..., None, :],
-            "root": root,
             "valid": valid,
         }
+        if with_root:
+            batch["root"] = root
+        return batch
 
     def describe(self) -> str:
         """One line: where frames come from."""
