@@ -6,6 +6,7 @@ import pickle
 from pathlib import Path
 
 import pytest
+import torch
 
 from datasets.amass.config import H36M_FPS, UPLIFT_UPSAMPLE_VALIDATION_SUBSETS, AmassConfig
 
@@ -51,3 +52,9 @@ def test_random_cameras_and_string_paths_and_pickling():
 def test_invalid_values_are_refused(overrides, message):
     with pytest.raises(ValueError, match=message):
         AmassConfig(**ROOTS, **overrides)
+
+
+def test_auto_device_resolves_to_what_is_present():
+    config = AmassConfig(**ROOTS, device="auto")
+    assert config.resolved_device == ("cuda" if torch.cuda.is_available() else "cpu")
+    assert AmassConfig(**ROOTS, device="cpu").resolved_device == "cpu"

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 from datasets.amass import AmassConfig, RejectionReason, check_inputs, convert_amass_file, discover, manifest_files
 from datasets.amass.convert import EXTRA_COLUMNS, joint_model
@@ -156,6 +157,11 @@ def test_check_inputs(demo, tmp_path: Path):
         check_inputs(replace(config, regressor=tmp_path / "missing.npy"))
     with pytest.raises(FileNotFoundError, match="AMASS root"):
         check_inputs(replace(config, amass_root=tmp_path / "missing"))
+    with pytest.raises(ValueError, match="not a torch device"):
+        check_inputs(replace(config, device="abacus"))
+    if not torch.cuda.is_available():
+        with pytest.raises(ValueError, match="CUDA is not available"):
+            check_inputs(replace(config, device="cuda:0"))
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         messages = check_inputs(replace(config, regressor_order="h36m"))

@@ -6,6 +6,8 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 
+import torch
+
 from datasets.amass.regressor import REGRESSOR_ORDERS
 
 H36M_FPS = 50.0
@@ -57,7 +59,8 @@ class AmassConfig:
         exclude: Glob patterns on archive-relative paths of files to skip.
         validation_subsets: Sub-datasets whose files form the validation split (the rest train).
         batch_frames: Frames posed per batch (bounds memory).
-        device: Torch device for the body model, e.g. ``"cpu"`` or ``"cuda:0"``.
+        device: Torch device for the body model, e.g. ``"cpu"`` or ``"cuda:0"``; ``"auto"`` takes the GPU
+            when one is present, else the CPU (``resolved_device``).
         precision: ``"float32"`` or ``"float64"`` for the body model.
     """
 
@@ -110,6 +113,13 @@ class AmassConfig:
             raise ValueError(f"precision must be one of {PRECISIONS}, got {self.precision!r}")
         for name in ("include", "exclude", "validation_subsets"):
             object.__setattr__(self, name, tuple(getattr(self, name)))
+
+    @property
+    def resolved_device(self) -> str:
+        """``device``, with ``"auto"`` resolved to ``"cuda"`` when CUDA is available, else ``"cpu"``."""
+        if self.device != "auto":
+            return self.device
+        return "cuda" if torch.cuda.is_available() else "cpu"
 
     @property
     def camera_mode(self) -> str:

@@ -246,7 +246,7 @@ def _model_for(motion: Motion, config: AmassConfig) -> FoldedJointModel:
         return joint_model(
             str(path), motion.model_type, str(dmpl_path) if use_dmpls else None,
             None if config.regressor is None else str(config.regressor), config.regressor_order,
-            config.num_betas, config.num_dmpls, config.device, config.precision,
+            config.num_betas, config.num_dmpls, config.resolved_device, config.precision,
         )  # fmt: skip
     except RegressorMismatchError as error:
         raise _Rejected(RejectionReason.REGRESSOR_MISMATCH, str(error)) from error
@@ -345,7 +345,11 @@ def check_inputs(config: AmassConfig) -> list[str]:
             f"no body model under {config.body_models}: expected smplh/<gender>/model.npz or "
             "smplx/SMPLX_<GENDER>.npz (AMASS's layout)"
         )
-    if config.device.startswith("cuda") and not torch.cuda.is_available():
+    try:
+        device = torch.device(config.resolved_device)
+    except RuntimeError as error:
+        raise ValueError(f"device {config.device!r} is not a torch device: {error}") from error
+    if device.type == "cuda" and not torch.cuda.is_available():
         raise ValueError(f"device {config.device!r} requested but CUDA is not available")
     messages = []
     if config.regressor is not None:
