@@ -18,7 +18,8 @@ from datasets.amass.convert import EXTRA_COLUMNS, joint_model
 from datasets.amass.discovery import AmassFile
 from datasets.cameras import project
 from datasets.skeletons import get_skeleton
-from datasets.synthetic.amass_archive import DEMO_FILES, build_demo_amass, write_bad_amass_files
+from datasets.synthetic.amass_archive import DEMO_FILES, build_demo_amass, motion_arrays, write_bad_amass_files
+from datasets.synthetic.body_model import write_npz
 from datasets.views import Rejection, View
 
 AMASS_SAMPLE = Path(__file__).resolve().parents[2] / "shared/data/amass_sample.npz"
@@ -203,3 +204,15 @@ def test_real_sample_acceptance(demo, tmp_path: Path):
             reprojected = project(view.joints_3d.astype(np.float64), view.camera)
             np.testing.assert_allclose(reprojected, view.keypoints_2d, atol=1e-3, rtol=0)
             assert isinstance(view, View) and view.extra_columns["gender"] == "female"
+
+
+def test_a_missing_gender_counts_as_unknown(demo, tmp_path: Path):
+    _, config, *_ = demo
+    arrays = motion_arrays(DEMO_FILES[0])
+    del arrays["gender"]
+    path = write_npz(tmp_path / "CMU/01/no_gender_poses.npz", arrays)
+    item = AmassFile(path, "CMU/01/no_gender_poses.npz", "CMU", "01", "no_gender_poses", "train")
+    rejected = convert_amass_file(item, config)
+    assert isinstance(rejected, Rejection) and rejected.reason == RejectionReason.UNKNOWN_GENDER
+    views = convert_amass_file(item, replace(config, unknown_gender="neutral"))
+    assert isinstance(views, list) and views[0].extra_columns["gender"] == "neutral"

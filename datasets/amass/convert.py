@@ -45,8 +45,9 @@ from datasets.views import Rejection, View
 
 DATASET_NAME = "amass"
 
-REQUIRED_KEYS = ("poses", "trans", "betas", "gender")
-"""Keys every AMASS motion file has, besides a frame rate (formats.md 4.2, 4.3)."""
+REQUIRED_KEYS = ("poses", "trans", "betas")
+"""Keys a motion file must have, besides a frame rate (formats.md 4.2, 4.3). A missing ``gender`` counts as
+an unknown gender (rejected, or posed with the neutral model under ``unknown_gender="neutral"``)."""
 
 EXTRA_COLUMNS = ("out_of_frame_ratio", "source_fps", "source_frames", "gender", "model_type")
 """Index columns every AMASS view carries in ``View.extra_columns``."""
@@ -119,20 +120,18 @@ def _read_arrays(path: Path) -> dict[str, np.ndarray]:
             rate_key = next((key for key in FRAME_RATE_KEYS if key in keys), None)
             if rate_key is None:
                 raise _Rejected(RejectionReason.MISSING_FRAME_RATE, f"none of {FRAME_RATE_KEYS} present")
-            wanted = [*REQUIRED_KEYS, rate_key] + (["dmpls"] if "dmpls" in keys else [])
+            wanted = [*REQUIRED_KEYS, rate_key] + [key for key in ("gender", "dmpls") if key in keys]
             arrays = {key: np.asarray(data[key]) for key in wanted}
     except _Rejected:
         raise
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile, KeyError) as error:
-        raise _Rejected(RejectionReason.UNREADABLE_FILE, f"{type(error).__name__}: {error}") from error
-    except Exception as error:  # zlib.error (corrupt deflate stream) and other decoder failures
+    except Exception as error:  # bad zip, zlib.error (corrupt deflate stream), malformed npy header...
         raise _Rejected(RejectionReason.UNREADABLE_FILE, f"{type(error).__name__}: {error}") from error
     arrays["fps"] = arrays.pop(rate_key)
     return arrays
 
 
-def _resolve_gender(stored: np.ndarray, config: AmassConfig) -> str:
-    gender = decode_text(stored).lower()
+def _resolve_gender(stored: np.ndarray | None, config: AmassConfig) -> str:
+    gender = "" if stored is None else decode_text(stored).lower()
     if gender in GENDERS:
         return gender
     if config.unknown_gender == "neutral":
@@ -182,7 +181,7 @@ def load_motion(path: Path, config: AmassConfig) -> Motion:
     return Motion(
         poses=as_float(poses), trans=as_float(trans), betas=as_float(betas),
         dmpls=None if dmpls is None else as_float(dmpls), fps=fps,
-        gender=_resolve_gender(arrays["gender"], config), model_type=model_type_for_width(poses.shape[1]),
+        gender=_resolve_gender(arrays.get("gender"), config), model_type=model_type_for_width(poses.shape[1]),
     )  # fmt: skip
 
 
