@@ -8,8 +8,8 @@
     result.checkpoint_best        # evaluate it with lifting.evaluation.evaluate
 
 Modules: ``config`` (the typed configuration), ``models`` (model configs, windows, forward pass), ``objectives``
-(each model's loss), ``step`` (one update), ``loop`` (the run), ``checkpoint``, ``records`` (metrics.jsonl and
-TensorBoard), ``validation``, ``distributed`` (torchrun/DDP).
+(each model's loss), ``step`` (one update), ``loop`` (the run), ``runtime`` (signals, TF32), ``checkpoint``,
+``records`` (metrics.jsonl and TensorBoard), ``validation``, ``distributed`` (torchrun/DDP).
 """
 
 from lifting.training.checkpoint import (

@@ -15,12 +15,9 @@ all restored).
 
 from __future__ import annotations
 
-import contextlib
 import shutil
-import signal
-import threading
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -54,6 +51,7 @@ from lifting.training.models import (
 )
 from lifting.training.objectives import LiftingObjective, loss_kind_for
 from lifting.training.records import RunRecords
+from lifting.training.runtime import StopRequests, numerics
 from lifting.training.step import train_step
 from lifting.training.validation import validation_mpjpe, validation_windows
 
@@ -90,44 +88,6 @@ class TrainingResult:
     last_epoch_loss: float | None
     best_validation_mpjpe: float | None
     data: str
-
-
-class _StopRequests:
-    """Turns SIGTERM/SIGINT into a flag checked after every step (a second SIGINT interrupts at once)."""
-
-    SIGNALS = (signal.SIGTERM, signal.SIGINT)
-
-    def __init__(self) -> None:
-        self.received: int | None = None
-        self._previous: dict[int, Any] = {}
-
-    def _handle(self, number: int, frame: Any) -> None:
-        if self.received is not None and number == signal.SIGINT:
-            raise KeyboardInterrupt
-        self.received = number
-
-    def __enter__(self) -> _StopRequests:
-        if threading.current_thread() is threading.main_thread():
-            self._previous = {number: signal.signal(number, self._handle) for number in self.SIGNALS}
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        for number, handler in self._previous.items():
-            signal.signal(number, handler)
-
-
-@contextlib.contextmanager
-def _numerics(device: torch.device, config: TrainingConfig) -> Iterator[None]:
-    """TF32 matmuls on CUDA if configured, and the caller's generators restored afterwards."""
-    cuda_devices = [device.index or 0] if device.type == "cuda" else []
-    previous = (torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32)
-    try:
-        with torch.random.fork_rng(devices=cuda_devices):
-            if device.type == "cuda" and config.tf32:
-                torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = True
-            yield
-    finally:
-        torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = previous
 
 
 def _parameter_groups(model: torch.nn.Module, weight_decay: float) -> list[dict[str, Any]]:
@@ -188,7 +148,7 @@ class _TrainingRun:
     def build(self, init_checkpoint: Path | None, resume: bool) -> TrainingProgress | None:
         """Model, optimiser and EMA, from scratch, initial weights or the last checkpoint; returns resumed progress."""
         config, device = self.config, self.context.device
-        torch.manual_seed(config.seed)  # inside fork_rng (``_numerics``): the caller's generator is restored
+        torch.manual_seed(config.seed)  # inside fork_rng (``numerics``): the caller's generator is restored
         self.model = build_model_from_config(self.model_name, self.model_config).to(device)
         self.optimizer = torch.optim.AdamW(
             _parameter_groups(self.model, config.torch_weight_decay),
@@ -288,7 +248,7 @@ class _TrainingRun:
             total=config.epochs * batches, initial=progress.global_step, unit="step", dynamic_ncols=True,
             disable=not (config.progress_bar and self.context.is_main),
         )  # fmt: skip
-        with _StopRequests() as stop, bar:
+        with StopRequests() as stop, bar:
             while progress.epoch < config.epochs:
                 learning_rate = config.learning_rate_at(progress.epoch)
                 for group in self.optimizer.param_groups:
@@ -376,7 +336,7 @@ def train(
     stores = [train_store] if isinstance(train_store, PoseStore) else list(train_store)
     context = setup_distributed(device)
     try:
-        with _numerics(context.device, config):
+        with numerics(context.device, config):
             run = _TrainingRun(
                 model_name, model_preset, model_overrides, stores, validation_store, config, output_dir, context
             )
