@@ -10,7 +10,6 @@ and the few scalar members (gender, frame rate, model type) without decompressin
 whose header cannot be read is still listed, with the error in ``header_error``: every discovered file is
 either converted or rejected later, never dropped.
 
-    >>> from pathlib import Path
     >>> subset_split("MPI_HDM05", UPLIFT_UPSAMPLE_VALIDATION_SUBSETS)
     'validation'
 """
