@@ -24,12 +24,13 @@ import numpy as np
 
 from datasets.amass.config import AmassConfig
 from datasets.cameras import Camera, h36m_cameras, look_at_camera, project, world_to_camera
+from datasets.skeletons import H36MJoint
 
 AMASS_TO_H36M_ROTATION = np.eye(3)
 """Rotation from AMASS world to Human3.6M world: both z-up with the floor at z = 0 (module docstring)."""
 
-PELVIS = 0
-"""Index of the pelvis in the 17 output joints (``datasets.skeletons.H36MJoint.PELVIS``)."""
+PELVIS = int(H36MJoint.PELVIS)
+"""Index of the pelvis in the 17 output joints."""
 
 
 def place_in_h36m_world(joints_amass: np.ndarray) -> np.ndarray:
