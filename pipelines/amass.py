@@ -123,7 +123,7 @@ def preprocess_amass(
     include: list[str] | None = None,
     exclude: list[str] | None = None,
     seed: int = 0,
-    device: str = "cpu",
+    device: str = "auto",
     workers: int | None = None,
     dask_address: str | None = None,
     strict: bool = False,
@@ -144,7 +144,7 @@ def preprocess_amass(
         include: Glob patterns of archive-relative paths to convert (default all).
         exclude: Glob patterns of archive-relative paths to skip.
         seed: Seed of the random cameras (mixed with each file's path).
-        device: Torch device of the body model (``cpu``, ``cuda``).
+        device: Torch device of the body model: ``auto`` (the GPU when present, else the CPU), ``cpu``, ``cuda``.
         workers: Local Dask cluster size (default: cores); not with ``dask_address``.
         dask_address: Existing Dask scheduler (``tcp://host:8786``; default ``$DASK_SCHEDULER_ADDRESS``).
         strict: Publish nothing if any file is rejected.

@@ -147,7 +147,9 @@ def preprocess_amass_command(
         list[str] | None, typer.Option("--exclude", help="Glob of archive-relative paths to skip (repeatable).")
     ] = None,
     seed: Annotated[int, typer.Option(help="Seed of random cameras (mixed with each file's path).")] = 0,
-    device: Annotated[str, typer.Option(help="Torch device of the body model: cpu or cuda.")] = "cpu",
+    device: Annotated[
+        str, typer.Option(help="Torch device of the body model: auto (GPU when present), cpu or cuda.")
+    ] = "auto",
     workers: Annotated[
         int | None, typer.Option(help="Local Dask workers (default: one per core). Not with --dask-address.")
     ] = None,
