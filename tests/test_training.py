@@ -172,10 +172,11 @@ def test_sigterm_writes_a_checkpoint_and_resumes_exactly(store, uninterrupted, t
         return train_step(*arguments, **options)
 
     monkeypatch.setattr(training_loop, "train_step", signalling_step)
+    handler_before = signal.getsignal(signal.SIGTERM)
     result = train("strided", "demo", store, store, RESUME_CONFIG, tmp_path, device="cpu", model_overrides=TINY_STRIDED)
     assert (result.status, result.global_step) == ("interrupted", 3)
     assert load_checkpoint(result.checkpoint_last)["progress"]["global_step"] == 3
-    assert signal.getsignal(signal.SIGTERM) == signal.SIG_DFL
+    assert signal.getsignal(signal.SIGTERM) == handler_before  # the run's handler is removed again
     monkeypatch.undo()
     train(
         "strided",
