@@ -17,7 +17,7 @@ FLOWS: Mapping[str, str] = {
     "preprocess-humaneva": "pipelines.preprocess:preprocess_humaneva",
     "pretrain": "pipelines.training:pretrain",
     "finetune": "pipelines.training:finetune",
-    "evaluate": "pipelines.training:evaluate",
+    "evaluate": "pipelines.training:evaluate_flow",
     "pretrain-finetune": "pipelines.training:pretrain_finetune",
 }
 """Flow name -> ``module:function`` of the Prefect flow."""

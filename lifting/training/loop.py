@@ -246,7 +246,7 @@ class _TrainingRun:
         loader = make_window_loader(self.windows, self.sampler, config.num_workers, self.context.device.type == "cuda")
         bar = tqdm(
             total=config.epochs * batches, initial=progress.global_step, unit="step", dynamic_ncols=True,
-            disable=not (config.progress_bar and self.context.is_main),
+            disable=None if config.progress_bar and self.context.is_main else True,  # None: off unless a terminal
         )  # fmt: skip
         with StopRequests() as stop, bar:
             while progress.epoch < config.epochs:

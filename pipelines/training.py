@@ -1,0 +1,272 @@
+"""Prefect flows that turn pose stores into checkpoints and metrics, each a version linked to its parents.
+
+``pretrain`` (pose store -> checkpoint), ``finetune`` (checkpoint or scratch + pose store -> checkpoint),
+``evaluate`` (checkpoint + pose store + split -> metrics and report) and ``pretrain-finetune``, which chains
+them: pretrain on AMASS, finetune on the target, and, at the same finetuning budget, train from scratch;
+evaluate both and print the comparison. With no data arguments everything runs on the licence-free demo
+data. Finished stages are reused on rerun; the training maths lives in ``lifting``.
+
+Training writes into ``<workspace>/cache/<version>/train`` while it runs, so an interrupted run (SIGTERM,
+SIGINT, a crash) continues from its last checkpoint with ``resume=True``; the finished run's files are then
+published as the version's outputs.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Mapping
+from typing import Any
+
+from prefect import flow, task
+from prefect.artifacts import create_markdown_artifact
+
+from datasets.config import load_config, to_jsonable
+from datasets.store import open_store
+from datasets.workspace import Manifest, Workspace
+from pipelines.stages import FRAGMENT_CACHE
+from pipelines.versioning import StageRun
+
+TRAINING_RUNTIME_FIELDS = ("num_workers", "progress_bar")
+"""TrainingConfig fields that do not change the trained weights: recorded, not hashed into the version."""
+DEFAULT_MODEL = "uplift-upsample"
+DEFAULT_MODEL_PRESET = "demo"
+DEFAULT_TRAINING_PRESET = "demo"
+
+
+class TrainingInterrupted(RuntimeError):
+    """Training stopped on a signal before finishing; its checkpoint is kept for ``--resume``."""
+
+
+def _training_config(preset: str, overrides: Mapping[str, Any]) -> Any:
+    from lifting.training import TrainingConfig
+
+    return load_config(TrainingConfig, "training", preset, overrides)
+
+
+def _model_preset_or_default(model: str, preset: str | None) -> str:
+    return preset or DEFAULT_MODEL_PRESET
+
+
+@task(name="train", retries=0)
+def train_version(
+    stage: str,
+    workspace: str,
+    data: str,
+    init: str | None,
+    model: str,
+    model_preset: str,
+    training_preset: str,
+    overrides: Mapping[str, Any],
+    device: str,
+    resume: bool,
+) -> Manifest:
+    """Reuse or train and publish a checkpoint version (``lifting.training.train``)."""
+    from lifting.training import BEST_CHECKPOINT, LAST_CHECKPOINT, METRICS_FILE, TENSORBOARD_DIRECTORY, train
+
+    registry = Workspace(workspace)
+    data_manifest = registry.resolve(data)
+    init_manifest = registry.resolve(init) if init else None
+    config = _training_config(training_preset, overrides)
+    everything = to_jsonable(config)
+    hashed = {key: value for key, value in everything.items() if key not in TRAINING_RUNTIME_FIELDS}
+    parents = [data_manifest.id] + ([init_manifest.id] if init_manifest else [])
+    run = StageRun(
+        registry, stage, parents=parents,
+        config={"model": model, "model_preset": model_preset, "training_preset": training_preset, "training": hashed},
+        runtime={"device": device, **{key: everything[key] for key in TRAINING_RUNTIME_FIELDS}},
+    )  # fmt: skip
+    existing = run.existing()
+    if existing is not None:
+        print(f"{stage}: reused version {existing.id}")
+        return existing
+    working = registry.root / FRAGMENT_CACHE / run.id / "train"
+    if not resume:
+        shutil.rmtree(working, ignore_errors=True)
+    store = open_store(registry.root, data_manifest.id)
+    init_checkpoint = registry.output_path(init_manifest, "checkpoint_best") if init_manifest else None
+    result = train(model, model_preset, store, store, config, working, init_checkpoint=init_checkpoint,
+                   resume=resume, device=device)  # fmt: skip
+    if result.status == "interrupted":
+        raise TrainingInterrupted(
+            f"{stage} was interrupted after {result.global_step} steps; its checkpoint is in {working}. "
+            f"Run the same command with --resume to continue."
+        )
+    with run:
+        outputs = {}
+        for name, file_name in (("checkpoint_best", BEST_CHECKPOINT), ("checkpoint_last", LAST_CHECKPOINT),
+                                ("metrics", METRICS_FILE)):  # fmt: skip
+            shutil.copy2(working / file_name, run.directory / file_name)
+            outputs[name] = run.file_output(run.directory / file_name)
+        shutil.copytree(working / TENSORBOARD_DIRECTORY, run.directory / TENSORBOARD_DIRECTORY)
+        outputs["tensorboard"] = {"kind": "directory", "path": run.relative(run.directory / TENSORBOARD_DIRECTORY)}
+        counts = {"epochs": result.epochs_completed, "steps": result.global_step}
+        best = result.best_validation_mpjpe
+        summary = (
+            f"## {stage}\n\nmodel {model} ({model_preset}), {result.epochs_completed} epochs, {result.global_step} "
+            f"steps, last epoch loss {result.last_epoch_loss:.4f}"
+            + (f", best validation MPJPE {best * 1000:.1f} mm" if best is not None else "")
+            + f"\n\ndata: {result.data}"
+        )
+        manifest = run.publish(counts=counts, outputs=outputs, summary=summary,
+                               metadata={"best_validation_mpjpe_m": best})  # fmt: skip
+    shutil.rmtree(working.parent, ignore_errors=True)
+    print(summary)
+    return manifest
+
+
+@task(name="evaluate")
+def evaluate_version(workspace: str, checkpoint: str, data: str, split: str, preset: str | None,
+                     device: str) -> Manifest:  # fmt: skip
+    """Reuse or evaluate and publish a metrics version (``lifting.evaluation.evaluate``)."""
+    from lifting.evaluation import EvaluationConfig, evaluate
+
+    registry = Workspace(workspace)
+    checkpoint_manifest = registry.resolve(checkpoint)
+    data_manifest = registry.resolve(data)
+    config = load_config(EvaluationConfig, "evaluation", preset, {"split": split})
+    run = StageRun(registry, "evaluate", config=to_jsonable(config),
+                   parents=[checkpoint_manifest.id, data_manifest.id], runtime={"device": device})  # fmt: skip
+    existing = run.existing()
+    if existing is not None:
+        print(f"evaluate: reused version {existing.id}")
+        return existing
+    store = open_store(registry.root, data_manifest.id)
+    with run:
+        result = evaluate(registry.output_path(checkpoint_manifest, "checkpoint_best"), store, config,
+                          run.directory / "evaluation", device=device)  # fmt: skip
+        outputs = {"report": run.file_output(result.report_path), "metrics": run.file_output(result.metrics_path)}
+        outputs.update({f"plot_{path.stem}": run.file_output(path) for path in result.plots})
+        summary = f"## evaluate {checkpoint_manifest.id} on {data_manifest.id} ({split})\n\n{result.markdown_table}"
+        manifest = run.publish(
+            counts={"views": result.views, "frames": result.frames}, outputs=outputs, summary=summary,
+            metadata={"protocol": result.protocol, "summary": result.summary},
+        )  # fmt: skip
+    print(summary)
+    return manifest
+
+
+def _default_data(workspace: str, stage: str) -> str:
+    """The newest version of a preprocess stage, running it on the demo data if there is none."""
+    registry = Workspace(workspace)
+    if registry.manifests(stage):
+        return registry.manifests(stage)[-1].id
+    from pipelines.serve import load_flow
+
+    return load_flow(stage)(workspace=workspace)
+
+
+def _overrides(epochs: int | None, max_steps: int | None) -> dict[str, Any]:
+    return {key: value for key, value in {"epochs": epochs, "max_steps": max_steps}.items() if value is not None}
+
+
+def _publish_artifact(manifest: Manifest) -> str:
+    create_markdown_artifact(markdown=manifest.summary, key=manifest.stage, description=manifest.id)
+    return manifest.id
+
+
+@flow(name="pretrain", log_prints=True)
+def pretrain(
+    data: str | None = None,
+    model: str = DEFAULT_MODEL,
+    preset: str | None = None,
+    training_preset: str = DEFAULT_TRAINING_PRESET,
+    epochs: int | None = None,
+    max_steps: int | None = None,
+    device: str = "auto",
+    resume: bool = False,
+    workspace: str | None = None,
+) -> str:
+    """Pretrain a model on a pose store (default: the newest preprocess-amass, or the demo); returns the version."""
+    root = str(Workspace(workspace).root)
+    data = data or _default_data(root, "preprocess-amass")
+    manifest = train_version("pretrain", root, data, None, model, _model_preset_or_default(model, preset),
+                             training_preset, _overrides(epochs, max_steps), device, resume)  # fmt: skip
+    return _publish_artifact(manifest)
+
+
+@flow(name="finetune", log_prints=True)
+def finetune(
+    data: str | None = None,
+    init: str | None = None,
+    model: str = DEFAULT_MODEL,
+    preset: str | None = None,
+    training_preset: str = DEFAULT_TRAINING_PRESET,
+    epochs: int | None = None,
+    max_steps: int | None = None,
+    device: str = "auto",
+    resume: bool = False,
+    workspace: str | None = None,
+) -> str:
+    """Finetune a checkpoint (``init``; None trains from scratch) on a target store (default preprocess-h36m)."""
+    root = str(Workspace(workspace).root)
+    data = data or _default_data(root, "preprocess-h36m")
+    manifest = train_version("finetune", root, data, init, model, _model_preset_or_default(model, preset),
+                             training_preset, _overrides(epochs, max_steps), device, resume)  # fmt: skip
+    return _publish_artifact(manifest)
+
+
+@flow(name="evaluate", log_prints=True)
+def evaluate_flow(
+    checkpoint: str = "finetune",
+    data: str | None = None,
+    split: str = "test",
+    preset: str | None = None,
+    device: str = "auto",
+    workspace: str | None = None,
+) -> str:
+    """Evaluate a checkpoint version on a pose store's split with its dataset's protocol; returns the version."""
+    root = str(Workspace(workspace).root)
+    data = data or _default_data(root, "preprocess-h36m")
+    return _publish_artifact(evaluate_version(root, checkpoint, data, split, preset, device))
+
+
+def comparison_table(rows: Mapping[str, Manifest]) -> str:
+    """Markdown table of headline metrics, one column per training route."""
+    metrics = sorted({name for manifest in rows.values() for name in manifest.metadata.get("summary", {})})
+    header = "| metric | " + " | ".join(rows) + " |"
+    lines = [header, "|---" * (len(rows) + 1) + "|"]
+    for name in metrics:
+        values = [manifest.metadata["summary"].get(name) for manifest in rows.values()]
+        lines.append(f"| {name} | " + " | ".join("-" if v is None else f"{v:.2f}" for v in values) + " |")
+    return "\n".join(lines)
+
+
+@flow(name="pretrain-finetune", log_prints=True)
+def pretrain_finetune(
+    model: str = DEFAULT_MODEL,
+    preset: str | None = None,
+    training_preset: str = DEFAULT_TRAINING_PRESET,
+    pretrain_data: str | None = None,
+    finetune_data: str | None = None,
+    epochs: int | None = None,
+    max_steps: int | None = None,
+    device: str = "auto",
+    workspace: str | None = None,
+) -> str:
+    """Pretrain on AMASS, finetune on the target, train from scratch at the same budget; evaluate both.
+
+    Returns:
+        The comparison table (Markdown), also printed and published as an artifact.
+    """
+    root = str(Workspace(workspace).root)
+    pretrain_data = pretrain_data or _default_data(root, "preprocess-amass")
+    finetune_data = finetune_data or _default_data(root, "preprocess-h36m")
+    model_preset = _model_preset_or_default(model, preset)
+    overrides = _overrides(epochs, max_steps)
+    pretrained = train_version("pretrain", root, pretrain_data, None, model, model_preset, training_preset,
+                               overrides, device, False)  # fmt: skip
+    routes = {
+        "pretrained + finetuned": train_version("finetune", root, finetune_data, pretrained.id, model, model_preset,
+                                                training_preset, overrides, device, False),
+        "from scratch": train_version("finetune", root, finetune_data, None, model, model_preset, training_preset,
+                                      overrides, device, False),
+    }  # fmt: skip
+    evaluations = {name: evaluate_version(root, manifest.id, finetune_data, "test", None, device)
+                   for name, manifest in routes.items()}  # fmt: skip
+    table = comparison_table(evaluations)
+    lines = [f"## pretrain-finetune: {model} ({model_preset}) on {finetune_data}", "", table, ""]
+    lines += [f"- {name}: checkpoint {routes[name].id}, evaluation {evaluations[name].id}" for name in routes]
+    report = "\n".join(lines)
+    print(report)
+    create_markdown_artifact(markdown=report, key="pretrain-finetune", description=f"{model} {model_preset}")
+    return report
