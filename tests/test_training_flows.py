@@ -1,0 +1,105 @@
+"""`python flows.py pretrain-finetune` on the embedded default, twice; an interrupted pretrain resumes exactly."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from datasets.workspace import Workspace
+
+pytestmark = pytest.mark.slow
+
+REPOSITORY_ROOT = Path(__file__).resolve().parents[1]
+STEPS_BEFORE_THE_SIGNAL = 10
+
+
+def flows(*arguments: str, workspace: Path, **kwargs) -> subprocess.CompletedProcess:
+    environment = {**os.environ, "MOCAPLIFT_WORKSPACE": str(workspace), "PREFECT_SERVER_ANALYTICS_ENABLED": "false"}
+    return subprocess.run([sys.executable, "flows.py", *arguments], cwd=REPOSITORY_ROOT, env=environment,
+                          capture_output=True, text=True, timeout=900, **kwargs)  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def default_workspace(tmp_path_factory) -> tuple[Path, str, str]:
+    """A workspace after `python flows.py pretrain-finetune` ran twice on the embedded default."""
+    workspace = tmp_path_factory.mktemp("default")
+    first = flows("pretrain-finetune", workspace=workspace)
+    assert first.returncode == 0, first.stdout[-3000:] + first.stderr[-3000:]
+    second = flows("pretrain-finetune", workspace=workspace)
+    assert second.returncode == 0, second.stdout[-3000:] + second.stderr[-3000:]
+    return workspace, first.stdout + first.stderr, second.stdout + second.stderr
+
+
+def test_embedded_default_prints_the_comparison_and_a_second_run_reuses_every_version(default_workspace):
+    workspace, first, second = default_workspace
+    stages = {manifest.stage for manifest in Workspace(workspace).manifests()}
+    assert stages == {"preprocess-amass", "preprocess-h36m", "pretrain", "finetune", "evaluate"}
+    assert len(Workspace(workspace).manifests("finetune")) == 2  # pretrained + finetuned, and from scratch
+    assert len(Workspace(workspace).manifests("evaluate")) == 2
+    for output in (first, second):
+        assert "| metric | pretrained + finetuned | from scratch |" in output
+        assert "| mpjpe_mm |" in output and "| p_mpjpe_mm |" in output
+    assert second.count("reused version") == 5 and "published version" not in second
+    table = [line for line in first.splitlines() if line.startswith("| mpjpe_mm")]
+    assert table and table[-1] in second
+
+
+def test_finetuned_version_traces_back_to_the_pretraining_data(default_workspace):
+    workspace, _, _ = default_workspace
+    registry = Workspace(workspace)
+    [pretrained] = registry.manifests("pretrain")
+    finetuned = [manifest for manifest in registry.manifests("finetune") if pretrained.id in manifest.parents]
+    assert len(finetuned) == 1
+    lineage = {registry.get(parent).stage for parent in finetuned[0].parents}
+    assert lineage == {"preprocess-h36m", "pretrain"}
+    assert registry.get(pretrained.parents[0]).stage == "preprocess-amass"
+    for evaluation in registry.manifests("evaluate"):
+        assert {registry.get(parent).stage for parent in evaluation.parents} == {"finetune", "preprocess-h36m"}
+        assert (workspace / evaluation.outputs["report"]["path"]).read_text().startswith("#")
+
+
+def test_interrupted_pretrain_resumed_equals_the_uninterrupted_run(default_workspace, tmp_path):
+    source, _, _ = default_workspace
+    registry = Workspace(source)
+    [uninterrupted] = registry.manifests("pretrain")
+    interrupted_workspace = tmp_path / "workspace"
+    shutil.copytree(source / "registry", interrupted_workspace / "registry")
+    for manifest in registry.manifests("preprocess-amass"):
+        shutil.copytree(source / "versions" / manifest.id, interrupted_workspace / "versions" / manifest.id)
+    os.remove(interrupted_workspace / "registry" / f"{uninterrupted.id}.json")
+
+    environment = {**os.environ, "MOCAPLIFT_WORKSPACE": str(interrupted_workspace),
+                   "PREFECT_SERVER_ANALYTICS_ENABLED": "false"}  # fmt: skip
+    run = subprocess.Popen([sys.executable, "flows.py", "pretrain"], cwd=REPOSITORY_ROOT, env=environment,
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)  # fmt: skip
+    metrics = interrupted_workspace / "cache" / uninterrupted.id / "train" / "metrics.jsonl"
+    deadline = time.monotonic() + 600
+    while not metrics.exists() or metrics.read_text().count('"kind": "step"') < STEPS_BEFORE_THE_SIGNAL:
+        assert run.poll() is None, run.stdout.read()[-3000:]
+        assert time.monotonic() < deadline, "training never reached the signal"
+        time.sleep(0.05)
+    run.send_signal(signal.SIGTERM)
+    output = run.communicate(timeout=600)[0]
+    assert run.returncode != 0 and "--resume" in output, output[-3000:]
+    assert Workspace(interrupted_workspace).manifests("pretrain") == []
+
+    resumed = flows("pretrain", "--resume", workspace=interrupted_workspace)
+    assert resumed.returncode == 0, resumed.stdout[-3000:] + resumed.stderr[-3000:]
+    [published] = Workspace(interrupted_workspace).manifests("pretrain")
+    assert published.id == uninterrupted.id
+
+    def losses(workspace: Path, manifest) -> list[float]:
+        lines = (workspace / manifest.outputs["metrics"]["path"]).read_text().splitlines()
+        records = [json.loads(line) for line in lines]
+        return [record["loss"] for record in records if record["kind"] == "step"]
+
+    assert losses(interrupted_workspace, published) == losses(source, uninterrupted)
+    assert published.outputs["checkpoint_best"]["sha256"] == uninterrupted.outputs["checkpoint_best"]["sha256"]
