@@ -13,7 +13,9 @@ published as the version's outputs.
 
 from __future__ import annotations
 
+import os
 import shutil
+import time
 from collections.abc import Mapping
 from typing import Any
 
@@ -28,6 +30,8 @@ from pipelines.versioning import StageRun
 
 TRAINING_RUNTIME_FIELDS = ("num_workers", "progress_bar")
 """TrainingConfig fields that do not change the trained weights: recorded, not hashed into the version."""
+RANK_WAIT_TIMEOUT_S = 600.0
+"""How long other torchrun ranks wait for rank 0 to publish the version after training."""
 DEFAULT_MODEL = "uplift-upsample"
 DEFAULT_MODEL_PRESET = "demo"
 DEFAULT_TRAINING_PRESET = "demo"
@@ -86,6 +90,8 @@ def train_version(
     init_checkpoint = registry.output_path(init_manifest, "checkpoint_best") if init_manifest else None
     result = train(model, model_preset, store, store, config, working, init_checkpoint=init_checkpoint,
                    resume=resume, device=device)  # fmt: skip
+    if not _is_main_process():
+        return _wait_for_version(registry, run.id)
     if result.status == "interrupted":
         raise TrainingInterrupted(
             f"{stage} was interrupted after {result.global_step} steps; its checkpoint is in {working}. "
@@ -142,6 +148,21 @@ def evaluate_version(workspace: str, checkpoint: str, data: str, split: str, pre
             metadata={"protocol": result.protocol, "summary": result.summary},
         )  # fmt: skip
     print(summary)
+    return manifest
+
+
+def _is_main_process() -> bool:
+    """True unless this is a non-zero rank under ``torchrun`` (only rank 0 publishes a training version)."""
+    return int(os.environ.get("RANK", "0")) == 0
+
+
+def _wait_for_version(registry: Workspace, version_id: str, timeout_s: float = RANK_WAIT_TIMEOUT_S) -> Manifest:
+    """Under ``torchrun``, the other ranks return the version rank 0 publishes once training ends."""
+    deadline = time.monotonic() + timeout_s
+    while (manifest := registry.get(version_id)) is None:
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"rank 0 did not publish {version_id} within {timeout_s:.0f} s")
+        time.sleep(1.0)
     return manifest
 
 
