@@ -43,6 +43,7 @@ from datasets.units import MILLIMETRES_PER_METRE
 from datasets.videopose3d import (
     POSITIONS_3D_KEY,
     ReadResult,
+    detect_source_format,
     detection_name,
     load_object_npz,
     load_positions_2d,
@@ -104,19 +105,12 @@ def detect_format(source: Path) -> str:
         ValueError: Both are there; pass ``format=`` to choose.
     """
     source = Path(source)
-    found = []
-    if (source / NPZ_3D_FILE).is_file():
-        found.append("videopose3d")
-    if next(source.glob(CDF_PATTERN), None) is not None:
-        found.append("cdf")
-    if not found:
-        raise FileNotFoundError(
-            f"{source} holds no Human3.6M source: expected {NPZ_3D_FILE} (VideoPose3D, with optional "
-            f"{NPZ_2D_PATTERN}) or {CDF_PATTERN} (original release, Poses_D3_Positions_S*.tgz extracted)"
-        )
-    if len(found) > 1:
-        raise ValueError(f"{source} holds both {NPZ_3D_FILE} and {CDF_PATTERN}: pass format='videopose3d' or 'cdf'")
-    return found[0]
+    present = {"videopose3d": (source / NPZ_3D_FILE).is_file(), "cdf": next(source.glob(CDF_PATTERN), None) is not None}
+    expected = (
+        f"{NPZ_3D_FILE} (VideoPose3D, with optional {NPZ_2D_PATTERN}) or {CDF_PATTERN} "
+        "(original release, Poses_D3_Positions_S*.tgz extracted)"
+    )
+    return detect_source_format(source, present, "Human3.6M", expected)
 
 
 def read_h36m(source: Path, detections: Mapping[str, Path] | None = None, format: str | None = None) -> ReadResult:

@@ -35,6 +35,7 @@ from datasets.units import MILLIMETRES_PER_METRE
 from datasets.videopose3d import (
     POSITIONS_3D_KEY,
     ReadResult,
+    detect_source_format,
     detection_name,
     load_object_npz,
     load_positions_2d,
@@ -88,19 +89,12 @@ def detect_format(source: Path) -> str:
         ValueError: Both are there; pass ``format=`` to choose.
     """
     source = Path(source)
-    found = []
-    if (source / NPZ_3D_FILE).is_file():
-        found.append("videopose3d")
-    if _mat_files(source):
-        found.append("mat")
-    if not found:
-        raise FileNotFoundError(
-            f"{source} holds no HumanEva-I source: expected {NPZ_3D_FILE} with {NPZ_GT_FILE} (VideoPose3D), or "
-            "Train/S*/<Action>_<Trial>.mat and Validate/S*/... (ConvertHumanEva.m, possibly under converted_15j/)"
-        )
-    if len(found) > 1:
-        raise ValueError(f"{source} holds both {NPZ_3D_FILE} and MATLAB files: pass format='videopose3d' or 'mat'")
-    return found[0]
+    present = {"videopose3d": (source / NPZ_3D_FILE).is_file(), "mat": bool(_mat_files(source))}
+    expected = (
+        f"{NPZ_3D_FILE} with {NPZ_GT_FILE} (VideoPose3D), or Train/S*/<Action>_<Trial>.mat and Validate/S*/... "
+        "(ConvertHumanEva.m, possibly under converted_15j/)"
+    )
+    return detect_source_format(source, present, "HumanEva-I", expected)
 
 
 def _mat_files(source: Path) -> list[Path]:

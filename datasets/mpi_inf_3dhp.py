@@ -42,7 +42,7 @@ import numpy as np
 from datasets.cameras import Camera
 from datasets.skeletons import convert_joints
 from datasets.units import MILLIMETRES_PER_METRE
-from datasets.videopose3d import ReadResult, load_object_npz, pose_array_problem
+from datasets.videopose3d import ReadResult, detect_source_format, load_object_npz, pose_array_problem
 from datasets.views import View
 
 DATASET = "mpi_inf_3dhp"
@@ -203,19 +203,15 @@ def detect_format(source: Path) -> str:
         ValueError: Both are there; pass ``format=`` to choose.
     """
     source = Path(source)
-    found = []
-    if _train_mat_files(source) or _test_mat_files(source):
-        found.append("mat")
-    if (source / TRAIN_NPZ).is_file() or (source / TEST_NPZ).is_file():
-        found.append("npz")
-    if not found:
-        raise FileNotFoundError(
-            f"{source} holds no MPI-INF-3DHP source: expected {TRAIN_MAT_PATTERN} (with {CALIBRATION_FILE}) "
-            f"and/or mpi_inf_3dhp_test_set/TS*/annot_data.mat, or {TRAIN_NPZ} / {TEST_NPZ}"
-        )
-    if len(found) > 1:
-        raise ValueError(f"{source} holds both MATLAB files and {TRAIN_NPZ}/{TEST_NPZ}: pass format='mat' or 'npz'")
-    return found[0]
+    present = {
+        "mat": bool(_train_mat_files(source) or _test_mat_files(source)),
+        "npz": (source / TRAIN_NPZ).is_file() or (source / TEST_NPZ).is_file(),
+    }
+    expected = (
+        f"{TRAIN_MAT_PATTERN} (with {CALIBRATION_FILE}) and/or mpi_inf_3dhp_test_set/TS*/annot_data.mat, "
+        f"or {TRAIN_NPZ} / {TEST_NPZ}"
+    )
+    return detect_source_format(source, present, "MPI-INF-3DHP", expected)
 
 
 def _train_mat_files(source: Path) -> list[Path]:

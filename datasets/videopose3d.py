@@ -85,6 +85,28 @@ class ReadResult:
         self.views.append(view)
 
 
+def detect_source_format(source: Path, present: Mapping[str, bool], dataset: str, expected: str) -> str:
+    """The one format whose files ``source`` holds, among ``present`` (format -> are its files there?).
+
+    Args:
+        source: The source folder (for messages).
+        present: Each candidate format and whether its files were found.
+        dataset: Dataset name, for messages.
+        expected: What the folder should hold, for the message when nothing matches.
+
+    Raises:
+        FileNotFoundError: No format's files are there; the message names the files expected.
+        ValueError: Several are there; the message says to pass ``format=``.
+    """
+    found = [name for name, is_present in present.items() if is_present]
+    if not found:
+        raise FileNotFoundError(f"{source} holds no {dataset} source: expected {expected}")
+    if len(found) > 1:
+        choices = " or ".join(repr(name) for name in found)
+        raise ValueError(f"{source} holds several {dataset} sources ({', '.join(found)}): pass format={choices}")
+    return found[0]
+
+
 def load_object_npz(path: Path, key: str) -> dict[str, Any]:
     """Load the pickled dict stored under ``key`` of a third-party VideoPose3D-style npz file.
 

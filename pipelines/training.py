@@ -47,10 +47,6 @@ def _training_config(preset: str, overrides: Mapping[str, Any]) -> Any:
     return load_config(TrainingConfig, "training", preset, overrides)
 
 
-def _model_preset_or_default(model: str, preset: str | None) -> str:
-    return preset or DEFAULT_MODEL_PRESET
-
-
 @task(name="train", retries=0)
 def train_version(
     stage: str,
@@ -185,6 +181,17 @@ def _publish_artifact(manifest: Manifest) -> str:
     return manifest.id
 
 
+def _train_flow(stage: str, default_data_stage: str, data: str | None, init: str | None, model: str,
+                preset: str | None, training_preset: str, epochs: int | None, max_steps: int | None, device: str,
+                resume: bool, workspace: str | None) -> str:  # fmt: skip
+    """Body of the pretrain and finetune flows: resolve the defaults, train or reuse, publish the artifact."""
+    root = str(Workspace(workspace).root)
+    data = data or _default_data(root, default_data_stage)
+    manifest = train_version(stage, root, data, init, model, preset or DEFAULT_MODEL_PRESET, training_preset,
+                             _overrides(epochs, max_steps), device, resume)  # fmt: skip
+    return _publish_artifact(manifest)
+
+
 @flow(name="pretrain", log_prints=True)
 def pretrain(
     data: str | None = None,
@@ -198,11 +205,8 @@ def pretrain(
     workspace: str | None = None,
 ) -> str:
     """Pretrain a model on a pose store (default: the newest preprocess-amass, or the demo); returns the version."""
-    root = str(Workspace(workspace).root)
-    data = data or _default_data(root, "preprocess-amass")
-    manifest = train_version("pretrain", root, data, None, model, _model_preset_or_default(model, preset),
-                             training_preset, _overrides(epochs, max_steps), device, resume)  # fmt: skip
-    return _publish_artifact(manifest)
+    return _train_flow("pretrain", "preprocess-amass", data, None, model, preset, training_preset, epochs, max_steps,
+                       device, resume, workspace)  # fmt: skip
 
 
 @flow(name="finetune", log_prints=True)
@@ -219,11 +223,8 @@ def finetune(
     workspace: str | None = None,
 ) -> str:
     """Finetune a checkpoint (``init``; None trains from scratch) on a target store (default preprocess-h36m)."""
-    root = str(Workspace(workspace).root)
-    data = data or _default_data(root, "preprocess-h36m")
-    manifest = train_version("finetune", root, data, init, model, _model_preset_or_default(model, preset),
-                             training_preset, _overrides(epochs, max_steps), device, resume)  # fmt: skip
-    return _publish_artifact(manifest)
+    return _train_flow("finetune", "preprocess-h36m", data, init, model, preset, training_preset, epochs, max_steps,
+                       device, resume, workspace)  # fmt: skip
 
 
 @flow(name="evaluate", log_prints=True)
@@ -272,7 +273,7 @@ def pretrain_finetune(
     root = str(Workspace(workspace).root)
     pretrain_data = pretrain_data or _default_data(root, "preprocess-amass")
     finetune_data = finetune_data or _default_data(root, "preprocess-h36m")
-    model_preset = _model_preset_or_default(model, preset)
+    model_preset = preset or DEFAULT_MODEL_PRESET
     overrides = _overrides(epochs, max_steps)
     pretrained = train_version("pretrain", root, pretrain_data, None, model, model_preset, training_preset,
                                overrides, device, False)  # fmt: skip
