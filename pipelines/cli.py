@@ -38,6 +38,11 @@ WorkspaceOption = Annotated[
     ),
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
+DetectionsOption = Annotated[
+    list[str] | None,
+    typer.Option("--detections", help="Extra 2D file as NAME=FILE (repeatable); stored as keypoints_2d_NAME."),
+]
+StrictOption = Annotated[bool, typer.Option(help="Fail (publish nothing) if any item is rejected.")]
 
 NOT_LANDED_EXIT_CODE = 2
 
@@ -189,14 +194,11 @@ def preprocess_h36m_command(
             "Default: licence-free demo data."
         ),
     ] = None,
-    detections: Annotated[
-        list[str] | None,
-        typer.Option("--detections", help="Extra 2D file as NAME=FILE (repeatable); stored as keypoints_2d_NAME."),
-    ] = None,
+    detections: DetectionsOption = None,
     source_format: Annotated[
         str | None, typer.Option("--format", help="videopose3d or cdf (default: detected).")
     ] = None,
-    strict: Annotated[bool, typer.Option(help="Fail if any item is rejected.")] = False,
+    strict: StrictOption = False,
     workspace: WorkspaceOption = None,
 ) -> None:
     """Human3.6M (VideoPose3D npz or original CDF files) -> versioned pose store.
@@ -228,7 +230,7 @@ def preprocess_3dhp_command(
         typer.Option("--camera", help="Training camera index 0..13 (repeatable); default the 8 commonly used."),
     ] = None,
     annotation: Annotated[str, typer.Option(help="univ_annot3 (evaluation ground truth) or annot3.")] = "univ_annot3",
-    strict: Annotated[bool, typer.Option(help="Fail if any item is rejected.")] = False,
+    strict: StrictOption = False,
     workspace: WorkspaceOption = None,
 ) -> None:
     """MPI-INF-3DHP (annot.mat / annot_data.mat or the preprocessed npz) -> versioned pose store.
@@ -253,14 +255,11 @@ def preprocess_humaneva_command(
             "Default: licence-free demo data."
         ),
     ] = None,
-    detections: Annotated[
-        list[str] | None,
-        typer.Option("--detections", help="Extra 2D file as NAME=FILE (repeatable); stored as keypoints_2d_NAME."),
-    ] = None,
+    detections: DetectionsOption = None,
     source_format: Annotated[
         str | None, typer.Option("--format", help="videopose3d or mat (default: detected).")
     ] = None,
-    strict: Annotated[bool, typer.Option(help="Fail if any item is rejected.")] = False,
+    strict: StrictOption = False,
     workspace: WorkspaceOption = None,
 ) -> None:
     """HumanEva-I (VideoPose3D npz or the MATLAB export) -> versioned pose store.
