@@ -1,0 +1,14 @@
+"""The ``python flows.py`` command line: one subcommand per flow, plus version inspection.
+
+Every subcommand parses its options and starts a flow from ``pipelines``; heavy imports (torch, prefect)
+happen inside the commands so that ``--help`` stays instant. Commands register on one Typer app in the order
+``--help`` lists them: conversions, training, then inspection and service.
+"""
+
+from pipelines.cli import preprocess, training, versions  # noqa: F401  (importing registers the commands)
+from pipelines.cli.common import app
+
+
+def main() -> None:
+    """Entry point of ``python flows.py`` and the ``mocaplift`` console script."""
+    app()

@@ -1,0 +1,91 @@
+"""Shared pieces of the command line: the Typer app, option types, and how a command starts a flow."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from datasets.workspace import WORKSPACE_ENVIRONMENT_VARIABLE
+
+app = typer.Typer(
+    name="flows.py",
+    help=(
+        "mocaplift: convert Human3.6M, MPI-INF-3DHP, HumanEva-I and AMASS into versioned pose stores, "
+        "then pretrain, finetune and evaluate 2D-to-3D uplifting transformers on them.\n\n"
+        "Every stage's output is a version in the workspace (see `versions` and `show`); rerunning a stage "
+        "with the same inputs and config reuses its version."
+    ),
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_show_locals=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+WorkspaceOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--workspace",
+        envvar=WORKSPACE_ENVIRONMENT_VARIABLE,
+        help=f"Workspace directory holding every version (default ./workspace, or ${WORKSPACE_ENVIRONMENT_VARIABLE}).",
+        show_default=False,
+    ),
+]
+DetectionsOption = Annotated[
+    list[str] | None,
+    typer.Option("--detections", help="Extra 2D file as NAME=FILE (repeatable); stored as keypoints_2d_NAME."),
+]
+StrictOption = Annotated[bool, typer.Option(help="Fail (publish nothing) if any item is rejected.")]
+
+ModelOption = Annotated[str, typer.Option(help="Model: uplift-upsample, mixste, strided, mixste-tmt, strided-tmt.")]
+PresetOption = Annotated[str | None, typer.Option(help="Model preset under presets/models/<model>/ (default: demo).")]
+TrainingPresetOption = Annotated[
+    str, typer.Option(help="Training preset under presets/training/ (demo, uplift-upsample-h36m-351, ...).")
+]
+EpochsOption = Annotated[int | None, typer.Option(help="Override the preset's number of epochs.")]
+MaxStepsOption = Annotated[int | None, typer.Option(help="Stop after this many optimiser steps (smoke runs).")]
+DeviceOption = Annotated[str, typer.Option(help="auto (GPU when present), cpu, cuda or cuda:N.")]
+ResumeOption = Annotated[
+    bool, typer.Option(help="Continue an interrupted run of the same version from its last checkpoint.")
+]
+
+
+def optional_str(path: Path | None) -> str | None:
+    """A path option as the string a flow parameter takes (None stays None)."""
+    return None if path is None else str(path)
+
+
+def name_file_pairs(values: list[str], option: str) -> dict[str, str]:
+    """Parse repeated ``NAME=FILE`` options, failing with the option's name on a malformed one."""
+    pairs = {}
+    for value in values:
+        name, separator, path = value.partition("=")
+        if not separator or not name or not path:
+            typer.echo(f"{option} expects NAME=FILE, got {value!r}.", err=True)
+            raise typer.Exit(2)
+        if not Path(path).is_file():
+            typer.echo(f"{option} {name}: {path} does not exist.", err=True)
+            raise typer.Exit(2)
+        pairs[name] = path
+    return pairs
+
+
+def run_flow(flow_function, announce_version: bool = True, **parameters) -> None:
+    """Run a flow; turn clear input errors and interruptions into one message and exit 1 (no traceback).
+
+    Args:
+        flow_function: The Prefect flow.
+        announce_version: Print ``version <id>`` with the flow's result (flows that return a version id).
+        **parameters: The flow's parameters.
+    """
+    from pipelines.batch import NothingAcceptedError
+    from pipelines.training import TrainingInterrupted
+
+    try:
+        result = flow_function(**parameters)
+    except (NothingAcceptedError, TrainingInterrupted, FileNotFoundError, ValueError) as error:
+        typer.echo(f"error: {error}", err=True)
+        raise typer.Exit(1) from None
+    if announce_version:
+        typer.echo(f"version {result}")

@@ -1,0 +1,145 @@
+"""Inspection and service commands: ``versions``, ``show``, ``export``, ``serve``, ``model-info``."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from datasets.workspace import Manifest, VersionNotFoundError, Workspace
+from pipelines.cli.common import WorkspaceOption, app, optional_str
+
+JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
+
+
+@app.command("versions")
+def versions_command(
+    stage: Annotated[str | None, typer.Argument(help="Only this stage, e.g. preprocess-amass.")] = None,
+    workspace: WorkspaceOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """List versions (oldest first) with their parents, counts and time."""
+    manifests = Workspace(workspace).manifests(stage)
+    if as_json:
+        typer.echo(json.dumps([_summary_row(manifest) for manifest in manifests], indent=2))
+        return
+    if not manifests:
+        where = Workspace(workspace).root
+        typer.echo(f"No versions{f' of {stage}' if stage else ''} in {where}.")
+        return
+    header = f"{'version':<36} {'finished':<26} {'wall s':>8}  parents"
+    typer.echo(header)
+    typer.echo("-" * len(header))
+    for manifest in manifests:
+        parents = ", ".join(manifest.parents) or "-"
+        typer.echo(f"{manifest.id:<36} {manifest.finished:<26} {manifest.wall_time_s:>8.1f}  {parents}")
+
+
+def _summary_row(manifest: Manifest) -> dict:
+    return {
+        "id": manifest.id,
+        "stage": manifest.stage,
+        "parents": list(manifest.parents),
+        "finished": manifest.finished,
+        "wall_time_s": manifest.wall_time_s,
+        "counts": dict(manifest.counts),
+    }
+
+
+@app.command("show")
+def show_command(
+    reference: Annotated[str, typer.Argument(help="Version id (or unique prefix), or a stage name for its newest.")],
+    workspace: WorkspaceOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Print a version's manifest: stage, parents, config, code, counts, outputs and checksums."""
+    try:
+        manifest = Workspace(workspace).resolve(reference)
+    except VersionNotFoundError as error:
+        typer.echo(str(error), err=True)
+        raise typer.Exit(1) from None
+    if as_json:
+        typer.echo(json.dumps(manifest.to_dict(), indent=2, sort_keys=True, default=str))
+        return
+    typer.echo(f"version   {manifest.id}")
+    typer.echo(f"stage     {manifest.stage}")
+    typer.echo(f"parents   {', '.join(manifest.parents) or '-'}")
+    code = manifest.code
+    typer.echo(
+        f"code      {str(code.get('commit'))[:12]}{' (dirty)' if code.get('dirty') else ''}, "
+        f"fingerprint {str(code.get('fingerprint'))[:12]}"
+    )
+    typer.echo(f"run       {manifest.started} -> {manifest.finished} ({manifest.wall_time_s:.1f} s)")
+    typer.echo("counts    " + ", ".join(f"{key} {value}" for key, value in manifest.counts.items()))
+    typer.echo("outputs")
+    for name, output in manifest.outputs.items():
+        typer.echo(f"  {name:<12} {output.get('kind', '?'):<9} {output['path']}")
+    typer.echo("config")
+    for line in json.dumps(manifest.config, indent=2, sort_keys=True).splitlines():
+        typer.echo(f"  {line}")
+    if manifest.summary:
+        typer.echo("")
+        typer.echo(manifest.summary)
+
+
+@app.command("export")
+def export_command(
+    reference: Annotated[str, typer.Argument(help="Version id (or prefix) or stage name of a pose store.")],
+    out: Annotated[Path, typer.Option("--out", help="Output folder for the exported files.")],
+    export_format: Annotated[str, typer.Option("--format", help="Export format: videopose3d.")] = "videopose3d",
+    workspace: WorkspaceOption = None,
+) -> None:
+    """Write a pose store back as VideoPose3D-style npz files, for existing codebases.
+
+    Example: python flows.py export preprocess-h36m --format videopose3d --out exported/
+    """
+    from datasets.store import open_store
+    from datasets.videopose3d import export_videopose3d
+
+    if export_format != "videopose3d":
+        typer.echo(f"Unknown export format {export_format!r}; available: videopose3d.", err=True)
+        raise typer.Exit(2)
+    try:
+        store = open_store(workspace, reference)
+    except (VersionNotFoundError, KeyError) as error:
+        typer.echo(str(error), err=True)
+        raise typer.Exit(1) from None
+    for path in export_videopose3d(store, out):
+        typer.echo(f"wrote {path}")
+
+
+@app.command("serve")
+def serve_command(
+    workspace: WorkspaceOption = None,
+    limit: Annotated[int | None, typer.Option(help="Most flow runs executed at once.")] = None,
+) -> None:
+    """Register a Prefect deployment for every flow and execute their runs until interrupted (Ctrl-C).
+
+    Deployments are named FLOW/FLOW, e.g. preprocess-amass/preprocess-amass. With a Prefect server running
+    (prefect server start), start this, then: prefect deployment run preprocess-amass/preprocess-amass
+    """
+    from pipelines.serve import serve_all
+
+    serve_all(workspace=optional_str(workspace), limit=limit)
+
+
+@app.command("model-info")
+def model_info_command(
+    model: Annotated[str, typer.Argument(help="Model name: uplift-upsample, mixste, strided, mixste-tmt, ...")],
+    preset: Annotated[str, typer.Option(help="Preset under presets/models/<model>/ (the papers' or demo).")] = "demo",
+) -> None:
+    """Print a model's parameters, FLOPs per forward and per output frame, and its input/output shapes.
+
+    Example: python flows.py model-info uplift-upsample --preset h36m-351
+    """
+    from lifting.models import MODELS, available_presets, format_model_info, model_info
+
+    if model not in MODELS:
+        typer.echo(f"Unknown model {model!r}; choose one of {', '.join(sorted(MODELS))}.", err=True)
+        raise typer.Exit(1)
+    if preset not in available_presets(model):
+        typer.echo(f"No preset {preset!r} for {model}; choose one of {', '.join(available_presets(model))}.", err=True)
+        raise typer.Exit(1)
+    typer.echo(format_model_info(model_info(model, preset)))
