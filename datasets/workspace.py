@@ -1,21 +1,25 @@
 """Where versions live and how to find them: the workspace registry.
 
-A workspace is a directory (``--workspace DIR``, else ``$MOCAPLIFT_WORKSPACE``, else ``./workspace``)::
+A workspace is a directory or an object-storage prefix (``--workspace DIR`` or ``--workspace
+s3://bucket/prefix``, else ``$MOCAPLIFT_WORKSPACE``, else ``./workspace``)::
 
     workspace/
         registry/<version id>.json        one manifest per published version: the only thing readers trust
         versions/<version id>/<attempt>/  the outputs of the run that published it (stores, tables, checkpoints)
 
 A version exists once its manifest is in ``registry/``. Outputs are written first into a fresh attempt
-directory, then the manifest is published with an atomic exclusive link, so a run killed at any point
-leaves at most an unreferenced attempt directory and never a half-visible version; two runs of the same
-version race only on that link, and the loser reuses the winner's version. How versions are derived from
+directory, then the manifest is published with an atomic exclusive create (a hard link on disk, a
+conditional PUT on S3: ``datasets.storage.create_exclusively``), so a run killed at any point leaves at most
+an unreferenced attempt directory and never a half-visible version; two runs of the same version race only
+on that create, and the loser reuses the winner's version. Paths inside manifests are relative to the
+workspace root, so a workspace can be copied between a disk and a bucket. How versions are derived from
 inputs, config and code lives in ``pipelines.versioning``; this module only reads and publishes manifests
 so that ``datasets.store.open_store`` can resolve references without importing the orchestration layer.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import uuid
@@ -24,17 +28,26 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from datasets.storage import Location, ObjectPath, as_location, create_exclusively, is_remote, relative_path
+
 WORKSPACE_ENVIRONMENT_VARIABLE = "MOCAPLIFT_WORKSPACE"
 DEFAULT_WORKSPACE = Path("workspace")
 REGISTRY_DIRECTORY = "registry"
 VERSIONS_DIRECTORY = "versions"
+CACHE_ENVIRONMENT_VARIABLE = "MOCAPLIFT_CACHE"
+DEFAULT_CACHE = Path("~/.cache/mocaplift")
+"""Local scratch of workspaces in object storage (``Workspace.local_directory``)."""
+CACHE_NAME_DIGITS = 16
 
 
-def resolve_workspace(path: str | Path | None = None) -> Path:
-    """The workspace root: ``path`` if given, else ``$MOCAPLIFT_WORKSPACE``, else ``./workspace``."""
+def resolve_workspace(path: str | os.PathLike | ObjectPath | None = None) -> Location:
+    """The workspace root: ``path`` if given, else ``$MOCAPLIFT_WORKSPACE``, else ``./workspace``.
+
+    Returns a ``Path`` for a directory and an ``ObjectPath`` for a URL such as ``s3://bucket/prefix``.
+    """
     if path is not None:
-        return Path(path)
-    return Path(os.environ.get(WORKSPACE_ENVIRONMENT_VARIABLE, DEFAULT_WORKSPACE))
+        return as_location(path)
+    return as_location(os.environ.get(WORKSPACE_ENVIRONMENT_VARIABLE) or DEFAULT_WORKSPACE)
 
 
 class VersionNotFoundError(LookupError):
@@ -90,32 +103,36 @@ class Manifest:
 
 
 class Workspace:
-    """The registry of published versions under one workspace root."""
+    """The registry of published versions under one workspace root (a directory or an object-storage prefix).
 
-    def __init__(self, root: str | Path | None = None) -> None:
-        self.root = resolve_workspace(root)
+    Attributes:
+        root: ``Path`` of a local workspace, ``ObjectPath`` of one in object storage.
+    """
+
+    def __init__(self, root: str | os.PathLike | ObjectPath | None = None) -> None:
+        self.root: Location = resolve_workspace(root)
 
     @property
-    def registry(self) -> Path:
+    def registry(self) -> Location:
         """Directory of published manifests."""
         return self.root / REGISTRY_DIRECTORY
 
     def manifests(self, stage: str | None = None) -> list[Manifest]:
         """Published versions, oldest first, optionally of one stage."""
-        if not self.registry.is_dir():
+        if not is_remote(self.registry) and not self.registry.is_dir():
             return []
-        manifests = [
-            Manifest.from_dict(json.loads(path.read_text()))
-            for path in self.registry.glob("*.json")
-            if not path.name.startswith(".")
-        ]
+        paths = [path for path in self.registry.glob("*.json") if not path.name.startswith(".")]
+        manifests = [Manifest.from_dict(json.loads(text)) for text in _read_texts(paths)]
         manifests.sort(key=lambda manifest: (manifest.finished, manifest.id))
         return [manifest for manifest in manifests if stage is None or manifest.stage == stage]
 
     def get(self, version_id: str) -> Manifest | None:
         """The manifest of exactly this version id, or None."""
         path = self.registry / f"{version_id}.json"
-        return Manifest.from_dict(json.loads(path.read_text())) if path.is_file() else None
+        try:
+            return Manifest.from_dict(json.loads(path.read_text()))
+        except FileNotFoundError:
+            return None
 
     def resolve(self, reference: str) -> Manifest:
         """A version by id, by unique id prefix, or by stage name (its newest version).
@@ -147,14 +164,14 @@ class Workspace:
             f"${WORKSPACE_ENVIRONMENT_VARIABLE}."
         )
 
-    def output_path(self, manifest: Manifest, name: str) -> Path:
-        """Absolute path of one named output of a version."""
+    def output_path(self, manifest: Manifest, name: str) -> Location:
+        """Location of one named output of a version (absolute path, or URL in object storage)."""
         if name not in manifest.outputs:
             raise KeyError(f"Version {manifest.id} has no output {name!r}; it has {sorted(manifest.outputs)}.")
         return self.root / manifest.outputs[name]["path"]
 
-    def new_attempt_directory(self, version_id: str) -> Path:
-        """A fresh, empty directory for one run's outputs, never shared with another run."""
+    def new_attempt_directory(self, version_id: str) -> Location:
+        """A fresh, empty directory (or prefix) for one run's outputs, never shared with another run."""
         directory = self.root / VERSIONS_DIRECTORY / version_id / f"attempt-{uuid.uuid4().hex[:12]}"
         directory.mkdir(parents=True)
         return directory
@@ -162,23 +179,42 @@ class Workspace:
     def publish(self, manifest: Manifest) -> Manifest:
         """Make a version visible, atomically; if another run published it first, return theirs.
 
-        The manifest is written to a temporary file and hard-linked to its final name: ``link`` fails if the
-        name exists, so exactly one run wins, and readers never see a partly written manifest.
+        The manifest is created only if its name is free (``datasets.storage.create_exclusively``: a hard
+        link on disk, a conditional PUT on S3), so exactly one run wins, and readers never see a partly
+        written manifest.
         """
-        self.registry.mkdir(parents=True, exist_ok=True)
         final = self.registry / f"{manifest.id}.json"
-        temporary = self.registry / f".{manifest.id}.{uuid.uuid4().hex}.tmp"
-        temporary.write_text(json.dumps(manifest.to_dict(), indent=2, sort_keys=True, default=str))
-        try:
-            os.link(temporary, final)
-        except FileExistsError:
-            winner = self.get(manifest.id)
-            assert winner is not None
-            return winner
-        finally:
-            temporary.unlink()
-        return manifest
+        text = json.dumps(manifest.to_dict(), indent=2, sort_keys=True, default=str)
+        if create_exclusively(final, text.encode()):
+            return manifest
+        winner = self.get(manifest.id)
+        if winner is None:
+            raise RuntimeError(f"{final} exists but could not be read back; is the workspace being deleted?")
+        return winner
 
-    def relative(self, path: Path) -> str:
+    def relative(self, path: str | os.PathLike | ObjectPath) -> str:
         """``path`` relative to the workspace root, as stored in manifests."""
-        return str(Path(path).resolve().relative_to(self.root.resolve()))
+        return relative_path(as_location(path), self.root)
+
+    def local_directory(self, *parts: str) -> Path:
+        """A local directory for files that must be on this machine's disk (e.g. generated demo sources).
+
+        For a local workspace it is ``<root>/<parts>``; for one in object storage it is under
+        ``$MOCAPLIFT_CACHE`` (default ``~/.cache/mocaplift``), in a folder named after the workspace URL.
+        The directory is not created.
+        """
+        if isinstance(self.root, Path):
+            return self.root.joinpath(*parts)
+        cache = Path(os.environ.get(CACHE_ENVIRONMENT_VARIABLE) or DEFAULT_CACHE).expanduser()
+        name = hashlib.sha256(str(self.root).encode()).hexdigest()[:CACHE_NAME_DIGITS]
+        return cache.joinpath(name, *parts)
+
+
+def _read_texts(paths: list[Location]) -> list[str]:
+    """The text of each file; objects in one filesystem are fetched concurrently."""
+    remote = [path for path in paths if isinstance(path, ObjectPath)]
+    fetched: dict[str, bytes] = {}
+    if remote:
+        contents = remote[0].filesystem.cat([path.path for path in remote])
+        fetched = {key.strip("/"): value for key, value in contents.items()}  # keys as ObjectPath.path spells them
+    return [fetched[path.path].decode() if isinstance(path, ObjectPath) else path.read_text() for path in paths]

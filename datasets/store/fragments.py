@@ -4,7 +4,9 @@ Large conversions run in two parallel phases. Workers convert source items (an A
 sequence) and each saves its views as a fragment; the coordinator then lays the fragments out in a fixed
 order (the sorted source manifest) and workers copy them into disjoint chunk-aligned blocks of the store.
 Fragments are plain ``.npz`` files of arrays (no pickle), written atomically, so a rerun after a crash reuses
-every fragment already finished and the final store does not depend on which worker did what.
+every fragment already finished and the final store does not depend on which worker did what. The fragment
+directory may be in object storage (``s3://...``): each fragment is then one object, written in one PUT, so
+workers on other machines read what any worker wrote.
 """
 
 from __future__ import annotations
@@ -12,14 +14,13 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from datasets.storage import ObjectPath, as_location, write_atomically
 from datasets.store.schema import ArraySpec, StoreLayout
 from datasets.store.writer import view_arrays, view_row, view_specs, write_block
 from datasets.views import Rejection, View
@@ -31,7 +32,7 @@ class FragmentInfo:
 
     Attributes:
         item: The source item (e.g. the path of the file it came from).
-        path: The fragment file, or None when the item was rejected.
+        path: The fragment file (a path or URL), or None when the item was rejected.
         rows: One index row per view (``datasets.store.view_row``), in view order.
         specs: ``view_specs`` of each view.
         rejection: Why the item was refused, if it was.
@@ -53,17 +54,14 @@ def _key(view_number: int, array: str) -> str:
     return f"view{view_number}__{array}"
 
 
-def save_fragment(path: str | Path, item: str, views: Sequence[View]) -> FragmentInfo:
-    """Save an item's views to ``path`` (atomically: written aside, then renamed into place)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+def save_fragment(path: str | os.PathLike | ObjectPath, item: str, views: Sequence[View]) -> FragmentInfo:
+    """Save an item's views to ``path`` (atomically: ``datasets.storage.write_atomically``)."""
+    path = as_location(path)
     arrays = {}
     for number, view in enumerate(views):
         for name, values in view_arrays(view).items():
             arrays[_key(number, name)] = values
-    temporary = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp.npz")
-    np.savez(temporary, **arrays)
-    os.replace(temporary, path)
+    write_atomically(path, lambda handle: np.savez(handle, **arrays))
     return FragmentInfo(
         item=item,
         path=str(path),
@@ -72,9 +70,14 @@ def save_fragment(path: str | Path, item: str, views: Sequence[View]) -> Fragmen
     )
 
 
-def load_fragment_view(path: str | Path, view_number: int, names: Sequence[str]) -> dict[str, np.ndarray]:
-    """The named arrays of one view of a fragment (those it has: per-frame arrays may be absent)."""
-    with np.load(path, allow_pickle=False) as fragment:
+def load_fragment_view(
+    path: str | os.PathLike | ObjectPath, view_number: int, names: Sequence[str]
+) -> dict[str, np.ndarray]:
+    """The named arrays of one view of a fragment (those it has: per-frame arrays may be absent).
+
+    Only that view's members of the ``.npz`` are read (ranged reads in object storage).
+    """
+    with as_location(path).open("rb") as handle, np.load(handle, allow_pickle=False) as fragment:
         return {name: fragment[_key(view_number, name)] for name in names if _key(view_number, name) in fragment}
 
 
@@ -107,32 +110,32 @@ def fragment_stem(item: str) -> str:
     return hashlib.sha256(item.encode()).hexdigest()[:24]
 
 
-def convert_to_fragment(item: Any, key: str, convert: Any, directory: str | Path) -> FragmentInfo:
+def convert_to_fragment(item: Any, key: str, convert: Any, directory: str | os.PathLike | ObjectPath) -> FragmentInfo:
     """Convert one source item into a fragment, or reuse the fragment a previous run finished.
 
     Args:
         item: The source item (a path, or a reader's description of one file), passed to ``convert``.
         key: A string that identifies the item (e.g. its path); names the fragment.
         convert: ``item -> list[View] | Rejection`` (a picklable top-level function or partial).
-        directory: Where fragments of this conversion live; shared by reruns of the same version.
+        directory: Where fragments of this conversion live (a path or URL); shared by reruns of the same version.
 
     Returns:
         The fragment's info; a rejected item has ``path=None`` and its ``rejection``.
     """
-    directory = Path(directory)
+    directory = as_location(directory)
     stem = fragment_stem(key)
     done = directory / f"{stem}.json"
-    if done.is_file():
+    try:
         return _info_from_json(json.loads(done.read_text()))
+    except FileNotFoundError:
+        pass
     result = convert(item)
     if isinstance(result, Rejection):
         info = FragmentInfo(item=key, path=None, rejection=result)
     else:
         info = save_fragment(directory / f"{stem}.npz", key, result)
-    temporary = directory / f".{stem}.{uuid.uuid4().hex}.json"
-    directory.mkdir(parents=True, exist_ok=True)
-    temporary.write_text(json.dumps(_info_to_json(info)))
-    os.replace(temporary, done)  # the marker comes last: a fragment is done only once its info is on disk
+    marker = json.dumps(_info_to_json(info)).encode()
+    write_atomically(done, lambda handle: handle.write(marker))  # last: an item is done once its info is stored
     return info
 
 

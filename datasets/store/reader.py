@@ -1,17 +1,21 @@
-"""Reading pose stores: ``open_store(workspace, ref)`` and the ``PoseStore`` it returns."""
+"""Reading pose stores: ``open_store(workspace, ref)`` and the ``PoseStore`` it returns.
+
+Stores are read the same way from a local directory or from object storage (``s3://bucket/prefix/...``):
+the Icechunk repository through ``datasets.storage.icechunk_storage``, the index through fsspec.
+"""
 
 from __future__ import annotations
 
 import hashlib
-from pathlib import Path
+import os
 from typing import Any, Literal
 
 import icechunk
 import numpy as np
 import pyarrow as pa
-import pyarrow.parquet as pq
 import zarr
 
+from datasets.storage import Location, ObjectPath, as_location, icechunk_storage, read_parquet
 from datasets.store.schema import (
     ARRAYS_DIRECTORY,
     INDEX_FILE,
@@ -30,15 +34,18 @@ CHECKSUM_CHUNKS_PER_READ = 16
 class PoseStore:
     """A read-only view of one pose store at one Icechunk snapshot.
 
+    Picklable: a copy re-opens the same location and snapshot in its own process (e.g. DataLoader workers).
+
     Attributes:
-        directory: The store directory (holding ``arrays.icechunk`` and ``index.parquet``).
+        directory: The store directory (holding ``arrays.icechunk`` and ``index.parquet``): a ``Path``, or an
+            ``ObjectPath`` in object storage.
         snapshot: The Icechunk snapshot read, or None for the newest commit on ``main``.
         index: One row per view (``pyarrow.Table``), columns as in ``docs/store.md``.
         attributes: Root attributes: schema version, skeleton, joint names, units, frame and view counts.
     """
 
-    def __init__(self, directory: str | Path, snapshot: str | None = None) -> None:
-        self.directory = Path(directory)
+    def __init__(self, directory: str | os.PathLike | ObjectPath, snapshot: str | None = None) -> None:
+        self.directory: Location = as_location(directory)
         self.snapshot = snapshot
         arrays_path = self.directory / ARRAYS_DIRECTORY
         index_path = self.directory / INDEX_FILE
@@ -46,7 +53,7 @@ class PoseStore:
             raise StoreSchemaError(
                 f"{self.directory} is not a pose store: it needs {ARRAYS_DIRECTORY}/ and {INDEX_FILE}."
             )
-        repository = icechunk.Repository.open(icechunk.local_filesystem_storage(str(arrays_path)))
+        repository = icechunk.Repository.open(icechunk_storage(arrays_path))
         if snapshot is None:
             session = repository.readonly_session(branch="main")
         else:
@@ -65,7 +72,7 @@ class PoseStore:
                 f"{self.directory} has store schema version {version!r}; this mocaplift reads version "
                 f"{STORE_SCHEMA_VERSION}. {hint}"
             )
-        self.index: pa.Table = pq.read_table(index_path)
+        self.index: pa.Table = read_parquet(index_path)
         self._starts = self.index["start"].to_numpy().astype(np.int64)
         self._lengths = self.index["length"].to_numpy().astype(np.int64)
         view_ids = self.index["view_id"].to_numpy()
@@ -177,18 +184,19 @@ class PoseStore:
         return validate_store(self)
 
 
-def open_store(workspace: str | Path | None, reference: str) -> PoseStore:
+def open_store(workspace: str | os.PathLike | ObjectPath | None, reference: str) -> PoseStore:
     """Open a pose store by version.
 
     Args:
-        workspace: Workspace root (None: ``$MOCAPLIFT_WORKSPACE`` or ``./workspace``).
-        reference: A version id (or unique prefix), a stage name (its newest version), or the path of a
-            store directory.
+        workspace: Workspace root, a directory or a URL such as ``s3://bucket/prefix`` (None:
+            ``$MOCAPLIFT_WORKSPACE`` or ``./workspace``).
+        reference: A version id (or unique prefix), a stage name (its newest version), or the path or URL of
+            a store directory.
 
     Returns:
         The store, at the exact Icechunk snapshot its version recorded.
     """
-    if (Path(reference) / ARRAYS_DIRECTORY).is_dir():
+    if (as_location(reference) / ARRAYS_DIRECTORY).is_dir():
         return PoseStore(reference)
     registry = Workspace(workspace)
     manifest = registry.resolve(reference)

@@ -4,22 +4,24 @@
 blocks (``StoreLayout.blocks``) in forked sessions, possibly on other processes; ``commit_store`` merges the
 forks and makes one commit carrying the lineage. ``write_store`` does all three in-process for readers whose
 views fit in memory. Because blocks never share a chunk and views are laid out in a fixed order, the result is
-value-identical however many workers wrote it.
+value-identical however many workers wrote it. Store directories may be local paths or object-storage
+locations (``datasets.storage``); forked sessions carry no credentials, each worker resolves its own from
+the environment.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from pathlib import Path
 from typing import Any
 
 import icechunk
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
 import zarr
 
+from datasets.storage import ObjectPath, as_location, icechunk_storage, write_parquet
 from datasets.store.schema import (
     ARRAYS_DIRECTORY,
     DEFAULT_CHUNK_FRAMES,
@@ -148,16 +150,16 @@ def view_arrays(view: View) -> dict[str, np.ndarray]:
     return arrays
 
 
-def open_repository(directory: str | Path) -> icechunk.Repository:
-    """Open the Icechunk repository of a store directory (which must exist)."""
-    path = Path(directory) / ARRAYS_DIRECTORY
+def open_repository(directory: str | os.PathLike | ObjectPath) -> icechunk.Repository:
+    """Open the Icechunk repository of a store directory (which must exist; local or object storage)."""
+    path = as_location(directory) / ARRAYS_DIRECTORY
     if not path.exists():
         raise StoreSchemaError(f"{directory} is not a pose store: {path} is missing.")
-    return icechunk.Repository.open(icechunk.local_filesystem_storage(str(path)))
+    return icechunk.Repository.open(icechunk_storage(path))
 
 
 def create_store(
-    directory: str | Path,
+    directory: str | os.PathLike | ObjectPath,
     index: pa.Table,
     specs: Mapping[str, ArraySpec],
     skeleton: str,
@@ -168,7 +170,7 @@ def create_store(
     """Write the index and the empty frame arrays, and commit them (step 1 of a write).
 
     Args:
-        directory: New store directory (created; must not hold a store yet).
+        directory: New store directory, local or in object storage (created; must not hold a store yet).
         index: One row per view, with at least ``INDEX_SCHEMA``'s columns.
         specs: Frame arrays to create, by name.
         skeleton: Skeleton name (``datasets.skeletons``), e.g. ``"h36m17"``.
@@ -179,15 +181,14 @@ def create_store(
     Returns:
         The repository, with one commit holding the schema.
     """
-    directory = Path(directory)
+    directory = as_location(directory)
     missing = [name for name in REQUIRED_ARRAYS if name not in specs]
     if missing:
         raise ValueError(f"A pose store needs the arrays {REQUIRED_ARRAYS}; missing {missing}.")
     directory.mkdir(parents=True, exist_ok=True)
-    pq.write_table(index, directory / INDEX_FILE, compression="zstd")
+    write_parquet(directory / INDEX_FILE, index, compression="zstd")
     frames = int(pc.sum(index["length"]).as_py() or 0)
-    storage = icechunk.local_filesystem_storage(str(directory / ARRAYS_DIRECTORY))
-    repository = icechunk.Repository.create(storage)
+    repository = icechunk.Repository.create(icechunk_storage(directory / ARRAYS_DIRECTORY))
     session = repository.writable_session("main")
     root = zarr.open_group(session.store, mode="w")
     root.attrs.update(
@@ -265,7 +266,7 @@ def commit_store(
 
 
 def write_store(
-    directory: str | Path,
+    directory: str | os.PathLike | ObjectPath,
     views: Sequence[View],
     skeleton: str,
     joint_names: Sequence[str],
