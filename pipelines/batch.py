@@ -4,7 +4,9 @@
 connects to an existing scheduler (``--dask-address``, else ``$DASK_SCHEDULER_ADDRESS``).
 ``build_store`` runs the two parallel phases of a conversion: items -> fragments (one task per item,
 reusing fragments a previous run finished), then fragments -> disjoint chunk-aligned store blocks in
-forked Icechunk sessions, merged and committed once by this process.
+forked Icechunk sessions, merged and committed once by this process. Fragments and the store may be in
+object storage (``datasets.storage``): workers then read and write them there, with credentials from their
+own environment.
 """
 
 from __future__ import annotations
@@ -14,12 +16,12 @@ import os
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from distributed.diagnostics.plugin import WorkerPlugin
 from tqdm.auto import tqdm
 
+from datasets.storage import Location
 from datasets.store import StoreLayout, commit_store, create_store, index_table, merge_specs
 from datasets.store.fragments import FragmentInfo, convert_to_fragment, write_fragment_block
 from datasets.views import Rejection, View
@@ -104,7 +106,7 @@ def convert_items(
     client: Any,
     items: Sequence[Any],
     convert: Callable[[Any], list[View] | Rejection],
-    fragment_directory: Path,
+    fragment_directory: Location,
     description: str = "converting",
 ) -> list[FragmentInfo]:
     """Phase 1: convert every item to a fragment on the cluster; results in the order of ``items``.
@@ -147,8 +149,8 @@ def build_store(
     client: Any,
     items: Sequence[Any],
     convert: Callable[[Any], list[View] | Rejection],
-    fragment_directory: Path,
-    store_directory: Path,
+    fragment_directory: Location,
+    store_directory: Location,
     skeleton: str,
     joint_names: Sequence[str],
     attributes: Mapping[str, Any] | None = None,

@@ -3,22 +3,22 @@
 A conversion is a list of source items (files or sequences) and a picklable function turning one item into
 views or a rejection. ``run_conversion`` derives the version from the stage, config and input fingerprint;
 if it is published already it returns it without work, otherwise it builds the store on Dask, re-opens and
-validates it, writes the ``rejected`` table and the Markdown summary, and publishes the version.
+validates it, writes the ``rejected`` table and the Markdown summary, and publishes the version. The
+workspace may be a directory or an object-storage URL; every output goes through ``datasets.storage``.
 """
 
 from __future__ import annotations
 
-import shutil
+import os
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from datasets.skeletons import get_skeleton
+from datasets.storage import Location, ObjectPath, remove_tree, write_parquet
 from datasets.store import PoseStore, raise_for_problems, write_store
 from datasets.views import Rejection, View
 from datasets.workspace import Manifest, Workspace
@@ -99,7 +99,7 @@ def conversion_summary(stage: str, counts: Mapping[str, int], store: PoseStore, 
 def _publish(
     run: StageRun,
     stage: str,
-    store_directory: Path,
+    store_directory: Location,
     snapshot: str,
     discovered: int,
     accepted: int,
@@ -111,7 +111,7 @@ def _publish(
     store = PoseStore(store_directory, snapshot=snapshot)
     raise_for_problems(store.validate(), str(store_directory))
     rejected_path = run.directory / "rejected.parquet"
-    pq.write_table(rejected_table(rejections), rejected_path)
+    write_parquet(rejected_path, rejected_table(rejections))
     counts = {
         "discovered": discovered,
         "accepted": accepted,
@@ -128,7 +128,7 @@ def _publish(
         "summary": run.file_output(summary_path),
     }
     for name, table in (tables or {}).items():
-        pq.write_table(table, run.directory / f"{name}.parquet")
+        write_parquet(run.directory / f"{name}.parquet", table)
         outputs[name] = run.file_output(run.directory / f"{name}.parquet")
     return run.publish(counts=counts, outputs=outputs, summary=summary)
 
@@ -142,7 +142,7 @@ def _refuse_rejections(stage: str, rejections: Sequence[Rejection]) -> None:
 
 def run_conversion(
     conversion: Conversion,
-    workspace: Workspace | str | Path | None = None,
+    workspace: Workspace | str | os.PathLike | ObjectPath | None = None,
     workers: int | None = None,
     dask_address: str | None = None,
     strict: bool = False,
@@ -152,7 +152,8 @@ def run_conversion(
 
     Args:
         conversion: What to convert.
-        workspace: Workspace root.
+        workspace: Workspace root, a directory or a URL (``s3://bucket/prefix``). In object storage the
+            fragments go there too, so workers must reach it with the same environment (credentials).
         workers: Local cluster size (ignored when ``client`` is given).
         dask_address: Existing scheduler to use instead of a local cluster.
         strict: Fail (publish nothing) if any item is rejected.
@@ -194,7 +195,7 @@ def run_conversion(
             run, conversion.stage, store_directory, built.snapshot, discovered, len(built.accepted), rejections,
             conversion.notes, conversion.tables,
         )  # fmt: skip
-    shutil.rmtree(fragments, ignore_errors=True)
+    remove_tree(fragments)
     return manifest, True
 
 
@@ -204,7 +205,7 @@ def run_reader_conversion(
     inputs: Mapping[str, Any],
     read: Callable[[], Any],
     attributes: Mapping[str, Any],
-    workspace: Workspace | str | Path | None = None,
+    workspace: Workspace | str | os.PathLike | ObjectPath | None = None,
     strict: bool = False,
     runtime: Mapping[str, Any] | None = None,
 ) -> tuple[Manifest, bool]:
@@ -216,7 +217,7 @@ def run_reader_conversion(
         inputs: Fingerprint of the source files.
         read: Returns a ``datasets.videopose3d.ReadResult`` (skeleton, views, rejected, notes, per_frame).
         attributes: Extra store attributes.
-        workspace: Workspace root.
+        workspace: Workspace root, a directory or a URL (``s3://bucket/prefix``).
         strict: Fail if anything was rejected.
         runtime: How the run is executed (e.g. the source path): in the manifest, not in the id.
 

@@ -4,7 +4,8 @@ A version id is ``<stage>-<12 hex>``, the SHA-256 of the stage name, the parent 
 of external inputs, the resolved config and the code fingerprint. The same inputs and config on the same
 code give the same id, and ``StageRun.existing()`` returns the published version without doing any work;
 any change gives a new id, and old versions stay readable. Outputs are written to a private attempt
-directory and published atomically (``datasets.workspace.Workspace.publish``). See ``docs/versioning.md``.
+directory (a local directory, or a prefix when the workspace is in object storage) and published atomically
+(``datasets.workspace.Workspace.publish``). See ``docs/versioning.md``.
 
 Usage::
 
@@ -22,13 +23,14 @@ import functools
 import hashlib
 import importlib.metadata
 import json
-import shutil
+import os
 import subprocess
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from datasets.storage import Location, ObjectPath, as_location, remove_tree
 from datasets.store import PoseStore
 from datasets.workspace import Manifest, Workspace
 
@@ -103,10 +105,10 @@ def version_id(
     return f"{stage}-{hashlib.sha256(payload.encode()).hexdigest()[:HASH_DIGITS]}"
 
 
-def file_sha256(path: str | Path) -> str:
-    """SHA-256 of a file's bytes."""
+def file_sha256(path: str | os.PathLike | ObjectPath) -> str:
+    """SHA-256 of a file's bytes (local or in object storage)."""
     digest = hashlib.sha256()
-    with open(path, "rb") as handle:
+    with as_location(path).open("rb") as handle:
         while block := handle.read(FILE_HASH_BLOCK_BYTES):
             digest.update(block)
     return digest.hexdigest()
@@ -125,15 +127,15 @@ def files_fingerprint(paths: Iterable[Path], root: Path) -> str:
 
 
 def utc_now() -> str:
-    """Current UTC time, ISO-8601."""
-    return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+    """Current UTC time, ISO-8601 to the millisecond (``finished`` orders versions: seconds would tie)."""
+    return dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds")
 
 
 class StageRun:
     """One run of a versioned stage: derives the id, reuses or writes, publishes atomically.
 
     Args:
-        workspace: Workspace (or its root).
+        workspace: Workspace (or its root: a directory or a URL such as ``s3://bucket/prefix``).
         stage: Stage name, e.g. ``"preprocess-amass"``.
         config: Resolved configuration that determines the output (JSON-serialisable). Options that do not
             change the output (worker counts, cluster addresses) belong elsewhere, so they do not change the id.
@@ -145,7 +147,7 @@ class StageRun:
 
     def __init__(
         self,
-        workspace: Workspace | str | Path | None,
+        workspace: Workspace | str | os.PathLike | ObjectPath | None,
         stage: str,
         config: Mapping[str, Any],
         parents: Sequence[str] = (),
@@ -162,7 +164,7 @@ class StageRun:
             if self.workspace.get(parent) is None:
                 raise LookupError(f"Parent version {parent} of stage {stage} is not in {self.workspace.root}.")
         self.id = version_id(stage, self.parents, self.inputs, self.config, code_fingerprint())
-        self._directory: Path | None = None
+        self._directory: Location | None = None
         self._started = ""
         self._clock = 0.0
 
@@ -171,8 +173,12 @@ class StageRun:
         return self.workspace.get(self.id)
 
     @property
-    def directory(self) -> Path:
-        """This run's private output directory (valid inside ``with run:``)."""
+    def directory(self) -> Location:
+        """This run's private output directory (valid inside ``with run:``); an ``ObjectPath`` in object storage.
+
+        Write into it with ``datasets.storage`` (``write_atomically``, ``write_parquet``) or the path methods
+        both kinds share (``/``, ``write_text``, ``open``), not with functions that need a local path.
+        """
         if self._directory is None:
             raise RuntimeError("StageRun.directory is available only inside `with run:`.")
         return self._directory
@@ -185,9 +191,9 @@ class StageRun:
 
     def __exit__(self, exception_type: Any, exception: Any, traceback: Any) -> None:
         if exception_type is not None and self._directory is not None:
-            shutil.rmtree(self._directory, ignore_errors=True)
+            remove_tree(self._directory)
 
-    def relative(self, path: Path) -> str:
+    def relative(self, path: str | os.PathLike | ObjectPath) -> str:
         """A path inside the workspace, as recorded in the manifest."""
         return self.workspace.relative(path)
 
@@ -217,20 +223,20 @@ class StageRun:
         )
         published = self.workspace.publish(manifest)
         if published is not manifest and self._directory is not None:
-            shutil.rmtree(self._directory, ignore_errors=True)  # lost the race: theirs is the version
+            remove_tree(self._directory)  # lost the race: theirs is the version
         return published
 
-    def file_output(self, path: Path) -> dict[str, Any]:
+    def file_output(self, path: str | os.PathLike | ObjectPath) -> dict[str, Any]:
         """Manifest entry for a file output: location and SHA-256."""
         return {"kind": "file", "path": self.relative(path), "sha256": file_sha256(path)}
 
-    def store_output(self, directory: Path, snapshot: str) -> dict[str, Any]:
+    def store_output(self, directory: str | os.PathLike | ObjectPath, snapshot: str) -> dict[str, Any]:
         """Manifest entry for a pose store: location, Icechunk snapshot, index and array checksums."""
         store = PoseStore(directory, snapshot=snapshot)
         return {
             "kind": "store",
-            "path": self.relative(directory),
+            "path": self.relative(store.directory),
             "snapshot": snapshot,
-            "index_sha256": file_sha256(directory / "index.parquet"),
+            "index_sha256": file_sha256(store.directory / "index.parquet"),
             "array_sha256": store.array_checksums(),
         }
