@@ -39,7 +39,7 @@ def demo_inputs(workspace: Workspace) -> DemoAmassPaths:
     Generated only when absent: regenerating would rewrite identical bytes but new modification times, and
     the input fingerprint (size and time of each file) would then ask for a new version.
     """
-    root = workspace.root / DEMO_DIRECTORY / "amass"
+    root = workspace.local_directory(DEMO_DIRECTORY, "amass")
     record = root / "demo_paths.json"
     if record.exists():
         return DemoAmassPaths(**{key: Path(value) if key != "regressor_order" else value

@@ -26,7 +26,7 @@ SOURCE_SUFFIXES = (".npz", ".cdf", ".mat", ".calibration", ".h5", ".txt")
 
 def demo_source(workspace: Workspace, name: str, build: Callable[[Path], Any]) -> Path:
     """The licence-free demo tree ``<workspace>/demo/<name>``, generated once (deterministically)."""
-    root = workspace.root / DEMO_DIRECTORY / name
+    root = workspace.local_directory(DEMO_DIRECTORY, name)
     marker = root / ".complete"
     if not marker.exists():
         build(root)

@@ -17,12 +17,14 @@ import os
 import shutil
 import time
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 from prefect import flow, task
 from prefect.artifacts import create_markdown_artifact
 
 from datasets.config import load_config, to_jsonable
+from datasets.storage import Location, write_atomically
 from datasets.store import open_store
 from datasets.workspace import Manifest, Workspace
 from pipelines.stages import FRAGMENT_CACHE
@@ -79,27 +81,33 @@ def train_version(
     if existing is not None:
         print(f"{stage}: reused version {existing.id}")
         return existing
-    working = registry.root / FRAGMENT_CACHE / run.id / "train"
+    working = registry.local_directory(FRAGMENT_CACHE, run.id, "train")
     if not resume:
         shutil.rmtree(working, ignore_errors=True)
     store = open_store(registry.root, data_manifest.id)
-    init_checkpoint = registry.output_path(init_manifest, "checkpoint_best") if init_manifest else None
-    result = train(model, model_preset, store, store, config, working, init_checkpoint=init_checkpoint,
-                   resume=resume, device=device)  # fmt: skip
-    if not _is_main_process():
+    init_checkpoint = local_output(registry, init_manifest, "checkpoint_best") if init_manifest else None
+
+    def run_training() -> Any:
+        return train(model, model_preset, store, store, config, working, init_checkpoint=init_checkpoint,
+                     resume=resume, device=device)  # fmt: skip
+
+    if not _is_main_process():  # under torchrun: train with rank 0, which alone publishes
+        run_training()
         return _wait_for_version(registry, run.id)
-    if result.status == "interrupted":
-        raise TrainingInterrupted(
-            f"{stage} was interrupted after {result.global_step} steps; its checkpoint is in {working}. "
-            f"Run the same command with --resume to continue."
-        )
-    with run:
+    with run:  # the manifest's start time and wall time cover the training
+        result = run_training()
+        if result.status == "interrupted":
+            raise TrainingInterrupted(
+                f"{stage} was interrupted after {result.global_step} steps; its checkpoint is in {working}. "
+                f"Run the same command with --resume to continue."
+            )
         outputs = {}
         for name, file_name in (("checkpoint_best", BEST_CHECKPOINT), ("checkpoint_last", LAST_CHECKPOINT),
                                 ("metrics", METRICS_FILE)):  # fmt: skip
-            shutil.copy2(working / file_name, run.directory / file_name)
-            outputs[name] = run.file_output(run.directory / file_name)
-        shutil.copytree(working / TENSORBOARD_DIRECTORY, run.directory / TENSORBOARD_DIRECTORY)
+            outputs[name] = run.file_output(copy_into(working / file_name, run.directory / file_name))
+        for event_file in sorted((working / TENSORBOARD_DIRECTORY).rglob("*")):
+            if event_file.is_file():
+                copy_into(event_file, run.directory / event_file.relative_to(working).as_posix())
         outputs["tensorboard"] = {"kind": "directory", "path": run.relative(run.directory / TENSORBOARD_DIRECTORY)}
         counts = {"epochs": result.epochs_completed, "steps": result.global_step}
         best = result.best_validation_mpjpe
@@ -133,18 +141,43 @@ def evaluate_version(workspace: str, checkpoint: str, data: str, split: str, pre
         print(f"evaluate: reused version {existing.id}")
         return existing
     store = open_store(registry.root, data_manifest.id)
+    scratch = registry.local_directory(FRAGMENT_CACHE, run.id, "evaluation")
+    shutil.rmtree(scratch, ignore_errors=True)
     with run:
-        result = evaluate(registry.output_path(checkpoint_manifest, "checkpoint_best"), store, config,
-                          run.directory / "evaluation", device=device)  # fmt: skip
-        outputs = {"report": run.file_output(result.report_path), "metrics": run.file_output(result.metrics_path)}
-        outputs.update({f"plot_{path.stem}": run.file_output(path) for path in result.plots})
+        checkpoint_file = local_output(registry, checkpoint_manifest, "checkpoint_best")
+        local_output(registry, checkpoint_manifest, "metrics")  # beside the checkpoint: the report plots its curves
+        result = evaluate(checkpoint_file, store, config, scratch, device=device)
+
+        def publish_file(path: Path) -> dict[str, Any]:
+            return run.file_output(copy_into(path, run.directory / "evaluation" / path.relative_to(scratch).as_posix()))
+
+        outputs = {"report": publish_file(result.report_path), "metrics": publish_file(result.metrics_path)}
+        outputs.update({f"plot_{path.stem}": publish_file(path) for path in result.plots})
         summary = f"## evaluate {checkpoint_manifest.id} on {data_manifest.id} ({split})\n\n{result.markdown_table}"
         manifest = run.publish(
             counts={"views": result.views, "frames": result.frames}, outputs=outputs, summary=summary,
             metadata={"protocol": result.protocol, "summary": result.summary},
         )  # fmt: skip
+    shutil.rmtree(scratch.parent, ignore_errors=True)
     print(summary)
     return manifest
+
+
+def copy_into(source: Path, destination: Location) -> Location:
+    """Copy a local file into a workspace location (a directory or object storage); returns ``destination``."""
+    write_atomically(destination, lambda handle: handle.write(source.read_bytes()))
+    return destination
+
+
+def local_output(registry: Workspace, manifest: Manifest, name: str) -> Path:
+    """A version's output as a local file (downloaded once into the local cache for remote workspaces)."""
+    location = registry.output_path(manifest, name)
+    if isinstance(location, Path):
+        return location
+    local = registry.local_directory("downloads", manifest.id, location.name)
+    if not local.exists():
+        write_atomically(local, lambda handle: handle.write(location.read_bytes()))
+    return local
 
 
 def _is_main_process() -> bool:

@@ -24,11 +24,12 @@ app = typer.Typer(
 )
 
 WorkspaceOption = Annotated[
-    Path | None,
+    str | None,
     typer.Option(
         "--workspace",
         envvar=WORKSPACE_ENVIRONMENT_VARIABLE,
-        help=f"Workspace directory holding every version (default ./workspace, or ${WORKSPACE_ENVIRONMENT_VARIABLE}).",
+        help="Workspace holding every version: a directory or a URL such as s3://bucket/prefix "
+        f"(default ./workspace, or ${WORKSPACE_ENVIRONMENT_VARIABLE}).",
         show_default=False,
     ),
 ]
@@ -51,7 +52,7 @@ ResumeOption = Annotated[
 ]
 
 
-def optional_str(path: Path | None) -> str | None:
+def optional_str(path: str | Path | None) -> str | None:
     """A path option as the string a flow parameter takes (None stays None)."""
     return None if path is None else str(path)
 

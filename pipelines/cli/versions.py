@@ -29,12 +29,12 @@ def versions_command(
         where = Workspace(workspace).root
         typer.echo(f"No versions{f' of {stage}' if stage else ''} in {where}.")
         return
-    header = f"{'version':<36} {'finished':<26} {'wall s':>8}  parents"
+    header = f"{'version':<36} {'finished':<29} {'wall s':>8}  parents"
     typer.echo(header)
     typer.echo("-" * len(header))
     for manifest in manifests:
         parents = ", ".join(manifest.parents) or "-"
-        typer.echo(f"{manifest.id:<36} {manifest.finished:<26} {manifest.wall_time_s:>8.1f}  {parents}")
+        typer.echo(f"{manifest.id:<36} {manifest.finished:<29} {manifest.wall_time_s:>8.1f}  {parents}")
 
 
 def _summary_row(manifest: Manifest) -> dict:
