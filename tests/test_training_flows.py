@@ -12,8 +12,10 @@ import time
 from pathlib import Path
 
 import pytest
+import torch
 
 from datasets.workspace import Workspace
+from lifting.training import load_checkpoint
 
 pytestmark = pytest.mark.slow
 
@@ -102,4 +104,9 @@ def test_interrupted_pretrain_resumed_equals_the_uninterrupted_run(default_works
         return [record["loss"] for record in records if record["kind"] == "step"]
 
     assert losses(interrupted_workspace, published) == losses(source, uninterrupted)
-    assert published.outputs["checkpoint_best"]["sha256"] == uninterrupted.outputs["checkpoint_best"]["sha256"]
+    weights = [
+        load_checkpoint(workspace / manifest.outputs["checkpoint_best"]["path"])["state"]["model"]
+        for workspace, manifest in ((interrupted_workspace, published), (source, uninterrupted))
+    ]
+    assert weights[0].keys() == weights[1].keys()
+    assert all(torch.equal(weights[0][name], weights[1][name]) for name in weights[0])

@@ -257,7 +257,7 @@ def test_virtual_cameras_turn_the_subject_and_project_consistently(store_and_vie
 
 
 def test_loader_yields_the_gathered_batches_from_a_worker(store_and_views):
-    """A forked worker process returns the same tensors as gathering in this process (frames in RAM)."""
+    """A worker process returns the same tensors as gathering in this process (frames in RAM)."""
     store, _ = store_and_views
     windows = PoseWindows(store, WindowConfig(frames=9, input_strides=(1, 2), random_key_frame_shift=True))
     sampler = WindowBatchSampler([len(windows)], batch_size=16, seed=2)

@@ -118,11 +118,6 @@ class PoseWindows(Dataset):
         """(J,) left/right swap of the store's skeleton."""
         return self.skeleton.flip_permutation
 
-    @property
-    def needs_spawn(self) -> bool:
-        """Whether DataLoader workers must be spawned (Icechunk sessions do not survive ``fork``)."""
-        return self.frames.kind == "chunks"
-
     def __len__(self) -> int:
         return int(self.cumulative[-1])
 
@@ -230,11 +225,6 @@ class WindowMixture(Dataset):
         """(J,) left/right swap of the shared skeleton."""
         return self.datasets[0].flip_permutation
 
-    @property
-    def needs_spawn(self) -> bool:
-        """Whether any dataset reads Zarr chunks in the workers."""
-        return any(dataset.needs_spawn for dataset in self.datasets)
-
     def __len__(self) -> int:
         return int(self.offsets[-1])
 
@@ -275,9 +265,10 @@ def make_window_loader(
 ) -> DataLoader:
     """A DataLoader yielding whole gathered batches of tensors.
 
-    Worker processes are forked when frames are in RAM (pages shared) and spawned when they are read from
-    Zarr chunks. The loader draws no numbers from torch's global generator, so creating it does not disturb
-    a seeded training run.
+    Worker processes are spawned, never forked: training runs inside Prefect flows whose threads (and
+    Icechunk's) do not survive ``fork``. Frames in RAM reach the workers as shared memory (no copy); frames
+    read from Zarr chunks reopen the store in each worker. The loader draws no numbers from torch's global
+    generator, so creating it does not disturb a seeded training run.
 
     Args:
         dataset: Windows (single store or mixture).
@@ -289,7 +280,7 @@ def make_window_loader(
     Returns:
         The DataLoader.
     """
-    context = "spawn" if num_workers > 0 and dataset.needs_spawn else None
+    context = "spawn" if num_workers > 0 else None
     return DataLoader(
         dataset,
         batch_sampler=sampler,

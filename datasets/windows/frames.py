@@ -19,6 +19,7 @@ from collections import OrderedDict
 from typing import Any
 
 import numpy as np
+import torch
 
 from datasets.cameras import pixels_to_normalized
 from datasets.store import PoseStore
@@ -72,8 +73,16 @@ def array_bytes(store: PoseStore, names: dict[str, str]) -> int:
     return total
 
 
+SHARED_ARRAYS = ("keypoints", "joints_3d", "root", "valid")
+"""``MemoryFrames`` arrays held in shared memory, so worker processes map them instead of copying them."""
+
+
 class MemoryFrames:
     """Every frame in RAM, pre-normalised: 2D in screen coordinates, 3D root-relative.
+
+    The arrays live in shared memory (torch tensors, seen here as numpy views): DataLoader workers are
+    started fresh (spawned, never forked from a process running Prefect's or Icechunk's threads) and receive
+    handles to the same pages when the frames are pickled to them.
 
     Args:
         store: The pose store (read whole, once).
@@ -97,6 +106,21 @@ class MemoryFrames:
         self.joints_3d = joints
         self.valid = np.asarray(store.array("valid")[:]) if "valid" in names else np.ones(store.frames, bool)
         self.bytes = self.keypoints.nbytes + self.joints_3d.nbytes + self.root.nbytes + self.valid.nbytes
+        self._adopt({name: torch.from_numpy(np.ascontiguousarray(getattr(self, name))).share_memory_()
+                     for name in SHARED_ARRAYS})  # fmt: skip
+
+    def _adopt(self, tensors: dict[str, torch.Tensor]) -> None:
+        self._shared = tensors
+        for name, tensor in tensors.items():
+            setattr(self, name, tensor.numpy())
+
+    def __getstate__(self) -> dict[str, Any]:
+        # Pickled through torch.multiprocessing, shared tensors travel as handles to the same memory.
+        return {"shared": self._shared, "bytes": self.bytes}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.bytes = state["bytes"]
+        self._adopt(state["shared"])
 
     def gather(self, positions: np.ndarray, rows: np.ndarray, with_root: bool = False) -> dict[str, np.ndarray]:
         """Arrays of a batch at global frame ``positions`` (B, P); ``rows`` (B,) is unused here."""
