@@ -48,6 +48,7 @@ from datasets.videopose3d import (
     load_object_npz,
     load_positions_2d,
     pose_array_problem,
+    subject_cameras,
 )
 from datasets.views import View
 
@@ -261,13 +262,7 @@ def _add_sequence(
         return
     poses = np.asarray(poses, dtype=np.float64)
     world = convert_joints(poses, "h36m32", SKELETON) if poses.shape[1] == SOURCE_JOINTS else poses
-    if subject not in cameras:
-        try:
-            cameras[subject] = h36m_cameras(subject)
-        except (KeyError, ValueError) as error:
-            cameras[subject] = None
-            result.notes.append(f"no cameras for {subject}: {error}")
-    if cameras[subject] is None:
+    if subject_cameras(subject, cameras, h36m_cameras, result) is None:
         result.reject(where, "missing_camera", f"no camera parameters for {subject}")
         return
     for camera in cameras[subject]:

@@ -40,6 +40,7 @@ from datasets.videopose3d import (
     load_object_npz,
     load_positions_2d,
     pose_array_problem,
+    subject_cameras,
 )
 from datasets.views import View
 
@@ -232,13 +233,7 @@ def _add_chunk(
     if problem is not None:
         result.reject(where, *problem)
         return
-    if subject not in cameras:
-        try:
-            cameras[subject] = humaneva_cameras(subject)
-        except (KeyError, ValueError) as error:
-            cameras[subject] = None
-            result.notes.append(f"no cameras for {subject}: {error}")
-    if cameras[subject] is None:
+    if subject_cameras(subject, cameras, humaneva_cameras, result) is None:
         result.reject(where, "missing_camera", f"no camera parameters for {subject}")
         return
     world = np.asarray(poses, dtype=np.float64)

@@ -26,7 +26,7 @@ from __future__ import annotations
 import pickle
 import re
 import zipfile
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -105,6 +105,26 @@ def detect_source_format(source: Path, present: Mapping[str, bool], dataset: str
         choices = " or ".join(repr(name) for name in found)
         raise ValueError(f"{source} holds several {dataset} sources ({', '.join(found)}): pass format={choices}")
     return found[0]
+
+
+def subject_cameras(
+    subject: str, cache: dict[str, Any], lookup: Callable[[str], Any], result: ReadResult
+) -> Any | None:
+    """A subject's cameras, looked up once per subject; a subject without a rig is noted once and gives None.
+
+    Args:
+        subject: Subject id.
+        cache: subject -> cameras (or None), shared across one reader call.
+        lookup: ``datasets.cameras.h36m_cameras`` or ``humaneva_cameras``.
+        result: Where the note goes.
+    """
+    if subject not in cache:
+        try:
+            cache[subject] = lookup(subject)
+        except (KeyError, ValueError) as error:
+            cache[subject] = None
+            result.notes.append(f"no cameras for {subject}: {error}")
+    return cache[subject]
 
 
 def load_object_npz(path: Path, key: str) -> dict[str, Any]:

@@ -9,6 +9,7 @@ generated under ``<workspace>/demo/``. The flows only orchestrate: readers live 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -62,7 +63,28 @@ def convert_and_publish(
     return manifest
 
 
-def _finish(manifest: Manifest) -> str:
+def _paths(files: Mapping[str, str] | None) -> dict[str, Path]:
+    return {name: Path(path) for name, path in (files or {}).items()}
+
+
+def _convert_benchmark(
+    stage: str,
+    dataset: str,
+    build_demo: Callable[[Path], Any],
+    read: Callable[[Path], Any],
+    source: str | None,
+    config: Mapping[str, Any],
+    extra_files: Mapping[str, Path],
+    workspace: str | None,
+    strict: bool,
+) -> str:
+    """Body of the benchmark flows: pick the source (or the demo), convert or reuse, publish the summary."""
+    registry = Workspace(workspace)
+    root = Path(source) if source else demo_source(registry, dataset, build_demo)
+    manifest = convert_and_publish(
+        stage, {**config, "demo": source is None}, source_fingerprint(root, extra_files), partial(read, root),
+        {"dataset": dataset}, str(registry.root), strict, root,
+    )  # fmt: skip
     create_markdown_artifact(markdown=manifest.summary, key=manifest.stage, description=manifest.id)
     return manifest.id
 
@@ -85,20 +107,15 @@ def preprocess_h36m(
         workspace: Workspace root.
         strict: Fail if any item is rejected.
     """
-    from functools import partial
-
     from datasets.h36m import read_h36m
     from datasets.synthetic.h36m_archive import build_demo_h36m
 
-    registry = Workspace(workspace)
-    root = Path(source) if source else demo_source(registry, "h36m", build_demo_h36m)
-    detection_files = {name: Path(path) for name, path in (detections or {}).items()}
-    config = {"format": format, "detections": sorted(detection_files), "demo": source is None}
-    manifest = convert_and_publish(
-        "preprocess-h36m", config, source_fingerprint(root, detection_files),
-        partial(read_h36m, root, detection_files, format), {"dataset": "h36m"}, str(registry.root), strict, root,
-    )  # fmt: skip
-    return _finish(manifest)
+    files = _paths(detections)
+    config = {"format": format, "detections": sorted(files)}
+    read = partial(read_h36m, detections=files, format=format)
+    return _convert_benchmark(
+        "preprocess-h36m", "h36m", build_demo_h36m, read, source, config, files, workspace, strict
+    )
 
 
 @flow(name="preprocess-3dhp", log_prints=True)
@@ -121,20 +138,14 @@ def preprocess_3dhp(
         workspace: Workspace root.
         strict: Fail if any item is rejected.
     """
-    from functools import partial
-
     from datasets.mpi_inf_3dhp import VNECT_CAMERAS, MpiInf3dhpOptions, read_3dhp
     from datasets.synthetic.mpi_inf_3dhp_archive import write_3dhp_mat
 
-    registry = Workspace(workspace)
-    root = Path(source) if source else demo_source(registry, "mpi_inf_3dhp", write_3dhp_mat)
     options = MpiInf3dhpOptions(cameras=tuple(cameras or VNECT_CAMERAS), annotation=annotation)
-    config = {"format": format, "cameras": list(options.cameras), "annotation": annotation, "demo": source is None}
-    manifest = convert_and_publish(
-        "preprocess-3dhp", config, source_fingerprint(root), partial(read_3dhp, root, format, options),
-        {"dataset": "mpi_inf_3dhp"}, str(registry.root), strict, root,
-    )  # fmt: skip
-    return _finish(manifest)
+    config = {"format": format, "cameras": list(options.cameras), "annotation": annotation}
+    read = partial(read_3dhp, format=format, options=options)
+    return _convert_benchmark("preprocess-3dhp", "mpi_inf_3dhp", write_3dhp_mat, read, source, config, {}, workspace,
+                              strict)  # fmt: skip
 
 
 @flow(name="preprocess-humaneva", log_prints=True)
@@ -155,18 +166,11 @@ def preprocess_humaneva(
         workspace: Workspace root.
         strict: Fail if any item is rejected.
     """
-    from functools import partial
-
     from datasets.humaneva import read_humaneva
     from datasets.synthetic.humaneva_archive import write_humaneva_npz
 
-    registry = Workspace(workspace)
-    root = Path(source) if source else demo_source(registry, "humaneva", write_humaneva_npz)
-    detection_files = {name: Path(path) for name, path in (detections or {}).items()}
-    config = {"format": format, "detections": sorted(detection_files), "demo": source is None}
-    manifest = convert_and_publish(
-        "preprocess-humaneva", config, source_fingerprint(root, detection_files),
-        partial(read_humaneva, root, detection_files, format), {"dataset": "humaneva"}, str(registry.root), strict,
-        root,
-    )  # fmt: skip
-    return _finish(manifest)
+    files = _paths(detections)
+    config = {"format": format, "detections": sorted(files)}
+    read = partial(read_humaneva, detections=files, format=format)
+    return _convert_benchmark("preprocess-humaneva", "humaneva", write_humaneva_npz, read, source, config, files,
+                              workspace, strict)  # fmt: skip
