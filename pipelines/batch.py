@@ -122,7 +122,8 @@ def convert_items(
     )
     position = {future.key: number for number, future in enumerate(futures)}
     results: list[FragmentInfo | None] = [None] * len(futures)
-    with tqdm(total=len(futures), desc=description, unit="item", disable=None) as bar:
+    frames = 0
+    with tqdm(total=len(futures), desc=description, unit="file", disable=None) as bar:
         for future in as_completed(futures):
             number = position[future.key]
             try:
@@ -130,7 +131,8 @@ def convert_items(
             except Exception as error:  # noqa: BLE001 - one broken item must not stop the batch
                 results[number] = _failed_conversion(keys[number], error)
             bar.update()
-            bar.set_postfix(frames=sum(info.frames for info in results if info is not None))
+            frames += results[number].frames
+            bar.set_postfix(frames=frames, frames_per_s=f"{frames / max(bar.format_dict['elapsed'], 1e-9):.0f}")
     return [info for info in results if info is not None]
 
 
