@@ -26,8 +26,9 @@ from pipelines.batch import BuiltStore, NothingAcceptedError, build_store, dask_
 from pipelines.versioning import StageRun
 
 REJECTED_SCHEMA = pa.schema([("path", pa.string()), ("reason", pa.string()), ("detail", pa.string())])
-FRAGMENT_CACHE = "cache"
-"""Workspace folder of per-version fragment caches: a rerun after a crash resumes from finished items."""
+CACHE_DIRECTORY = "cache"
+"""Workspace folder of per-version work in progress (conversion fragments, training checkpoints), kept until the
+version is published so that a rerun after a crash resumes from what was finished."""
 
 
 @dataclass(frozen=True)
@@ -170,7 +171,7 @@ def run_conversion(
         return existing, False
     if not conversion.items:
         raise NothingAcceptedError(f"{conversion.stage}: no source items found; nothing to convert.")
-    fragments = run.workspace.root / FRAGMENT_CACHE / run.id
+    fragments = run.workspace.root / CACHE_DIRECTORY / run.id
     with run:
         store_directory = run.directory / "store"
         attributes = {**conversion.attributes, "version": run.id}

@@ -27,7 +27,7 @@ from datasets.config import load_config, to_jsonable
 from datasets.storage import Location, write_atomically
 from datasets.store import open_store
 from datasets.workspace import Manifest, Workspace
-from pipelines.stages import FRAGMENT_CACHE
+from pipelines.stages import CACHE_DIRECTORY
 from pipelines.versioning import StageRun
 
 TRAINING_RUNTIME_FIELDS = ("num_workers", "progress_bar")
@@ -81,7 +81,7 @@ def train_version(
     if existing is not None:
         print(f"{stage}: reused version {existing.id}")
         return existing
-    working = registry.local_directory(FRAGMENT_CACHE, run.id, "train")
+    working = registry.local_directory(CACHE_DIRECTORY, run.id, "train")
     if not resume:
         shutil.rmtree(working, ignore_errors=True)
     store = open_store(registry.root, data_manifest.id)
@@ -141,7 +141,7 @@ def evaluate_version(workspace: str, checkpoint: str, data: str, split: str, pre
         print(f"evaluate: reused version {existing.id}")
         return existing
     store = open_store(registry.root, data_manifest.id)
-    scratch = registry.local_directory(FRAGMENT_CACHE, run.id, "evaluation")
+    scratch = registry.local_directory(CACHE_DIRECTORY, run.id, "evaluation")
     shutil.rmtree(scratch, ignore_errors=True)
     with run:
         checkpoint_file = local_output(registry, checkpoint_manifest, "checkpoint_best")
