@@ -44,4 +44,3 @@ def _refuse_shadowing() -> None:
 
 
 _refuse_shadowing()
-

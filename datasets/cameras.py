@@ -231,9 +231,7 @@ def camera_to_world(points_camera: ArrayOrTensor, camera: Camera) -> ArrayOrTens
     return (points_camera - _like(camera.translation, points_camera)) @ _like(camera.rotation, points_camera)
 
 
-def _distortion_terms(
-    x: ArrayOrTensor, y: ArrayOrTensor, camera: Camera
-) -> tuple[ArrayOrTensor, ArrayOrTensor]:
+def _distortion_terms(x: ArrayOrTensor, y: ArrayOrTensor, camera: Camera) -> tuple[ArrayOrTensor, ArrayOrTensor]:
     """``(radial + tangential, r2)`` at normalised image coordinates (module docstring)."""
     (k1, k2, k3), (p1, p2) = camera.radial, camera.tangential
     r2 = x * x + y * y
@@ -246,9 +244,7 @@ def _distort(x: ArrayOrTensor, y: ArrayOrTensor, camera: Camera) -> tuple[ArrayO
     return x * scale + camera.tangential[0] * r2, y * scale + camera.tangential[1] * r2
 
 
-def project(
-    points_camera: ArrayOrTensor, camera: Camera, distort: bool = True, *, clamp: bool = True
-) -> ArrayOrTensor:
+def project(points_camera: ArrayOrTensor, camera: Camera, distort: bool = True, *, clamp: bool = True) -> ArrayOrTensor:
     """Project camera-frame points to pixels.
 
     Args:
@@ -343,9 +339,7 @@ def _camera_file(file_name: str) -> dict[str, Any]:
     return json.loads((resources.files("datasets") / "data" / file_name).read_text(encoding="utf-8"))
 
 
-def _rig_extrinsics(
-    orientation_wxyz: Sequence[float], centre_mm: Sequence[float]
-) -> tuple[np.ndarray, np.ndarray]:
+def _rig_extrinsics(orientation_wxyz: Sequence[float], centre_mm: Sequence[float]) -> tuple[np.ndarray, np.ndarray]:
     """World->camera rotation and translation (metres) from a camera->world quaternion and a centre in mm."""
     w, x, y, z = orientation_wxyz
     camera_to_world_rotation = Rotation.from_quat([x, y, z, w]).as_matrix()  # scipy wants [x, y, z, w]
@@ -359,9 +353,7 @@ def _subject_extrinsics(data: Mapping[str, Any], dataset: str, subject: str) -> 
         return data["extrinsics"][subject]
     except KeyError:
         known = ", ".join(data["extrinsics"])
-        raise KeyError(
-            f"{dataset} subject {subject!r} has no camera extrinsics; those with: {known}"
-        ) from None
+        raise KeyError(f"{dataset} subject {subject!r} has no camera extrinsics; those with: {known}") from None
 
 
 def h36m_cameras(subject: str) -> list[Camera]:

@@ -75,8 +75,7 @@ class Skeleton:
             raise ValueError(f"{self.name}: needs one parent per joint, got {len(self.parents)} for {count}")
         if self.joint_groups and len(self.joint_groups) != count:
             raise ValueError(
-                f"{self.name}: joint_groups must be empty or one per joint, "
-                f"got {len(self.joint_groups)} for {count}"
+                f"{self.name}: joint_groups must be empty or one per joint, got {len(self.joint_groups)} for {count}"
             )
         unknown_groups = sorted(set(self.joint_groups) - set(JOINT_GROUPS))
         if unknown_groups:
@@ -153,9 +152,7 @@ def _mirror_name(name: str) -> str:
     return name
 
 
-def joint_group_weights(
-    skeleton: Skeleton, group_weights: Mapping[str, float] = JOINT_GROUP_WEIGHTS
-) -> np.ndarray:
+def joint_group_weights(skeleton: Skeleton, group_weights: Mapping[str, float] = JOINT_GROUP_WEIGHTS) -> np.ndarray:
     """Per-joint weights from the skeleton's joint groups.
 
     Args:
@@ -404,9 +401,7 @@ def joint_mapping(source: str, target: str) -> np.ndarray:
         known = ", ".join(f"{s}->{t}" for s, t in JOINT_CORRESPONDENCES)
         raise KeyError(f"no joint correspondence {source}->{target}; known: {known}") from None
     if len(names) != target_skeleton.num_joints:
-        raise ValueError(
-            f"{source}->{target} lists {len(names)} joints, {target} has {target_skeleton.num_joints}"
-        )
+        raise ValueError(f"{source}->{target} lists {len(names)} joints, {target} has {target_skeleton.num_joints}")
     return np.array([source_skeleton.index(n) for n in names], dtype=np.int64)
 
 

@@ -22,6 +22,7 @@ Example::
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 import re
@@ -262,10 +263,8 @@ def create_exclusively(location: Location, data: bytes) -> bool:
 def remove_tree(location: Location) -> None:
     """Delete a directory (or prefix) and everything under it; nothing there is not an error."""
     if isinstance(location, ObjectPath):
-        try:
+        with contextlib.suppress(FileNotFoundError):
             location.filesystem.rm(location.path, recursive=True)
-        except FileNotFoundError:
-            pass
         return
     shutil.rmtree(location, ignore_errors=True)
 

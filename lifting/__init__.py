@@ -1,6 +1,5 @@
 """mocaplift's learning layer: uplifting transformers, losses, metrics, training and evaluation."""
 
-
 try:
     from datasets import MOCAPLIFT_DATASETS  # noqa: F401  (the marker only mocaplift's package has)
 except ImportError as error:  # pragma: no cover - exercised in a subprocess test

@@ -44,9 +44,7 @@ def _pose_pair(predicted: np.ndarray, target: np.ndarray) -> tuple[np.ndarray, n
     predicted = np.asarray(predicted, dtype=np.float64)
     target = np.asarray(target, dtype=np.float64)
     if predicted.shape != target.shape:
-        raise ValueError(
-            f"predicted and target must have the same shape; got {predicted.shape} and {target.shape}"
-        )
+        raise ValueError(f"predicted and target must have the same shape; got {predicted.shape} and {target.shape}")
     if predicted.ndim < 2 or predicted.shape[-1] != 3 or predicted.shape[-2] == 0:
         raise ValueError(f"poses must be (..., J, 3) with J >= 1; got shape {predicted.shape}")
     return predicted, target
@@ -297,9 +295,7 @@ def aggregate_by_group(values: np.ndarray, groups: Sequence[str]) -> dict[str, f
         raise ValueError(f"groups must name one group per value; got {group_names.size} for {values.size}")
     if AVERAGE_KEY in set(group_names.tolist()):
         raise ValueError(f"a group may not be named {AVERAGE_KEY!r}, the key of the mean over groups")
-    table = {
-        str(name): float(values[group_names == name].mean()) for name in dict.fromkeys(group_names.tolist())
-    }
+    table = {str(name): float(values[group_names == name].mean()) for name in dict.fromkeys(group_names.tolist())}
     table[AVERAGE_KEY] = float(np.mean(list(table.values())))
     return table
 
@@ -331,8 +327,7 @@ def _torch_pose_pair(predicted: torch.Tensor, target: torch.Tensor) -> tuple[tor
     """Return both tensors as float64 after checking they are matching ``(..., J, 3)`` tensors."""
     if predicted.shape != target.shape:
         raise ValueError(
-            f"predicted and target must have the same shape; got {tuple(predicted.shape)} and "
-            f"{tuple(target.shape)}"
+            f"predicted and target must have the same shape; got {tuple(predicted.shape)} and {tuple(target.shape)}"
         )
     if predicted.ndim < 2 or predicted.shape[-1] != 3 or predicted.shape[-2] == 0:
         raise ValueError(f"poses must be (..., J, 3) with J >= 1; got shape {tuple(predicted.shape)}")

@@ -69,9 +69,7 @@ def test_distortion_golden_for_the_other_terms():
     radial_only = simple_camera((0.1, 0.5, 2.0), (0.0, 0.0))
     np.testing.assert_allclose(project(np.array([0.2, 0.1, 1.0]), radial_only), [701.3, 600.65], rtol=1e-12)
     tangential_only = simple_camera((0.0, 0.0, 0.0), (0.0, 0.02))
-    np.testing.assert_allclose(
-        project(np.array([0.1, 0.3, 1.0]), tangential_only), [600.6, 803.8], rtol=1e-12
-    )
+    np.testing.assert_allclose(project(np.array([0.1, 0.3, 1.0]), tangential_only), [600.6, 803.8], rtol=1e-12)
 
 
 def test_clamp_limits_normalized_coordinates_to_unit_range():
@@ -218,9 +216,7 @@ def test_package_camera_numbers_equal_the_reference(name):
 
 
 def test_unknown_subjects_name_the_known_ones():
-    with pytest.raises(
-        KeyError, match="'S2' has no camera extrinsics; those with: S1, S5, S6, S7, S8, S9, S11"
-    ):
+    with pytest.raises(KeyError, match="'S2' has no camera extrinsics; those with: S1, S5, S6, S7, S8, S9, S11"):
         h36m_cameras("S2")
     with pytest.raises(KeyError, match="HumanEva-I subject 'S4'.*S1, S2, S3"):
         humaneva_cameras("S4")

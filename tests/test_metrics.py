@@ -149,9 +149,7 @@ def test_p_mpjpe_is_invariant_to_similarity_transforms_of_the_prediction(seed, s
     target = random_poses(seed + 1, joint_count=9)
     moved = similarity_transform(predicted, seed=seed, scale=scale)
     assert p_mpjpe(moved, target) == pytest.approx(p_mpjpe(predicted, target), abs=1e-9)
-    np.testing.assert_allclose(
-        procrustes_align(similarity_transform(target, seed, scale), target), target, atol=1e-9
-    )
+    np.testing.assert_allclose(procrustes_align(similarity_transform(target, seed, scale), target), target, atol=1e-9)
 
 
 def test_mpjve_of_constant_offsets_and_constant_velocity_drift():

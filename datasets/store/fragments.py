@@ -125,10 +125,8 @@ def convert_to_fragment(item: Any, key: str, convert: Any, directory: str | os.P
     directory = as_location(directory)
     stem = fragment_stem(key)
     done = directory / f"{stem}.json"
-    try:
+    if done.exists():  # finished by an earlier run of this version
         return _info_from_json(json.loads(done.read_text()))
-    except FileNotFoundError:
-        pass
     result = convert(item)
     if isinstance(result, Rejection):
         info = FragmentInfo(item=key, path=None, rejection=result)
