@@ -20,7 +20,7 @@ from prefect import flow, task
 from prefect.artifacts import create_markdown_artifact
 
 from datasets.amass.config import AmassConfig
-from datasets.config import to_jsonable
+from datasets.config import load_config, to_jsonable
 from datasets.synthetic.amass_archive import DemoAmassPaths, build_demo_amass
 from datasets.workspace import Manifest, Workspace
 from pipelines.preprocess import DEMO_DIRECTORY
@@ -28,6 +28,8 @@ from pipelines.stages import Conversion, run_conversion
 from pipelines.versioning import files_fingerprint
 
 STAGE = "preprocess-amass"
+DEFAULT_PRESET = "default"
+"""``presets/amass/default.yaml``: Uplift-and-Upsample's AMASS settings."""
 RUNTIME_FIELDS = ("amass_root", "body_models", "regressor", "device", "batch_frames")
 """Config fields that say where inputs are or how the run executes; they do not change the output, so the
 version id uses the inputs' fingerprints instead of them."""
@@ -116,14 +118,15 @@ def preprocess_amass(
     amass_root: str | None = None,
     body_models: str | None = None,
     regressor: str | None = None,
-    regressor_order: str = "spin",
-    fps: float = 50.0,
-    cameras: str = "h36m",
-    unknown_gender: str = "reject",
+    preset: str = DEFAULT_PRESET,
+    regressor_order: str | None = None,
+    fps: float | None = None,
+    cameras: str | None = None,
+    unknown_gender: str | None = None,
     include: list[str] | None = None,
     exclude: list[str] | None = None,
-    seed: int = 0,
-    device: str = "auto",
+    seed: int | None = None,
+    device: str | None = None,
     workers: int | None = None,
     dask_address: str | None = None,
     strict: bool = False,
@@ -137,6 +140,8 @@ def preprocess_amass(
         body_models: Body-model directory in AMASS's layout (``smplh/<gender>/model.npz``, ``smplx/SMPLX_*.npz``,
             optional ``dmpls/<gender>/model.npz``).
         regressor: 17 x V vertex regressor ``.npy``; None uses the body model's own joints (an approximation).
+        preset: ``presets/amass/<preset>.yaml`` (or a YAML path) with the conversion settings; the options below
+            override it when given.
         regressor_order: ``"spin"`` (left leg first, SPIN's ``J_regressor_h36m.npy``) or ``"h36m"``.
         fps: Target frame rate, Hz (50: Human3.6M's).
         cameras: ``"h36m"`` or ``"random:K"``.
@@ -158,19 +163,12 @@ def preprocess_amass(
         regressor_order = paths.regressor_order
     if amass_root is None or body_models is None:
         raise ValueError("preprocess-amass needs both --amass-root and --body-models (or neither, for the demo).")
-    config = AmassConfig(
-        amass_root=Path(amass_root),
-        body_models=Path(body_models),
-        regressor=None if regressor is None else Path(regressor),
-        regressor_order=regressor_order,
-        fps=fps,
-        cameras=cameras,
-        unknown_gender=unknown_gender,
-        include=tuple(include or ()),
-        exclude=tuple(exclude or ()),
-        seed=seed,
-        device=device,
-    )
+    overrides = {
+        "amass_root": amass_root, "body_models": body_models, "regressor": regressor,
+        "regressor_order": regressor_order, "fps": fps, "cameras": cameras, "unknown_gender": unknown_gender,
+        "include": include, "exclude": exclude, "seed": seed, "device": device,
+    }  # fmt: skip
+    config = load_config(AmassConfig, "amass", preset, overrides)
     for warning in check_inputs_task(config):
         print(f"warning: {warning}")
     manifest_table = discover_task(config)

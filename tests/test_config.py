@@ -53,3 +53,15 @@ def test_validation_errors_carry_the_rule():
 def test_missing_preset_lists_the_available_ones():
     with pytest.raises(ConfigError, match="No preset 'nope'"):
         load_config(Example, "models", "nope")
+
+
+@pytest.mark.parametrize("preset", ["default", "random-cameras"])
+def test_amass_presets_load_into_the_typed_config(preset):
+    from datasets.amass.config import AmassConfig
+    from datasets.config import available_presets
+
+    assert preset in available_presets("amass")
+    config = load_config(AmassConfig, "amass", preset, {"amass_root": "/data/amass", "body_models": "/data/models"})
+    assert config.fps == 50.0 and config.amass_root == Path("/data/amass")
+    assert config.camera_mode == ("h36m" if preset == "default" else "random") and config.camera_count == 4
+    assert config.validation_subsets == ("MPIHDM05", "SFU", "MPImosh")

@@ -32,24 +32,30 @@ def preprocess_amass_command(
         Path | None,
         typer.Option(help="17 x V vertex regressor .npy (e.g. J_regressor_h36m.npy). Default: body-model joints."),
     ] = None,
+    preset: Annotated[
+        str, typer.Option(help="Settings from presets/amass/<preset>.yaml (default, random-cameras) or a YAML file.")
+    ] = "default",
     regressor_order: Annotated[
-        str, typer.Option(help="Row order of the regressor: spin (left leg first) or h36m.")
-    ] = "spin",
-    fps: Annotated[float, typer.Option(help="Target frame rate, Hz (Human3.6M: 50).")] = 50.0,
-    cameras: Annotated[str, typer.Option(help="Virtual cameras: h36m (the four H36M ones) or random:K.")] = "h36m",
+        str | None, typer.Option(help="Row order of the regressor: spin (left leg first) or h36m. Preset: spin.")
+    ] = None,
+    fps: Annotated[float | None, typer.Option(help="Target frame rate, Hz. Preset: 50 (Human3.6M's).")] = None,
+    cameras: Annotated[
+        str | None, typer.Option(help="Virtual cameras: h36m (the four H36M ones) or random:K. Preset: h36m.")
+    ] = None,
     unknown_gender: Annotated[
-        str, typer.Option(help="Files whose gender is neither male nor female: reject, or pose with neutral.")
-    ] = "reject",
+        str | None,
+        typer.Option(help="Files whose gender is neither male nor female: reject, or neutral. Preset: reject."),
+    ] = None,
     include: Annotated[
         list[str] | None, typer.Option("--include", help="Glob of archive-relative paths to convert (repeatable).")
     ] = None,
     exclude: Annotated[
         list[str] | None, typer.Option("--exclude", help="Glob of archive-relative paths to skip (repeatable).")
     ] = None,
-    seed: Annotated[int, typer.Option(help="Seed of random cameras (mixed with each file's path).")] = 0,
+    seed: Annotated[int | None, typer.Option(help="Seed of random cameras (mixed with each file's path).")] = None,
     device: Annotated[
-        str, typer.Option(help="Torch device of the body model: auto (GPU when present), cpu or cuda.")
-    ] = "auto",
+        str | None, typer.Option(help="Torch device of the body model: auto (GPU when present), cpu or cuda.")
+    ] = None,
     workers: Annotated[
         int | None, typer.Option(help="Local Dask workers (default: one per core). Not with --dask-address.")
     ] = None,
@@ -74,7 +80,7 @@ def preprocess_amass_command(
     run_flow(
         preprocess_amass,
         amass_root=optional_str(amass_root), body_models=optional_str(body_models),
-        regressor=optional_str(regressor), regressor_order=regressor_order, fps=fps, cameras=cameras,
+        regressor=optional_str(regressor), preset=preset, regressor_order=regressor_order, fps=fps, cameras=cameras,
         unknown_gender=unknown_gender, include=include, exclude=exclude, seed=seed, device=device,
         workers=workers, dask_address=dask_address, strict=strict, workspace=optional_str(workspace),
     )  # fmt: skip
