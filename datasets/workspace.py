@@ -22,6 +22,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import time
 import uuid
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
@@ -34,6 +35,8 @@ WORKSPACE_ENVIRONMENT_VARIABLE = "MOCAPLIFT_WORKSPACE"
 DEFAULT_WORKSPACE = Path("workspace")
 REGISTRY_DIRECTORY = "registry"
 VERSIONS_DIRECTORY = "versions"
+WORK_CACHE_DIRECTORY = "cache"
+"""Per-version work in progress (conversion fragments, training scratch), kept until the version is published."""
 CACHE_ENVIRONMENT_VARIABLE = "MOCAPLIFT_CACHE"
 DEFAULT_CACHE = Path("~/.cache/mocaplift")
 """Local scratch of workspaces in object storage (``Workspace.local_directory``)."""
@@ -208,6 +211,48 @@ class Workspace:
         cache = Path(os.environ.get(CACHE_ENVIRONMENT_VARIABLE) or DEFAULT_CACHE).expanduser()
         name = hashlib.sha256(str(self.root).encode()).hexdigest()[:CACHE_NAME_DIGITS]
         return cache.joinpath(name, *parts)
+
+    def unreferenced(self, older_than_s: float) -> list[Location]:
+        """Leftovers no manifest names: attempt directories of failed or losing runs, and work caches.
+
+        An attempt (``versions/<id>/attempt-*``) or work cache (``cache/<id>``) is a leftover when version
+        ``<id>`` is published and the manifest names another attempt (the run lost the race or crashed
+        before the winner published), or when ``<id>`` is unpublished and the directory is older than
+        ``older_than_s`` (a run may still be writing it). Ages are known on local disk only: in object
+        storage, unpublished versions' leftovers are listed only when ``older_than_s`` is 0.
+
+        Args:
+            older_than_s: Minimum age in seconds of leftovers of unpublished versions.
+
+        Returns:
+            The directories to delete (nothing is deleted here).
+        """
+        published = {manifest.id: manifest for manifest in self.manifests()}
+        referenced = {
+            "/".join(str(output["path"]).split("/")[:3])
+            for manifest in published.values()
+            for output in manifest.outputs.values()
+        }
+        now = time.time()
+
+        def old_enough(location: Location) -> bool:
+            if older_than_s <= 0:
+                return True
+            return isinstance(location, Path) and now - location.stat().st_mtime >= older_than_s
+
+        leftovers: list[Location] = []
+        versions = self.root / VERSIONS_DIRECTORY
+        for version in sorted(versions.iterdir(), key=str) if versions.is_dir() else []:
+            for attempt in sorted(version.iterdir(), key=str):
+                if f"{VERSIONS_DIRECTORY}/{version.name}/{attempt.name}" in referenced:
+                    continue
+                if version.name in published or old_enough(attempt):
+                    leftovers.append(attempt)
+        cache = self.root / WORK_CACHE_DIRECTORY
+        for entry in sorted(cache.iterdir(), key=str) if cache.is_dir() else []:
+            if entry.name in published or old_enough(entry):
+                leftovers.append(entry)
+        return leftovers
 
 
 def _read_texts(paths: list[Location]) -> list[str]:

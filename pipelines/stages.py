@@ -21,12 +21,12 @@ from datasets.skeletons import get_skeleton
 from datasets.storage import Location, ObjectPath, remove_tree, write_parquet
 from datasets.store import PoseStore, raise_for_problems, write_store
 from datasets.views import Rejection, View
-from datasets.workspace import Manifest, Workspace
+from datasets.workspace import WORK_CACHE_DIRECTORY, Manifest, Workspace
 from pipelines.batch import BuiltStore, NothingAcceptedError, build_store, dask_client
 from pipelines.versioning import StageRun
 
 REJECTED_SCHEMA = pa.schema([("path", pa.string()), ("reason", pa.string()), ("detail", pa.string())])
-CACHE_DIRECTORY = "cache"
+CACHE_DIRECTORY = WORK_CACHE_DIRECTORY
 """Workspace folder of per-version work in progress (conversion fragments, training checkpoints), kept until the
 version is published so that a rerun after a crash resumes from what was finished."""
 

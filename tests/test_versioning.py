@@ -193,3 +193,19 @@ def test_cli_versions_and_show_print_the_manifest(tmp_path, make_views):
     data = json.loads(shown.stdout)
     assert {"id", "stage", "parents", "config", "counts", "outputs"} <= set(data)
     assert data["id"] == manifest.id and data["config"] == {"fps": 50}
+
+
+def test_gc_deletes_leftover_attempts_and_caches_but_never_a_published_version(tmp_path, make_views):
+    published, _ = run_store_stage(tmp_path, make_views([3]), {"fps": 50})
+    workspace = Workspace(tmp_path)
+    losing_attempt = workspace.new_attempt_directory(published.id)  # a run that lost the publication race
+    fresh_attempt = workspace.new_attempt_directory("convert-test-000000000000")  # a run still writing
+    finished_cache = tmp_path / "cache" / published.id
+    finished_cache.mkdir(parents=True)
+    assert set(workspace.unreferenced(older_than_s=3600)) == {losing_attempt, finished_cache}
+    assert fresh_attempt in workspace.unreferenced(older_than_s=0)
+    environment = {**os.environ, "MOCAPLIFT_WORKSPACE": str(tmp_path)}
+    subprocess.run([sys.executable, "flows.py", "gc"], cwd=REPOSITORY_ROOT, env=environment, check=True,
+                   capture_output=True)  # fmt: skip
+    assert not losing_attempt.exists() and not finished_cache.exists() and fresh_attempt.exists()
+    assert open_store(tmp_path, published.id).validate() == []

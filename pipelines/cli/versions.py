@@ -11,6 +11,9 @@ import typer
 from datasets.workspace import Manifest, VersionNotFoundError, Workspace
 from pipelines.cli.common import WorkspaceOption, app, optional_str
 
+DEFAULT_LEFTOVER_AGE_HOURS = 24.0
+SECONDS_PER_HOUR = 3600.0
+
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
 
 
@@ -108,6 +111,31 @@ def export_command(
         raise typer.Exit(1) from None
     for path in export_videopose3d(store, out):
         typer.echo(f"wrote {path}")
+
+
+@app.command("gc")
+def gc_command(
+    older_than_hours: Annotated[
+        float,
+        typer.Option("--older-than-hours", help="Also delete leftovers of unpublished versions at least this old."),
+    ] = DEFAULT_LEFTOVER_AGE_HOURS,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="List what would be deleted; delete nothing.")] = False,
+    workspace: WorkspaceOption = None,
+) -> None:
+    """Delete what no version needs: attempt directories of failed or losing runs, and finished work caches.
+
+    Published versions are never touched. Leftovers of versions that are not published (a run may still be
+    writing them, or resume from them) go only once older than --older-than-hours.
+    """
+    from datasets.storage import remove_tree
+
+    registry = Workspace(workspace)
+    leftovers = registry.unreferenced(older_than_hours * SECONDS_PER_HOUR)
+    for location in leftovers:
+        typer.echo(f"{'would delete' if dry_run else 'deleting'} {registry.relative(location)}")
+        if not dry_run:
+            remove_tree(location)
+    typer.echo(f"{len(leftovers)} leftover(s) {'found' if dry_run else 'deleted'} in {registry.root}")
 
 
 @app.command("serve")
