@@ -20,7 +20,7 @@ pytestmark = pytest.mark.slow
 
 LARGER_ARCHIVE_FILES = 36
 MOTIONS = ("walk", "turn", "jump", "sit", "wave")
-FRAGMENTS_BEFORE_THE_KILL = 6
+FRAGMENTS_BEFORE_THE_KILL = 3
 
 
 def larger_archive(root: Path) -> tuple[Path, Path, Path]:

@@ -20,7 +20,7 @@ from lifting.training import load_checkpoint
 pytestmark = pytest.mark.slow
 
 REPOSITORY_ROOT = Path(__file__).resolve().parents[1]
-STEPS_BEFORE_THE_SIGNAL = 10
+STEPS_BEFORE_THE_SIGNAL = 5
 
 
 def flows(*arguments: str, workspace: Path, **kwargs) -> subprocess.CompletedProcess:
