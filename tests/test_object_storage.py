@@ -349,3 +349,38 @@ def test_a_failed_run_on_s3_leaves_no_version_and_no_attempt(s3):
             raise RuntimeError("boom")
     assert Workspace(url).manifests() == []
     assert bucket_keys("failed/") == []
+
+
+@pytest.mark.slow
+def test_the_main_job_runs_on_an_s3_workspace_and_a_rerun_reuses_it(s3, tmp_path):
+    """`python flows.py pretrain-finetune --workspace s3://...`: stores, checkpoints and reports in the bucket."""
+    url = f"{s3}/main-job"
+    environment = {
+        **os.environ,
+        "MOCAPLIFT_CACHE": str(tmp_path / "cache"),
+        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+    }
+    runs = [
+        subprocess.run(
+            [sys.executable, "flows.py", "pretrain-finetune", "--workspace", url],
+            cwd=REPOSITORY_ROOT,
+            env=environment,
+            capture_output=True,
+            text=True,
+            timeout=900,
+        )  # fmt: skip
+        for _ in range(2)
+    ]
+    for run in runs:
+        assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+        assert "| mpjpe_mm |" in run.stdout + run.stderr
+    assert (runs[1].stdout + runs[1].stderr).count("reused version") == 5
+    registry = Workspace(url)
+    assert {manifest.stage for manifest in registry.manifests()} == {
+        "preprocess-amass", "preprocess-h36m", "pretrain", "finetune", "evaluate",
+    }  # fmt: skip
+    [evaluation, *_] = registry.manifests("evaluate")
+    assert registry.output_path(evaluation, "report").read_text().startswith("#")
+    keys = bucket_keys("main-job/versions/pretrain-")
+    assert any(key.endswith("checkpoint_best.pt") for key in keys)
+    assert any("/tensorboard/" in key for key in keys)
