@@ -66,3 +66,67 @@ def test_every_subcommand_has_help(command):
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
     assert "Usage" in result.stdout
+
+
+def test_prefect_yaml_declares_the_same_deployments_as_serve():
+    """`prefect deploy --all` and `python flows.py serve` must offer the same flows at the same entrypoints."""
+    import yaml
+
+    from pipelines.serve import FLOWS
+
+    declared = yaml.safe_load((REPOSITORY_ROOT / "prefect.yaml").read_text())["deployments"]
+    entrypoints = {item["name"]: item["entrypoint"] for item in declared}
+    served = {name: "{}.py:{}".format(*target.replace(".", "/").split(":")) for name, target in FLOWS.items()}
+    assert entrypoints == served
+
+
+@pytest.mark.parametrize(
+    ("model", "parameters"),
+    # Parameter counts of the authors' released models (reference/models.md: instantiated on CPU).
+    [("mixste", "33,783,811"), ("uplift-upsample", "10,404,902"), ("strided", "4,346,214")],
+)
+def test_model_info_shows_the_paper_configuration_by_default(model, parameters):
+    result = subprocess.run(
+        [sys.executable, "flows.py", "model-info", model], capture_output=True, text=True, cwd=REPOSITORY_ROOT
+    )
+    assert result.returncode == 0, result.stderr
+    assert parameters in result.stdout
+
+
+def fenced_commands(markdown: str, heading: str) -> list[str]:
+    """The lines of the first ```bash block after ``heading`` in a Markdown text."""
+    section = markdown[markdown.index(heading):]
+    block = section[section.index("```bash") + len("```bash"):]
+    return [line.strip() for line in block[: block.index("```")].strip().splitlines()]
+
+
+def test_ci_installs_and_tests_exactly_as_the_readme_says():
+    """.ci/run must run the README's install and test commands as written (cold cache aside)."""
+    readme = (REPOSITORY_ROOT / "README.md").read_text()
+    ci_lines = [line.strip() for line in (REPOSITORY_ROOT / ".ci" / "run").read_text().splitlines()]
+    (install,) = fenced_commands(readme, "## Set up")
+    (test,) = fenced_commands(readme, "## Run the tests")
+    assert install.startswith("pip install -c constraints.txt ")
+    assert any(line.endswith(f"python -m {install}") for line in ci_lines), install
+    assert test in ci_lines
+
+
+def test_constraints_pin_every_declared_dependency_but_torch():
+    """A dependency added to pyproject.toml without regenerating constraints.txt would be resolved freely."""
+    import re
+    import tomllib
+
+    project = tomllib.loads((REPOSITORY_ROOT / "pyproject.toml").read_text())["project"]
+    declared = project["dependencies"] + [item for group in project["optional-dependencies"].values() for item in group]
+
+    def canonical(name: str) -> str:
+        return re.sub(r"[-_.]+", "-", name).lower()
+
+    names = {canonical(re.match(r"[A-Za-z0-9_.-]+", item).group()) for item in declared}
+    pins = {
+        canonical(line.split("==")[0])
+        for line in (REPOSITORY_ROOT / "constraints.txt").read_text().splitlines()
+        if "==" in line and not line.startswith("#")
+    }
+    assert names - {"torch"} <= pins, sorted(names - {"torch"} - pins)
+    assert "torch" not in pins  # users bring their own (CUDA) build
