@@ -7,8 +7,10 @@ happen inside the commands so that ``--help`` stays instant. Commands register o
 
 from pipelines.cli import preprocess, training, versions  # noqa: F401  (importing registers the commands)
 from pipelines.cli.common import app
+from pipelines.cli.prefect_defaults import apply_prefect_defaults
 
 
 def main() -> None:
     """Entry point of ``python flows.py`` and the ``mocaplift`` console script."""
+    apply_prefect_defaults()
     app()
