@@ -65,3 +65,17 @@ def test_amass_presets_load_into_the_typed_config(preset):
     assert config.fps == 50.0 and config.amass_root == Path("/data/amass")
     assert config.camera_mode == ("h36m" if preset == "default" else "random") and config.camera_count == 4
     assert config.validation_subsets == ("MPIHDM05", "SFU", "MPImosh")
+
+
+@pytest.mark.parametrize(
+    ("preset", "protocol", "flip_test", "max_views"),
+    [("h36m", "h36m", True, None), ("mpi-inf-3dhp", "mpi_inf_3dhp", True, None), ("quick", "auto", False, 2)],
+)
+def test_evaluation_presets_named_in_the_help_load(preset, protocol, flip_test, max_views):
+    """`python flows.py evaluate --preset NAME` reads presets/evaluation/NAME.yaml into EvaluationConfig."""
+    from datasets.config import available_presets
+    from lifting.evaluation import EvaluationConfig
+
+    assert preset in available_presets("evaluation")
+    config = load_config(EvaluationConfig, "evaluation", preset, {"split": "test"})
+    assert (config.protocol, config.flip_test, config.max_views) == (protocol, flip_test, max_views)

@@ -110,7 +110,13 @@ def evaluate_command(
         str | None, typer.Option(help="Pose store version. Default: newest preprocess-h36m, or the demo.")
     ] = None,
     split: Annotated[str, typer.Option(help="Split evaluated.")] = "test",
-    preset: Annotated[str | None, typer.Option(help="Evaluation preset under presets/evaluation/.")] = None,
+    preset: Annotated[
+        str | None,
+        typer.Option(
+            help="Evaluation preset: h36m, mpi-inf-3dhp or quick (presets/evaluation/), or a YAML file. "
+            "Default: the protocol of the store's dataset, with flip test-time augmentation."
+        ),
+    ] = None,
     device: DeviceOption = "auto",
     workspace: WorkspaceOption = None,
 ) -> None:
