@@ -21,6 +21,7 @@ from lifting.models.common import LiftingOutput
 from lifting.models.mixste import MixSTE, MixSTEConfig
 from lifting.models.registry import (
     MODELS,
+    PAPER_PRESETS,
     PRESETS_DIRECTORY,
     ModelInfo,
     PaperReference,
@@ -44,6 +45,7 @@ from lifting.models.uplift_upsample import UpliftUpsample, UpliftUpsampleConfig,
 
 __all__ = [
     "MODELS",
+    "PAPER_PRESETS",
     "PRESETS_DIRECTORY",
     "LiftingOutput",
     "MixSTE",

@@ -57,6 +57,17 @@ MODELS: Mapping[str, type[nn.Module]] = MappingProxyType(
 TMT_BACKBONE_OF: Mapping[str, str] = MappingProxyType({"mixste-tmt": "mixste", "strided-tmt": "strided"})
 """TMT model name -> the backbone's model name."""
 
+PAPER_PRESETS: Mapping[str, str] = MappingProxyType(
+    {
+        "uplift-upsample": "h36m-351",  # Einfalt et al., Table 1 (N = 351, the headline Human3.6M result)
+        "mixste": "h36m-243",  # Zhang et al., Table 7 (T = 243 chosen) and Table 1
+        "strided": "h36m-351",  # Li et al., 351 frames (the headline Human3.6M result)
+        "mixste-tmt": "h36m-243",  # TMT paper, Table 1 (T = 243, MixSTE-based)
+        "strided-tmt": "h36m-351",  # TMT around the Strided Transformer's headline configuration
+    }
+)
+"""Model name -> the preset of its paper's headline configuration (what ``model-info`` shows by default)."""
+
 PAPER_KEY = "paper"
 _TMT_KEYS = ("backbone_preset", "backbone_overrides")
 _PAPER_FIELDS = ("parameters_millions", "counted", "source")
@@ -226,6 +237,7 @@ def model_info(model: str, preset: str) -> ModelInfo:
 
 __all__ = [
     "MODELS",
+    "PAPER_PRESETS",
     "PRESETS_DIRECTORY",
     "TMT_BACKBONE_OF",
     "ModelConfig",

@@ -156,17 +156,26 @@ def serve_command(
 @app.command("model-info")
 def model_info_command(
     model: Annotated[str, typer.Argument(help="Model name: uplift-upsample, mixste, strided, mixste-tmt, ...")],
-    preset: Annotated[str, typer.Option(help="Preset under presets/models/<model>/ (the papers' or demo).")] = "demo",
+    preset: Annotated[
+        str | None,
+        typer.Option(
+            help="Preset under presets/models/<model>/ (e.g. h36m-81, or demo: the small one the demo trains). "
+            "Default: the paper's headline configuration (uplift-upsample h36m-351, mixste h36m-243, ...).",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Print a model's parameters, FLOPs per forward and per output frame, and its input/output shapes.
 
-    Example: python flows.py model-info uplift-upsample --preset h36m-351
+    Example: python flows.py model-info mixste (the paper's T = 243 model); python flows.py model-info
+    uplift-upsample --preset demo (the demo's small one)
     """
-    from lifting.models import MODELS, available_presets, format_model_info, model_info
+    from lifting.models import MODELS, PAPER_PRESETS, available_presets, format_model_info, model_info
 
     if model not in MODELS:
         typer.echo(f"Unknown model {model!r}; choose one of {', '.join(sorted(MODELS))}.", err=True)
         raise typer.Exit(1)
+    preset = preset or PAPER_PRESETS[model]
     if preset not in available_presets(model):
         typer.echo(f"No preset {preset!r} for {model}; choose one of {', '.join(available_presets(model))}.", err=True)
         raise typer.Exit(1)
