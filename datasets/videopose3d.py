@@ -73,6 +73,8 @@ class ReadResult:
             ``"trimmed 5 cpn_ft_h36m_dbb frames from S9/Walking/54138969"``.
         per_frame: Per-frame arrays the ``View`` schema has no slot for, by position in ``views``, then by
             name, each ``(T,)``: e.g. MPI-INF-3DHP's ``activity`` (int16 codes 1..7).
+        source_files: Source files the reader found (read or refused), for the conversion summary; 0 where a
+            reader does not count them.
     """
 
     skeleton: str
@@ -80,6 +82,7 @@ class ReadResult:
     rejected: list[Rejection] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     per_frame: dict[int, dict[str, np.ndarray]] = field(default_factory=dict)
+    source_files: int = 0
 
     def reject(self, path: str | Path, reason: str, detail: str) -> None:
         """Record a refused item (``path`` may be ``file::key`` for an item inside a file)."""
