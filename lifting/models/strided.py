@@ -172,8 +172,10 @@ class StridedTransformer(nn.Module):
             for _ in range(config.vanilla_depth)
         )
         # The released encoders create a final norm each but never apply it: kept as parameters (state dicts and
-        # parameter counts match the released model's), not called in forward (so the function matches too).
-        self.vanilla_norm = StdEpsLayerNorm(width, eps=NORM_EPS)
+        # parameter counts match the released model's), not called in forward (so the function matches too),
+        # and frozen, since they get no gradient: the optimizer skips them as the released one does (no grad),
+        # and DistributedDataParallel does not wait for their gradients.
+        self.vanilla_norm = StdEpsLayerNorm(width, eps=NORM_EPS).requires_grad_(False)
         # Every STE layer owns a full-length (N x D) positional embedding sliced to its input length, as
         # the released code does; this is what reproduces the published parameter counts.
         self.strided_blocks = nn.ModuleList(
@@ -193,7 +195,7 @@ class StridedTransformer(nn.Module):
             )
             for stride in config.strides
         )
-        self.strided_norm = StdEpsLayerNorm(width, eps=NORM_EPS)  # created, never applied (as vanilla_norm)
+        self.strided_norm = StdEpsLayerNorm(width, eps=NORM_EPS).requires_grad_(False)  # never applied, as above
         self.sequence_head = PoseRegressionHead(width, self.num_joints)
         self.centre_head = PoseRegressionHead(width, self.num_joints)
 
