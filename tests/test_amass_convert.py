@@ -90,7 +90,7 @@ def test_views_are_rigid_and_reproject(demo):
 
 
 def test_the_person_stands_where_the_placement_puts_it(demo):
-    """"start_at_origin": the first-frame pelvis above the world origin, 0.7-1.2 m up, in frame in all four cameras.
+    """Under "start_at_origin" the first-frame pelvis is above the world origin, 0.7-1.2 m up, in all four views.
 
     Default "as_recorded": every world joint is that one plus the recorded start pelvis's (x, y, 0).
     """

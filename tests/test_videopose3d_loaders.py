@@ -46,10 +46,9 @@ def _videopose3d_cameras(file_name: str, subject: str) -> list[tuple[np.ndarray,
     """(orientation wxyz, translation in metres) per camera, float32, as VideoPose3D's datasets hold them."""
     data = json.loads((resources.files("datasets") / "data" / file_name).read_text(encoding="utf-8"))
     rig = data["extrinsics"][subject]
-    return [
-        (np.array(rig[name]["orientation_wxyz"], dtype="float32"), np.array(rig[name]["centre_mm"], dtype="float32") / 1000)
-        for name in data["camera_order"]
-    ]
+    float32 = [(np.array(rig[name]["orientation_wxyz"], "float32"), np.array(rig[name]["centre_mm"], "float32"))
+               for name in data["camera_order"]]  # fmt: skip
+    return [(orientation, centre_mm / 1000) for orientation, centre_mm in float32]
 
 
 def _world_to_camera(positions: np.ndarray, orientation: np.ndarray, translation: np.ndarray) -> np.ndarray:

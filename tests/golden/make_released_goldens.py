@@ -95,8 +95,11 @@ def ours_strided(sizes: dict, released: torch.nn.Module) -> torch.nn.Module:
     from lifting.models.strided import StridedTransformer, StridedTransformerConfig
 
     config = StridedTransformerConfig(
-        frames=sizes["frames"], strides=tuple(sizes["stride_num"]), dim=sizes["channel"],
-        ffn_dim=sizes["d_hid"], vanilla_depth=sizes["layers"],
+        frames=sizes["frames"],
+        strides=tuple(sizes["stride_num"]),
+        dim=sizes["channel"],
+        ffn_dim=sizes["d_hid"],
+        vanilla_depth=sizes["layers"],
     )
     ours = StridedTransformer(config).double().eval()
     mapped = {k: torch.from_numpy(v) for k, v in strided_from_released(state_arrays(released)).items()}
@@ -112,8 +115,11 @@ def strided_goldens(repo: Path) -> dict[str, np.ndarray]:
     ours = ours_strided(STRIDED_SMALL, model)  # strict load: the mapping covers every tensor both ways
     with torch.no_grad():
         output = ours(keypoints)
-    print("strided small: max |released - ours| =", float((output.centre - centre).abs().max()),
-          float((output.sequence - sequence).abs().max()))
+    print(
+        "strided small: max |released - ours| =",
+        float((output.centre - centre).abs().max()),
+        float((output.sequence - sequence).abs().max()),
+    )
     return arrays | {"keypoints": keypoints.float().numpy(), "centre": centre.numpy(), "sequence": sequence.numpy()}
 
 
@@ -150,12 +156,23 @@ def mixste_loss_goldens(repo: Path) -> dict[str, np.ndarray]:
     generator = torch.Generator().manual_seed(2)
     predicted = torch.randn((3, 7, JOINTS, 3), generator=generator, dtype=torch.float64)
     target = torch.randn((3, 7, JOINTS, 3), generator=generator, dtype=torch.float64)
-    scope = {"torch": torch, "weighted_mpjpe": weighted_mpjpe, "mean_velocity_error_train": mean_velocity_error_train,
-             "predicted_3d_pos": predicted, "inputs_3d": target}
+    scope = {
+        "torch": torch,
+        "weighted_mpjpe": weighted_mpjpe,
+        "mean_velocity_error_train": mean_velocity_error_train,
+        "predicted_3d_pos": predicted,
+        "inputs_3d": target,
+    }
     exec(_run_py_block(run_py, "w_mpjpe = torch.tensor([1, 1, 2.5, 2.5, 1, 2.5, 2.5, 1, 1, 1,", "w_mpjpe"), scope)
     exec(_run_py_block(run_py, "loss_3d_pos = weighted_mpjpe(", "loss_total = loss_3d_pos + loss_diff"), scope)
-    return {"predicted": predicted.numpy(), "target": target.numpy(), "joint_weights": scope["w_mpjpe"].double().numpy(),
-            "tcloss": scope["dif_seq"].numpy(), "total": scope["loss_total"].numpy()}
+    weights = scope["w_mpjpe"].double().numpy()
+    return {
+        "predicted": predicted.numpy(),
+        "target": target.numpy(),
+        "joint_weights": weights,
+        "tcloss": scope["dif_seq"].numpy(),
+        "total": scope["loss_total"].numpy(),
+    }
 
 
 def main() -> None:
@@ -174,8 +191,12 @@ def main() -> None:
         model, keypoints, (centre, sequence) = released_strided(options.strided, STRIDED_FULL, seed=3)
         with torch.no_grad():
             output = ours_strided(STRIDED_FULL, model)(keypoints)
-        print("strided N=351: max |released - ours| centre", float((output.centre - centre).abs().max()),
-              "sequence", float((output.sequence - sequence).abs().max()))
+        print(
+            "strided N=351: max |released - ours| centre",
+            float((output.centre - centre).abs().max()),
+            "sequence",
+            float((output.sequence - sequence).abs().max()),
+        )
 
 
 if __name__ == "__main__":
