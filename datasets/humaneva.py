@@ -142,6 +142,8 @@ def read_humaneva(
             continue
         extra[name] = (path, positions)
     chunks = _read_npz(source, result) if format == "videopose3d" else _read_mat(source, result)
+    pose_files = (NPZ_3D_FILE, NPZ_GT_FILE) if format == "videopose3d" else _mat_files(source)
+    result.source_files = len(pose_files) + len(files)
     unlabelled = sorted({key for _, positions in extra.values() for key in positions if key.startswith("Unlabeled/")})
     if unlabelled:
         result.notes.append(f"ignored 2D of {', '.join(unlabelled)}: frames without mocap")

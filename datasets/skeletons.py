@@ -369,16 +369,29 @@ JOINT_CORRESPONDENCES: Mapping[tuple[str, str], tuple[str, ...]] = MappingProxyT
             "right_wrist", "left_hip", "left_knee", "left_ankle", "right_hip", "right_knee", "right_ankle",
             "head_top",
         ),
+        # The reverse, for writing VideoPose3D's 32-joint files (datasets.videopose3d): the 17 joints go back to
+        # their 32-indices; each of the 15 others repeats the joint it coincides with in Human3.6M's own data
+        # (spine base = pelvis, both clavicles = thorax) or, with no data of its own, its nearest kept ancestor
+        # (toes = ankle, thumb and fingers = wrist): finite values, zero-length bones, dropped again on load.
+        ("h36m17", "h36m32"): (
+            "pelvis", "right_hip", "right_knee", "right_ankle", "right_ankle", "right_ankle",
+            "left_hip", "left_knee", "left_ankle", "left_ankle", "left_ankle",
+            "pelvis", "spine", "thorax", "neck_nose", "head_top",
+            "thorax", "left_shoulder", "left_elbow", "left_wrist",
+            "left_wrist", "left_wrist", "left_wrist", "left_wrist",
+            "thorax", "right_shoulder", "right_elbow", "right_wrist",
+            "right_wrist", "right_wrist", "right_wrist", "right_wrist",
+        ),
         ("smplh52", "h36m17"): _SMPL_BODY_TO_H36M17,
         ("smplx55", "h36m17"): _SMPL_BODY_TO_H36M17,
     }
 )  # fmt: skip
 """(source skeleton, target skeleton) -> the source joint name for each target joint, in target order."""
 
-APPROXIMATE_CORRESPONDENCES = frozenset({("smplh52", "h36m17"), ("smplx55", "h36m17")})
-"""Pairs whose joints only approximate the target's (body-model joints standing in for H36M markers).
-
-Prefer a vertex regressor (e.g. ``J_regressor_h36m``) where one is available.
+APPROXIMATE_CORRESPONDENCES = frozenset({("smplh52", "h36m17"), ("smplx55", "h36m17"), ("h36m17", "h36m32")})
+"""Pairs whose joints only approximate the target's: body-model joints standing in for H36M markers (prefer a
+vertex regressor, e.g. ``J_regressor_h36m``, where one is available), and the 17 -> 32 Human3.6M fill, where 15
+target joints repeat a neighbour (for writing VideoPose3D files only).
 """
 
 

@@ -17,8 +17,12 @@ back in this format, so users can hand our data to existing code bases::
     result = read_h36m(Path("h36m_source"))
     export_videopose3d(result.views, Path("exported"))   # data_3d_h36m.npz, data_2d_h36m_gt.npz, ...
 
-Reading the export back gives the same values: the 2D arrays bit for bit, the 3D camera-frame joints to
-float32 precision (the world positions are written in float64, see ``export_videopose3d``).
+The export is what VideoPose3D's own loaders (and the MixSTE, PoseFormer, P-STMO and Strided Transformer code
+bases that copy them) accept unchanged: every array float32 (their cameras are float32, and mixing dtypes in
+their ``world_to_camera`` fails), and Human3.6M 3D positions in the 32-joint source layout their
+``Human36mDataset`` cuts down to 17 on load (``EXPORT_3D_SKELETON``). Reading the export back gives the same
+values: the 2D arrays bit for bit, the 3D camera-frame joints to float32 rounding of world coordinates
+(about 1e-6 m).
 """
 
 from __future__ import annotations
@@ -34,7 +38,7 @@ from typing import Any
 import numpy as np
 
 from datasets.cameras import H36M_CAMERA_IDS, HUMANEVA_CAMERA_IDS, Camera, camera_to_world
-from datasets.skeletons import get_skeleton
+from datasets.skeletons import convert_joints, get_skeleton
 from datasets.views import Rejection, View
 
 POSITIONS_3D_KEY = "positions_3d"
@@ -47,6 +51,12 @@ LAYOUT_OF_SKELETON: Mapping[str, str] = {"h36m17": "h36m", "h36m32": "h36m", "hu
 """VideoPose3D layout name (the ``<layout>`` in file names) of our skeletons that VideoPose3D knows."""
 SKELETON_OF_JOINT_COUNT: Mapping[int, str] = {17: "h36m17", 15: "humaneva15", 32: "h36m32"}
 """Skeleton assumed for views given without one: every mocaplift reader emits one of these."""
+EXPORT_3D_SKELETON: Mapping[str, str] = {"h36m17": "h36m32"}
+"""Skeleton the 3D file is written in, where it differs from the views': VideoPose3D's ``Human36mDataset`` always
+removes 15 joints from a 32-joint layout, so 17-joint Human3.6M positions go out in the source layout, the missing
+joints filled as ``datasets.skeletons.JOINT_CORRESPONDENCES[("h36m17", "h36m32")]`` documents."""
+EXPORT_DTYPE = np.float32
+"""dtype of every exported array: VideoPose3D's files and cameras are float32."""
 CAMERA_ORDER: Mapping[str, tuple[str, ...]] = {"h36m": H36M_CAMERA_IDS, "humaneva": HUMANEVA_CAMERA_IDS}
 """Datasets whose VideoPose3D camera lists have a fixed order (list index = camera); others sort by name."""
 
@@ -63,6 +73,8 @@ class ReadResult:
             ``"trimmed 5 cpn_ft_h36m_dbb frames from S9/Walking/54138969"``.
         per_frame: Per-frame arrays the ``View`` schema has no slot for, by position in ``views``, then by
             name, each ``(T,)``: e.g. MPI-INF-3DHP's ``activity`` (int16 codes 1..7).
+        source_files: Source files the reader found (read or refused), for the conversion summary; 0 where a
+            reader does not count them.
     """
 
     skeleton: str
@@ -70,6 +82,7 @@ class ReadResult:
     rejected: list[Rejection] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     per_frame: dict[int, dict[str, np.ndarray]] = field(default_factory=dict)
+    source_files: int = 0
 
     def reject(self, path: str | Path, reason: str, detail: str) -> None:
         """Record a refused item (``path`` may be ``file::key`` for an item inside a file)."""
@@ -257,10 +270,11 @@ def export_videopose3d(views_or_store: Iterable[View] | Any, out_dir: Path, skel
     """Write views (or a whole pose store) as VideoPose3D npz files.
 
     Per dataset, writes ``data_3d_<layout>.npz`` (world positions: each sequence's camera-frame joints
-    mapped back with the inverse transform of its first camera, in camera-name order, stored as float64 so
-    that reading them back reproduces the camera-frame float32 values), ``data_2d_<layout>_gt.npz`` (the
+    mapped back with the inverse transform of its first camera, in camera-name order, in the skeleton
+    ``EXPORT_3D_SKELETON`` names, 32 joints for Human3.6M), ``data_2d_<layout>_gt.npz`` (the
     views' ``keypoints_2d``, or the detection named ``"gt"`` when the views carry one, i.e. when they were
-    read from such a file) and one ``data_2d_<layout>_<name>.npz`` per other detection. Camera lists follow
+    read from such a file) and one ``data_2d_<layout>_<name>.npz`` per other detection; all float32
+    (``EXPORT_DTYPE``). Camera lists follow
     ``CAMERA_ORDER`` (Human3.6M, HumanEva-I) or the camera names' order, with None where a sequence lacks a
     camera.
 
@@ -328,7 +342,9 @@ def _export_dataset(views: list[View], skeleton: str, layout: str, out_dir: Path
         if len({view.frames for view in by_camera.values()}) != 1:
             raise ValueError(f"views of {first.describe()} differ in length across cameras")
         world = camera_to_world(first.joints_3d.astype(np.float64), first.camera)
-        positions_3d.setdefault(subject, {})[sequence] = world
+        if skeleton in EXPORT_3D_SKELETON:
+            world = convert_joints(world, skeleton, EXPORT_3D_SKELETON[skeleton])
+        positions_3d.setdefault(subject, {})[sequence] = world.astype(EXPORT_DTYPE)
         for name, per_subject in positions_2d.items():
             per_subject.setdefault(subject, {})[sequence] = [
                 None if view is None else _view_2d(view, name) for view in ordered
@@ -352,7 +368,7 @@ def _export_dataset(views: list[View], skeleton: str, layout: str, out_dir: Path
 def _view_2d(view: View, name: str) -> np.ndarray:
     """The 2D array exported as ``name``: a detection, or for ``"gt"`` the view's ground truth."""
     if name in view.extra_keypoints:
-        return view.extra_keypoints[name]
+        return view.extra_keypoints[name].astype(EXPORT_DTYPE, copy=False)
     if name == GROUND_TRUTH_2D_NAME:
-        return view.keypoints_2d
+        return view.keypoints_2d.astype(EXPORT_DTYPE, copy=False)
     raise ValueError(f"{view.describe()} has no detection {name!r}; every view must carry the same detections")

@@ -113,26 +113,28 @@ def mixste_joint_weights(
 
 
 def temporal_consistency_loss(predicted: torch.Tensor, joint_weights: torch.Tensor | None = None) -> torch.Tensor:
-    """MixSTE's TCLoss (supplement Eq. 3): squared frame-to-frame displacement of the predictions.
+    """MixSTE's TCLoss as the released training script computes it: mean weighted squared displacement.
 
-    ``L_t = 1 / (J T) * sum_{t=2..T} sum_j w_j ||p_{t,j} - p_{t-1,j}||^2``, averaged over the batch. The released
-    code weights joints by the WMPJPE weights (``joint_weights``) and averages over coordinates too, which
-    scales the value by about 1/3.
+    ``L_t = 1 / (B (T-1) J 3) * sum_{b, t=2..T, j, xyz} w_j (p_{t,j} - p_{t-1,j})^2``: the mean over every batch
+    item, frame difference, joint and coordinate. The supplement's Eq. 3 sums over coordinates and divides by
+    ``J T``, a value ``3 (T-1) / T`` times larger (2.99x at T = 243); lambda_t = 0.5
+    (``MIXSTE_TEMPORAL_CONSISTENCY_WEIGHT``) comes from the released script, so we normalise as it does and
+    lambda_t weighs the term as it did in the published training. Joints are weighted by the WMPJPE weights
+    there (``joint_weights``).
 
     Args:
         predicted: ``(B, T, J, 3)`` metres, ``T >= 2``.
         joint_weights: Optional ``(J,)`` weights.
 
     Returns:
-        Scalar, square metres.
+        Scalar, square metres (per coordinate).
     """
     if predicted.ndim != 4 or predicted.shape[-1] != 3 or predicted.shape[1] < 2:
         raise ValueError(f"predicted must be (B, T >= 2, J, 3), got {tuple(predicted.shape)}")
-    batch, frames, joints, _ = predicted.shape
-    squared = (predicted[:, 1:] - predicted[:, :-1]).square().sum(dim=-1)  # (B, T-1, J)
+    squared = (predicted[:, 1:] - predicted[:, :-1]).square()  # (B, T-1, J, 3)
     if joint_weights is not None:
-        squared = squared * joint_weights.to(squared)
-    return squared.sum() / (batch * frames * joints)
+        squared = squared * joint_weights.to(squared)[:, None]
+    return squared.mean()
 
 
 def mpjve_loss(predicted: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
@@ -159,6 +161,11 @@ def mixste_loss(
     velocity_weight: float = MIXSTE_VELOCITY_WEIGHT,
 ) -> torch.Tensor:
     """MixSTE's loss (Eq. 9): ``L_w + lambda_t L_t + lambda_m L_m`` (TMT trains with the same loss).
+
+    Equal to the released training script's ``loss_total`` (tests/test_released_goldens.py). That script then
+    calls ``loss_total.backward(loss_total.clone().detach())``, which multiplies every gradient by the loss value
+    (the gradient of ``L^2 / 2``, an effective learning rate that shrinks as the loss falls); we do not follow
+    it: ``lifting.training.step`` back-propagates the loss itself, as the paper's Eq. 9 describes.
 
     Args:
         predicted: ``(B, T, J, 3)`` metres, ``T >= 2``.

@@ -121,6 +121,7 @@ def preprocess_amass(
     preset: str = DEFAULT_PRESET,
     regressor_order: str | None = None,
     fps: float | None = None,
+    placement: str | None = None,
     cameras: str | None = None,
     unknown_gender: str | None = None,
     include: list[str] | None = None,
@@ -144,6 +145,8 @@ def preprocess_amass(
             override it when given.
         regressor_order: ``"spin"`` (left leg first, SPIN's ``J_regressor_h36m.npy``) or ``"h36m"``.
         fps: Target frame rate, Hz (50: Human3.6M's).
+        placement: ``"as_recorded"`` (AMASS world coordinates, as Uplift-and-Upsample's pipeline) or
+            ``"start_at_origin"`` (first-frame pelvis moved to x = y = 0); see ``docs/amass.md``.
         cameras: ``"h36m"`` or ``"random:K"``.
         unknown_gender: ``"reject"`` or ``"neutral"`` for files whose gender is neither male nor female.
         include: Glob patterns of archive-relative paths to convert (default all).
@@ -165,7 +168,8 @@ def preprocess_amass(
         raise ValueError("preprocess-amass needs both --amass-root and --body-models (or neither, for the demo).")
     overrides = {
         "amass_root": amass_root, "body_models": body_models, "regressor": regressor,
-        "regressor_order": regressor_order, "fps": fps, "cameras": cameras, "unknown_gender": unknown_gender,
+        "regressor_order": regressor_order, "fps": fps, "placement": placement, "cameras": cameras,
+        "unknown_gender": unknown_gender,
         "include": include, "exclude": exclude, "seed": seed, "device": device,
     }  # fmt: skip
     config = load_config(AmassConfig, "amass", preset, overrides)

@@ -107,13 +107,19 @@ def _publish(
     rejections: Sequence[Rejection],
     notes: Sequence[str],
     tables: Mapping[str, pa.Table] | None = None,
+    source_files: int = 0,
 ) -> Manifest:
-    """Re-open and validate the written store, record rejections and the summary, publish the version."""
+    """Re-open and validate the written store, record rejections and the summary, publish the version.
+
+    ``source_files`` (files the reader found) is counted when positive; ``discovered`` and ``accepted`` count
+    items (sequences, chunks), ``views`` one per (sequence, camera).
+    """
     store = PoseStore(store_directory, snapshot=snapshot)
     raise_for_problems(store.validate(), str(store_directory))
     rejected_path = run.directory / "rejected.parquet"
     write_parquet(rejected_path, rejected_table(rejections))
     counts = {
+        **({"source_files": source_files} if source_files > 0 else {}),
         "discovered": discovered,
         "accepted": accepted,
         "rejected": len(rejections),
@@ -247,9 +253,10 @@ def run_reader_conversion(
             store_directory, result.views, skeleton.name, skeleton.joint_names,
             attributes={**attributes, "version": run.id}, commit_metadata={"version": run.id, "stage": stage},
         )  # fmt: skip
-        accepted = len({(view.subject, view.sequence) for view in result.views})
+        # One item per sequence (a HumanEva chunk); the subset keeps Train/S1 and Validate/S1 apart.
+        accepted = len({(view.subset, view.subject, view.sequence) for view in result.views})
         manifest = _publish(
             run, stage, store_directory, snapshot, accepted + len(result.rejected), accepted, result.rejected,
-            result.notes,
+            result.notes, source_files=result.source_files,
         )  # fmt: skip
     return manifest, True

@@ -47,6 +47,7 @@ def test_random_cameras_and_string_paths_and_pickling():
         ({"batch_frames": 0}, "batch_frames must be >= 1"),
         ({"num_dmpls": -1}, "num_dmpls must be >= 0"),
         ({"precision": "float16"}, "precision must be one of"),
+        ({"placement": "centre"}, "placement must be one of .*'centre'"),
     ],
 )
 def test_invalid_values_are_refused(overrides, message):

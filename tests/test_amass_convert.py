@@ -89,15 +89,23 @@ def test_views_are_rigid_and_reproject(demo):
                                        atol=1e-3, rtol=0)  # fmt: skip
 
 
-def test_the_person_stands_where_h36m_subjects_stand(demo):
-    """At the first frame the pelvis is above the world origin, so all four cameras see it in frame."""
-    views = demo[4]["CMU/01/01_01_poses.npz"]
-    for view in views:
+def test_the_person_stands_where_the_placement_puts_it(demo):
+    """Under "start_at_origin" the first-frame pelvis is above the world origin, 0.7-1.2 m up, in all four views.
+
+    Default "as_recorded": every world joint is that one plus the recorded start pelvis's (x, y, 0).
+    """
+    _, config, _, items, results = demo
+    item = next(item for item in items if item.relative_path == "CMU/01/01_01_poses.npz")
+    moved = convert_amass_file(item, replace(config, placement="start_at_origin"))
+    for as_recorded, view in zip(results[item.relative_path], moved, strict=True):
         camera = view.camera
-        pelvis_world = (view.joints_3d[0, 0] - camera.translation) @ camera.rotation
-        np.testing.assert_allclose(pelvis_world[:2], 0.0, atol=1e-5)
-        assert 0.7 < pelvis_world[2] < 1.2
+        world = (view.joints_3d.astype(np.float64) - camera.translation) @ camera.rotation  # (T, 17, 3)
+        np.testing.assert_allclose(world[0, 0, :2], 0.0, atol=1e-5)
+        assert 0.7 < world[0, 0, 2] < 1.2
         assert 0 <= view.keypoints_2d[0, 0, 0] < camera.width and 0 <= view.keypoints_2d[0, 0, 1] < camera.height
+        recorded = (as_recorded.joints_3d.astype(np.float64) - camera.translation) @ camera.rotation
+        shift = np.array([*recorded[0, 0, :2], 0.0])
+        np.testing.assert_allclose(recorded - world, np.broadcast_to(shift, world.shape), atol=2e-5)
 
 
 def test_unknown_gender_can_use_the_neutral_model(demo):
@@ -204,6 +212,28 @@ def test_real_sample_acceptance(demo, tmp_path: Path):
             reprojected = project(view.joints_3d.astype(np.float64), view.camera)
             np.testing.assert_allclose(reprojected, view.keypoints_2d, atol=1e-3, rtol=0)
             assert isinstance(view, View) and view.extra_columns["gender"] == "female"
+
+
+def test_real_sample_stays_in_frame_as_recorded_and_leaves_camera_60457274_when_moved(demo, tmp_path: Path):
+    """The evidence for the default placement (docs/amass.md): the real recording, S1's four cameras.
+
+    As recorded (the authors' pipeline) no joint of any frame leaves any view; moved so its first-frame pelvis
+    is at x = y = 0, it walks out of 60457274's image for 40 % of (frame, joint) points (0.401 measured).
+    """
+    if not AMASS_SAMPLE.is_file():
+        pytest.skip(f"{AMASS_SAMPLE} is absent (licensed data lives only in ../shared).")
+    sample = tmp_path / "amass/CMU/sample/sample_poses.npz"
+    sample.parent.mkdir(parents=True)
+    shutil.copyfile(AMASS_SAMPLE, sample)  # temporary, outside the repository
+    _, config, *_ = demo
+    ratios = {}
+    for placement in ("as_recorded", "start_at_origin"):
+        sample_config = replace(config, amass_root=tmp_path / "amass", placement=placement)
+        (item,) = manifest_files(discover(sample_config))
+        views = convert_amass_file(item, sample_config)
+        ratios[placement] = {view.camera.name: view.extra_columns["out_of_frame_ratio"] for view in views}
+    assert ratios["as_recorded"] == dict.fromkeys(("54138969", "55011271", "58860488", "60457274"), 0.0)
+    assert ratios["start_at_origin"]["60457274"] == pytest.approx(0.401, abs=0.005)
 
 
 def test_a_missing_gender_counts_as_unknown(demo, tmp_path: Path):

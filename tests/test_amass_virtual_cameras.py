@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from datasets.amass.config import AmassConfig
+from datasets.amass.config import H36M_CAMERA_DISTANCE_RANGE, AmassConfig
 from datasets.amass.virtual_cameras import (
     AMASS_TO_H36M_ROTATION,
     file_rng,
@@ -35,17 +35,24 @@ def _standing(frames: int = 5, start=(3.0, -2.0)) -> np.ndarray:
     return joints
 
 
-def test_placement_moves_the_start_pelvis_over_the_origin():
-    """AMASS and H36M worlds are both z-up, floor z = 0: identity rotation, horizontal shift only."""
+def test_placements_keep_the_recorded_position_or_move_the_start_pelvis_over_the_origin():
+    """AMASS and H36M worlds are both z-up, floor z = 0: identity rotation; at most a horizontal shift.
+
+    ``_standing`` starts its pelvis at (3, -2, 0.9): "as_recorded" keeps it there, "start_at_origin" shifts every
+    joint of every frame by (-3, 2, 0).
+    """
     np.testing.assert_array_equal(AMASS_TO_H36M_ROTATION, np.eye(3))
     joints = _standing()
-    placed = place_in_h36m_world(joints)
+    np.testing.assert_array_equal(place_in_h36m_world(joints, "as_recorded"), joints)
+    placed = place_in_h36m_world(joints, "start_at_origin")
     np.testing.assert_allclose(placed[0, 0], [0.0, 0.0, 0.9])
     np.testing.assert_allclose(placed - joints, np.broadcast_to([-3.0, 2.0, 0.0], joints.shape))
+    with pytest.raises(ValueError, match="placement must be one of"):
+        place_in_h36m_world(joints, "centre")
 
 
 def test_h36m_mode_uses_the_subjects_four_cameras_and_sees_a_person_at_the_origin():
-    placed = place_in_h36m_world(_standing())
+    placed = place_in_h36m_world(_standing(), "start_at_origin")
     cameras = sequence_cameras(CONFIG, "CMU/01/01_01_poses.npz", placed)
     assert cameras == h36m_cameras("S1")
     for camera in cameras:
@@ -57,7 +64,7 @@ def test_h36m_mode_uses_the_subjects_four_cameras_and_sees_a_person_at_the_origi
 def test_random_cameras_are_seeded_per_file_and_respect_the_ranges():
     config = AmassConfig(amass_root=Path("."), body_models=Path("."), cameras="random:6", seed=7,
                          camera_distance_range=(3.0, 4.0), camera_height_range=(1.0, 2.0))  # fmt: skip
-    placed = place_in_h36m_world(_standing())
+    placed = place_in_h36m_world(_standing(), "start_at_origin")
     first = sequence_cameras(config, "KIT/3/a_poses.npz", placed)
     assert first == sequence_cameras(config, "KIT/3/a_poses.npz", placed)
     assert first != sequence_cameras(config, "KIT/3/b_poses.npz", placed)
@@ -96,7 +103,7 @@ def test_film_reprojects_its_own_joints(seed, frames):
     """keypoints_2d is the projection of exactly the stored float32 joints_3d: reprojecting matches to
     far below 1e-3 px, for any random camera."""
     rng = np.random.default_rng(seed)
-    placed = place_in_h36m_world(_standing(frames) + rng.normal(0, 0.05, (frames, 17, 3)))
+    placed = place_in_h36m_world(_standing(frames) + rng.normal(0, 0.05, (frames, 17, 3)), "start_at_origin")
     (camera,) = random_cameras(1, rng, placed[0, 0], (4.0, 5.6), (1.4, 1.7), (-180.0, 180.0), h36m_cameras("S1"))
     joints_3d, keypoints_2d, ratio = film(placed, camera)
     assert joints_3d.dtype == keypoints_2d.dtype == np.float32
@@ -111,3 +118,13 @@ def test_a_subject_behind_the_camera_is_out_of_frame():
     joints = np.broadcast_to(behind, (3, 17, 3)).copy()
     _, _, ratio = film(joints, camera)
     assert ratio == pytest.approx(1.0)
+
+
+def test_random_cameras_aim_at_the_recorded_start_pelvis_when_the_sequence_is_not_moved():
+    """Under "as_recorded" the ring is centred on the pelvis's start (3, -2, 0.9), which projects to the centre."""
+    config = AmassConfig(amass_root=Path("."), body_models=Path("."), cameras="random:3", placement="as_recorded")
+    placed = place_in_h36m_world(_standing(), "as_recorded")
+    target = np.array([3.0, -2.0, 0.9])
+    for camera in sequence_cameras(config, "KIT/3/a_poses.npz", placed):
+        assert H36M_CAMERA_DISTANCE_RANGE[0] <= np.hypot(*(camera.center - target)[:2]) <= H36M_CAMERA_DISTANCE_RANGE[1]
+        np.testing.assert_allclose(project(world_to_camera(target, camera), camera), [camera.cx, camera.cy], atol=1e-6)

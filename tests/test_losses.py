@@ -55,14 +55,18 @@ def test_mixste_joint_weights_follow_the_skeleton_groups():
 
 
 def test_temporal_consistency_by_hand():
-    """One joint moving 0, 0.1, 0.3 m along x over T = 3 frames, J = 1.
+    """Released MixSTE normalisation: the mean over B (T-1) J 3 squared coordinate steps, weighted per joint.
 
-    Squared steps 0.01 and 0.04 sum to 0.05; divided by J T = 3: 0.016666...; joint weight 2 doubles it.
+    B = 1, T = 3, J = 2. Joint 0 moves along x through 0, 0.1, 0.3 m (squared steps 0.01, 0.04); joint 1 along
+    y through 0, 0.2, 0.2 m (0.04, 0). Unweighted: (0.01 + 0.04 + 0.04) / (1 * 2 * 2 * 3) = 0.09 / 12 = 0.0075.
+    Weights (1, 3): (0.05 + 3 * 0.04) / 12 = 0.17 / 12. (Eq. 3 of the supplement, sum over xyz / (J T), would give
+    0.09 / 6: the factor 3 (T-1) / T = 2 the released lambda_t was not tuned for.)
     """
-    predicted = torch.zeros(1, 3, 1, 3)
+    predicted = torch.zeros(1, 3, 2, 3)
     predicted[0, :, 0, 0] = torch.tensor([0.0, 0.1, 0.3])
-    assert temporal_consistency_loss(predicted).item() == pytest.approx(0.05 / 3)
-    assert temporal_consistency_loss(predicted, torch.tensor([2.0])).item() == pytest.approx(0.1 / 3)
+    predicted[0, :, 1, 1] = torch.tensor([0.0, 0.2, 0.2])
+    assert temporal_consistency_loss(predicted).item() == pytest.approx(0.09 / 12)
+    assert temporal_consistency_loss(predicted, torch.tensor([1.0, 3.0])).item() == pytest.approx(0.17 / 12)
 
 
 def test_mpjve_by_hand():
@@ -78,14 +82,14 @@ def test_mpjve_by_hand():
 
 
 def test_mixste_loss_combines_the_three_terms_with_the_released_weights():
-    """Same pose as above, J = 1, weight 1: L_w = mean(0, 0.1, 0.3) = 0.1333, L_t = 0.05 / 3, L_m = 0.15.
+    """Joint 0 above alone, J = 1, weight 1: L_w = mean(0, 0.1, 0.3) = 0.1333, L_t = 0.05 / (2 * 3), L_m = 0.15.
 
-    Total with lambda_t 0.5 and lambda_m 2.0: 0.13333 + 0.00833 + 0.3 = 0.441666...
+    Total with lambda_t 0.5 and lambda_m 2.0: 0.13333 + 0.0041666 + 0.3 = 0.4375.
     """
     predicted = torch.zeros(1, 3, 1, 3)
     predicted[0, :, 0, 0] = torch.tensor([0.0, 0.1, 0.3])
     value = mixste_loss(predicted, torch.zeros_like(predicted), torch.tensor([1.0]))
-    assert value.item() == pytest.approx(0.4 / 3 + 0.5 * 0.05 / 3 + 2.0 * 0.15)
+    assert value.item() == pytest.approx(0.4 / 3 + 0.5 * 0.05 / 6 + 2.0 * 0.15)
 
 
 def test_n_mpjpe_removes_scale_only():

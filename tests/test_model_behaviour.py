@@ -44,7 +44,12 @@ def test_gradients_reach_every_parameter(model_name):
     model = _demo(model_name).eval()  # eval: no branch dropped by drop path, so every block is on the path
     output = model(**_inputs(model))
     (output.sequence.square().mean() + output.centre.square().mean()).backward()
+    frozen = {name.rsplit(".", 2)[-2] for name, parameter in model.named_parameters() if not parameter.requires_grad}
+    assert frozen <= {"vanilla_norm", "strided_norm"}  # the Strided Transformer's unapplied final norms only
     for name, parameter in model.named_parameters():
+        if not parameter.requires_grad:
+            assert parameter.grad is None, f"{name} is frozen but got a gradient"
+            continue
         assert parameter.grad is not None, f"{name} got no gradient"
         assert parameter.grad.abs().sum() > 0, f"{name} got an all-zero gradient"
 

@@ -8,6 +8,7 @@ import pytest
 import torch
 
 from lifting.models import MixSTE, MixSTEConfig, StridedTransformer, StridedTransformerConfig, build_model
+from lifting.models.norms import StdEpsLayerNorm
 
 
 def _keypoints(frames: int, batch: int = 2, seed: int = 1) -> torch.Tensor:
@@ -94,3 +95,17 @@ def test_strided_config_checks_the_strides_reduce_to_one_frame():
     assert StridedTransformerConfig(frames=27, strides=(3, 3, 3)).effective_sparse_stride == 5  # round(sqrt 27)
     with pytest.raises(ValueError, match="vte_attention"):
         StridedTransformerConfig(vte_attention="local")
+
+
+def test_std_eps_layer_norm_divides_by_the_unbiased_std_plus_eps():
+    """Row (1, 3): mean 2, unbiased std sqrt(((-1)^2 + 1^2) / 1) = sqrt(2), so (-1, 1) / (sqrt(2) + eps).
+
+    ``nn.LayerNorm`` (biased variance 1) would give (-1, 1); gain (2, 1) and bias (0, 0.5) apply afterwards.
+    """
+    norm = StdEpsLayerNorm(2, eps=0.1)
+    with torch.no_grad():
+        norm.weight.copy_(torch.tensor([2.0, 1.0]))
+        norm.bias.copy_(torch.tensor([0.0, 0.5]))
+    expected = torch.tensor([-2.0, 1.0]) / (2**0.5 + 0.1) + torch.tensor([0.0, 0.5])
+    torch.testing.assert_close(norm(torch.tensor([[1.0, 3.0]])), expected[None])
+    assert set(dict(norm.named_parameters())) == set(dict(torch.nn.LayerNorm(2).named_parameters()))

@@ -74,3 +74,23 @@ def test_workers_and_address_conflict_names_both():
     with pytest.raises(ValueError, match="--workers 2 and --dask-address tcp://127.0.0.1:1"):
         with dask_client(workers=2, address="tcp://127.0.0.1:1"):
             pass
+
+
+def test_reader_conversion_counts_humaneva_files_and_chunks(tmp_path):
+    """12 MATLAB files (2 parts x 2 subjects x 3 actions), every second cut by a mocap gap into 2 chunks: 18 chunks.
+
+    Train/S1 and Validate/S1 share chunk names ("Walking 1 chunk0"); counted by (subject, sequence) alone they
+    collapsed to 9. 18 chunks x 3 cameras = 54 views.
+    """
+    from datasets.humaneva import read_humaneva
+    from datasets.synthetic.humaneva_archive import write_humaneva_mat
+    from pipelines.stages import run_reader_conversion
+
+    assert len(write_humaneva_mat(tmp_path / "source")) == 12
+    manifest, _ = run_reader_conversion(
+        "preprocess-humaneva-test", {}, {"files": "abc"}, lambda: read_humaneva(tmp_path / "source"),
+        {"dataset": "humaneva"}, tmp_path / "workspace",
+    )  # fmt: skip
+    counts = manifest.counts
+    assert (counts["source_files"], counts["discovered"], counts["accepted"], counts["views"]) == (12, 18, 18, 54)
+    assert "| source_files | 12 |" in manifest.summary

@@ -23,6 +23,8 @@ UPLIFT_UPSAMPLE_TRAIN_SUBSETS = (
 UPLIFT_UPSAMPLE_VALIDATION_SUBSETS = ("MPIHDM05", "SFU", "MPImosh")
 
 CAMERA_MODES = ("h36m", "random")
+PLACEMENTS = ("as_recorded", "start_at_origin")
+"""Where a sequence goes in the Human3.6M world (``datasets.amass.virtual_cameras.place_in_h36m_world``)."""
 UNKNOWN_GENDER_POLICIES = ("reject", "neutral")
 PRECISIONS = ("float32", "float64")
 
@@ -44,6 +46,8 @@ class AmassConfig:
             (an approximation: ``datasets.skeletons.APPROXIMATE_CORRESPONDENCES``).
         regressor_order: Row order of ``regressor``: ``"spin"`` (left leg first) or ``"h36m"``.
         fps: Target frame rate, Hz.
+        placement: ``"as_recorded"`` (AMASS world coordinates unchanged, as Uplift-and-Upsample's pipeline) or
+            ``"start_at_origin"`` (each sequence shifted so its first-frame pelvis is at x = y = 0).
         cameras: ``"h36m"`` (the four Human3.6M cameras) or ``"random:K"`` (K sampled look-at cameras).
         h36m_camera_subject: Whose Human3.6M extrinsics place the ``"h36m"`` cameras.
         camera_distance_range: Random cameras' horizontal distance from the subject's start, metres.
@@ -69,6 +73,7 @@ class AmassConfig:
     regressor: Path | None = None
     regressor_order: str = "spin"
     fps: float = H36M_FPS
+    placement: str = "as_recorded"  # Uplift-and-Upsample's released pipeline; measured in docs/amass.md
     cameras: str = "h36m"
     h36m_camera_subject: str = "S1"
     camera_distance_range: tuple[float, float] = H36M_CAMERA_DISTANCE_RANGE
@@ -95,6 +100,8 @@ class AmassConfig:
             raise ValueError(f"regressor_order must be one of {REGRESSOR_ORDERS}, got {self.regressor_order!r}")
         if not (math.isfinite(self.fps) and self.fps > 0):
             raise ValueError(f"fps must be a finite positive rate in Hz, got {self.fps}")
+        if self.placement not in PLACEMENTS:
+            raise ValueError(f"placement must be one of {PLACEMENTS}, got {self.placement!r}")
         _ = self.camera_count  # raises for a malformed ``cameras``
         for name in ("camera_distance_range", "camera_height_range", "camera_azimuth_range"):
             low, high = getattr(self, name)

@@ -301,7 +301,7 @@ def convert_amass_file(item: AmassFile, config: AmassConfig) -> list[View] | Rej
     """
     try:
         motion = load_motion(item.path, config)
-        joints = place_in_h36m_world(motion_joints(motion, config))
+        joints = place_in_h36m_world(motion_joints(motion, config), config.placement)
         views = []
         for camera in sequence_cameras(config, item.relative_path, joints):
             joints_3d, keypoints_2d, ratio = film(joints, camera)

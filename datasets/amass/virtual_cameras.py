@@ -3,10 +3,12 @@
 World convention. AMASS's world is z-up with the floor at z = 0 (formats.md 4.4); Human3.6M's world is z-up
 too, floor at z = 0, its cameras looking at the capture-volume centre near the world origin (formats.md 1.1,
 1.5). So the rotation from AMASS to Human3.6M world is the identity (``AMASS_TO_H36M_ROTATION``), as in
-uplift-upsample, which feeds AMASS joints straight to Human3.6M cameras (formats.md 4.4). Only the placement
-changes: each sequence is shifted horizontally so that its pelvis starts at the world origin, where
-Human3.6M's subjects stand, keeping its height above the floor. (MotionBERT's ``(x, -z, y)`` axis change
-and 0.298 scale target its own normalised y-down frame, not Human3.6M's world, and are not applied.)
+uplift-upsample, which feeds AMASS joints straight to Human3.6M cameras (formats.md 4.4). The placement is
+``AmassConfig.placement`` (``PLACEMENTS``): ``"as_recorded"`` keeps AMASS's world coordinates, as the
+authors' pipeline does; ``"start_at_origin"`` shifts each sequence horizontally so its first-frame pelvis is at
+x = y = 0, keeping its height. Which keeps the subject in the cameras' views is measured in ``docs/amass.md``.
+(MotionBERT's ``(x, -z, y)`` axis change and 0.298 scale target its own normalised y-down frame, not
+Human3.6M's world, and are not applied.)
 
 Cameras. ``"h36m"``: the four Human3.6M cameras with one subject's extrinsics (``h36m_cameras``), exactly
 as calibrated, around the placed sequence. ``"random:K"``: K look-at cameras on a ring around the subject's
@@ -22,7 +24,7 @@ import hashlib
 
 import numpy as np
 
-from datasets.amass.config import AmassConfig
+from datasets.amass.config import PLACEMENTS, AmassConfig
 from datasets.cameras import Camera, h36m_cameras, look_at_camera, project, world_to_camera
 from datasets.skeletons import H36MJoint
 
@@ -33,17 +35,22 @@ PELVIS = int(H36MJoint.PELVIS)
 """Index of the pelvis in the 17 output joints."""
 
 
-def place_in_h36m_world(joints_amass: np.ndarray) -> np.ndarray:
-    """Move AMASS-world joints into the Human3.6M world, pelvis starting above the origin.
+def place_in_h36m_world(joints_amass: np.ndarray, placement: str) -> np.ndarray:
+    """Move AMASS-world joints into the Human3.6M world.
 
     Args:
         joints_amass: (T, J, 3) metres, AMASS world (z up), joint 0 the pelvis, T >= 1.
+        placement: ``"as_recorded"`` (coordinates kept, as Uplift-and-Upsample's pipeline) or
+            ``"start_at_origin"`` (shifted so the first frame's pelvis has x = y = 0, height unchanged).
 
     Returns:
-        (T, J, 3) float64, metres, Human3.6M world: rotated by ``AMASS_TO_H36M_ROTATION`` and shifted so the
-        first frame's pelvis has x = y = 0 (height unchanged).
+        (T, J, 3) float64, metres, Human3.6M world: rotated by ``AMASS_TO_H36M_ROTATION``, then placed.
     """
+    if placement not in PLACEMENTS:
+        raise ValueError(f"placement must be one of {PLACEMENTS}, got {placement!r}")
     rotated = np.asarray(joints_amass, dtype=np.float64) @ AMASS_TO_H36M_ROTATION.T
+    if placement == "as_recorded":
+        return rotated
     offset = np.array([rotated[0, PELVIS, 0], rotated[0, PELVIS, 1], 0.0])
     return rotated - offset
 
@@ -121,7 +128,7 @@ def sequence_cameras(config: AmassConfig, relative_path: str, joints_h36m: np.nd
     h36m = h36m_cameras(config.h36m_camera_subject)
     if config.camera_mode == "h36m":
         return h36m
-    target = np.array([0.0, 0.0, joints_h36m[0, PELVIS, 2]])
+    target = joints_h36m[0, PELVIS].copy()  # the pelvis's start: (0, 0, z) under "start_at_origin"
     return random_cameras(
         config.camera_count, file_rng(relative_path, config.seed), target, config.camera_distance_range,
         config.camera_height_range, config.camera_azimuth_range, h36m,

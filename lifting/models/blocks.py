@@ -18,6 +18,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from lifting.models.attention import MultiHeadSelfAttention
+from lifting.models.norms import NormFactory
 
 Activation = Literal["gelu", "relu"]
 _ACTIVATIONS: dict[str, type[nn.Module]] = {"gelu": nn.GELU, "relu": nn.ReLU}
@@ -112,6 +113,7 @@ class TransformerBlock(nn.Module):
         drop_path: float = 0.0,
         norm_eps: float = 1e-5,
         sparse_stride: int | None = None,
+        norm: NormFactory = nn.LayerNorm,
     ) -> None:
         """Create the layers.
 
@@ -126,11 +128,13 @@ class TransformerBlock(nn.Module):
             drop_path: Stochastic-depth rate of both branches.
             norm_eps: LayerNorm epsilon.
             sparse_stride: None for full attention, else the stride of strided sparse attention.
+            norm: Norm layer class, called as ``norm(dim, eps=norm_eps)`` (``nn.LayerNorm`` or
+                ``lifting.models.norms.StdEpsLayerNorm``).
         """
         super().__init__()
-        self.attention_norm = nn.LayerNorm(dim, eps=norm_eps)
+        self.attention_norm = norm(dim, eps=norm_eps)
         self.attention = MultiHeadSelfAttention(dim, num_heads, qkv_bias, attention_dropout, dropout, sparse_stride)
-        self.mlp_norm = nn.LayerNorm(dim, eps=norm_eps)
+        self.mlp_norm = norm(dim, eps=norm_eps)
         self.mlp = FeedForward(dim, hidden_dim, activation, dropout)
         self.mlp_dropout = nn.Dropout(dropout)
         self.drop_path = DropPath(drop_path)
@@ -190,6 +194,7 @@ class StridedTransformerBlock(nn.Module):
         attention_dropout: float = 0.0,
         drop_path: float = 0.0,
         norm_eps: float = 1e-5,
+        norm: NormFactory = nn.LayerNorm,
     ) -> None:
         """Create the layers.
 
@@ -207,6 +212,7 @@ class StridedTransformerBlock(nn.Module):
             attention_dropout: Dropout on attention weights.
             drop_path: Stochastic-depth rate of both branches.
             norm_eps: LayerNorm epsilon.
+            norm: Norm layer class, called as ``norm(dim, eps=norm_eps)``.
         """
         super().__init__()
         if kernel_size % 2 != 1 or any(not 0 <= side <= kernel_size // 2 for side in padding):
@@ -219,9 +225,9 @@ class StridedTransformerBlock(nn.Module):
         self.trim = (kernel_size // 2 - padding[0], kernel_size // 2 - padding[1])
         self.position = nn.Parameter(torch.zeros(position_length, dim))
         nn.init.trunc_normal_(self.position, std=0.02)
-        self.attention_norm = nn.LayerNorm(dim, eps=norm_eps)
+        self.attention_norm = norm(dim, eps=norm_eps)
         self.attention = MultiHeadSelfAttention(dim, num_heads, qkv_bias, attention_dropout, dropout)
-        self.ffn_norm = nn.LayerNorm(dim, eps=norm_eps)
+        self.ffn_norm = norm(dim, eps=norm_eps)
         self.expand = nn.Conv1d(dim, hidden_dim, kernel_size=1)
         self.activation = _ACTIVATIONS[activation]()
         self.ffn_dropout = nn.Dropout(dropout)

@@ -85,11 +85,16 @@ class ModelInfo:
 
 
 def count_parameters(model: nn.Module, exclude: str | None = None) -> int:
-    """Trainable parameters of ``model``, skipping those under a submodule named ``exclude``."""
+    """Parameters of ``model``, skipping those under a submodule named ``exclude``.
+
+    Every ``nn.Parameter`` counts, frozen or not, as the papers and released code count them: the Strided
+    Transformer's two final norms are created but never applied (released code), so they are frozen here, yet
+    part of its published 4.34 M.
+    """
     return sum(
         parameter.numel()
         for name, parameter in model.named_parameters()
-        if parameter.requires_grad and (exclude is None or exclude not in name.split("."))
+        if exclude is None or exclude not in name.split(".")
     )
 
 

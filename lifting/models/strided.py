@@ -32,11 +32,11 @@ from lifting.models.common import (
     require_rate,
     skeleton_joint_count,
 )
+from lifting.models.norms import StdEpsLayerNorm
 
 NORM_EPS = 1e-6
-"""LayerNorm epsilon of the released code (models.md). Its LayerNorm divides by the unbiased standard
-deviation plus epsilon; we use ``nn.LayerNorm`` (biased variance, epsilon inside the root), which has the
-same parameters and differs only in that rounding."""
+"""Epsilon of the released code's layer norm (models.md), which divides by the unbiased standard deviation plus
+epsilon: ``StdEpsLayerNorm``, used in every block so the network computes the released function."""
 
 STRIDED_KERNEL_SIZE = 3
 """Kernel of the strided convolution, k_m = 3 (seed Sec. 5.2, the base model's setup)."""
@@ -154,8 +154,8 @@ class StridedTransformer(nn.Module):
             nn.Dropout(config.embedding_dropout),
         )
         self.vanilla_position = nn.Parameter(torch.zeros(config.frames, width))
-        # Truncated normal, std 0.02, for every positional embedding: our choice (models.md does not record the
-        # released code's initialisation).
+        # Truncated normal, std 0.02, for every positional embedding (here and in each strided block): our choice.
+        # The released code draws them from torch.randn (std 1), which is the one deliberate difference from it.
         nn.init.trunc_normal_(self.vanilla_position, std=0.02)
         self.vanilla_blocks = nn.ModuleList(
             TransformerBlock(
@@ -166,11 +166,16 @@ class StridedTransformer(nn.Module):
                 dropout=config.dropout,
                 attention_dropout=config.attention_dropout,
                 norm_eps=NORM_EPS,
+                norm=StdEpsLayerNorm,
                 sparse_stride=config.effective_sparse_stride if config.vte_attention == "strided_sparse" else None,
             )
             for _ in range(config.vanilla_depth)
         )
-        self.vanilla_norm = nn.LayerNorm(width, eps=NORM_EPS)
+        # The released encoders create a final norm each but never apply it: kept as parameters (state dicts and
+        # parameter counts match the released model's), not called in forward (so the function matches too),
+        # and frozen, since they get no gradient: the optimizer skips them as the released one does (no grad),
+        # and DistributedDataParallel does not wait for their gradients.
+        self.vanilla_norm = StdEpsLayerNorm(width, eps=NORM_EPS).requires_grad_(False)
         # Every STE layer owns a full-length (N x D) positional embedding sliced to its input length, as
         # the released code does; this is what reproduces the published parameter counts.
         self.strided_blocks = nn.ModuleList(
@@ -186,10 +191,11 @@ class StridedTransformer(nn.Module):
                 dropout=config.dropout,
                 attention_dropout=config.attention_dropout,
                 norm_eps=NORM_EPS,
+                norm=StdEpsLayerNorm,
             )
             for stride in config.strides
         )
-        self.strided_norm = nn.LayerNorm(width, eps=NORM_EPS)
+        self.strided_norm = StdEpsLayerNorm(width, eps=NORM_EPS).requires_grad_(False)  # never applied, as above
         self.sequence_head = PoseRegressionHead(width, self.num_joints)
         self.centre_head = PoseRegressionHead(width, self.num_joints)
 
@@ -220,9 +226,8 @@ class StridedTransformer(nn.Module):
         tokens = tokens.transpose(1, 2) + self.vanilla_position  # (B, N, D)
         for block in self.vanilla_blocks:
             tokens = block(tokens)  # full, or strided sparse attention (vte_attention)
-        tokens = self.vanilla_norm(tokens)
-        sequence = self.sequence_head(tokens)  # (B, N, J, 3)
+        sequence = self.sequence_head(tokens)  # (B, N, J, 3); no vanilla_norm, as in the released code
         for block in self.strided_blocks:
             tokens = block(tokens)  # (B, L, D) -> (B, L', D), ending at (B, 1, D)
-        centre = self.centre_head(self.strided_norm(tokens))[:, 0]  # (B, 1, J, 3) -> (B, J, 3)
+        centre = self.centre_head(tokens)[:, 0]  # (B, 1, J, 3) -> (B, J, 3); no strided_norm (released code)
         return LiftingOutput(sequence=sequence, centre=centre)

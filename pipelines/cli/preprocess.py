@@ -39,6 +39,13 @@ def preprocess_amass_command(
         str | None, typer.Option(help="Row order of the regressor: spin (left leg first) or h36m. Preset: spin.")
     ] = None,
     fps: Annotated[float | None, typer.Option(help="Target frame rate, Hz. Preset: 50 (Human3.6M's).")] = None,
+    placement: Annotated[
+        str | None,
+        typer.Option(
+            help="Where sequences go in the H36M world: as_recorded (AMASS coordinates, as Uplift-and-Upsample) "
+            "or start_at_origin (first-frame pelvis at x = y = 0). Preset: as_recorded (docs/amass.md)."
+        ),
+    ] = None,
     cameras: Annotated[
         str | None, typer.Option(help="Virtual cameras: h36m (the four H36M ones) or random:K. Preset: h36m.")
     ] = None,
@@ -80,7 +87,8 @@ def preprocess_amass_command(
     run_flow(
         preprocess_amass,
         amass_root=optional_str(amass_root), body_models=optional_str(body_models),
-        regressor=optional_str(regressor), preset=preset, regressor_order=regressor_order, fps=fps, cameras=cameras,
+        regressor=optional_str(regressor), preset=preset, regressor_order=regressor_order, fps=fps,
+        placement=placement, cameras=cameras,
         unknown_gender=unknown_gender, include=include, exclude=exclude, seed=seed, device=device,
         workers=workers, dask_address=dask_address, strict=strict, workspace=optional_str(workspace),
     )  # fmt: skip
