@@ -1,10 +1,12 @@
 """The viewer's script: plain JavaScript on 2D canvases, no library, no network (``html`` embeds it).
 
 It reads the JSON scene from ``<script id="scene-data">`` and draws, per view, a 3D panel (orthographic,
-equal axes, orbit by dragging, zoom by wheel, ground grid, camera frustums) above a 2D panel (keypoints in
-the image rectangle). A timeline plays and scrubs all views together. The URL fragment sets the start:
-``#frame=N`` (0-based), ``fit=body|scene``, ``play=1``. After every draw it writes where it drew each
-view's joints to ``document.body.dataset.probe`` (JSON, page pixels), which the browser test reads.
+equal axes, ground grid, camera frustums; dragging orbits every panel together, the wheel zooms) above a
+2D panel (keypoints in the image rectangle). A timeline plays and scrubs all views together. The URL
+fragment sets the start: ``#frame=N`` (0-based), ``fit=body|scene``, ``play=1``, and ``size=WxH`` (lay the
+page out for W x H pixels whatever the window, for reproducible screenshots). After every draw it writes
+where it drew each view's joints to ``document.body.dataset.probe`` (JSON, page pixels), which the browser
+test reads.
 
 Keys: space plays/pauses, left/right step a frame, f switches the fit between body and scene.
 """
@@ -35,7 +37,7 @@ VIEWER_JS = r"""
   };
 
   const first = views[0];
-  state.az = first.azimuth; state.el = first.elevation;
+  state.turn = 0; state.tilt = 0;  // the drag's orbit, shared by every 3D panel, on top of each view's own start
 
   const grid = document.getElementById("panels");
   views.forEach(function (v) {
@@ -53,8 +55,9 @@ VIEWER_JS = r"""
   window.addEventListener("mouseup", function () { state.drag = null; });
   window.addEventListener("mousemove", function (e) {
     if (!state.drag) return;
-    state.az -= (e.clientX - state.drag[0]) * 0.01;
-    state.el = Math.max(-1.5, Math.min(1.5, state.el + (e.clientY - state.drag[1]) * 0.01));
+    state.turn -= (e.clientX - state.drag[0]) * 0.01;
+    const tilt = state.tilt + (e.clientY - state.drag[1]) * 0.01;
+    state.tilt = Math.max(-1.5 - first.elevation, Math.min(1.5 - first.elevation, tilt));
     state.drag = [e.clientX, e.clientY]; draw();
   });
   const slider = document.getElementById("slider"), play = document.getElementById("play");
@@ -95,16 +98,20 @@ VIEWER_JS = r"""
     ctx.setTransform(ratio, 0, 0, ratio, 0, 0);
     return ctx;
   }
+  const fixed = /^(\d+)x(\d+)$/.exec(hash.get("size") || "");  // #size=WxH: a fixed page, for screenshots
   function layout() {
-    const height = window.innerHeight - document.getElementById("header").offsetHeight
+    const pageWidth = fixed ? parseInt(fixed[1], 10) : window.innerWidth;
+    const pageHeight = fixed ? parseInt(fixed[2], 10) : window.innerHeight;
+    document.body.style.width = pageWidth + "px";
+    timeline.tctx = sizeCanvas(timeline, pageWidth - 20, D.timelineHeight);
+    const height = pageHeight - document.getElementById("header").offsetHeight
       - document.getElementById("controls").offsetHeight;
-    const width = Math.floor(window.innerWidth / views.length);
+    const width = Math.floor(pageWidth / views.length);
     views.forEach(function (v) {
       v.w = width; v.h3 = Math.floor(height * D.panel3dShare); v.h2 = height - v.h3;
       v.ctx3 = sizeCanvas(v.canvas3d, v.w, v.h3);
       v.ctx2 = sizeCanvas(v.canvas2d, v.w, v.h2);
     });
-    timeline.tctx = sizeCanvas(timeline, timeline.parentElement.clientWidth, D.timelineHeight);
     draw();
   }
 
@@ -129,7 +136,8 @@ VIEWER_JS = r"""
   function draw3d(v, t, probe) {
     const ctx = v.ctx3, w = v.w, h = v.h3;
     ctx.fillStyle = rgb(C.background); ctx.fillRect(0, 0, w, h);
-    const ca = Math.cos(state.az), sa = Math.sin(state.az), ce = Math.cos(state.el), se = Math.sin(state.el);
+    const az = v.azimuth + state.turn, el = v.elevation + state.tilt;
+    const ca = Math.cos(az), sa = Math.sin(az), ce = Math.cos(el), se = Math.sin(el);
     const scale = state.zoom * D.fitShare * Math.min(w, h) / (state.fit === "body" ? v.bodyRadius : v.sceneRadius);
     function p2(x, y, z) {
       const dx = x - v.centre[0], dy = y - v.centre[1], dz = z - v.centre[2];
