@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
 from tqdm import tqdm
 
 from lifting.visualization.scene import ViewScene, viewpoint
@@ -25,6 +26,10 @@ PANEL_WIDTH_PX, FIGURE_HEIGHT_PX = 400, 720
 """One column per view; both multiples of 16, the macro-block size H.264 encoders want."""
 VIDEO_DPI = 100
 VIDEO_FORMATS = (".mp4", ".gif")
+LEGEND = (
+    ("truth", "ground truth"),
+    ("prediction", f"prediction (joints: error 0-{ERROR_LIMIT_MM:.0f} mm, green to red)"),
+)
 
 
 def _error_colours(errors_mm: np.ndarray) -> np.ndarray:
@@ -111,6 +116,9 @@ def render_frames(scenes: Sequence[ViewScene], root: int = 0, progress: bool = T
         _setup_3d(axes_3d, scene, scenes, root)
         _setup_2d(axes_2d, scene)
         panels.append((axes_3d, axes_2d, scene))
+    if any(scene.prediction is not None for scene in scenes):
+        handles = [Line2D([], [], color=rgb_float(COLOURS[key]), label=label) for key, label in LEGEND]
+        figure.legend(handles=handles, loc="lower left", fontsize=8, frameon=False)
     frames = max(scene.frames for scene in scenes)
     for frame in tqdm(range(frames), desc="video frames", unit="frame", disable=not progress):
         artists = [

@@ -174,17 +174,17 @@ VIEWER_JS = r"""
     ctx.fillStyle = rgb(C.text); ctx.font = "13px sans-serif";
     ctx.fillText(v.title, 8, 18);
     ctx.fillText(v.frameMpjpe ? "MPJPE " + v.frameMpjpe[t].toFixed(1) + " mm" : "ground truth", 8, 36);
-    if (v.prediction) legend(ctx, w);
+    if (v.prediction) legend(ctx, h);
   }
-  function legend(ctx, w) {
-    const x = w - 150;
-    ctx.font = "12px sans-serif";
-    line(ctx, [x, 14], [x + 22, 14], rgb(C.truth), 3); ctx.fillText("ground truth", x + 28, 18);
-    line(ctx, [x, 32], [x + 22, 32], rgb(C.prediction), 2); ctx.fillText("prediction", x + 28, 36);
+  function legend(ctx, h) {  // bottom left, under the skeletons' usual place
+    const y = h - 52;
+    ctx.font = "12px sans-serif"; ctx.fillStyle = rgb(C.text);
+    line(ctx, [8, y], [30, y], rgb(C.truth), 3); ctx.fillText("ground truth", 36, y + 4);
+    line(ctx, [8, y + 18], [30, y + 18], rgb(C.prediction), 2); ctx.fillText("prediction", 36, y + 22);
     for (let i = 0; i < 60; i++) {
-      ctx.fillStyle = errorColour(i / 59 * D.errorLimitMm); ctx.fillRect(x + i, 44, 1, 8);
+      ctx.fillStyle = errorColour(i / 59 * D.errorLimitMm); ctx.fillRect(8 + i, y + 32, 1, 8);
     }
-    ctx.fillStyle = rgb(C.text); ctx.fillText("0-" + D.errorLimitMm + " mm", x + 66, 53);
+    ctx.fillStyle = rgb(C.text); ctx.fillText("joint error 0-" + D.errorLimitMm + " mm", 74, y + 40);
   }
   function draw2d(v, t, probe) {
     const ctx = v.ctx2, w = v.w, h = v.h2, m = D.margin, top = D.titleHeight;
