@@ -181,4 +181,5 @@ def test_evaluation_saves_predictions_and_links_worst_and_best_viewers(store, tm
     worst = result.viewers[0].read_text()
     assert worst.count('"sequence":"h36m/unit/S9/Walking 1"') == 2
     report = result.report_path.read_text()
-    assert "[worst sequence](viewer_worst.html)" in report and "[best sequence](viewer_best.html)" in report
+    assert f"[worst sequence](viewer_worst.html): h36m unit S9 Walking 1, MPJPE {30 * 16 / 17:.1f} mm" in report
+    assert f"[best sequence](viewer_best.html): h36m unit S9 Eating, MPJPE {10 * 16 / 17:.1f} mm" in report

@@ -201,7 +201,7 @@ def evaluate_predictions(
     report = write_report(output_dir / REPORT_FILE, sections, f"Evaluation: {protocol}, split {config.split}")
     return EvaluationResult(
         protocol, tables["summary"], tables, len(rows), int(errors.valid.sum()), report, metrics_path, plots,
-        group_markdown, predictions_path, tuple(viewers.values()),
+        group_markdown, predictions_path, tuple(viewer.path for viewer in viewers.values()),
     )  # fmt: skip
 
 
