@@ -4,7 +4,7 @@ Why plain canvas JavaScript and not plotly, three.js, Rerun or viser: the file m
 browser and be attached to an issue or a paper's supplement. A plotly or three.js bundle adds 1-4 MB of
 library to every file and a 3D scene graph we do not need (skeletons are a few dozen line segments per
 frame); Rerun ``.rrd`` files and viser need their own viewer or a running server. The script here
-(``viewer_js``) is about 15 KB, has no dependency, and draws orthographic views with equal axes by
+(``viewer_js``) is about 13 KB, has no dependency, and draws orthographic views with equal axes by
 construction.
 
     write_viewer(Path("view.html"), build_scenes(store, [0, 1, 2, 3]), title="AMASS CMU 01_01")
