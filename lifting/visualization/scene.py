@@ -48,6 +48,7 @@ class ViewScene:
         view_id: The store's view id.
         title: ``dataset subset subject sequence, camera NAME``.
         sequence: ``dataset/subset/subject/sequence``: views sharing it show one motion (one world).
+        camera: The camera's name.
         fps: Frames per second, Hz.
         width: Image width, pixels.
         height: Image height, pixels.
@@ -66,6 +67,7 @@ class ViewScene:
     view_id: int
     title: str
     sequence: str
+    camera: str
     fps: float
     width: int
     height: int
@@ -184,7 +186,8 @@ def build_scene(
         }
     frustum = (frustum_segments(camera) @ rotation.T).astype(np.float32)
     return ViewScene(
-        view_id=int(view_id), title=_title(row), sequence="/".join(sequence_key(row)), fps=float(row["fps"]),
+        view_id=int(view_id), title=_title(row), sequence="/".join(sequence_key(row)), camera=camera.name,
+        fps=float(row["fps"]),
         width=camera.width, height=camera.height,
         bones=skeleton.bones, truth=to_display(truth_camera), keypoints=pixels, frustum=frustum,
         out_of_frame=out_of_frame, **extra,

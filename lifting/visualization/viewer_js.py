@@ -37,6 +37,7 @@ VIEWER_JS = r"""
   };
 
   const first = views[0];
+  const oneSequence = views.every(function (v) { return v.sequence === first.sequence; });  // header names it
   state.turn = 0; state.tilt = 0;  // the drag's orbit, shared by every 3D panel, on top of each view's own start
 
   const grid = document.getElementById("panels");
@@ -172,7 +173,7 @@ VIEWER_JS = r"""
       probe.prediction3d = predicted;
     }
     ctx.fillStyle = rgb(C.text); ctx.font = "13px sans-serif";
-    ctx.fillText(v.title, 8, 18);
+    ctx.fillText(oneSequence ? "camera " + v.camera : v.title, 8, 18);
     ctx.fillText(v.frameMpjpe ? "MPJPE " + v.frameMpjpe[t].toFixed(1) + " mm" : "ground truth", 8, 36);
     if (v.prediction) legend(ctx, h);
   }
