@@ -65,13 +65,13 @@ def page(tmp_path_factory):
     return {"path": path, "scenes": scenes, "directory": directory}
 
 
-def _load(page, frame: int) -> tuple[np.ndarray, dict]:
+def _load(page, frame: int, play: bool = False) -> tuple[np.ndarray, dict]:
     screenshot = page["directory"] / f"frame_{frame}.png"
     command = [
         BROWSER, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars", "--force-device-scale-factor=1",
         f"--window-size={WINDOW[0]},{WINDOW[1]}", f"--user-data-dir={page['directory'] / 'profile'}",
         f"--virtual-time-budget={SETTLE_MS}", f"--screenshot={screenshot}", "--dump-dom",
-        f"{page['path'].as_uri()}#frame={frame}&size={WINDOW[0]}x{WINDOW[1]}",
+        f"{page['path'].as_uri()}#frame={frame}&size={WINDOW[0]}x{WINDOW[1]}&play={int(play)}",
     ]  # fmt: skip
     dom = subprocess.run(command, capture_output=True, text=True, timeout=120, check=True).stdout
     probe = json.loads(html.unescape(re.search(r'data-probe="([^"]*)"', dom).group(1)))
@@ -128,3 +128,9 @@ def test_the_timeline_moves_the_skeleton(page):
     truth_panel = after["panels"][0]  # view 1's truth lies under its prediction
     for point in truth_panel["joints2d"] + truth_panel["joints3d"]:
         assert _has_colour(image, point, COLOURS["truth"]), point
+
+
+def test_play_advances_the_frames(page):
+    """With #play=1 the page plays during Chromium's virtual time: the frame drawn last is no longer the first."""
+    _, probe = _load(page, 5, play=True)
+    assert probe["frame"] != 5
