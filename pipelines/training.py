@@ -153,6 +153,9 @@ def evaluate_version(workspace: str, checkpoint: str, data: str, split: str, pre
 
         outputs = {"report": publish_file(result.report_path), "metrics": publish_file(result.metrics_path)}
         outputs.update({f"plot_{path.stem}": publish_file(path) for path in result.plots})
+        if result.predictions_path is not None:
+            outputs["predictions"] = publish_file(result.predictions_path)
+        outputs.update({path.stem: publish_file(path) for path in result.viewers})  # viewer_worst, viewer_best
         summary = f"## evaluate {checkpoint_manifest.id} on {data_manifest.id} ({split})\n\n{result.markdown_table}"
         manifest = run.publish(
             counts={"views": result.views, "frames": result.frames}, outputs=outputs, summary=summary,

@@ -135,6 +135,27 @@ def sequence_cameras(config: AmassConfig, relative_path: str, joints_h36m: np.nd
     )  # fmt: skip
 
 
+def out_of_frame_mask(points_camera: np.ndarray, pixels: np.ndarray, camera: Camera) -> np.ndarray:
+    """Which points are behind the camera or projected outside the image.
+
+    Args:
+        points_camera: (..., 3) metres, camera frame.
+        pixels: (..., 2) their projections, pixels.
+        camera: The camera (image size).
+
+    Returns:
+        (...) bool.
+    """
+    behind = points_camera[..., 2] <= 0.0
+    outside = (
+        (pixels[..., 0] < 0)
+        | (pixels[..., 0] >= camera.width)
+        | (pixels[..., 1] < 0)
+        | (pixels[..., 1] >= camera.height)
+    )
+    return behind | outside
+
+
 def out_of_frame_ratio(points_camera: np.ndarray, pixels: np.ndarray, camera: Camera) -> float:
     """Fraction of (frame, joint) points behind the camera or projected outside the image.
 
@@ -148,14 +169,7 @@ def out_of_frame_ratio(points_camera: np.ndarray, pixels: np.ndarray, camera: Ca
     """
     if points_camera.size == 0:
         return 0.0
-    behind = points_camera[..., 2] <= 0.0
-    outside = (
-        (pixels[..., 0] < 0)
-        | (pixels[..., 0] >= camera.width)
-        | (pixels[..., 1] < 0)
-        | (pixels[..., 1] >= camera.height)
-    )
-    return float(np.mean(behind | outside))
+    return float(np.mean(out_of_frame_mask(points_camera, pixels, camera)))
 
 
 def film(joints_h36m: np.ndarray, camera: Camera) -> tuple[np.ndarray, np.ndarray, float]:

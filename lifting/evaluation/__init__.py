@@ -7,7 +7,8 @@
 
 Modules: ``config`` (``EvaluationConfig``), ``inference`` (centre / seq2seq inference, flip TTA, key-frames
 from frame 0, interpolation to the full frame rate), ``protocols`` (Human3.6M, MPI-INF-3DHP, HumanEva-I
-tables), ``report`` (Markdown and plots), ``evaluate`` (the entry points).
+tables), ``report`` (Markdown and plots), ``predictions`` (``predictions.npz`` beside the metrics), ``viewers``
+(viewer files of the worst and best sequences), ``evaluate`` (the entry points).
 """
 
 from lifting.evaluation.config import PROTOCOLS, EvaluationConfig
@@ -27,6 +28,7 @@ from lifting.evaluation.inference import (
     predict_view,
     seq2seq_starts,
 )
+from lifting.evaluation.predictions import PREDICTIONS_FILE, load_predictions, save_predictions
 from lifting.evaluation.protocols import (
     ALL_FRAMES,
     COLUMN_TITLES,
@@ -43,6 +45,7 @@ __all__ = [
     "ALL_FRAMES",
     "COLUMN_TITLES",
     "METRICS_JSON",
+    "PREDICTIONS_FILE",
     "MPI_INF_3DHP_ACTIVITIES",
     "PROTOCOLS",
     "REPORT_FILE",
@@ -54,12 +57,14 @@ __all__ = [
     "evaluate",
     "evaluate_predictions",
     "inference_plan",
+    "load_predictions",
     "interpolate_in_time",
     "markdown_table",
     "pck_joints",
     "predict_view",
     "protocol_for",
     "protocol_tables",
+    "save_predictions",
     "seq2seq_starts",
     "view_errors",
     "view_keypoints",

@@ -25,6 +25,7 @@ from datasets.skeletons import get_skeleton
 from datasets.store import PoseStore
 from lifting.evaluation.config import EvaluationConfig
 from lifting.evaluation.inference import InferencePlan, predict_view
+from lifting.evaluation.predictions import PREDICTIONS_FILE, save_predictions
 from lifting.evaluation.protocols import (
     ERROR_COLUMNS,
     MPI_INF_3DHP_ACTIVITIES,
@@ -36,6 +37,7 @@ from lifting.evaluation.protocols import (
     view_errors,
 )
 from lifting.evaluation.report import markdown_table, plot_bars, plot_skeletons, plot_training_curves, write_report
+from lifting.evaluation.viewers import viewer_links, write_extreme_viewers
 from lifting.models import UpliftUpsampleConfig
 from lifting.training.checkpoint import CheckpointInfo, load_model
 from lifting.training.distributed import resolve_device
@@ -60,6 +62,8 @@ class EvaluationResult:
         metrics_path: ``metrics.json`` (everything above as JSON).
         plots: PNG files written.
         markdown_table: The per-group table in Markdown (for a Prefect artifact).
+        predictions_path: ``predictions.npz`` (``lifting.evaluation.predictions``).
+        viewers: Viewer HTML files of the worst and best sequences (none without plots).
     """
 
     protocol: str
@@ -71,6 +75,8 @@ class EvaluationResult:
     metrics_path: Path
     plots: tuple[Path, ...]
     markdown_table: str
+    predictions_path: Path | None = None
+    viewers: tuple[Path, ...] = ()
 
 
 def inference_plan(info: CheckpointInfo, config: EvaluationConfig, device: torch.device) -> InferencePlan:
@@ -134,6 +140,7 @@ def evaluate_predictions(
     key_frame_stride: int = 1,
     training_records: Sequence[Mapping[str, Any]] = (),
     setup: Mapping[str, Any] | None = None,
+    keypoints: str = "keypoints_2d",
 ) -> EvaluationResult:
     """Score per-view predictions with the store's protocol and write the report.
 
@@ -146,6 +153,7 @@ def evaluate_predictions(
         key_frame_stride: ``s_in`` of the inputs: frames ``t % s_in == 0`` are key-frames (1: all are).
         training_records: The checkpoint's ``metrics.jsonl`` records, for the curves.
         setup: Lines describing the model and inference, for the report.
+        keypoints: Store array the model's 2D input came from (drawn by the viewer files).
 
     Returns:
         The ``EvaluationResult``.
@@ -156,7 +164,7 @@ def evaluate_predictions(
     rows = split_rows(store, config.split, config.max_views)
     protocol = protocol_for(store.index["dataset"].take(rows).to_pylist(), config.protocol)
     joints_counted = pck_joints(skeleton)
-    parts, clips = [], {}
+    parts, clips, view_mpjpe = [], {}, {}
     for row in rows:
         view_id = int(store.index["view_id"][row].as_py())
         if view_id not in predictions:
@@ -174,19 +182,26 @@ def evaluate_predictions(
             )
         )
         clips[view_id] = (target - target[:, skeleton.root : skeleton.root + 1], predicted)
+        view_mpjpe[view_id] = float(parts[-1].mpjpe[valid].mean()) if valid.any() else float("nan")
     errors = FrameErrors.concatenate(parts)
     tables = protocol_tables(errors, protocol, skeleton.joint_names)
     columns = PCK_COLUMNS if protocol == "mpi_inf_3dhp" else ERROR_COLUMNS
     group_markdown = markdown_table(tables["groups"], columns, tables["group_kind"].replace("_", " "))
     plots = _plots(output_dir, tables, training_records, clips, skeleton, config) if config.plots else ()
+    predictions_path = save_predictions(
+        output_dir / PREDICTIONS_FILE, {v: p for v, (_, p) in clips.items()}, view_mpjpe
+    )
+    viewers = write_extreme_viewers(output_dir, store, clips, view_mpjpe, keypoints) if config.plots else {}
     metrics_path = output_dir / METRICS_JSON
     document = {"protocol": protocol, "views": len(rows), "evaluated_frames": int(errors.valid.sum()), **tables}
     metrics_path.write_text(json.dumps(to_jsonable({**document, "setup": dict(setup or {})}), indent=2))
     sections = _report_sections(document, columns, group_markdown, plots, output_dir, setup or {})
+    if viewers:
+        sections.append(("Viewer", viewer_links(viewers, output_dir)))
     report = write_report(output_dir / REPORT_FILE, sections, f"Evaluation: {protocol}, split {config.split}")
     return EvaluationResult(
         protocol, tables["summary"], tables, len(rows), int(errors.valid.sum()), report, metrics_path, plots,
-        group_markdown,
+        group_markdown, predictions_path, tuple(viewer.path for viewer in viewers.values()),
     )  # fmt: skip
 
 
@@ -268,5 +283,5 @@ def evaluate(
     }
     return evaluate_predictions(
         store, predictions, config, output_dir, key_frame_stride=plan.input_stride,
-        training_records=read_metrics(checkpoint.parent), setup=setup,
+        training_records=read_metrics(checkpoint.parent), setup=setup, keypoints=keypoints_name,
     )  # fmt: skip
