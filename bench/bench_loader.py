@@ -5,8 +5,8 @@ one pre-normalised array per sequence in RAM and, for every window of a batch, s
 ``np.pad`` at the borders, into a preallocated batch. Ours gathers the whole batch from the store's flat frame
 arrays with ``np.take`` (frames in RAM), or from Zarr chunks through the LRU cache. Both produce the same
 windows (checked before timing). The chunk cache is also timed side by side against the in-RAM source (the
-issue 14 acceptance: at least 0.8x once the chunks a batch needs are decoded). Then, if CUDA is present, the training-step rate of each model on the GPU
-in windows per second, to show the loader is not the bottleneck (one loader process; workers multiply it).
+issue 14 acceptance: at least 0.8x once the chunks a batch needs are decoded). Then, if CUDA is present, the
+training-step rate of each model on the GPU in windows per second, to show the loader is not the bottleneck (one loader process; workers multiply it).
 
     python -m bench.bench_loader                          # T = 243, 17 joints, batch 1024
     python -m bench.bench_loader --views 8 --rounds 3     # quicker
@@ -168,9 +168,12 @@ def main() -> None:
         in_ram = comparisons[0].name
         comparisons.append(
             compare(
-                "datasets.windows, Zarr chunk cache", lambda: chunks.__getitems__(keys), in_ram,
-                lambda: memory.__getitems__(keys), **options,
-            )  # fmt: skip
+                "datasets.windows, Zarr chunk cache",
+                lambda: chunks.__getitems__(keys),
+                in_ram,
+                lambda: memory.__getitems__(keys),
+                **options,
+            )
         )
         title = f"Loader: T={arguments.frames}, {JOINTS} joints, batch {arguments.batch}, one process"
         print(report(title, comparisons))

@@ -92,7 +92,9 @@ def test_chunk_cache_of_any_size_gives_the_ram_windows_exactly(store_and_views, 
     store, _ = store_and_views
     config = WindowConfig(frames=21, output_stride=2, centre_interval=3, include_root=True)
     memory = PoseWindows(store, dataclasses.replace(config, cache="memory"), splits=("train", "test"))
-    chunks = PoseWindows(store, dataclasses.replace(config, cache="chunks", cache_chunks=cache_chunks), ("train", "test"))
+    chunks = PoseWindows(
+        store, dataclasses.replace(config, cache="chunks", cache_chunks=cache_chunks), ("train", "test")
+    )
     everything = list(range(len(memory)))
     for keys in (everything, everything[::-3]):
         expected, actual = memory.__getitems__(keys), chunks.__getitems__(keys)
