@@ -6,7 +6,8 @@ one pre-normalised array per sequence in RAM and, for every window of a batch, s
 arrays with ``np.take`` (frames in RAM), or from Zarr chunks through the LRU cache. Both produce the same
 windows (checked before timing). The chunk cache is also timed side by side against the in-RAM source (the
 issue 14 acceptance: at least 0.8x once the chunks a batch needs are decoded). Then, if CUDA is present, the
-training-step rate of each model on the GPU in windows per second, to show the loader is not the bottleneck (one loader process; workers multiply it).
+training-step rate of each model on the GPU in windows per second, to show the loader is not the bottleneck
+(one loader process; workers multiply it).
 
     python -m bench.bench_loader                          # T = 243, 17 joints, batch 1024
     python -m bench.bench_loader --views 8 --rounds 3     # quicker
