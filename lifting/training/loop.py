@@ -55,8 +55,9 @@ from lifting.training.step import train_step
 from lifting.training.validation import validation_mpjpe, validation_windows
 
 RESUMABLE_CHANGES = frozenset(
-    {"epochs", "max_steps", "progress_bar", "num_workers", "checkpoint_every_steps", "compile"}
-)
+    {"epochs", "max_steps", "progress_bar", "num_workers", "checkpoint_every_steps", "compile", "compile_mode",
+     "log_every_steps"}
+)  # fmt: skip
 """TrainingConfig fields a resumed run may change; any other difference is refused."""
 
 RunStatus = Literal["completed", "stopped", "interrupted"]
