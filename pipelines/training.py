@@ -30,8 +30,9 @@ from datasets.workspace import Manifest, Workspace
 from pipelines.stages import CACHE_DIRECTORY
 from pipelines.versioning import StageRun
 
-TRAINING_RUNTIME_FIELDS = ("num_workers", "progress_bar")
-"""TrainingConfig fields that do not change the trained weights: recorded, not hashed into the version."""
+TRAINING_RUNTIME_FIELDS = ("num_workers", "progress_bar", "log_every_steps", "compile", "compile_mode")
+"""TrainingConfig fields that do not change the trained weights: recorded, not hashed into the version (compiling
+changes only the floating-point order of the same operations, as another GPU would)."""
 RANK_WAIT_TIMEOUT_S = 600.0
 """How long other torchrun ranks wait for rank 0 to publish the version after training."""
 DEFAULT_MODEL = "uplift-upsample"

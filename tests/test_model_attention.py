@@ -6,7 +6,10 @@ import pytest
 import torch
 
 from lifting.models.attention import (
+    ATTENTION_KERNELS,
     MultiHeadSelfAttention,
+    attend,
+    choose_attention_kernel,
     einsum_attention,
     set_attention_backend,
     strided_sparse_attention_mask,
@@ -76,6 +79,62 @@ def test_sparse_option_of_the_attention_layer_applies_the_strided_pattern():
     torch.testing.assert_close(sparse(tokens, key_mask), full(tokens, both), rtol=1e-5, atol=1e-6)
     with pytest.raises(ValueError, match="heads=3"):
         MultiHeadSelfAttention(dim=12, num_heads=3, sparse_stride=2)
+
+
+@pytest.mark.parametrize(
+    ("device", "head_dim", "length", "expected"),
+    [
+        ("cuda", 4, 17, "einsum"),  # Uplift-and-Upsample spatial: 32-wide joints, 8 heads, 17 joints
+        ("cuda", 4, 351, "einsum"),  # a head narrower than 16 skips SDPA at any length
+        ("cuda", 64, 17, "einsum"),  # MixSTE spatial: 17 tokens, far below one flash tile
+        ("cuda", 48, 63, "einsum"),  # one short of SHORT_SEQUENCE
+        ("cuda", 16, 64, "sdpa"),  # both thresholds met exactly
+        ("cuda", 64, 243, "sdpa"),  # MixSTE temporal
+        ("cuda", 32, 351, "sdpa"),  # Strided Transformer temporal
+        ("cpu", 4, 17, "sdpa"),  # CPU keeps the fused SDPA kernel (numbers as before the choice existed)
+        ("mps", 4, 17, "sdpa"),
+    ],
+)
+def test_auto_kernel_choice(device, head_dim, length, expected):
+    assert choose_attention_kernel(device, head_dim, length) == expected
+
+
+@pytest.mark.parametrize("kernel", ATTENTION_KERNELS)
+@pytest.mark.parametrize("mask_kind", ["none", "keys", "per_head"])
+def test_every_kernel_equals_the_einsum_reference(kernel, mask_kind):
+    """Every kernel, masked or not, gives einsum_attention's numbers (same float32 inputs)."""
+    generator = torch.Generator().manual_seed(1)
+    query, key, value = _qkv(generator, batch=3, heads=4, length=9, width=4)
+    mask = None
+    if mask_kind == "keys":
+        mask = torch.rand(3, 1, 1, 9, generator=generator) > 0.5
+        mask[..., 4] = True
+    elif mask_kind == "per_head":
+        mask = strided_sparse_attention_mask(9, 4, stride=3)
+    expected = einsum_attention(query, key, value, mask)
+    torch.testing.assert_close(attend(kernel, query, key, value, mask), expected, rtol=1e-5, atol=1e-6)
+
+
+def test_auto_backend_runs_the_chosen_kernel(monkeypatch):
+    """A layer left at "auto" asks choose_attention_kernel with (device type, head width, length) and runs its
+    answer: 16 wide, 4 heads -> head width 4; 10 tokens."""
+    import lifting.models.attention as attention_module
+
+    asked, ran = [], []
+    original = attention_module.attend
+
+    def recording_attend(kernel, *arguments):
+        ran.append(kernel)
+        return original(kernel, *arguments)
+
+    monkeypatch.setattr(attention_module, "attend", recording_attend)
+    monkeypatch.setattr(attention_module, "choose_attention_kernel", lambda *shape: asked.append(shape) or "einsum")
+    layer = MultiHeadSelfAttention(dim=16, num_heads=4).eval()
+    assert layer.backend == "auto"
+    layer(torch.randn(2, 10, 16))
+    assert (asked, ran) == ([("cpu", 4, 10)], ["einsum"])
+    set_attention_backend(layer, "sdpa-no-flash")(torch.randn(2, 10, 16))
+    assert ran[-1] == "sdpa-no-flash" and len(asked) == 1
 
 
 def test_set_attention_backend_rejects_unknown_names():

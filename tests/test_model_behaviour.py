@@ -101,3 +101,13 @@ def test_wrong_joint_count_is_rejected_with_the_expected_shape(model_name):
     inputs["keypoints"] = inputs["keypoints"][:, :, :16]
     with pytest.raises(ValueError, match="17"):
         model(**inputs)
+
+
+@pytest.mark.parametrize("model_name", ALL_MODELS)
+def test_training_forward_compiles_into_one_graph(model_name):
+    """torch.compile sees each model's training forward as one graph: no graph break (e.g. a Tensor.item())."""
+    model = _demo(model_name).train()
+    explanation = torch._dynamo.explain(model)(**_inputs(model))
+    torch._dynamo.reset()
+    assert explanation.graph_break_count == 0, [str(reason.reason) for reason in explanation.break_reasons]
+    assert explanation.graph_count == 1

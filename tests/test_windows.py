@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 import torch
@@ -80,6 +82,26 @@ def test_windows_equal_direct_slicing_with_edge_padding(store_and_views, cache):
         np.testing.assert_allclose(batch["keypoints"][number], keypoints, rtol=0, atol=1e-6)
         np.testing.assert_allclose(batch["joints_3d"][number], joints, rtol=0, atol=1e-6)
         assert batch["in_view"][number].tolist() == ((frames >= 0) & (frames < view.frames)).tolist()
+
+
+@pytest.mark.parametrize("cache_chunks", [2, 3, 64])
+def test_chunk_cache_of_any_size_gives_the_ram_windows_exactly(store_and_views, cache_chunks):
+    """210 frames in chunks of 32 make 7 chunks. With 2 or 3 cache slots a batch of every window is gathered in
+    rounds (4 or 3) and slots are reused; either way every array equals the RAM source's, bit for bit, and a
+    second batch in another order (hits and evictions mixed) does too."""
+    store, _ = store_and_views
+    config = WindowConfig(frames=21, output_stride=2, centre_interval=3, include_root=True)
+    memory = PoseWindows(store, dataclasses.replace(config, cache="memory"), splits=("train", "test"))
+    chunks = PoseWindows(
+        store, dataclasses.replace(config, cache="chunks", cache_chunks=cache_chunks), ("train", "test")
+    )
+    everything = list(range(len(memory)))
+    for keys in (everything, everything[::-3]):
+        expected, actual = memory.__getitems__(keys), chunks.__getitems__(keys)
+        assert sorted(actual) == sorted(expected)
+        for name, value in expected.items():
+            np.testing.assert_array_equal(actual[name], value, err_msg=name)
+    assert len(chunks.frames._slots) == min(cache_chunks, 7)
 
 
 def test_zero_padding_zeroes_inputs_outside_the_view_only(store_and_views):

@@ -7,8 +7,9 @@ if asked, the root itself (metres, camera frame).
 
 - ``MemoryFrames`` reads each array once, normalises it per view and keeps it in RAM. Chosen when the arrays
   fit (``WindowConfig.cache``); DataLoader workers share the pages after ``fork``.
-- ``ChunkFrames`` keeps no frames up front: it decodes the Zarr chunks a batch touches, keeps the most recent
-  ``cache_chunks`` per array (LRU), and normalises after gathering. Each process opens its own Icechunk
+- ``ChunkFrames`` keeps no frames up front: it decodes the Zarr chunks a batch touches, normalises them like
+  ``MemoryFrames`` and keeps the most recent ``cache_chunks`` in one preallocated slab per quantity (LRU), so a
+  cached batch is gathered exactly as from RAM. Each process opens its own Icechunk
   session (sessions do not survive ``fork``; loaders using this source start workers with ``spawn``).
 """
 
@@ -139,7 +140,14 @@ class MemoryFrames:
 
 
 class ChunkFrames:
-    """Frames read from Zarr on demand through a per-process LRU cache of decoded chunks.
+    """Frames read from Zarr on demand into a per-process cache of decoded, model-ready chunks.
+
+    The cache is one preallocated slab per quantity, ``cache_chunks`` chunk-sized slots long, filled as the
+    RAM source holds its arrays: keypoints normalised and joints made root-relative once, when a chunk is
+    decoded. A batch whose chunks are cached is then one ``np.take`` per quantity from the slab, the RAM
+    source's gather (no per-batch concatenation of cached chunks, no per-batch normalisation). Slots are
+    recycled least-recently-used first; a batch touching more chunks than there are slots is gathered in
+    rounds of at most ``cache_chunks`` chunks.
 
     Args:
         store: The pose store (reopened in each process that gathers).
@@ -154,64 +162,98 @@ class ChunkFrames:
         self.directory, self.snapshot = store.directory, store.snapshot
         self.capacity, self.root_joint = config.cache_chunks, root
         self.chunk_frames = int(store.array("joints_3d").chunks[0])
-        self.widths = store.index["width"].to_numpy()
-        self.heights = store.index["height"].to_numpy()
+        self.frames, self.joints = store.frames, int(store.array("joints_3d").shape[1])
+        order = np.argsort(store.index["start"].to_numpy(), kind="stable")
+        self.view_starts = store.index["start"].to_numpy()[order]  # sorted, to find the view of a frame
+        self.view_widths = store.index["width"].to_numpy()[order]
+        self.view_heights = store.index["height"].to_numpy()[order]
         self._store: PoseStore | None = store
+        self._reset()
+
+    def _reset(self) -> None:
         self._pid = os.getpid()
-        self._cache: OrderedDict[tuple[str, int], np.ndarray] = OrderedDict()
+        self._slabs: dict[str, np.ndarray] | None = None  # allocated at the first gather of each process
+        self._slots: OrderedDict[int, int] = OrderedDict()  # chunk -> slot, least recently used first
 
     def __getstate__(self) -> dict[str, Any]:
         state = dict(self.__dict__)
-        state.update(_store=None, _cache=OrderedDict(), _pid=None)
+        state.update(_store=None, _slabs=None, _slots=OrderedDict(), _pid=None)
         return state
 
     def _open(self) -> PoseStore:
         if self._store is None or self._pid != os.getpid():
-            self._store, self._pid, self._cache = PoseStore(self.directory, self.snapshot), os.getpid(), OrderedDict()
+            self._store = PoseStore(self.directory, self.snapshot)
+            self._reset()
         return self._store
 
-    def _chunk(self, name: str, chunk: int) -> np.ndarray:
-        key = (name, chunk)
-        if key in self._cache:
-            self._cache.move_to_end(key)
-            return self._cache[key]
-        first = chunk * self.chunk_frames
-        data = np.asarray(self._open().array(name)[first : first + self.chunk_frames])
-        self._cache[key] = data
-        if len(self._cache) > self.capacity * len(self.names):
-            self._cache.popitem(last=False)
-        return data
+    def _allocate(self) -> dict[str, np.ndarray]:
+        rows, joints = self.capacity * self.chunk_frames, self.joints
+        return {
+            "keypoints": np.zeros((rows, joints, SPATIAL_CHANNELS), np.float32),
+            "joints_3d": np.zeros((rows, joints, 3), np.float32),
+            "root": np.zeros((rows, 3), np.float32),
+            "valid": np.ones(rows, bool),
+        }
 
-    def _take(self, name: str, positions: np.ndarray) -> np.ndarray:
-        """Gather rows at global ``positions`` from the touched chunks laid side by side (one ``np.take``)."""
-        chunks = positions // self.chunk_frames
-        touched = np.flatnonzero(np.bincount(chunks.ravel()))
-        pieces = [self._chunk(name, int(chunk)) for chunk in touched]
-        slot = np.zeros(touched[-1] + 1, dtype=np.int64)
-        slot[touched] = np.concatenate([[0], np.cumsum([len(piece) for piece in pieces])[:-1]])
-        local = slot[chunks] + (positions - chunks * self.chunk_frames)
-        return np.take(np.concatenate(pieces), local, axis=0)
+    def _decode(self, chunk: int, slot: int) -> None:
+        """Read one chunk of every array, make it model-ready and write it into ``slot`` of the slabs."""
+        store, slabs = self._open(), self._slabs
+        first = chunk * self.chunk_frames
+        last = min(first + self.chunk_frames, self.frames)
+        rows = slice(slot * self.chunk_frames, slot * self.chunk_frames + last - first)
+        views = np.searchsorted(self.view_starts, np.arange(first, last), side="right") - 1  # (n,) view of a frame
+        pixels = np.asarray(store.array(self.names["keypoints"])[first:last])[..., :SPATIAL_CHANNELS]
+        slabs["keypoints"][rows] = normalise_keypoints(pixels, self.view_widths[views], self.view_heights[views])
+        joints = np.asarray(store.array("joints_3d")[first:last], dtype=np.float32)
+        slabs["root"][rows] = joints[:, self.root_joint]
+        slabs["joints_3d"][rows] = joints - joints[:, self.root_joint, None]
+        if "valid" in self.names:
+            slabs["valid"][rows] = np.asarray(store.array("valid")[first:last])
+
+    def _slots_for(self, chunks: np.ndarray) -> np.ndarray:
+        """Slots holding ``chunks`` (at most ``capacity`` distinct), decoding the missing ones into LRU slots."""
+        if self._slabs is None or self._pid != os.getpid():
+            self._open()
+            self._slabs = self._allocate()
+        for chunk in chunks.tolist():  # mark the cached ones recent first, so eviction spares them
+            if chunk in self._slots:
+                self._slots.move_to_end(chunk)
+        free = iter(sorted(set(range(self.capacity)) - set(self._slots.values())))
+        for chunk in chunks.tolist():
+            if chunk not in self._slots:
+                slot = next(free, None)
+                if slot is None:
+                    _, slot = self._slots.popitem(last=False)
+                self._decode(chunk, slot)
+                self._slots[chunk] = slot
+        return np.array([self._slots[chunk] for chunk in chunks.tolist()], dtype=np.int64)
 
     def gather(self, positions: np.ndarray, rows: np.ndarray, with_root: bool = False) -> dict[str, np.ndarray]:
-        """Arrays of a batch at global frame ``positions`` (B, P) of the views in index ``rows`` (B,)."""
-        pixels = self._take(self.names["keypoints"], positions)[..., :SPATIAL_CHANNELS]
-        joints = self._take("joints_3d", positions).astype(np.float32, copy=False)
-        root = joints[..., self.root_joint, :]
-        valid = self._take("valid", positions) if "valid" in self.names else np.ones(positions.shape, bool)
-        batch = {
-            "keypoints": normalise_keypoints(pixels, self.widths[rows], self.heights[rows]),
-            "joints_3d": joints - root[..., None, :],
-            "valid": valid,
-        }
-        if with_root:
-            batch["root"] = root
+        """Arrays of a batch at global frame ``positions`` (B, P); ``rows`` (B,) is unused here."""
+        chunks = positions // self.chunk_frames
+        offsets = positions - chunks * self.chunk_frames
+        touched = np.flatnonzero(np.bincount(chunks.ravel()))
+        names = ["keypoints", "joints_3d", "valid", *(["root"] if with_root else [])]
+        rounds = np.array_split(touched, -(-len(touched) // self.capacity))
+        batch: dict[str, np.ndarray] = {}
+        for group in rounds:
+            slot_of = np.full(touched[-1] + 1, -1, dtype=np.int64)
+            slot_of[group] = self._slots_for(group)
+            slots = slot_of[chunks]  # (B, P), -1 where another round's chunk
+            local = slots * self.chunk_frames + offsets
+            if len(rounds) == 1:
+                return {name: np.take(self._slabs[name], local, axis=0) for name in names}
+            here = slots >= 0
+            for name in names:
+                slab = self._slabs[name]
+                batch.setdefault(name, np.empty(positions.shape + slab.shape[1:], slab.dtype))[here] = slab[local[here]]
         return batch
 
     def describe(self) -> str:
         """One line: where frames come from."""
         return (
-            f"Zarr chunks of {self.chunk_frames} frames through an LRU cache of {self.capacity} chunks per array "
-            "and process"
+            f"Zarr chunks of {self.chunk_frames} frames through an LRU cache of {self.capacity} decoded, normalised "
+            "chunks per process"
         )
 
 

@@ -1,10 +1,23 @@
 """Multi-head self-attention shared by every uplifting transformer, and its einsum reference.
 
-All models attend through ``torch.nn.functional.scaled_dot_product_attention`` (SDPA), which picks the
-flash or memory-efficient kernel on GPU and a fused kernel on CPU. ``einsum_attention`` computes the same
-thing the textbook way (logits, masked softmax, weighted sum); tests check SDPA against it and the
-benchmark (``bench/bench_models.py``) uses it as the baseline. Switch a built model between the two with
-``set_attention_backend``.
+Three kernels compute the same thing (tests check them against each other):
+
+- ``"sdpa"``: ``torch.nn.functional.scaled_dot_product_attention`` with every backend allowed (flash,
+  memory-efficient or cuDNN on GPU, a fused kernel on CPU);
+- ``"sdpa-no-flash"``: SDPA with FlashAttention excluded (cuDNN, memory-efficient, or the math fallback);
+- ``"einsum"``: ``einsum_attention``, the textbook way (logits, masked softmax, weighted sum); the reference,
+  and under ``torch.compile`` two batched matrix products around one fused scale-mask-softmax kernel.
+
+The default backend ``"auto"`` picks the kernel per call from the shape (``choose_attention_kernel``): the
+choice depends only on the device type, the head width and the sequence length, so it is made once per
+shape and is a constant for ``torch.compile``. FlashAttention works in tiles of 64-128 queries and pads the
+head width up to its own minimum; the Uplift-and-Upsample spatial attention (17 joint tokens, head width
+4) ran through it at 73 of a 134 ms step on an H200, against 84 ms for the whole step with einsum
+attention and 55 ms with einsum and ``torch.compile`` (``docs/performance.md``). So on CUDA, head widths
+below ``SMALL_HEAD_DIM`` or sequences shorter than ``SHORT_SEQUENCE`` use ``"einsum"`` (its logits are
+small there: ``B H L^2`` numbers); everything else uses ``"sdpa"``. On CPU ``"auto"`` is always ``"sdpa"``,
+the kernel used before the choice existed, so CPU numbers are unchanged. Force one kernel on a built model
+with ``set_attention_backend`` (the benchmarks do).
 
 Masks follow SDPA's boolean convention: ``True`` means "this query may attend to this key". Every query
 must keep at least one key, otherwise its softmax is undefined.
@@ -21,9 +34,52 @@ from typing import Literal
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.nn.attention import SDPBackend, sdpa_kernel
 
-AttentionBackend = Literal["sdpa", "einsum"]
-ATTENTION_BACKENDS: tuple[str, ...] = ("sdpa", "einsum")
+AttentionKernel = Literal["sdpa", "sdpa-no-flash", "einsum"]
+AttentionBackend = Literal["auto", "sdpa", "sdpa-no-flash", "einsum"]
+ATTENTION_KERNELS: tuple[str, ...] = ("sdpa", "sdpa-no-flash", "einsum")
+ATTENTION_BACKENDS: tuple[str, ...] = ("auto", *ATTENTION_KERNELS)
+
+SMALL_HEAD_DIM = 16
+"""Head widths below this skip FlashAttention on CUDA (it pads the head width; Uplift's spatial heads are 4 wide)."""
+SHORT_SEQUENCE = 64
+"""Sequences shorter than this skip SDPA on CUDA: one flash tile (64-128 queries) would be mostly padding."""
+NO_FLASH_BACKENDS = (SDPBackend.CUDNN_ATTENTION, SDPBackend.EFFICIENT_ATTENTION, SDPBackend.MATH)
+"""SDPA backends of the ``"sdpa-no-flash"`` kernel, in order of preference (math: the fallback, e.g. on CPU)."""
+
+
+def choose_attention_kernel(device_type: str, head_dim: int, length: int) -> AttentionKernel:
+    """The attention kernel ``"auto"`` uses for one call shape (module docstring for the reasons).
+
+    Args:
+        device_type: ``torch.device.type`` of the tokens (``"cuda"``, ``"cpu"``, ...).
+        head_dim: ``D``, the width of one head.
+        length: ``L``, the number of query (= key) positions.
+
+    Returns:
+        ``"einsum"`` on CUDA for ``head_dim < SMALL_HEAD_DIM`` or ``length < SHORT_SEQUENCE``, else ``"sdpa"``.
+    """
+    if device_type == "cuda" and (head_dim < SMALL_HEAD_DIM or length < SHORT_SEQUENCE):
+        return "einsum"
+    return "sdpa"
+
+
+def attend(
+    kernel: AttentionKernel,
+    query: torch.Tensor,
+    key: torch.Tensor,
+    value: torch.Tensor,
+    attention_mask: torch.Tensor | None = None,
+    dropout: float = 0.0,
+) -> torch.Tensor:
+    """Scaled dot-product attention through ``kernel`` (shapes as ``einsum_attention``)."""
+    if kernel == "einsum":
+        return einsum_attention(query, key, value, attention_mask, dropout)
+    if kernel == "sdpa-no-flash":
+        with sdpa_kernel(list(NO_FLASH_BACKENDS), set_priority=True):
+            return F.scaled_dot_product_attention(query, key, value, attn_mask=attention_mask, dropout_p=dropout)
+    return F.scaled_dot_product_attention(query, key, value, attn_mask=attention_mask, dropout_p=dropout)
 
 
 def einsum_attention(
@@ -94,7 +150,8 @@ class MultiHeadSelfAttention(nn.Module):
     serves all models.
 
     Attributes:
-        backend: ``"sdpa"`` (default) or ``"einsum"`` (the reference); see ``set_attention_backend``.
+        backend: ``"auto"`` (default: ``choose_attention_kernel`` per call shape) or one kernel of
+            ``ATTENTION_KERNELS``; see ``set_attention_backend``.
     """
 
     def __init__(
@@ -131,7 +188,7 @@ class MultiHeadSelfAttention(nn.Module):
         self.qkv = nn.Linear(dim, 3 * dim, bias=qkv_bias)
         self.projection = nn.Linear(dim, dim)
         self.projection_dropout = nn.Dropout(projection_dropout)
-        self.backend: AttentionBackend = "sdpa"
+        self.backend: AttentionBackend = "auto"
 
     def forward(self, tokens: torch.Tensor, attention_mask: torch.Tensor | None = None) -> torch.Tensor:
         """Attend over the second-to-last axis.
@@ -152,10 +209,10 @@ class MultiHeadSelfAttention(nn.Module):
         if self.sparse_stride is not None:
             sparse = strided_sparse_attention_mask(length, self.num_heads, self.sparse_stride, tokens.device)
             attention_mask = sparse if attention_mask is None else attention_mask & sparse  # (B, H, L, L)
-        if self.backend == "sdpa":
-            attended = F.scaled_dot_product_attention(query, key, value, attn_mask=attention_mask, dropout_p=dropout)
-        else:
-            attended = einsum_attention(query, key, value, attention_mask, dropout)
+        kernel = self.backend
+        if kernel == "auto":
+            kernel = choose_attention_kernel(tokens.device.type, head_dim, length)
+        attended = attend(kernel, query, key, value, attention_mask, dropout)
         attended = attended.transpose(1, 2).reshape(batch, length, width)  # (B, L, H, D) -> (B, L, C)
         return self.projection_dropout(self.projection(attended))
 
@@ -165,7 +222,7 @@ def set_attention_backend(model: nn.Module, backend: AttentionBackend) -> nn.Mod
 
     Args:
         model: Any module tree.
-        backend: ``"sdpa"`` or ``"einsum"``.
+        backend: ``"auto"`` (the default of a new model) or a kernel of ``ATTENTION_KERNELS``.
 
     Returns:
         ``model`` itself, for chaining.

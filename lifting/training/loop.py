@@ -6,17 +6,16 @@
 What a run does, in order: resolve the model config and its windows; seed (inside ``torch.random.fork_rng``,
 so the caller's generators are untouched); build the model, AdamW (decay on >= 2-D weights only), the EMA;
 load initial weights (finetuning) or resume from ``checkpoint_last.pt``; then per epoch set the learning rate
-``lr * decay ** epoch``, train on the sampler's batches (in-batch flip on the device), log every step,
-checkpoint every K steps, validate every K epochs and keep the best checkpoint. SIGTERM/SIGINT end the
-current step, write ``checkpoint_last.pt`` and return; ``resume=True`` continues from it exactly (same
-losses on CPU with the same seed: model, optimiser, EMA, generator states and the sampler's position are
-all restored).
+``lr * decay ** epoch``, train on the sampler's batches (in-batch flip on the device), log every step (read
+back from the device every ``log_every_steps`` steps), checkpoint every K steps, validate every K epochs and
+keep the best checkpoint. SIGTERM/SIGINT end the current step, write ``checkpoint_last.pt`` and return;
+``resume=True`` continues from it exactly (same losses on CPU with the same seed: model, optimiser, EMA,
+generator states and the sampler's position are all restored).
 """
 
 from __future__ import annotations
 
 import shutil
-import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -50,14 +49,15 @@ from lifting.training.models import (
     window_config_for,
 )
 from lifting.training.objectives import LiftingObjective, loss_kind_for
-from lifting.training.records import RunRecords
+from lifting.training.records import PendingSteps, RunRecords
 from lifting.training.runtime import StopRequests, numerics
 from lifting.training.step import train_step
 from lifting.training.validation import validation_mpjpe, validation_windows
 
 RESUMABLE_CHANGES = frozenset(
-    {"epochs", "max_steps", "progress_bar", "num_workers", "checkpoint_every_steps", "compile"}
-)
+    {"epochs", "max_steps", "progress_bar", "num_workers", "checkpoint_every_steps", "compile", "compile_mode",
+     "log_every_steps"}
+)  # fmt: skip
 """TrainingConfig fields a resumed run may change; any other difference is refused."""
 
 RunStatus = Literal["completed", "stopped", "interrupted"]
@@ -155,6 +155,7 @@ class _TrainingRun:
             lr=config.learning_rate,
             betas=config.adam_betas,
             amsgrad=config.amsgrad,
+            fused=device.type == "cuda" or None,  # one kernel for all parameters on CUDA; torch's default elsewhere
         )
         self.ema = None
         if config.ema_decay is not None:
@@ -169,8 +170,15 @@ class _TrainingRun:
         if self.context.distributed:
             device_ids = [device.index] if device.type == "cuda" else None
             self.network = torch.nn.parallel.DistributedDataParallel(self.model, device_ids=device_ids)
-        if config.compile:
-            self.network = torch.compile(self.network)
+        self.loss_fn = self.objective
+        self.cuda_graphs = False
+        if config.compiles_on(device.type):
+            mode = config.compile_mode_for(device.type, config.batch_size // self.context.world_size)
+            self.network = torch.compile(self.network, mode=mode)
+            # The loss without CUDA graphs: its detached parts are held across steps (PendingSteps), and a graph
+            # replay would overwrite them.
+            self.loss_fn = torch.compile(self.objective.__call__)
+            self.cuda_graphs = mode == "reduce-overhead"
         return resumed
 
     def _initialise_from(self, path: Path) -> None:
@@ -213,14 +221,16 @@ class _TrainingRun:
         )  # fmt: skip
         save_checkpoint(path, checkpoint)
 
-    def step(self, batch: dict[str, torch.Tensor]) -> dict[str, float]:
-        """One batch: move, flip, then one update (two for TMT's two-step schedule)."""
+    def step(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor | float]:
+        """One batch: move, flip, then one update (two for TMT's two-step schedule); metrics stay on the device."""
         device = self.context.device
+        if self.cuda_graphs:
+            torch.compiler.cudagraph_mark_step_begin()  # a new iteration: earlier graph outputs may be overwritten
         batch = {key: value.to(device, non_blocking=True) for key, value in batch.items()}
         if self.config.flip_augmentation:
             batch = append_flipped(batch, self.windows.flip_permutation)
         options = dict(bf16=self.bf16, grad_clip_norm=self.config.grad_clip_norm, ema=self.ema)
-        arguments = (self.network, batch, self.optimizer, self.objective)
+        arguments = (self.network, batch, self.optimizer, self.loss_fn)
         if not isinstance(unwrap_model(self.model), TwoStepMixedTraining):
             return train_step(*arguments, **options)
         if self.config.tmt_steps_per_batch == 1:
@@ -248,33 +258,43 @@ class _TrainingRun:
             total=config.epochs * batches, initial=progress.global_step, unit="step", dynamic_ncols=True,
             disable=None if config.progress_bar and self.context.is_main else True,  # None: off unless a terminal
         )  # fmt: skip
+        pending = PendingSteps(records, config.batch_size)
         with StopRequests() as stop, bar:
             while progress.epoch < config.epochs:
                 learning_rate = config.learning_rate_at(progress.epoch)
                 for group in self.optimizer.param_groups:
                     group["lr"] = learning_rate
                 self.sampler.set_epoch(progress.epoch, progress.batch_in_epoch)
-                started = time.perf_counter()
+                pending.restart_clock()
                 for batch in loader:
                     metrics = self.step(batch)
                     progress.batch_in_epoch += 1
                     progress.global_step += 1
-                    progress.epoch_loss_sum += metrics["loss"]
                     progress.epoch_batches += 1
-                    now = time.perf_counter()
-                    rate = config.batch_size / max(now - started, 1e-9)
-                    started = now
-                    records.write("step", progress.epoch, progress.global_step, {**metrics, "lr": learning_rate,
-                                                                                 "windows_per_s": rate})  # fmt: skip
-                    bar.set_postfix(loss=f"{metrics['loss']:.4f}", lr=f"{learning_rate:.2e}", win_s=f"{rate:.0f}")
+                    pending.add(progress.epoch, progress.global_step, metrics, learning_rate)
                     bar.update(1)
-                    if config.checkpoint_every_steps and progress.global_step % config.checkpoint_every_steps == 0:
+                    step = progress.global_step
+                    checkpoint = bool(config.checkpoint_every_steps) and step % config.checkpoint_every_steps == 0
+                    stopping = stop.received is not None or bool(config.max_steps and step >= config.max_steps)
+                    if checkpoint or stopping or progress.global_step % config.log_every_steps == 0:
+                        self.write_steps(pending, bar)
+                    if checkpoint:
                         self.save(self.output_dir / LAST_CHECKPOINT)
-                    if stop.received is not None or (config.max_steps and progress.global_step >= config.max_steps):
+                    if stopping:
                         self.save(self.output_dir / LAST_CHECKPOINT)
                         return "interrupted" if stop.received is not None else "stopped"
+                self.write_steps(pending, bar)
                 self.end_epoch(records)
         return "completed"
+
+    def write_steps(self, pending: PendingSteps, bar: tqdm) -> None:
+        """Read the held step metrics back (one device sync), write them and add their losses to the epoch's."""
+        rows = pending.flush()
+        for values in rows:  # in step order, as the per-step sum always was
+            self.progress.epoch_loss_sum += values["loss"]
+        if rows:
+            last = rows[-1]
+            bar.set_postfix(loss=f"{last['loss']:.4f}", lr=f"{last['lr']:.2e}", win_s=f"{last['windows_per_s']:.0f}")
 
     def end_epoch(self, records: RunRecords) -> None:
         """Epoch bookkeeping: mean loss, validation, records, last and best checkpoints."""

@@ -4,14 +4,21 @@ Every line of ``metrics.jsonl`` has ``kind`` (``"step"`` or ``"epoch"``), ``epoc
 values: losses in metres (MPJPE parts) and the learning rate per step; the mean training loss and the
 validation MPJPE (metres) per epoch. A resumed run first drops the lines written after its checkpoint, so the
 file reads as if the run had never stopped. TensorBoard events are purged past the resumed step likewise.
+
+Step metrics stay on the device until ``PendingSteps.flush`` reads them all with one host synchronisation
+(``TrainingConfig.log_every_steps``): a ``float()`` per value and step would make the host wait for every
+step, so it could never queue the next one while the device works.
 """
 
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
+
+import torch
 
 from lifting.training.checkpoint import METRICS_FILE, TENSORBOARD_DIRECTORY, TrainingProgress
 
@@ -63,18 +70,65 @@ class RunRecords:
 
     def write(self, kind: str, epoch: int, step: int, values: Mapping[str, float | None]) -> None:
         """Append one record and mirror its numbers to TensorBoard (``<kind>/<name>`` at ``step``)."""
-        if not self.enabled:
+        self.write_many(kind, [(epoch, step, values)])
+
+    def write_many(self, kind: str, rows: list[tuple[int, int, Mapping[str, float | None]]]) -> None:
+        """Append ``(epoch, step, values)`` records of one kind in one file write; TensorBoard as ``write``."""
+        if not self.enabled or not rows:
             return
-        record = {"kind": kind, "epoch": epoch, "step": step, **values}
         with self.path.open("a") as stream:
-            stream.write(json.dumps(record) + "\n")
+            stream.write("".join(json.dumps({"kind": kind, "epoch": e, "step": s, **v}) + "\n" for e, s, v in rows))
         if self.writer is not None:
-            for name, value in values.items():
-                if isinstance(value, int | float) and not isinstance(value, bool):
-                    self.writer.add_scalar(f"{kind}/{name}", value, step)
+            for _, step, values in rows:
+                for name, value in values.items():
+                    if isinstance(value, int | float) and not isinstance(value, bool):
+                        self.writer.add_scalar(f"{kind}/{name}", value, step)
 
     def close(self) -> None:
         """Flush and close the TensorBoard writer."""
         if self.writer is not None:
             self.writer.close()
             self.writer = None
+
+
+class PendingSteps:
+    """Step metrics held on the device, written as ``"step"`` records in groups (one host sync per group).
+
+    Args:
+        records: Where the records go.
+        windows_per_step: Windows per optimiser step (``TrainingConfig.batch_size``), for ``windows_per_s``.
+    """
+
+    def __init__(self, records: RunRecords, windows_per_step: int) -> None:
+        self.records, self.windows_per_step = records, windows_per_step
+        self.pending: list[tuple[int, int, Mapping[str, torch.Tensor | float], float]] = []
+        self.started = time.perf_counter()
+
+    def restart_clock(self) -> None:
+        """Time the next group from now (e.g. when a new epoch's loader starts)."""
+        self.started = time.perf_counter()
+
+    def add(self, epoch: int, step: int, metrics: Mapping[str, torch.Tensor | float], learning_rate: float) -> None:
+        """Hold one step's metrics (0-d tensors, read later, or plain numbers)."""
+        self.pending.append((epoch, step, metrics, learning_rate))
+
+    def flush(self) -> list[dict[str, float]]:
+        """Read every held metric at once, write one record per step, and return their values in step order.
+
+        ``windows_per_s`` of each record is the rate over the whole group: the windows of its steps over the
+        time since the previous flush (or ``restart_clock``), measured after the device finished them.
+        """
+        if not self.pending:
+            return []
+        tensors = [value for _, _, metrics, _ in self.pending for value in metrics.values() if torch.is_tensor(value)]
+        host = iter(torch.stack([value.float() for value in tensors]).tolist() if tensors else [])
+        now = time.perf_counter()
+        rate = len(self.pending) * self.windows_per_step / max(now - self.started, 1e-9)
+        self.started = now
+        rows = []
+        for epoch, step, metrics, learning_rate in self.pending:
+            values = {name: next(host) if torch.is_tensor(value) else value for name, value in metrics.items()}
+            rows.append((epoch, step, {**values, "lr": learning_rate, "windows_per_s": rate}))
+        self.pending = []
+        self.records.write_many("step", rows)
+        return [values for _, _, values in rows]
