@@ -73,9 +73,10 @@ def test_manifest_records_lineage_config_code_counts_and_checksums(tmp_path, mak
     assert open_store(tmp_path, child.id).array_checksums() == store_output["array_sha256"]
     assert child.started <= child.finished
     # The id is reproducible from what the manifest records.
-    assert child.parent_content == ({"store": {key: parent.outputs["store"][key] for key in ("array_sha256",
-                                                                                          "index_sha256")}},)  # fmt: skip
-    assert version_id(child.stage, child.parent_content, child.inputs, child.config, child.code["fingerprint"]) == child.id
+    read = {key: parent.outputs["store"][key] for key in ("array_sha256", "index_sha256")}
+    assert child.parent_content == ({"store": read},)
+    code = child.code["fingerprint"]
+    assert version_id(child.stage, child.parent_content, child.inputs, child.config, code) == child.id
 
 
 def test_parents_must_exist(tmp_path):
