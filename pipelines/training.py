@@ -27,7 +27,7 @@ from datasets.config import load_config, to_jsonable
 from datasets.storage import Location, write_atomically
 from datasets.store import open_store
 from datasets.workspace import Manifest, Workspace
-from pipelines.code_identity import changed_sources, model_stage_code_identity, stage_code_identity
+from pipelines.code_identity import CodeIdentity, changed_sources, model_stage_code_identity, stage_code_identity
 from pipelines.stages import CACHE_DIRECTORY
 from pipelines.versioning import StageRun, rerun_parameters
 
@@ -140,13 +140,17 @@ def evaluate_version(workspace: str, checkpoint: str, data: str, split: str, pre
 
     registry = Workspace(workspace)
     checkpoint_manifest = registry.resolve(checkpoint)
+    model = checkpoint_manifest.config["model"]
+    if checkpoint == checkpoint_manifest.stage:  # a stage name picks its newest version
+        current = model_stage_code_identity(checkpoint_manifest.stage, model)
+        _report_newest(checkpoint_manifest, current, f"Rerun `python flows.py {checkpoint}` to train it anew.")
     data_manifest = registry.resolve(data)
     config = load_config(EvaluationConfig, "evaluation", preset, {"split": split})
     hashed = {**to_jsonable(config), "precision": resolve_precision(config.precision, resolve_device(device))}
     run = StageRun(
         registry, "evaluate", config=hashed, parents=[checkpoint_manifest.id, data_manifest.id],
         reads={checkpoint_manifest.id: ("checkpoint_best", "metrics"), data_manifest.id: ("store",)},
-        code=model_stage_code_identity("evaluate", checkpoint_manifest.config["model"]), runtime={"device": device},
+        code=model_stage_code_identity("evaluate", model), runtime={"device": device},
     )  # fmt: skip
     existing = run.existing()
     if existing is not None:
@@ -225,14 +229,19 @@ def _default_data(workspace: str, stage: str, refresh: bool = False) -> str:
     if refresh:
         print(f"{stage}: --refresh: rerunning the call that made {newest.id}")
         return load_flow(stage)(**{**rerun_parameters(newest), "workspace": workspace})
-    changed = changed_sources(newest.code, stage_code_identity(stage))
+    _report_newest(newest, stage_code_identity(stage), "Add --refresh to rerun it.")
+    return newest.id
+
+
+def _report_newest(newest: Manifest, current: CodeIdentity, remedy: str) -> None:
+    """Say which version a default picked, and whether code that differs from the current code made it."""
+    changed = changed_sources(newest.code, current)
     if changed:
         shown = ", ".join(changed[:5]) + (f" and {len(changed) - 5} more" if len(changed) > 5 else "")
-        print(f"{stage}: using {newest.id}, the newest version; the code that made it differs from the current "
-              f"code ({shown}). Add --refresh to rerun it.")  # fmt: skip
+        print(f"{newest.stage}: using {newest.id}, the newest version; the code that made it differs from the "
+              f"current code ({shown}). {remedy}")  # fmt: skip
     else:
-        print(f"{stage}: using {newest.id}, the newest version (made by the current code)")
-    return newest.id
+        print(f"{newest.stage}: using {newest.id}, the newest version (made by the current code)")
 
 
 def _overrides(epochs: int | None, max_steps: int | None) -> dict[str, Any]:
