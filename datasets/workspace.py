@@ -62,12 +62,15 @@ class Manifest:
     """Everything recorded about one version of one stage's output.
 
     Attributes:
-        id: Version id, ``<stage>-<12 hex digits>`` derived from stage, parents, inputs, config and code.
+        id: Version id, ``<stage>-<12 hex digits>`` derived from stage, parents' content, inputs, config and code.
         stage: Stage name, e.g. ``"preprocess-amass"``, ``"pretrain"``.
         parents: Ids of the versions this one was computed from.
+        parent_content: For each parent (same order), ``{output name: checksums}`` of the outputs read: the
+            version id depends on these, not on the parents' ids (early cutoff).
         config: The resolved stage configuration (JSON).
         inputs: Fingerprint of external inputs (source files) that are not versions themselves.
-        code: ``{"fingerprint", "commit", "dirty"}``: the package source hash and the git state.
+        code: ``{"fingerprint", "version", "sources", "commit", "dirty"}``: the stage's code identity (see
+            ``pipelines.code_identity``), the digest of each source it counts, and the git state.
         packages: Versions of the libraries that shaped the output.
         started: ISO-8601 UTC time the run started.
         finished: ISO-8601 UTC time it was published.
@@ -92,17 +95,21 @@ class Manifest:
     outputs: Mapping[str, Mapping[str, Any]]
     summary: str = ""
     metadata: Mapping[str, Any] = field(default_factory=dict)
+    parent_content: tuple[Mapping[str, Any], ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dictionary (``parents`` as a list)."""
         data = asdict(self)
         data["parents"] = list(self.parents)
+        data["parent_content"] = list(self.parent_content)
         return data
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Manifest:
         """Inverse of ``to_dict``."""
-        return cls(**{**data, "parents": tuple(data["parents"])})
+        return cls(
+            **{**data, "parents": tuple(data["parents"]), "parent_content": tuple(data.get("parent_content", ()))}
+        )
 
 
 class Workspace:

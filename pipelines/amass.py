@@ -23,9 +23,9 @@ from datasets.amass.config import AmassConfig
 from datasets.config import load_config, to_jsonable
 from datasets.synthetic.amass_archive import DemoAmassPaths, build_demo_amass
 from datasets.workspace import Manifest, Workspace
+from pipelines.file_hashes import FileHashes, files_fingerprint
 from pipelines.preprocess import DEMO_DIRECTORY
 from pipelines.stages import Conversion, run_conversion
-from pipelines.versioning import files_fingerprint
 
 STAGE = "preprocess-amass"
 DEFAULT_PRESET = "default"
@@ -38,8 +38,8 @@ version id uses the inputs' fingerprints instead of them."""
 def demo_inputs(workspace: Workspace) -> DemoAmassPaths:
     """The licence-free demo's archive, body models and regressor, generated once per workspace.
 
-    Generated only when absent: regenerating would rewrite identical bytes but new modification times, and
-    the input fingerprint (size and time of each file) would then ask for a new version.
+    Generated only when absent (saves the time; the inputs count by content, so regenerated identical bytes
+    would give the same version anyway).
     """
     root = workspace.local_directory(DEMO_DIRECTORY, "amass")
     record = root / "demo_paths.json"
@@ -51,16 +51,22 @@ def demo_inputs(workspace: Workspace) -> DemoAmassPaths:
     return paths
 
 
-def input_fingerprint(config: AmassConfig, manifest: pa.Table) -> dict[str, str]:
-    """Fingerprints of the discovered motion files, the body-model files and the regressor."""
+def input_fingerprint(config: AmassConfig, manifest: pa.Table, hashes: FileHashes | None = None) -> dict[str, str]:
+    """Content fingerprints of the discovered motion files, the body-model files and the regressor.
+
+    Args:
+        config: The conversion config (where the inputs are).
+        manifest: The discovery table (its ``path`` column lists the motion files).
+        hashes: Cache of file hashes (the workspace's); None reads every file.
+    """
     motion_files = [Path(path) for path in manifest["path"].to_pylist()]
     model_files = [path for path in config.body_models.rglob("*.npz")]
     fingerprint = {
-        "motion_files": files_fingerprint(motion_files, config.amass_root),
-        "body_models": files_fingerprint(model_files, config.body_models),
+        "motion_files": files_fingerprint(motion_files, config.amass_root, hashes),
+        "body_models": files_fingerprint(model_files, config.body_models, hashes),
     }
     if config.regressor is not None:
-        fingerprint["regressor"] = files_fingerprint([config.regressor], config.regressor.parent)
+        fingerprint["regressor"] = files_fingerprint([config.regressor], config.regressor.parent, hashes)
     return fingerprint
 
 
@@ -98,10 +104,12 @@ def convert_write_commit(
 
     skeleton = get_skeleton("h36m17")
     everything = to_jsonable(config)
+    with FileHashes.of_workspace(Workspace(workspace)) as hashes:
+        inputs = input_fingerprint(config, manifest, hashes)
     conversion = Conversion(
         stage=STAGE,
         config={key: value for key, value in everything.items() if key not in RUNTIME_FIELDS},
-        inputs=input_fingerprint(config, manifest),
+        inputs=inputs,
         items=manifest_files(manifest),
         convert=partial(convert_amass_file, config=config),
         skeleton=skeleton.name,

@@ -17,12 +17,12 @@ from prefect import flow, task
 from prefect.artifacts import create_markdown_artifact
 
 from datasets.workspace import Manifest, Workspace
+from pipelines.file_hashes import FileHashes, files_fingerprint
 from pipelines.stages import run_reader_conversion
-from pipelines.versioning import files_fingerprint
 
 DEMO_DIRECTORY = "demo"
 SOURCE_SUFFIXES = (".npz", ".cdf", ".mat", ".calibration", ".h5", ".txt")
-"""Files whose size and time define a benchmark source's fingerprint."""
+"""Files whose content defines a benchmark source's fingerprint."""
 
 
 def demo_source(workspace: Workspace, name: str, build: Callable[[Path], Any]) -> Path:
@@ -35,12 +35,20 @@ def demo_source(workspace: Workspace, name: str, build: Callable[[Path], Any]) -
     return root
 
 
-def source_fingerprint(source: Path, extra_files: Mapping[str, Path] | None = None) -> dict[str, str]:
-    """Fingerprint of a source folder's data files plus named extra files (e.g. detections)."""
+def source_fingerprint(
+    source: Path, extra_files: Mapping[str, Path] | None = None, hashes: FileHashes | None = None
+) -> dict[str, str]:
+    """Content fingerprint of a source folder's data files plus named extra files (e.g. detections).
+
+    Args:
+        source: The source folder.
+        extra_files: Named files outside it.
+        hashes: Cache of file hashes (the workspace's); None reads every file.
+    """
     files = [path for path in Path(source).rglob("*") if path.is_file() and path.suffix in SOURCE_SUFFIXES]
-    fingerprint = {"source": files_fingerprint(files, Path(source))}
+    fingerprint = {"source": files_fingerprint(files, Path(source), hashes)}
     for name, path in sorted((extra_files or {}).items()):
-        fingerprint[f"file:{name}"] = files_fingerprint([Path(path)], Path(path).parent)
+        fingerprint[f"file:{name}"] = files_fingerprint([Path(path)], Path(path).parent, hashes)
     return fingerprint
 
 
@@ -81,8 +89,10 @@ def _convert_benchmark(
     """Body of the benchmark flows: pick the source (or the demo), convert or reuse, publish the summary."""
     registry = Workspace(workspace)
     root = Path(source) if source else demo_source(registry, dataset, build_demo)
+    with FileHashes.of_workspace(registry) as hashes:
+        inputs = source_fingerprint(root, extra_files, hashes)
     manifest = convert_and_publish(
-        stage, {**config, "demo": source is None}, source_fingerprint(root, extra_files), partial(read, root),
+        stage, {**config, "demo": source is None}, inputs, partial(read, root),
         {"dataset": dataset}, str(registry.root), strict, root,
     )  # fmt: skip
     create_markdown_artifact(markdown=manifest.summary, key=manifest.stage, description=manifest.id)

@@ -27,8 +27,9 @@ from datasets.config import load_config, to_jsonable
 from datasets.storage import Location, write_atomically
 from datasets.store import open_store
 from datasets.workspace import Manifest, Workspace
+from pipelines.code_identity import CodeIdentity, changed_sources, model_stage_code_identity, stage_code_identity
 from pipelines.stages import CACHE_DIRECTORY
-from pipelines.versioning import StageRun
+from pipelines.versioning import StageRun, rerun_parameters
 
 TRAINING_RUNTIME_FIELDS = ("num_workers", "progress_bar", "log_every_steps", "compile", "compile_mode")
 """TrainingConfig fields that do not change the trained weights: recorded, not hashed into the version (compiling
@@ -64,7 +65,10 @@ def train_version(
     resume: bool,
 ) -> Manifest:
     """Reuse or train and publish a checkpoint version (``lifting.training.train``)."""
+    from lifting.models import load_model_config
     from lifting.training import BEST_CHECKPOINT, LAST_CHECKPOINT, METRICS_FILE, TENSORBOARD_DIRECTORY, train
+    from lifting.training.distributed import resolve_device, resolve_precision
+    from lifting.training.models import model_config_to_dict
 
     registry = Workspace(workspace)
     data_manifest = registry.resolve(data)
@@ -72,10 +76,13 @@ def train_version(
     config = _training_config(training_preset, overrides)
     everything = to_jsonable(config)
     hashed = {key: value for key, value in everything.items() if key not in TRAINING_RUNTIME_FIELDS}
+    hashed["precision"] = resolve_precision(config.precision, resolve_device(device))  # "auto" differs by device
     parents = [data_manifest.id] + ([init_manifest.id] if init_manifest else [])
+    reads = {data_manifest.id: ("store",), **({init_manifest.id: ("checkpoint_best",)} if init_manifest else {})}
     run = StageRun(
-        registry, stage, parents=parents,
-        config={"model": model, "model_preset": model_preset, "training_preset": training_preset, "training": hashed},
+        registry, stage, parents=parents, reads=reads, code=model_stage_code_identity(stage, model),
+        config={"model": model, "model_preset": model_preset, "training_preset": training_preset, "training": hashed,
+                "model_config": model_config_to_dict(load_model_config(model, model_preset))},
         runtime={"device": device, **{key: everything[key] for key in TRAINING_RUNTIME_FIELDS}},
     )  # fmt: skip
     existing = run.existing()
@@ -130,13 +137,22 @@ def evaluate_version(workspace: str, checkpoint: str, data: str, split: str, pre
                      device: str) -> Manifest:  # fmt: skip
     """Reuse or evaluate and publish a metrics version (``lifting.evaluation.evaluate``)."""
     from lifting.evaluation import EvaluationConfig, evaluate
+    from lifting.training.distributed import resolve_device, resolve_precision
 
     registry = Workspace(workspace)
     checkpoint_manifest = registry.resolve(checkpoint)
+    model = checkpoint_manifest.config["model"]
+    if checkpoint == checkpoint_manifest.stage:  # a stage name picks its newest version
+        current = model_stage_code_identity(checkpoint_manifest.stage, model)
+        _report_newest(checkpoint_manifest, current, f"Rerun `python flows.py {checkpoint}` to train it anew.")
     data_manifest = registry.resolve(data)
     config = load_config(EvaluationConfig, "evaluation", preset, {"split": split})
-    run = StageRun(registry, "evaluate", config=to_jsonable(config),
-                   parents=[checkpoint_manifest.id, data_manifest.id], runtime={"device": device})  # fmt: skip
+    hashed = {**to_jsonable(config), "precision": resolve_precision(config.precision, resolve_device(device))}
+    run = StageRun(
+        registry, "evaluate", config=hashed, parents=[checkpoint_manifest.id, data_manifest.id],
+        reads={checkpoint_manifest.id: ("checkpoint_best", "metrics"), data_manifest.id: ("store",)},
+        code=model_stage_code_identity("evaluate", model), runtime={"device": device},
+    )  # fmt: skip
     existing = run.existing()
     if existing is not None:
         print(f"evaluate: reused version {existing.id}")
@@ -199,14 +215,37 @@ def _wait_for_version(registry: Workspace, version_id: str, timeout_s: float = R
     return manifest
 
 
-def _default_data(workspace: str, stage: str) -> str:
-    """The newest version of a preprocess stage, running it on the demo data if there is none."""
-    registry = Workspace(workspace)
-    if registry.manifests(stage):
-        return registry.manifests(stage)[-1].id
+def _default_data(workspace: str, stage: str, refresh: bool = False) -> str:
+    """The newest version of a preprocess stage (running it on the demo data if there is none).
+
+    Says which version it picked and whether the code that made it differs from the stage's current code
+    (``pipelines.code_identity``). With ``refresh``, reruns the stage first with the arguments that made the
+    newest version: nothing is done if its code, config and inputs are unchanged, and when the rerun
+    produces identical arrays every downstream version is reused (early cutoff).
+    """
     from pipelines.serve import load_flow
 
-    return load_flow(stage)(workspace=workspace)
+    registry = Workspace(workspace)
+    manifests = registry.manifests(stage)
+    if not manifests:
+        return load_flow(stage)(workspace=workspace)
+    newest = manifests[-1]
+    if refresh:
+        print(f"{stage}: --refresh: rerunning the call that made {newest.id}")
+        return load_flow(stage)(**{**rerun_parameters(newest), "workspace": workspace})
+    _report_newest(newest, stage_code_identity(stage), "Add --refresh to rerun it.")
+    return newest.id
+
+
+def _report_newest(newest: Manifest, current: CodeIdentity, remedy: str) -> None:
+    """Say which version a default picked, and whether code that differs from the current code made it."""
+    changed = changed_sources(newest.code, current)
+    if changed:
+        shown = ", ".join(changed[:5]) + (f" and {len(changed) - 5} more" if len(changed) > 5 else "")
+        print(f"{newest.stage}: using {newest.id}, the newest version; the code that made it differs from the "
+              f"current code ({shown}). {remedy}")  # fmt: skip
+    else:
+        print(f"{newest.stage}: using {newest.id}, the newest version (made by the current code)")
 
 
 def _overrides(epochs: int | None, max_steps: int | None) -> dict[str, Any]:
@@ -220,10 +259,10 @@ def _publish_artifact(manifest: Manifest) -> str:
 
 def _train_flow(stage: str, default_data_stage: str, data: str | None, init: str | None, model: str,
                 preset: str | None, training_preset: str, epochs: int | None, max_steps: int | None, device: str,
-                resume: bool, workspace: str | None) -> str:  # fmt: skip
+                resume: bool, workspace: str | None, refresh: bool = False) -> str:  # fmt: skip
     """Body of the pretrain and finetune flows: resolve the defaults, train or reuse, publish the artifact."""
     root = str(Workspace(workspace).root)
-    data = data or _default_data(root, default_data_stage)
+    data = data or _default_data(root, default_data_stage, refresh)
     manifest = train_version(stage, root, data, init, model, preset or DEFAULT_MODEL_PRESET, training_preset,
                              _overrides(epochs, max_steps), device, resume)  # fmt: skip
     return _publish_artifact(manifest)
@@ -240,10 +279,14 @@ def pretrain(
     device: str = "auto",
     resume: bool = False,
     workspace: str | None = None,
+    refresh: bool = False,
 ) -> str:
-    """Pretrain a model on a pose store (default: the newest preprocess-amass, or the demo); returns the version."""
+    """Pretrain a model on a pose store (default: the newest preprocess-amass, or the demo); returns the version.
+
+    ``refresh`` reruns the default data's conversion first (see ``_default_data``).
+    """
     return _train_flow("pretrain", "preprocess-amass", data, None, model, preset, training_preset, epochs, max_steps,
-                       device, resume, workspace)  # fmt: skip
+                       device, resume, workspace, refresh)  # fmt: skip
 
 
 @flow(name="finetune", log_prints=True)
@@ -258,10 +301,14 @@ def finetune(
     device: str = "auto",
     resume: bool = False,
     workspace: str | None = None,
+    refresh: bool = False,
 ) -> str:
-    """Finetune a checkpoint (``init``; None trains from scratch) on a target store (default preprocess-h36m)."""
+    """Finetune a checkpoint (``init``; None trains from scratch) on a target store (default preprocess-h36m).
+
+    ``refresh`` reruns the default data's conversion first (see ``_default_data``).
+    """
     return _train_flow("finetune", "preprocess-h36m", data, init, model, preset, training_preset, epochs, max_steps,
-                       device, resume, workspace)  # fmt: skip
+                       device, resume, workspace, refresh)  # fmt: skip
 
 
 @flow(name="evaluate", log_prints=True)
@@ -272,10 +319,11 @@ def evaluate_flow(
     preset: str | None = None,
     device: str = "auto",
     workspace: str | None = None,
+    refresh: bool = False,
 ) -> str:
     """Evaluate a checkpoint version on a pose store's split with its dataset's protocol; returns the version."""
     root = str(Workspace(workspace).root)
-    data = data or _default_data(root, "preprocess-h36m")
+    data = data or _default_data(root, "preprocess-h36m", refresh)
     return _publish_artifact(evaluate_version(root, checkpoint, data, split, preset, device))
 
 
@@ -301,15 +349,18 @@ def pretrain_finetune(
     max_steps: int | None = None,
     device: str = "auto",
     workspace: str | None = None,
+    refresh: bool = False,
 ) -> str:
     """Pretrain on AMASS, finetune on the target, train from scratch at the same budget; evaluate both.
+
+    ``refresh`` reruns the default data's conversions first (see ``_default_data``).
 
     Returns:
         The comparison table (Markdown), also printed and published as an artifact.
     """
     root = str(Workspace(workspace).root)
-    pretrain_data = pretrain_data or _default_data(root, "preprocess-amass")
-    finetune_data = finetune_data or _default_data(root, "preprocess-h36m")
+    pretrain_data = pretrain_data or _default_data(root, "preprocess-amass", refresh)
+    finetune_data = finetune_data or _default_data(root, "preprocess-h36m", refresh)
     model_preset = preset or DEFAULT_MODEL_PRESET
     overrides = _overrides(epochs, max_steps)
     pretrained = train_version("pretrain", root, pretrain_data, None, model, model_preset, training_preset,

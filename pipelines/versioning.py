@@ -1,11 +1,14 @@
-"""Versioned stages: every stage run becomes a version derived from its inputs, config and code.
+"""Versioned stages: every stage run becomes a version derived from its inputs, config, code and parents' content.
 
-A version id is ``<stage>-<12 hex>``, the SHA-256 of the stage name, the parent version ids, a fingerprint
-of external inputs, the resolved config and the code fingerprint. The same inputs and config on the same
-code give the same id, and ``StageRun.existing()`` returns the published version without doing any work;
-any change gives a new id, and old versions stay readable. Outputs are written to a private attempt
-directory (a local directory, or a prefix when the workspace is in object storage) and published atomically
-(``datasets.workspace.Workspace.publish``). See ``docs/versioning.md``.
+A version id is ``<stage>-<12 hex>``, the SHA-256 of the stage name, the *content* of the parent outputs it
+reads (their checksums as the parents' manifests record them, not the parents' ids), a content fingerprint
+of external inputs, the resolved config and the stage's code identity (``pipelines.code_identity``: the
+modules the stage runs, comments and docstrings aside). The same inputs, config and code give the same id,
+and ``StageRun.existing()`` returns the published version without doing any work; any change gives a new
+id, and old versions stay readable. Because parents count by content, a parent rerun that produces
+identical outputs leaves every downstream id unchanged (early cutoff). Outputs are written to a private
+attempt directory (a local directory, or a prefix when the workspace is in object storage) and published
+atomically (``datasets.workspace.Workspace.publish``). See ``docs/versioning.md``.
 
 Usage::
 
@@ -26,17 +29,14 @@ import json
 import os
 import subprocess
 import time
-from collections.abc import Iterable, Mapping, Sequence
-from pathlib import Path
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from datasets.storage import Location, ObjectPath, as_location, remove_tree
 from datasets.store import PoseStore
 from datasets.workspace import Manifest, Workspace
+from pipelines.code_identity import REPOSITORY_ROOT, CodeIdentity, stage_code_identity
 
-REPOSITORY_ROOT = Path(__file__).resolve().parents[1]
-CODE_PACKAGES = ("datasets", "lifting", "pipelines")
-"""Source trees whose content defines the code version (``*.py`` and package data)."""
 RECORDED_PACKAGES = (
     "mocaplift", "numpy", "scipy", "torch", "zarr", "icechunk", "pyarrow", "dask", "distributed",
     "prefect", "smplx", "trimesh",
@@ -47,19 +47,6 @@ FILE_HASH_BLOCK_BYTES = 1 << 20
 
 def _canonical_json(value: Any) -> str:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), default=str)
-
-
-@functools.lru_cache(maxsize=1)
-def code_fingerprint() -> str:
-    """SHA-256 of the package sources (``datasets/``, ``lifting/``, ``pipelines/``: ``*.py``, ``*.json``)."""
-    digest = hashlib.sha256()
-    for package in CODE_PACKAGES:
-        root = REPOSITORY_ROOT / package
-        for path in sorted(root.rglob("*")):
-            if path.suffix in (".py", ".json") and "__pycache__" not in path.parts:
-                digest.update(str(path.relative_to(REPOSITORY_ROOT)).encode())
-                digest.update(path.read_bytes())
-    return digest.hexdigest()
 
 
 @functools.lru_cache(maxsize=1)
@@ -93,16 +80,81 @@ def package_versions() -> dict[str, str]:
 
 def version_id(
     stage: str,
-    parents: Sequence[str],
+    parent_content: Sequence[Mapping[str, Any]],
     inputs: Mapping[str, Any],
     config: Mapping[str, Any],
     code: str,
 ) -> str:
-    """``<stage>-<12 hex>`` derived from everything that determines a stage's output."""
+    """``<stage>-<12 hex>`` derived from everything that determines a stage's output.
+
+    Args:
+        stage: Stage name.
+        parent_content: For each parent, in order, the checksums of the outputs this stage reads
+            (``parent_content``); parent ids are deliberately absent (early cutoff).
+        inputs: Content fingerprints of external inputs.
+        config: Resolved, output-determining config.
+        code: The stage's code identity fingerprint.
+    """
     payload = _canonical_json(
-        {"stage": stage, "parents": list(parents), "inputs": inputs, "config": config, "code": code}
+        {"stage": stage, "parents": list(parent_content), "inputs": inputs, "config": config, "code": code}
     )
     return f"{stage}-{hashlib.sha256(payload.encode()).hexdigest()[:HASH_DIGITS]}"
+
+
+def output_content(manifest: Manifest, name: str) -> Any:
+    """The recorded checksums of one output: what a consumer's id depends on (and ``verify`` re-hashes).
+
+    A file counts by its SHA-256; a pose store by its index file's SHA-256 and each array's value checksum
+    (not by its Icechunk snapshot id, which differs between two writes of identical arrays).
+
+    Raises:
+        KeyError: an output that does not exist or records no checksum, naming the version.
+    """
+    if name not in manifest.outputs:
+        raise KeyError(f"Version {manifest.id} has no output {name!r}; it has {sorted(manifest.outputs)}.")
+    output = manifest.outputs[name]
+    if output.get("kind") == "store":
+        return {"index_sha256": output["index_sha256"], "array_sha256": dict(output["array_sha256"])}
+    if "sha256" not in output:
+        raise KeyError(f"Output {name!r} of version {manifest.id} records no checksum; it cannot be a parent input.")
+    return output["sha256"]
+
+
+def parent_content(manifest: Manifest, reads: Sequence[str] | None = None) -> dict[str, Any]:
+    """``{output name: checksums}`` of the outputs of ``manifest`` a child reads (None: every checksummed one)."""
+    if reads is None:
+        reads = [
+            name for name, output in manifest.outputs.items() if output.get("kind") == "store" or "sha256" in output
+        ]
+    return {name: output_content(manifest, name) for name in sorted(reads)}
+
+
+def flow_parameters() -> dict[str, Any]:
+    """``{"flow_run": {"flow": name, "parameters": {...}}}`` of the Prefect flow run this code runs in, or {}.
+
+    Recorded in the manifest's runtime so that ``--refresh`` can rerun a stage as it was called.
+    """
+    from prefect.context import FlowRunContext
+
+    context = FlowRunContext.get()
+    if context is None or context.flow_run is None or context.flow is None:
+        return {}
+    return {"flow_run": {"flow": context.flow.name, "parameters": dict(context.flow_run.parameters)}}
+
+
+def rerun_parameters(manifest: Manifest) -> dict[str, Any]:
+    """The parameters of the flow call that made ``manifest``, to make the same call again.
+
+    Raises:
+        ValueError: the version was not made by its stage's flow (or by a mocaplift that did not record it).
+    """
+    recorded = manifest.metadata.get("runtime", {}).get("flow_run", {})
+    if recorded.get("flow") != manifest.stage:
+        raise ValueError(
+            f"{manifest.id} records no call of the {manifest.stage} flow, so it cannot be rerun as it was made; "
+            f"run `python flows.py {manifest.stage}` with its arguments instead."
+        )
+    return dict(recorded.get("parameters", {}))
 
 
 def file_sha256(path: str | os.PathLike | ObjectPath) -> str:
@@ -111,18 +163,6 @@ def file_sha256(path: str | os.PathLike | ObjectPath) -> str:
     with as_location(path).open("rb") as handle:
         while block := handle.read(FILE_HASH_BLOCK_BYTES):
             digest.update(block)
-    return digest.hexdigest()
-
-
-def files_fingerprint(paths: Iterable[Path], root: Path) -> str:
-    """Fingerprint of source files by (path relative to ``root``, size, modification time in ns).
-
-    Cheap on archives of thousands of large files; a rewritten or touched file counts as changed.
-    """
-    digest = hashlib.sha256()
-    for path in sorted(Path(path) for path in paths):
-        stat = path.stat()
-        digest.update(f"{path.relative_to(root)}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode())
     return digest.hexdigest()
 
 
@@ -139,10 +179,14 @@ class StageRun:
         stage: Stage name, e.g. ``"preprocess-amass"``.
         config: Resolved configuration that determines the output (JSON-serialisable). Options that do not
             change the output (worker counts, cluster addresses) belong elsewhere, so they do not change the id.
-        parents: Ids of the versions this run reads.
-        inputs: Fingerprint of external inputs (e.g. ``{"amass_root": files_fingerprint(...)}``).
+        parents: Ids of the versions this run reads. The id depends on their outputs' checksums, not on
+            these ids: a parent rerun with identical outputs leaves this run's id unchanged.
+        inputs: Content fingerprint of external inputs (``pipelines.file_hashes.files_fingerprint``).
         runtime: How the run was executed (input paths, device, workers): recorded in the manifest's
             ``metadata["runtime"]`` but not part of the id, because it does not change the output.
+        reads: Parent id -> names of the outputs this run reads; parents not named count by every output
+            with a checksum.
+        code: The stage's code identity; default ``stage_code_identity(stage)``.
     """
 
     def __init__(
@@ -153,17 +197,23 @@ class StageRun:
         parents: Sequence[str] = (),
         inputs: Mapping[str, Any] | None = None,
         runtime: Mapping[str, Any] | None = None,
+        reads: Mapping[str, Sequence[str]] | None = None,
+        code: CodeIdentity | None = None,
     ) -> None:
         self.workspace = workspace if isinstance(workspace, Workspace) else Workspace(workspace)
         self.stage = stage
         self.config = json.loads(_canonical_json(config))
         self.parents = tuple(parents)
         self.inputs = json.loads(_canonical_json(inputs or {}))
-        self.runtime = json.loads(_canonical_json(runtime or {}))
+        self.runtime = json.loads(_canonical_json({**(runtime or {}), **flow_parameters()}))
+        self.code = code or stage_code_identity(stage)
+        self.parent_content: list[dict[str, Any]] = []
         for parent in self.parents:
-            if self.workspace.get(parent) is None:
+            manifest = self.workspace.get(parent)
+            if manifest is None:
                 raise LookupError(f"Parent version {parent} of stage {stage} is not in {self.workspace.root}.")
-        self.id = version_id(stage, self.parents, self.inputs, self.config, code_fingerprint())
+            self.parent_content.append(parent_content(manifest, (reads or {}).get(parent)))
+        self.id = version_id(stage, self.parent_content, self.inputs, self.config, self.code.fingerprint)
         self._directory: Location | None = None
         self._started = ""
         self._clock = 0.0
@@ -209,9 +259,10 @@ class StageRun:
             id=self.id,
             stage=self.stage,
             parents=self.parents,
+            parent_content=tuple(self.parent_content),
             config=self.config,
             inputs=self.inputs,
-            code={"fingerprint": code_fingerprint(), **git_state()},
+            code={**self.code.to_manifest(), **git_state()},
             packages=package_versions(),
             started=self._started,
             finished=utc_now(),

@@ -40,7 +40,7 @@ from lifting.evaluation.report import markdown_table, plot_bars, plot_skeletons,
 from lifting.evaluation.viewers import viewer_links, write_extreme_viewers
 from lifting.models import UpliftUpsampleConfig
 from lifting.training.checkpoint import CheckpointInfo, load_model
-from lifting.training.distributed import resolve_device
+from lifting.training.distributed import resolve_device, resolve_precision
 from lifting.training.models import backbone_config, is_seq2seq, window_config_for
 from lifting.training.records import read_metrics
 
@@ -86,7 +86,7 @@ def inference_plan(info: CheckpointInfo, config: EvaluationConfig, device: torch
     mode = config.mode if config.mode != "auto" else ("seq2seq" if is_seq2seq(info.model_config) else "centre")
     if config.input_stride is not None and not isinstance(backbone_config(info.model_config), UpliftUpsampleConfig):
         raise ValueError(f"input_stride={config.input_stride} applies to uplift-upsample models, not {info.model_name}")
-    bf16 = config.precision == "bf16" or (config.precision == "auto" and device.type == "cuda")
+    bf16 = resolve_precision(config.precision, device) == "bf16"
     return InferencePlan(
         mode=mode,
         frames=window.frames,

@@ -100,6 +100,19 @@ def _require_model(model: str) -> None:
         raise KeyError(f"unknown model {model!r}; known: {', '.join(MODELS)}")
 
 
+def model_modules(model: str) -> tuple[str, ...]:
+    """Modules that implement ``model``: its class's, and for a TMT model its backbone's.
+
+    A training or evaluation run executes these model modules and no other (``pipelines.code_identity``).
+
+    >>> model_modules("mixste-tmt")
+    ('lifting.models.tmt', 'lifting.models.mixste')
+    """
+    _require_model(model)
+    backbone = TMT_BACKBONE_OF.get(model)
+    return (MODELS[model].__module__,) + ((MODELS[backbone].__module__,) if backbone else ())
+
+
 def available_presets(model: str) -> list[str]:
     """Names of the presets of ``model`` (the YAML file stems), sorted; always includes ``"demo"``.
 

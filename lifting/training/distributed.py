@@ -61,6 +61,19 @@ def resolve_device(request: str, local_rank: int = 0) -> torch.device:
     return device
 
 
+def resolve_precision(precision: str, device: torch.device) -> str:
+    """``"bf16"`` or ``"fp32"``: what ``precision`` (``"auto"``, ``"bf16"``, ``"fp32"``) means on ``device``.
+
+    ``"auto"`` is bf16 autocast on CUDA and fp32 elsewhere. The resolved value changes the numbers a run
+    produces, so it (not ``"auto"``) is part of a training or evaluation version's id.
+    """
+    if precision not in ("auto", "bf16", "fp32"):
+        raise ValueError(f"precision must be 'auto', 'bf16' or 'fp32', got {precision!r}")
+    if precision == "auto":
+        return "bf16" if device.type == "cuda" else "fp32"
+    return precision
+
+
 def setup_distributed(device_request: str = "auto") -> DistributedContext:
     """Join the torchrun process group if launched by torchrun, else describe a single process.
 

@@ -40,7 +40,13 @@ from lifting.training.checkpoint import (
     save_checkpoint,
 )
 from lifting.training.config import TrainingConfig
-from lifting.training.distributed import DistributedContext, barrier, setup_distributed, teardown_distributed
+from lifting.training.distributed import (
+    DistributedContext,
+    barrier,
+    resolve_precision,
+    setup_distributed,
+    teardown_distributed,
+)
 from lifting.training.models import (
     build_model_from_config,
     model_config_to_dict,
@@ -141,7 +147,7 @@ class _TrainingRun:
                 self.model_config, config.window, "validation", centre_interval=config.validation_centre_interval
             )
             self.validation = validation_windows(validation_store, validation_config, config.validation_splits)
-        self.bf16 = config.precision == "bf16" or (config.precision == "auto" and context.device.type == "cuda")
+        self.bf16 = resolve_precision(config.precision, context.device) == "bf16"
         self.objective = LiftingObjective(loss_kind_for(model_name, config.loss), config.loss, self.skeleton)
         self.progress = TrainingProgress()
 

@@ -47,6 +47,10 @@ TrainingPresetOption = Annotated[
 EpochsOption = Annotated[int | None, typer.Option(help="Override the preset's number of epochs.")]
 MaxStepsOption = Annotated[int | None, typer.Option(help="Stop after this many optimiser steps (smoke runs).")]
 DeviceOption = Annotated[str, typer.Option(help="auto (GPU when present), cpu, cuda or cuda:N.")]
+RefreshOption = Annotated[
+    bool,
+    typer.Option(help="Rerun the default data's conversion first (as it was called); reuses what is unchanged."),
+]
 ResumeOption = Annotated[
     bool, typer.Option(help="Continue an interrupted run of the same version from its last checkpoint.")
 ]

@@ -12,6 +12,7 @@ from pipelines.cli.common import (
     MaxStepsOption,
     ModelOption,
     PresetOption,
+    RefreshOption,
     ResumeOption,
     TrainingPresetOption,
     WorkspaceOption,
@@ -33,6 +34,7 @@ def pretrain_command(
     max_steps: MaxStepsOption = None,
     device: DeviceOption = "auto",
     resume: ResumeOption = False,
+    refresh: RefreshOption = False,
     workspace: WorkspaceOption = None,
 ) -> None:
     """Pretrain an uplifting transformer on a pose store (AMASS) -> checkpoint version.
@@ -44,7 +46,8 @@ def pretrain_command(
     from pipelines.training import pretrain
 
     run_flow(pretrain, data=data, model=model, preset=preset, training_preset=training_preset, epochs=epochs,
-              max_steps=max_steps, device=device, resume=resume, workspace=optional_str(workspace))  # fmt: skip
+              max_steps=max_steps, device=device, resume=resume, refresh=refresh,
+              workspace=optional_str(workspace))  # fmt: skip
 
 
 @app.command("finetune")
@@ -62,6 +65,7 @@ def finetune_command(
     max_steps: MaxStepsOption = None,
     device: DeviceOption = "auto",
     resume: ResumeOption = False,
+    refresh: RefreshOption = False,
     workspace: WorkspaceOption = None,
 ) -> None:
     """Finetune a checkpoint (or train from scratch) on a target pose store -> checkpoint version.
@@ -71,7 +75,7 @@ def finetune_command(
     from pipelines.training import finetune
 
     run_flow(finetune, data=data, init=init, model=model, preset=preset, training_preset=training_preset,
-              epochs=epochs, max_steps=max_steps, device=device, resume=resume,
+              epochs=epochs, max_steps=max_steps, device=device, resume=resume, refresh=refresh,
               workspace=optional_str(workspace))  # fmt: skip
 
 
@@ -89,6 +93,7 @@ def pretrain_finetune_command(
     epochs: EpochsOption = None,
     max_steps: MaxStepsOption = None,
     device: DeviceOption = "auto",
+    refresh: RefreshOption = False,
     workspace: WorkspaceOption = None,
 ) -> None:
     """Pretrain on AMASS, finetune on the target, and compare with training from scratch.
@@ -100,7 +105,7 @@ def pretrain_finetune_command(
 
     run_flow(pretrain_finetune, announce_version=False, model=model, preset=preset, training_preset=training_preset,
              pretrain_data=pretrain_data, finetune_data=finetune_data, epochs=epochs, max_steps=max_steps,
-             device=device, workspace=optional_str(workspace))  # fmt: skip
+             device=device, refresh=refresh, workspace=optional_str(workspace))  # fmt: skip
 
 
 @app.command("evaluate")
@@ -118,6 +123,7 @@ def evaluate_command(
         ),
     ] = None,
     device: DeviceOption = "auto",
+    refresh: RefreshOption = False,
     workspace: WorkspaceOption = None,
 ) -> None:
     """Evaluate a checkpoint on a pose store with the published protocols -> metrics version (report.md, plots).
@@ -128,4 +134,4 @@ def evaluate_command(
     from pipelines.training import evaluate_flow
 
     run_flow(evaluate_flow, checkpoint=checkpoint, data=data, split=split, preset=preset, device=device,
-              workspace=optional_str(workspace))  # fmt: skip
+              refresh=refresh, workspace=optional_str(workspace))  # fmt: skip

@@ -1,0 +1,248 @@
+"""A stage's code identity: a fingerprint of the project code the stage runs, blind to comments and layout.
+
+A stage names its *entry modules* (``STAGE_CODE``); its code is the closure of those modules over the
+static import graph (every ``import`` and ``from ... import`` in a module, function-level imports included),
+restricted to the project packages ``datasets``, ``lifting`` and ``pipelines``, plus the parent packages
+whose ``__init__`` runs on import and the package data files (``*.json``) a module names in a string
+constant. Each module counts by its parsed syntax tree with docstrings and other bare string statements
+removed (``ast.dump``): comments, docstrings, blank lines and formatting do not change the identity; any
+change to what runs does. A JSON data file counts by its parsed value.
+
+Two refinements keep identities narrow:
+
+- *Model plug-ins*: the model registry imports every model, but a training run executes only one. The
+  modules of the other models are left out of a training or evaluation closure (``exclude``), so editing
+  MixSTE does not retrain Uplift-and-Upsample.
+- *Version machinery* (``IDENTITY_MACHINERY``): the modules that derive and record version ids never shape
+  an output; they are neither counted nor followed.
+
+Flow modules (``pipelines/amass.py``, ``pipelines/preprocess.py``, ``pipelines/training.py``) only
+orchestrate and are not entries: a change there that does alter outputs must bump the stage's ``version``
+in ``STAGE_CODE``, which forces a rerun of that stage. See ``docs/versioning.md``.
+
+    >>> identity = stage_code_identity("preprocess-h36m")
+    >>> "datasets.h36m" in identity.sources and "lifting.models.mixste" not in identity.sources
+    True
+"""
+
+from __future__ import annotations
+
+import ast
+import functools
+import hashlib
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+REPOSITORY_ROOT = Path(__file__).resolve().parents[1]
+CODE_PACKAGES = ("datasets", "lifting", "pipelines")
+"""Project packages whose modules can be part of a stage's code."""
+DATA_SUFFIXES = (".json",)
+"""Package data counted when a module of the closure names the file (e.g. the camera files)."""
+IDENTITY_MACHINERY = frozenset({"pipelines.versioning", "pipelines.code_identity", "pipelines.file_hashes"})
+"""Modules that derive and record versions but never shape an output: not counted, not followed."""
+SOURCE_DIGITS = 16
+"""Hex digits of each source's digest recorded in the manifest (enough to tell which source changed)."""
+
+
+@dataclass(frozen=True)
+class StageCode:
+    """What a stage runs.
+
+    Attributes:
+        entries: Modules whose closure is the stage's code (the task bodies, and for conversions the
+            store writer in ``pipelines.stages``).
+        version: Bump to force a new version of the stage when code outside the closure (e.g. a flow
+            module) changes its output.
+    """
+
+    entries: tuple[str, ...]
+    version: int = 1
+
+
+STAGE_CODE: Mapping[str, StageCode] = MappingProxyType(
+    {
+        "preprocess-amass": StageCode(("datasets.amass.convert", "datasets.amass.discovery", "pipelines.stages")),
+        "preprocess-h36m": StageCode(("datasets.h36m", "pipelines.stages")),
+        "preprocess-3dhp": StageCode(("datasets.mpi_inf_3dhp", "pipelines.stages")),
+        "preprocess-humaneva": StageCode(("datasets.humaneva", "pipelines.stages")),
+        "pretrain": StageCode(("lifting.training",)),
+        "finetune": StageCode(("lifting.training",)),
+        "evaluate": StageCode(("lifting.evaluation",)),
+    }
+)
+"""Stage name -> its code. Stages not listed (ad-hoc stages, tests) count every project module."""
+
+
+@dataclass(frozen=True)
+class CodeIdentity:
+    """The code identity of one stage run.
+
+    Attributes:
+        fingerprint: SHA-256 (hex) of the stage version and every counted source's digest.
+        version: The stage's ``StageCode.version``.
+        sources: Module name (or data file path relative to the repository) -> digest prefix.
+    """
+
+    fingerprint: str
+    version: int
+    sources: Mapping[str, str] = field(default_factory=dict)
+
+    def to_manifest(self) -> dict[str, Any]:
+        """The manifest's ``code`` fields (the git state is added by ``StageRun``)."""
+        return {"fingerprint": self.fingerprint, "version": self.version, "sources": dict(self.sources)}
+
+
+class _DropStringStatements(ast.NodeTransformer):
+    """Removes bare string statements: docstrings, and attribute docs after assignments."""
+
+    def visit_Expr(self, node: ast.Expr) -> ast.AST | None:
+        if isinstance(node.value, ast.Constant) and isinstance(node.value.value, str):
+            return None
+        return self.generic_visit(node)
+
+
+def normalised_tree(source: str) -> str:
+    """``ast.dump`` of ``source`` without docstrings, comments, positions or formatting."""
+    tree = _DropStringStatements().visit(ast.parse(source))
+    return ast.dump(tree, annotate_fields=False, include_attributes=False)
+
+
+@functools.lru_cache(maxsize=1)
+def module_files() -> Mapping[str, Path]:
+    """Every project module by dotted name (``pkg/__init__.py`` is ``pkg``)."""
+    modules = {}
+    for package in CODE_PACKAGES:
+        for path in sorted((REPOSITORY_ROOT / package).rglob("*.py")):
+            if "__pycache__" in path.parts:
+                continue
+            parts = path.relative_to(REPOSITORY_ROOT).with_suffix("").parts
+            modules[".".join(parts[:-1] if parts[-1] == "__init__" else parts)] = path
+    return MappingProxyType(modules)
+
+
+@functools.lru_cache(maxsize=1)
+def data_files() -> Mapping[str, Path]:
+    """Package data files by file name (e.g. ``"h36m_cameras.json"``)."""
+    files = {}
+    for package in CODE_PACKAGES:
+        for path in sorted((REPOSITORY_ROOT / package).rglob("*")):
+            if path.suffix in DATA_SUFFIXES and path.is_file():
+                files[path.name] = path
+    return MappingProxyType(files)
+
+
+@functools.cache
+def _parsed(module: str) -> tuple[str, frozenset[str], frozenset[str]]:
+    """(normalised tree digest, imported project modules, data files named) of one module."""
+    path = module_files()[module]
+    source = path.read_text()
+    tree = ast.parse(source)
+    package = module if path.name == "__init__.py" else module.rpartition(".")[0]
+    named: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            named.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            base = _absolute(package, node.module, node.level)
+            named.add(base)
+            named.update(f"{base}.{alias.name}" for alias in node.names)
+    imports = frozenset(parent for name in named for parent in _with_parents(name) if parent in module_files())
+    strings = {node.value for node in ast.walk(tree) if isinstance(node, ast.Constant) and isinstance(node.value, str)}
+    data = frozenset(name for name in data_files() if name in strings)
+    return hashlib.sha256(normalised_tree(source).encode()).hexdigest(), imports, data
+
+
+def _absolute(package: str, module: str | None, level: int) -> str:
+    """The absolute name of ``from <level dots><module> import ...`` inside ``package``."""
+    if level == 0:
+        return module or ""
+    parts = package.split(".")[: len(package.split(".")) - (level - 1)]
+    return ".".join(parts + ([module] if module else []))
+
+
+def _with_parents(module: str) -> list[str]:
+    """``a.b.c`` -> ``["a", "a.b", "a.b.c"]``: importing a module runs its parents' ``__init__``."""
+    parts = module.split(".")
+    return [".".join(parts[: index + 1]) for index in range(len(parts))]
+
+
+def closure(entries: Iterable[str], exclude: Iterable[str] = ()) -> list[str]:
+    """Project modules reachable from ``entries`` (and their parent packages), sorted.
+
+    Args:
+        entries: Dotted module names; each must be a project module.
+        exclude: Modules neither counted nor followed (besides ``IDENTITY_MACHINERY``).
+
+    Raises:
+        KeyError: an entry that is not a project module, naming it.
+    """
+    skipped = IDENTITY_MACHINERY | frozenset(exclude)
+    pending = [parent for entry in entries for parent in _with_parents(entry)]
+    for entry in entries:
+        if entry not in module_files():
+            raise KeyError(f"{entry!r} is not a module of {', '.join(CODE_PACKAGES)}")
+    seen: set[str] = set()
+    while pending:
+        module = pending.pop()
+        if module in seen or module in skipped or module not in module_files():
+            continue
+        seen.add(module)
+        pending.extend(_parsed(module)[1])
+    return sorted(seen)
+
+
+@functools.cache
+def _data_digest(name: str) -> str:
+    """Digest of a JSON data file's parsed value (its formatting does not count)."""
+    value = json.loads(data_files()[name].read_text())
+    return hashlib.sha256(json.dumps(value, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+
+
+@functools.cache
+def code_identity(entries: tuple[str, ...], exclude: frozenset[str] = frozenset(), version: int = 1) -> CodeIdentity:
+    """The identity of the closure of ``entries`` (cached per process: the CLI derives it on every run)."""
+    modules = closure(entries, exclude)
+    digests = {module: _parsed(module)[0] for module in modules}
+    for name in sorted({name for module in modules for name in _parsed(module)[2]}):
+        digests[data_files()[name].relative_to(REPOSITORY_ROOT).as_posix()] = _data_digest(name)
+    payload = json.dumps({"version": version, "sources": digests}, sort_keys=True)
+    return CodeIdentity(
+        fingerprint=hashlib.sha256(payload.encode()).hexdigest(),
+        version=version,
+        sources={name: digest[:SOURCE_DIGITS] for name, digest in sorted(digests.items())},
+    )
+
+
+def stage_code_identity(stage: str, chosen: Sequence[str] = (), exclude: Iterable[str] = ()) -> CodeIdentity:
+    """The code identity of ``stage`` (``STAGE_CODE``; every project module for an unlisted stage).
+
+    Args:
+        stage: Stage name.
+        chosen: Extra entry modules this run executes (the trained model's modules).
+        exclude: Modules this run does not execute although imported (the other models' modules).
+    """
+    code = STAGE_CODE.get(stage, StageCode(tuple(sorted(set(module_files()) - IDENTITY_MACHINERY))))
+    return code_identity(tuple(code.entries) + tuple(chosen), frozenset(exclude) - set(chosen), code.version)
+
+
+def model_stage_code_identity(stage: str, model: str) -> CodeIdentity:
+    """The identity of a training or evaluation stage that runs ``model`` and no other model."""
+    from lifting.models.registry import MODELS, model_modules
+
+    chosen = model_modules(model)
+    others = {module for name in MODELS for module in model_modules(name)} - set(chosen)
+    return stage_code_identity(stage, chosen, others)
+
+
+def changed_sources(recorded: Mapping[str, Any], current: CodeIdentity) -> list[str]:
+    """Sources whose digest differs between a manifest's ``code`` and ``current`` (added or removed too)."""
+    before = dict(recorded.get("sources") or {})
+    names = sorted(set(before) | set(current.sources))
+    changed = [name for name in names if before.get(name) != current.sources.get(name)]
+    if recorded.get("version") != current.version:
+        changed.append(f"stage version {recorded.get('version')} -> {current.version}")
+    return changed

@@ -1,0 +1,115 @@
+"""Source files identified by content, fast: SHA-256 cached by (absolute path, size, mtime, inode).
+
+A version id depends on what its source files hold, not on where they are or when they were written:
+``touch``, a copy without ``-p``, a bucket sync or a second machine give the same fingerprint for the same
+bytes, and one changed byte gives another. Hashing a multi-GB archive on every run would cost minutes, so,
+as git's index and DVC's cache do, each file's hash is cached under the file's stat key; an unchanged file
+is not read again. The cache is one JSON file per workspace on local disk
+(``Workspace.local_directory("hashes")``: under the workspace root, or under ``$MOCAPLIFT_CACHE`` for a
+workspace in object storage, since sources are local files), rewritten atomically.
+
+A cached hash is trusted only when the file's modification time lies at least ``RACY_WINDOW_NS`` before the
+moment it was hashed: a file rewritten within the timestamp granularity of its filesystem right after being
+hashed keeps its size and time, and is re-read instead (git's "racily clean" rule).
+
+Usage::
+
+    with FileHashes.of_workspace(workspace) as hashes:
+        fingerprint = files_fingerprint(paths, root, hashes)
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import time
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from datasets.storage import write_atomically
+from datasets.workspace import Workspace
+from pipelines.versioning import file_sha256
+
+HASHES_DIRECTORY = "hashes"
+HASHES_FILE = "files.json"
+RACY_WINDOW_NS = 2_000_000_000
+"""A file modified less than this before it was hashed is re-hashed next time (2 s: FAT's granularity)."""
+
+
+class FileHashes:
+    """SHA-256 of local files, cached by stat key in a JSON file.
+
+    Entries are ``absolute path -> [size, mtime_ns, inode, hashed_at_ns, sha256]``.
+
+    Args:
+        cache_file: The cache's JSON file; None keeps the cache in memory only.
+    """
+
+    def __init__(self, cache_file: Path | None = None) -> None:
+        self.cache_file = cache_file
+        self._entries: dict[str, list[Any]] = self._load()
+        self._changed = False
+        self.hashed = 0
+        """Files read (not found in the cache) by this object."""
+
+    @classmethod
+    def of_workspace(cls, workspace: Workspace) -> FileHashes:
+        """The cache of a workspace (on local disk, see the module docstring)."""
+        return cls(workspace.local_directory(HASHES_DIRECTORY) / HASHES_FILE)
+
+    def _load(self) -> dict[str, list[Any]]:
+        if self.cache_file is None or not self.cache_file.is_file():
+            return {}
+        try:
+            entries = json.loads(self.cache_file.read_text())
+        except (json.JSONDecodeError, OSError):
+            return {}  # an unreadable cache only costs re-hashing
+        return entries if isinstance(entries, dict) else {}
+
+    def sha256(self, path: str | os.PathLike) -> str:
+        """SHA-256 of a file's bytes, from the cache when its size, mtime and inode are unchanged."""
+        key = str(Path(path).resolve())
+        stat = os.stat(key)
+        cached = self._entries.get(key)
+        if cached is not None and len(cached) == 5:
+            size, mtime_ns, inode, hashed_at_ns, digest = cached
+            unchanged = (size, mtime_ns, inode) == (stat.st_size, stat.st_mtime_ns, stat.st_ino)
+            if unchanged and mtime_ns < hashed_at_ns - RACY_WINDOW_NS:
+                return digest
+        hashed_at_ns = time.time_ns()
+        digest = file_sha256(key)
+        self.hashed += 1
+        self._entries[key] = [stat.st_size, stat.st_mtime_ns, stat.st_ino, hashed_at_ns, digest]
+        self._changed = True
+        return digest
+
+    def save(self) -> None:
+        """Write the cache if it changed, merged over what other processes wrote meanwhile."""
+        if self.cache_file is None or not self._changed:
+            return
+        entries = {**self._load(), **self._entries}
+        write_atomically(self.cache_file, lambda handle: handle.write(json.dumps(entries).encode()))
+        self._changed = False
+
+    def __enter__(self) -> FileHashes:
+        return self
+
+    def __exit__(self, *exception: object) -> None:
+        self.save()
+
+
+def files_fingerprint(paths: Iterable[Path], root: Path, hashes: FileHashes | None = None) -> str:
+    """Fingerprint of source files by content: SHA-256 over (path relative to ``root``, SHA-256 of the bytes).
+
+    Args:
+        paths: The files.
+        root: What their names are relative to (so the same archive elsewhere has the same fingerprint).
+        hashes: Cache of file hashes; None reads every file.
+    """
+    hashes = hashes or FileHashes()
+    digest = hashlib.sha256()
+    for path in sorted(Path(path) for path in paths):
+        digest.update(f"{path.relative_to(root).as_posix()}\0{hashes.sha256(path)}\n".encode())
+    return digest.hexdigest()
