@@ -27,6 +27,8 @@ from typing import IO, Any
 
 import numpy as np
 
+from datasets.errors import reraise_if_environment
+
 NPY_SUFFIX = ".npy"
 SAFE_GLOBALS: frozenset[tuple[str, str]] = frozenset(
     {
@@ -81,6 +83,7 @@ def npz_member_names(path: str | Path) -> list[str]:
         with zipfile.ZipFile(path) as archive:
             return sorted(name.removesuffix(NPY_SUFFIX) for name in archive.namelist() if name.endswith(NPY_SUFFIX))
     except (OSError, zipfile.BadZipFile) as error:
+        reraise_if_environment(error)
         raise ValueError(f"{path} is not a readable npz file ({type(error).__name__}: {error})") from error
 
 
@@ -125,6 +128,7 @@ def read_npz_member(path: str | Path, key: str) -> np.ndarray:
     except (UnsafePickleError, KeyError):
         raise
     except Exception as error:  # noqa: BLE001 - a corrupt pickle or zip can raise almost any type
+        reraise_if_environment(error)
         raise ValueError(f"{where} is not readable ({type(error).__name__}: {error})") from error
     if not isinstance(value, np.ndarray):
         raise ValueError(f"{where} holds a pickled {type(value).__name__}, not an array")

@@ -40,6 +40,7 @@ from datasets.amass.fast_joints import FoldedJointModel, fold_joint_model, folde
 from datasets.amass.regressor import load_regressor, regressor_side_warning
 from datasets.amass.resample import apply_plan, resampling_plan
 from datasets.amass.virtual_cameras import film, place_in_h36m_world, sequence_cameras
+from datasets.errors import reraise_if_environment
 from datasets.skeletons import joint_mapping
 from datasets.views import Rejection, View
 
@@ -125,6 +126,7 @@ def _read_arrays(path: Path) -> dict[str, np.ndarray]:
     except _Rejected:
         raise
     except Exception as error:  # bad zip, zlib.error (corrupt deflate stream), malformed npy header...
+        reraise_if_environment(error)
         raise _Rejected(RejectionReason.UNREADABLE_FILE, f"{type(error).__name__}: {error}") from error
     arrays["fps"] = arrays.pop(rate_key)
     return arrays
@@ -316,6 +318,7 @@ def convert_amass_file(item: AmassFile, config: AmassConfig) -> list[View] | Rej
     except _Rejected as rejected:
         return Rejection(str(item.path), rejected.reason.value, rejected.detail)
     except Exception as error:  # a batch must never stop on one file: report it instead
+        reraise_if_environment(error)
         return Rejection(str(item.path), RejectionReason.CONVERSION_ERROR.value, f"{type(error).__name__}: {error}")
 
 

@@ -28,6 +28,7 @@ import pyarrow as pa
 
 from datasets.amass.body_model import POSE_WIDTHS
 from datasets.amass.config import UPLIFT_UPSAMPLE_VALIDATION_SUBSETS, AmassConfig
+from datasets.errors import reraise_if_environment
 
 SHAPE_FILE_NAME = "shape.npz"
 """Per-subject body shape of the SMPL+H release: no motion (formats.md 4.1)."""
@@ -156,6 +157,7 @@ def read_header(path: Path) -> NpzHeader:
             fps = float(_member_value(archive, rate_key)) if rate_key else math.nan
             gender = decode_text(_member_value(archive, members["gender"])) if "gender" in members else ""
     except Exception as error:  # bad zip, zlib.error, malformed npy header...: reported, never raised
+        reraise_if_environment(error)
         return NpzHeader(error=f"{type(error).__name__}: {error}")
     frames = shape[0] if len(shape) == 2 else 0
     width = shape[1] if len(shape) == 2 else 0

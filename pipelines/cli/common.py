@@ -80,12 +80,13 @@ def run_flow(flow_function, announce_version: bool = True, **parameters) -> None
         announce_version: Print ``version <id>`` with the flow's result (flows that return a version id).
         **parameters: The flow's parameters.
     """
+    from datasets.errors import EnvironmentFailure
     from pipelines.batch import NothingAcceptedError
     from pipelines.training import TrainingInterrupted
 
     try:
         result = flow_function(**parameters)
-    except (NothingAcceptedError, TrainingInterrupted, FileNotFoundError, ValueError) as error:
+    except (NothingAcceptedError, EnvironmentFailure, TrainingInterrupted, FileNotFoundError, ValueError) as error:
         typer.echo(f"error: {error}", err=True)
         raise typer.Exit(1) from None
     if announce_version:
