@@ -25,7 +25,7 @@ from prefect.artifacts import create_markdown_artifact
 
 from datasets.config import load_config, to_jsonable
 from datasets.storage import Location, write_atomically
-from datasets.store import open_store
+from datasets.store.integrity import open_verified_store
 from datasets.workspace import Manifest, Workspace
 from pipelines.stages import CACHE_DIRECTORY
 from pipelines.versioning import StageRun
@@ -84,7 +84,7 @@ def train_version(
     working = registry.local_directory(CACHE_DIRECTORY, run.id, "train")
     if not resume:
         shutil.rmtree(working, ignore_errors=True)
-    store = open_store(registry.root, data_manifest.id)
+    store = open_verified_store(registry, data_manifest.id)  # refuses a store that differs from its manifest
     init_checkpoint = local_output(registry, init_manifest, "checkpoint_best") if init_manifest else None
 
     def run_training() -> Any:
@@ -140,7 +140,7 @@ def evaluate_version(workspace: str, checkpoint: str, data: str, split: str, pre
     if existing is not None:
         print(f"evaluate: reused version {existing.id}")
         return existing
-    store = open_store(registry.root, data_manifest.id)
+    store = open_verified_store(registry, data_manifest.id)  # refuses a store that differs from its manifest
     scratch = registry.local_directory(CACHE_DIRECTORY, run.id, "evaluation")
     shutil.rmtree(scratch, ignore_errors=True)
     with run:
