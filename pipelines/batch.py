@@ -52,12 +52,15 @@ def dask_client(workers: int | None = None, address: str | None = None, quiet: b
         quiet: Do not print where the dashboard is.
 
     Raises:
-        ValueError: when both ``workers`` and an address are given (the cluster decides its own workers).
+        ValueError: when ``workers`` is below 1, or both ``workers`` and an address are given (the cluster
+            decides its own workers).
     """
     from distributed import Client, LocalCluster
 
     for name in ("distributed", "distributed.scheduler", "distributed.nanny", "distributed.core"):
         logging.getLogger(name).setLevel(logging.WARNING)  # Prefect's log config would print every handshake
+    if workers is not None and workers < 1:
+        raise ValueError(f"workers must be at least 1, got {workers} (None: one per core)")
     address = address or os.environ.get(DASK_ADDRESS_ENVIRONMENT_VARIABLE) or None
     if address and workers is not None:
         raise ValueError(
@@ -69,7 +72,7 @@ def dask_client(workers: int | None = None, address: str | None = None, quiet: b
         cluster = None
     else:
         cluster = LocalCluster(
-            n_workers=workers or os.cpu_count() or 1,
+            n_workers=workers if workers is not None else os.cpu_count() or 1,
             threads_per_worker=1,
             processes=True,
             dashboard_address=":0",
