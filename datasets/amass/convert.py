@@ -177,8 +177,11 @@ def load_motion(path: Path, config: AmassConfig) -> Motion:
         raise _Rejected(RejectionReason.INVALID_FRAME_RATE, f"frame rate must be finite and positive, got {fps}")
     numeric = {"poses": poses, "trans": trans, "betas": betas} | ({} if dmpls is None else {"dmpls": dmpls})
     for key, values in numeric.items():
-        if not np.issubdtype(values.dtype, np.number) or not np.isfinite(values).all():
-            raise _Rejected(RejectionReason.NON_FINITE_VALUES, f"{key} contains NaN, infinite or non-numeric values")
+        if values.dtype.kind not in "fiu" or not np.isfinite(values).all():  # complex: not a pose
+            raise _Rejected(
+                RejectionReason.NON_FINITE_VALUES,
+                f"{key} ({values.dtype}) contains NaN, infinite, complex or non-numeric values",
+            )
     as_float = lambda values: np.asarray(values, dtype=np.float64)  # noqa: E731
     return Motion(
         poses=as_float(poses), trans=as_float(trans), betas=as_float(betas),
@@ -334,7 +337,8 @@ def check_inputs(config: AmassConfig) -> list[str]:
     Raises:
         FileNotFoundError: If the archive root, the body-model directory, every model file or the regressor
             is missing.
-        ValueError: If the regressor is unreadable or fits none of the models, or the device is unavailable.
+        ValueError: If a body model or the regressor is unreadable, the regressor fits none of the models, or
+            the device is unavailable.
     """
     if not config.amass_root.is_dir():
         raise FileNotFoundError(f"AMASS root {config.amass_root} is not a directory")
@@ -353,14 +357,15 @@ def check_inputs(config: AmassConfig) -> list[str]:
         raise ValueError(f"device {config.device!r} is not a torch device: {error}") from error
     if device.type == "cuda" and not torch.cuda.is_available():
         raise ValueError(f"device {config.device!r} requested but CUDA is not available")
+    # Loading checks each model file: a truncated or foreign one is a ValueError naming it, before any work.
+    models = [(path, load_body_model(path, model_type, config.num_betas)) for model_type, _, path in present]
     messages = []
     if config.regressor is not None:
         if not config.regressor.is_file():
             raise FileNotFoundError(f"regressor {config.regressor} does not exist")
         regressor = load_regressor(config.regressor, config.regressor_order)
         fitting = 0
-        for model_type, _, path in present:
-            model = load_body_model(path, model_type, config.num_betas)
+        for path, model in models:
             if model.num_vertices != regressor.shape[1]:
                 continue
             fitting += 1
