@@ -35,7 +35,7 @@ from datasets.amass.body_model import (
     model_file,
 )
 from datasets.amass.config import AmassConfig
-from datasets.amass.discovery import FRAME_RATE_KEYS, AmassFile, decode_text, model_type_for_width
+from datasets.amass.discovery import FRAME_RATE_KEYS, AmassFile, decode_text, entry_problem, model_type_for_width
 from datasets.amass.fast_joints import FoldedJointModel, fold_joint_model, folded_joints
 from datasets.amass.regressor import load_regressor, regressor_side_warning
 from datasets.amass.resample import apply_plan, resampling_plan
@@ -110,6 +110,9 @@ class Motion:
 
 def _read_arrays(path: Path) -> dict[str, np.ndarray]:
     """The arrays a conversion needs (never the pickled ones SMPL-X files also hold)."""
+    problem = entry_problem(path)
+    if problem:
+        raise _Rejected(RejectionReason.UNREADABLE_FILE, problem)
     try:
         if not zipfile.is_zipfile(path):
             raise _Rejected(RejectionReason.UNREADABLE_FILE, "not an .npz (zip) archive: truncated or corrupt")
