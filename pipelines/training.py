@@ -102,9 +102,13 @@ def train_version(
                 f"Run the same command with --resume to continue."
             )
         outputs = {}
-        for name, file_name in (("checkpoint_best", BEST_CHECKPOINT), ("checkpoint_last", LAST_CHECKPOINT),
-                                ("metrics", METRICS_FILE)):  # fmt: skip
-            outputs[name] = run.file_output(copy_into(working / file_name, run.directory / file_name))
+        # A run stopped by max_steps before its first validation has no best checkpoint yet: train() then
+        # names the last one as the best, so publish the files it names.
+        sources = {"checkpoint_best": (result.checkpoint_best, BEST_CHECKPOINT),
+                   "checkpoint_last": (result.checkpoint_last, LAST_CHECKPOINT),
+                   "metrics": (working / METRICS_FILE, METRICS_FILE)}  # fmt: skip
+        for name, (source, file_name) in sources.items():
+            outputs[name] = run.file_output(copy_into(source, run.directory / file_name))
         for event_file in sorted((working / TENSORBOARD_DIRECTORY).rglob("*")):
             if event_file.is_file():
                 copy_into(event_file, run.directory / event_file.relative_to(working).as_posix())
@@ -113,7 +117,8 @@ def train_version(
         best = result.best_validation_mpjpe
         summary = (
             f"## {stage}\n\nmodel {model} ({model_preset}), {result.epochs_completed} epochs, {result.global_step} "
-            f"steps, last epoch loss {result.last_epoch_loss:.4f}"
+            f"steps"
+            + (f", last epoch loss {result.last_epoch_loss:.4f}" if result.last_epoch_loss is not None else "")
             + (f", best validation MPJPE {best * 1000:.1f} mm" if best is not None else "")
             + f"\n\ndata: {result.data}"
         )
