@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import logging
 import subprocess
 import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
+import typer
 
 from pipelines.batch import dask_client
+from pipelines.cli.common import DEBUG_ENVIRONMENT_VARIABLE, run_flow
 
 REPOSITORY_ROOT = Path(__file__).resolve().parents[1]
 COMMAND_TIMEOUT_S = 120
@@ -49,3 +52,44 @@ def test_dask_client_refuses_zero_workers_instead_of_one_per_core():
     with pytest.raises(ValueError, match="workers must be at least 1, got 0"):
         with dask_client(workers=0, quiet=True):
             pass
+
+
+def test_an_invalid_option_is_blamed_on_the_option_not_the_preset(tmp_path):
+    from datasets.amass import AmassConfig
+    from datasets.config import ConfigError, load_config
+
+    overrides = {"amass_root": str(tmp_path), "body_models": str(tmp_path), "fps": -5.0}
+    with pytest.raises(ConfigError, match=r"^fps=-5\.0 \(given as an option, over .*default\.yaml\): fps must be"):
+        load_config(AmassConfig, "amass", "default", overrides)
+
+
+def _failing_flow(**_):
+    """Logs its failure the way Prefect's engine does (with the traceback), then raises."""
+    try:
+        raise ValueError("fps must be positive")
+    except ValueError:
+        logging.getLogger("prefect.flow_runs").error("Encountered exception during execution", exc_info=True)
+        raise
+
+
+@pytest.mark.parametrize("debug", [False, True])
+def test_prefect_run_logs_keep_their_traceback_only_with_debug(debug, monkeypatch, capsys):
+    import pipelines.training  # noqa: F401 - sets up Prefect's logging (replacing handlers) before ours is added
+
+    records = []
+    handler = logging.Handler()
+    handler.emit = records.append
+    logger = logging.getLogger("prefect.flow_runs")
+    monkeypatch.setattr(logger, "handlers", [handler])  # only ours: Prefect's sends to its API
+    monkeypatch.setattr(logger, "propagate", False)
+    if debug:
+        monkeypatch.setenv(DEBUG_ENVIRONMENT_VARIABLE, "1")
+    else:
+        monkeypatch.delenv(DEBUG_ENVIRONMENT_VARIABLE, raising=False)
+    with pytest.raises(typer.Exit):
+        run_flow(_failing_flow)
+    assert [record.getMessage() for record in records] == ["Encountered exception during execution"]
+    assert (records[0].exc_info is not None) is debug
+    error = capsys.readouterr().err
+    assert error.strip().splitlines()[-1] == "error: fps must be positive"
+    assert ("Traceback" in error) is debug
