@@ -98,6 +98,8 @@ def test_deleted_chunk_marks_the_version_missing_in_versions(tmp_path):
     assert rows[0]["id"] == manifest.id and "files missing" in rows[0]["missing"][0]
     table = flows("versions", workspace=tmp_path)
     assert f"{manifest.id}" in table.stdout and "MISSING" in table.stdout
+    shown = flows("show", manifest.id, workspace=tmp_path)
+    assert "files     MISSING: " in shown.stdout
 
 
 def test_pretrain_refuses_to_start_on_a_changed_store(tmp_path):

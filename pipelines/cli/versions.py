@@ -97,8 +97,11 @@ def show_command(
     as_json: JsonOption = False,
 ) -> None:
     """Print a version's manifest: stage, parents, config, code, counts, outputs and checksums."""
+    from pipelines.versioning import missing_outputs
+
+    registry = Workspace(workspace)
     try:
-        manifest = Workspace(workspace).resolve(reference)
+        manifest = registry.resolve(reference)
     except VersionNotFoundError as error:
         typer.echo(str(error), err=True)
         raise typer.Exit(1) from None
@@ -118,6 +121,9 @@ def show_command(
     typer.echo("outputs")
     for name, output in manifest.outputs.items():
         typer.echo(f"  {name:<12} {output.get('kind', '?'):<9} {output['path']}")
+    missing = missing_outputs(registry, manifest)
+    state = "MISSING: " + "; ".join(missing) if missing else "present (python flows.py verify re-hashes them)"
+    typer.echo(f"files     {state}")
     typer.echo("config")
     for line in json.dumps(manifest.config, indent=2, sort_keys=True).splitlines():
         typer.echo(f"  {line}")
