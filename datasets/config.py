@@ -10,6 +10,7 @@ a version's manifest records.
 from __future__ import annotations
 
 import dataclasses
+import re
 import types
 import typing
 from collections.abc import Mapping
@@ -90,7 +91,11 @@ def load_config(
     preset: str | None = None,
     overrides: Mapping[str, Any] | None = None,
 ) -> ConfigT:
-    """A config from a preset file (or the dataclass defaults when ``preset`` is None) plus overrides."""
+    """A config from a preset file (or the dataclass defaults when ``preset`` is None) plus overrides.
+
+    An invalid value is blamed on where it came from: an override the error names (``fps=-5.0 (given as an
+    option, over presets/amass/default.yaml): ...``), else the preset file.
+    """
     values: dict[str, Any] = {}
     where = config_type.__name__
     if preset is not None:
@@ -100,8 +105,17 @@ def load_config(
             raise ConfigError(f"{path}: a preset must be a YAML mapping of field names to values.")
         values.update(loaded)
         where = str(path)
-    values.update({key: value for key, value in (overrides or {}).items() if value is not None})
-    return from_mapping(config_type, values, where)
+    given = {key: value for key, value in (overrides or {}).items() if value is not None}
+    values.update(given)
+    try:
+        return from_mapping(config_type, values, where)
+    except ConfigError as error:
+        cause = str(error.__cause__ or error).removeprefix(f"{where}: ")
+        blamed = [key for key in given if re.search(rf"\b{re.escape(key)}\b", cause)]
+        if not blamed:
+            raise
+        options = ", ".join(f"{key}={given[key]!r}" for key in blamed)
+        raise ConfigError(f"{options} (given as an option, over {where}): {cause}") from error
 
 
 def to_jsonable(value: Any) -> Any:

@@ -38,6 +38,7 @@ from pathlib import Path
 import numpy as np
 
 from datasets.cameras import Camera, h36m_cameras, project, world_to_camera
+from datasets.errors import reraise_if_environment
 from datasets.skeletons import convert_joints
 from datasets.units import MILLIMETRES_PER_METRE
 from datasets.videopose3d import (
@@ -171,6 +172,7 @@ def _read_npz(path: Path, result: ReadResult) -> WorldSequences:
     try:
         positions = load_object_npz(path, POSITIONS_3D_KEY)
     except ValueError as error:
+        reraise_if_environment(error)
         result.reject(path, "unreadable_file", str(error))
         return {}
     world: WorldSequences = {}
@@ -193,6 +195,7 @@ def _read_cdf(source: Path, result: ReadResult) -> WorldSequences:
         try:
             values = np.asarray(cdflib.CDF(str(path)).varget(CDF_VARIABLE), dtype=np.float64)
         except Exception as error:  # cdflib raises many types (OSError, ValueError, KeyError, struct.error)
+            reraise_if_environment(error)
             result.reject(path, "unreadable_file", f"cdflib cannot read {CDF_VARIABLE!r}: {error}")
             continue
         if values.size % (SOURCE_JOINTS * 3) != 0 or values.shape[-1] != SOURCE_JOINTS * 3:
@@ -210,6 +213,7 @@ def _load_detections(files: Mapping[str, Path], result: ReadResult) -> Detection
         try:
             positions, metadata = load_positions_2d(path)
         except ValueError as error:
+            reraise_if_environment(error)
             result.reject(path, "unreadable_file", str(error))
             continue
         layout, joints = metadata.get("layout_name"), metadata.get("num_joints", STANDARD_JOINTS)

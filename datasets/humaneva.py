@@ -31,6 +31,7 @@ from pathlib import Path
 import numpy as np
 
 from datasets.cameras import Camera, humaneva_cameras, world_to_camera
+from datasets.errors import reraise_if_environment
 from datasets.units import MILLIMETRES_PER_METRE
 from datasets.videopose3d import (
     POSITIONS_3D_KEY,
@@ -191,6 +192,7 @@ def _read_mat(source: Path, result: ReadResult) -> Chunks:
             content = loadmat(path)
             poses, keypoints = np.asarray(content["poses_3d"]), np.asarray(content["poses_2d"])
         except (OSError, ValueError, KeyError, TypeError) as error:
+            reraise_if_environment(error)
             result.reject(path, "unreadable_file", f"scipy.io.loadmat cannot read poses_3d/poses_2d: {error}")
             continue
         problem = pose_array_problem(poses, (JOINTS,), (3,), allow_nan=True)

@@ -40,6 +40,7 @@ from pathlib import Path
 import numpy as np
 
 from datasets.cameras import Camera
+from datasets.errors import reraise_if_environment
 from datasets.skeletons import convert_joints
 from datasets.units import MILLIMETRES_PER_METRE
 from datasets.videopose3d import ReadResult, detect_source_format, load_object_npz, pose_array_problem
@@ -310,11 +311,13 @@ def _read_train_mat(path: Path, options: MpiInf3dhpOptions, result: ReadResult) 
         annotations = loadmat(path)
         cells_2d, cells_3d = annotations["annot2"], annotations[options.annotation]
     except (OSError, ValueError, KeyError, TypeError) as error:
+        reraise_if_environment(error)
         result.reject(path, "unreadable_file", f"scipy.io.loadmat cannot read annot2/{options.annotation}: {error}")
         return
     try:
         cameras = read_calibration(path.parent / CALIBRATION_FILE)
     except (OSError, ValueError) as error:
+        reraise_if_environment(error)
         result.reject(path.parent / CALIBRATION_FILE, "missing_calibration", str(error))
         return
     short = False
@@ -378,6 +381,7 @@ def _read_test_mat(path: Path, options: MpiInf3dhpOptions, result: ReadResult) -
             if "activity_annotation" in content:
                 fields["activity"] = _squeeze_person_axis(content["activity_annotation"][()])
     except (OSError, KeyError, ValueError) as error:
+        reraise_if_environment(error)
         result.reject(path, "unreadable_file", f"h5py cannot read {sorted(names.values())}: {error}")
         return
     _add_test_view(result, str(path), path.parent.name, fields, options)

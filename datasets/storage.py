@@ -23,6 +23,7 @@ Example::
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import io
 import os
 import re
@@ -331,3 +332,15 @@ def relative_path(location: Location, root: Location) -> str:
     if isinstance(location, Path) and isinstance(root, Path):
         return str(location.resolve().relative_to(root.resolve()))
     raise ValueError(f"{location} is not inside {root}: one is local, the other in object storage.")
+
+
+FILE_HASH_BLOCK_BYTES = 1 << 20
+
+
+def file_sha256(path: str | os.PathLike | ObjectPath) -> str:
+    """SHA-256 of a file's bytes (local or in object storage)."""
+    digest = hashlib.sha256()
+    with as_location(path).open("rb") as handle:
+        while block := handle.read(FILE_HASH_BLOCK_BYTES):
+            digest.update(block)
+    return digest.hexdigest()

@@ -8,8 +8,9 @@ lifting (``../shared/reference/formats.md`` 1.4 and 3.4)::
                              positions_2d: {subject: {sequence: [one (T, J, 2) float32 pixel array per camera]}}
                              metadata: {"layout_name", "num_joints", "keypoints_symmetry": [left, right]}
 
-Both keys hold a pickled Python dict in a 0-d object array, so these third-party files can only be read with
-``allow_pickle=True``; our own store never uses pickles. ``export_videopose3d`` writes views (or a pose store)
+Both keys hold a pickled Python dict in a 0-d object array; these third-party files are read with the
+restricted unpickler of ``datasets.safe_npz`` (a file asking for anything but containers, numbers and arrays
+is refused, naming it); our own store never uses pickles. ``export_videopose3d`` writes views (or a pose store)
 back in this format, so users can hand our data to existing code bases::
 
     from datasets.h36m import read_h36m
@@ -27,7 +28,6 @@ values: the 2D arrays bit for bit, the 3D camera-frame joints to float32 roundin
 
 from __future__ import annotations
 
-import pickle
 import re
 import zipfile
 from collections.abc import Callable, Iterable, Mapping
@@ -38,6 +38,7 @@ from typing import Any
 import numpy as np
 
 from datasets.cameras import H36M_CAMERA_IDS, HUMANEVA_CAMERA_IDS, Camera, camera_to_world
+from datasets.safe_npz import UnsafePickleError, npz_member_names, read_npz_member
 from datasets.skeletons import convert_joints, get_skeleton
 from datasets.views import Rejection, View
 
@@ -152,18 +153,14 @@ def load_object_npz(path: Path, key: str) -> dict[str, Any]:
 
     Raises:
         ValueError: The file cannot be read, lacks ``key``, or ``key`` is not a dict; the message names both.
+        UnsafePickleError: (a ``ValueError``) The pickle asks for anything but containers, numbers and arrays.
     """
-    if not zipfile.is_zipfile(path):  # never hand a bare file to np.load(allow_pickle=True): it would unpickle it
+    if not zipfile.is_zipfile(path):
         raise ValueError(f"{path} is not a readable npz file (missing, or not a zip archive)")
     try:
-        with np.load(path, allow_pickle=True) as archive:  # third-party format: pickled dicts by design
-            if key not in archive.files:
-                raise ValueError(f"{path} has no key {key!r}; it holds {sorted(archive.files)}")
-            value = archive[key]
-    except (OSError, EOFError, ValueError, KeyError, zipfile.BadZipFile, pickle.UnpicklingError) as error:
-        if isinstance(error, ValueError) and str(error).startswith(str(path)):
-            raise
-        raise ValueError(f"{path} is not a readable npz file ({type(error).__name__}: {error})") from error
+        value = read_npz_member(path, key)  # pickled dicts by design: restricted unpickler, never np.load's
+    except KeyError:
+        raise ValueError(f"{path} has no key {key!r}; it holds {npz_member_names(path)}") from None
     content = value.item() if value.dtype == object and value.shape == () else None
     if not isinstance(content, dict):
         raise ValueError(f"{path}::{key} must be a pickled dict (0-d object array), got {value.dtype} {value.shape}")
@@ -179,6 +176,8 @@ def load_positions_2d(path: Path) -> tuple[dict[str, Any], dict[str, Any]]:
     positions = load_object_npz(path, POSITIONS_2D_KEY)
     try:
         metadata = load_object_npz(path, METADATA_KEY)
+    except UnsafePickleError:
+        raise
     except ValueError:
         metadata = {}
     return positions, metadata

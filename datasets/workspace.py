@@ -121,6 +121,11 @@ class Workspace:
 
     def __init__(self, root: str | os.PathLike | ObjectPath | None = None) -> None:
         self.root: Location = resolve_workspace(root)
+        if isinstance(self.root, Path) and self.root.exists() and not self.root.is_dir():
+            raise ValueError(
+                f"workspace {self.root} is a file, not a directory: pass --workspace DIR (or set "
+                f"${WORKSPACE_ENVIRONMENT_VARIABLE}) naming a directory, new or holding versions"
+            )
 
     @property
     def registry(self) -> Location:

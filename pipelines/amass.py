@@ -24,7 +24,7 @@ from datasets.config import load_config, to_jsonable
 from datasets.synthetic.amass_archive import DemoAmassPaths, build_demo_amass
 from datasets.workspace import Manifest, Workspace
 from pipelines.file_hashes import FileHashes, files_fingerprint
-from pipelines.preprocess import DEMO_DIRECTORY
+from pipelines.preprocess import DEMO_DIRECTORY, generate_once
 from pipelines.stages import Conversion, run_conversion
 
 STAGE = "preprocess-amass"
@@ -38,17 +38,14 @@ version id uses the inputs' fingerprints instead of them."""
 def demo_inputs(workspace: Workspace) -> DemoAmassPaths:
     """The licence-free demo's archive, body models and regressor, generated once per workspace.
 
-    Generated only when absent (saves the time; the inputs count by content, so regenerated identical bytes
-    would give the same version anyway).
+    Generated only when absent, by one run at a time (``pipelines.preprocess.generate_once``), which saves
+    the time; the inputs count by content, so regenerated identical bytes would give the same version anyway.
     """
     root = workspace.local_directory(DEMO_DIRECTORY, "amass")
     record = root / "demo_paths.json"
-    if record.exists():
-        return DemoAmassPaths(**{key: Path(value) if key != "regressor_order" else value
-                                 for key, value in json.loads(record.read_text()).items()})  # fmt: skip
-    paths = build_demo_amass(root)
-    record.write_text(json.dumps(to_jsonable(paths)))
-    return paths
+    generate_once(root, record, lambda: record.write_text(json.dumps(to_jsonable(build_demo_amass(root)))))
+    return DemoAmassPaths(**{key: Path(value) if key != "regressor_order" else value
+                             for key, value in json.loads(record.read_text()).items()})  # fmt: skip
 
 
 def input_fingerprint(config: AmassConfig, manifest: pa.Table, hashes: FileHashes | None = None) -> dict[str, str]:

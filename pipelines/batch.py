@@ -21,6 +21,7 @@ from typing import Any
 from distributed.diagnostics.plugin import WorkerPlugin
 from tqdm.auto import tqdm
 
+from datasets.errors import ENVIRONMENT_RETRIES, EnvironmentFailure, describe_environment_failure, is_environment_error
 from datasets.storage import Location
 from datasets.store import StoreLayout, commit_store, create_store, index_table, merge_specs
 from datasets.store.fragments import FragmentInfo, convert_to_fragment, write_fragment_block
@@ -51,12 +52,15 @@ def dask_client(workers: int | None = None, address: str | None = None, quiet: b
         quiet: Do not print where the dashboard is.
 
     Raises:
-        ValueError: when both ``workers`` and an address are given (the cluster decides its own workers).
+        ValueError: when ``workers`` is below 1, or both ``workers`` and an address are given (the cluster
+            decides its own workers).
     """
     from distributed import Client, LocalCluster
 
     for name in ("distributed", "distributed.scheduler", "distributed.nanny", "distributed.core"):
         logging.getLogger(name).setLevel(logging.WARNING)  # Prefect's log config would print every handshake
+    if workers is not None and workers < 1:
+        raise ValueError(f"workers must be at least 1, got {workers} (None: one per core)")
     address = address or os.environ.get(DASK_ADDRESS_ENVIRONMENT_VARIABLE) or None
     if address and workers is not None:
         raise ValueError(
@@ -68,7 +72,7 @@ def dask_client(workers: int | None = None, address: str | None = None, quiet: b
         cluster = None
     else:
         cluster = LocalCluster(
-            n_workers=workers or os.cpu_count() or 1,
+            n_workers=workers if workers is not None else os.cpu_count() or 1,
             threads_per_worker=1,
             processes=True,
             dashboard_address=":0",
@@ -108,32 +112,62 @@ def convert_items(
     convert: Callable[[Any], list[View] | Rejection],
     fragment_directory: Location,
     description: str = "converting",
+    root: int = 0,
 ) -> list[FragmentInfo]:
     """Phase 1: convert every item to a fragment on the cluster; results in the order of ``items``.
 
-    An item is identified by its ``path`` attribute if it has one, else by ``str(item)``. An item
-    whose conversion raises is recorded as rejected (``conversion_error``) instead of stopping the batch.
+    An item is identified by its ``path`` attribute if it has one, else by ``str(item)``. An item whose
+    conversion raises because of its content is recorded as rejected (``conversion_error``) instead of
+    stopping the batch; one that meets an environment error (``datasets.errors.is_environment_error``: full
+    disk, network, a dead worker) is tried again up to ``ENVIRONMENT_RETRIES`` times, then the run fails.
+
+    Raises:
+        EnvironmentFailure: An item still met an environment error on its last attempt; the message names it.
     """
     from distributed import as_completed
 
     keys = [str(getattr(item, "path", item)) for item in items]
-    futures = client.map(
-        convert_to_fragment, list(items), keys, convert=convert, directory=str(fragment_directory), pure=False
-    )
+
+    def submit(number: int) -> Any:
+        return client.submit(convert_to_fragment, items[number], keys[number], convert=convert,
+                             directory=str(fragment_directory), root=root, pure=False)  # fmt: skip
+
+    futures = [submit(number) for number in range(len(items))]
+    submitted = list(futures)
     position = {future.key: number for number, future in enumerate(futures)}
+    attempts = [1] * len(futures)
     results: list[FragmentInfo | None] = [None] * len(futures)
+    pending = as_completed(futures)
     frames = 0
     with tqdm(total=len(futures), desc=description, unit="file", disable=None) as bar:
-        for future in as_completed(futures):
+        for future in pending:
             number = position[future.key]
             try:
                 results[number] = future.result()
             except Exception as error:  # noqa: BLE001 - one broken item must not stop the batch
-                results[number] = _failed_conversion(keys[number], error)
-            bar.update()
+                if not is_environment_error(error):
+                    results[number] = _failed_conversion(keys[number], error)
+                elif attempts[number] <= ENVIRONMENT_RETRIES:
+                    attempts[number] += 1
+                    retry = submit(number)
+                    submitted.append(retry)
+                    position[retry.key] = number
+                    pending.add(retry)
+                    continue
+                else:
+                    client.cancel([other for other in submitted if not other.done()])  # the run stops here
+                    raise EnvironmentFailure(
+                        describe_environment_failure(keys[number], error, attempts[number])
+                    ) from error
             frames += results[number].frames
-            bar.set_postfix(frames=frames, frames_per_s=f"{frames / max(bar.format_dict['elapsed'], 1e-9):.0f}")
+            _advance(bar, frames)
     return [info for info in results if info is not None]
+
+
+def _advance(bar: Any, frames: int) -> None:
+    """One more item done on the progress bar, showing ``frames`` converted so far and frames per second."""
+    bar.update()
+    bar.set_postfix(frames=frames, frames_per_s=f"{frames / max(bar.format_dict['elapsed'], 1e-9):.0f}")
 
 
 @dataclass(frozen=True)
@@ -167,9 +201,10 @@ def build_store(
     Raises:
         NothingAcceptedError: when every item was rejected (there is nothing to write).
     """
+    from datasets.skeletons import get_skeleton
     from datasets.store import DEFAULT_CHUNK_FRAMES
 
-    infos = convert_items(client, items, convert, fragment_directory)
+    infos = convert_items(client, items, convert, fragment_directory, root=get_skeleton(skeleton).root)
     accepted = [info for info in infos if info.path is not None]
     rejected = [info.rejection for info in infos if info.rejection is not None]
     if not accepted:

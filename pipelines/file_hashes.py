@@ -28,9 +28,8 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from datasets.storage import write_atomically
+from datasets.storage import file_sha256, write_atomically
 from datasets.workspace import Workspace
-from pipelines.versioning import file_sha256
 
 HASHES_DIRECTORY = "hashes"
 HASHES_FILE = "files.json"

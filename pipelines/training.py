@@ -25,7 +25,7 @@ from prefect.artifacts import create_markdown_artifact
 
 from datasets.config import load_config, to_jsonable
 from datasets.storage import Location, write_atomically
-from datasets.store import open_store
+from datasets.store.integrity import open_verified_store
 from datasets.workspace import Manifest, Workspace
 from pipelines.code_identity import CodeIdentity, changed_sources, model_stage_code_identity, stage_code_identity
 from pipelines.stages import CACHE_DIRECTORY
@@ -92,7 +92,7 @@ def train_version(
     working = registry.local_directory(CACHE_DIRECTORY, run.id, "train")
     if not resume:
         shutil.rmtree(working, ignore_errors=True)
-    store = open_store(registry.root, data_manifest.id)
+    store = open_verified_store(registry, data_manifest.id)  # refuses a store that differs from its manifest
     init_checkpoint = local_output(registry, init_manifest, "checkpoint_best") if init_manifest else None
 
     def run_training() -> Any:
@@ -110,9 +110,13 @@ def train_version(
                 f"Run the same command with --resume to continue."
             )
         outputs = {}
-        for name, file_name in (("checkpoint_best", BEST_CHECKPOINT), ("checkpoint_last", LAST_CHECKPOINT),
-                                ("metrics", METRICS_FILE)):  # fmt: skip
-            outputs[name] = run.file_output(copy_into(working / file_name, run.directory / file_name))
+        # A run stopped by max_steps before its first validation has no best checkpoint yet: train() then
+        # names the last one as the best, so publish the files it names.
+        sources = {"checkpoint_best": (result.checkpoint_best, BEST_CHECKPOINT),
+                   "checkpoint_last": (result.checkpoint_last, LAST_CHECKPOINT),
+                   "metrics": (working / METRICS_FILE, METRICS_FILE)}  # fmt: skip
+        for name, (source, file_name) in sources.items():
+            outputs[name] = run.file_output(copy_into(source, run.directory / file_name))
         for event_file in sorted((working / TENSORBOARD_DIRECTORY).rglob("*")):
             if event_file.is_file():
                 copy_into(event_file, run.directory / event_file.relative_to(working).as_posix())
@@ -121,7 +125,8 @@ def train_version(
         best = result.best_validation_mpjpe
         summary = (
             f"## {stage}\n\nmodel {model} ({model_preset}), {result.epochs_completed} epochs, {result.global_step} "
-            f"steps, last epoch loss {result.last_epoch_loss:.4f}"
+            f"steps"
+            + (f", last epoch loss {result.last_epoch_loss:.4f}" if result.last_epoch_loss is not None else "")
             + (f", best validation MPJPE {best * 1000:.1f} mm" if best is not None else "")
             + f"\n\ndata: {result.data}"
         )
@@ -157,7 +162,7 @@ def evaluate_version(workspace: str, checkpoint: str, data: str, split: str, pre
     if existing is not None:
         print(f"evaluate: reused version {existing.id}")
         return existing
-    store = open_store(registry.root, data_manifest.id)
+    store = open_verified_store(registry, data_manifest.id)  # refuses a store that differs from its manifest
     scratch = registry.local_directory(CACHE_DIRECTORY, run.id, "evaluation")
     shutil.rmtree(scratch, ignore_errors=True)
     with run:

@@ -32,8 +32,9 @@ import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from datasets.storage import Location, ObjectPath, as_location, remove_tree
+from datasets.storage import Location, ObjectPath, file_sha256, remove_tree
 from datasets.store import PoseStore
+from datasets.store.integrity import listing_problem, store_listing, store_mismatches
 from datasets.workspace import Manifest, Workspace
 from pipelines.code_identity import REPOSITORY_ROOT, CodeIdentity, stage_code_identity
 
@@ -42,7 +43,6 @@ RECORDED_PACKAGES = (
     "prefect", "smplx", "trimesh",
 )  # fmt: skip
 HASH_DIGITS = 12
-FILE_HASH_BLOCK_BYTES = 1 << 20
 
 
 def _canonical_json(value: Any) -> str:
@@ -155,15 +155,6 @@ def rerun_parameters(manifest: Manifest) -> dict[str, Any]:
             f"run `python flows.py {manifest.stage}` with its arguments instead."
         )
     return dict(recorded.get("parameters", {}))
-
-
-def file_sha256(path: str | os.PathLike | ObjectPath) -> str:
-    """SHA-256 of a file's bytes (local or in object storage)."""
-    digest = hashlib.sha256()
-    with as_location(path).open("rb") as handle:
-        while block := handle.read(FILE_HASH_BLOCK_BYTES):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def utc_now() -> str:
@@ -282,7 +273,7 @@ class StageRun:
         return {"kind": "file", "path": self.relative(path), "sha256": file_sha256(path)}
 
     def store_output(self, directory: str | os.PathLike | ObjectPath, snapshot: str) -> dict[str, Any]:
-        """Manifest entry for a pose store: location, Icechunk snapshot, index and array checksums."""
+        """Manifest entry for a pose store: location, Icechunk snapshot, index and array checksums, file listing."""
         store = PoseStore(directory, snapshot=snapshot)
         return {
             "kind": "store",
@@ -290,4 +281,49 @@ class StageRun:
             "snapshot": snapshot,
             "index_sha256": file_sha256(store.directory / "index.parquet"),
             "array_sha256": store.array_checksums(),
+            "listing": store_listing(store.directory),
         }
+
+
+def missing_outputs(workspace: Workspace, manifest: Manifest) -> list[str]:
+    """One sentence per output of a version whose files are gone (cheap: existence and a store's file listing).
+
+    A store is also reported when its files differ in names or sizes from the listing its manifest recorded
+    (e.g. a deleted chunk); changed bytes of the same size need ``verify_version``.
+    """
+    problems = []
+    for name, output in manifest.outputs.items():
+        location = workspace.output_path(manifest, name)
+        if output.get("kind") == "store":
+            problem = listing_problem(location, output, manifest.id)
+            problems += [problem] if problem else []
+        elif not location.exists():
+            problems.append(f"version {manifest.id}: output {name!r} ({output['path']}) is missing")
+    return problems
+
+
+def verify_version(workspace: Workspace, manifest: Manifest) -> list[str]:
+    """Re-hash every output of a version and compare with its manifest; one sentence per difference.
+
+    Files are compared by SHA-256, stores by index, array-value checksums and file listing
+    (``datasets.store.integrity.store_mismatches``), directories only for being there. Reads everything.
+
+    Returns:
+        The differences; empty when the version is intact.
+    """
+    problems = []
+    for name, output in manifest.outputs.items():
+        location = workspace.output_path(manifest, name)
+        kind = output.get("kind")
+        if not location.exists():
+            problems.append(f"version {manifest.id}: output {name!r} ({output['path']}) is missing")
+        elif kind == "store":
+            try:
+                store = PoseStore(location, snapshot=output.get("snapshot"))
+            except Exception as error:  # noqa: BLE001 - a damaged repository raises from icechunk or zarr
+                problems.append(f"version {manifest.id}: store {location} cannot be opened ({error})")
+                continue
+            problems += store_mismatches(store, output, manifest.id)
+        elif kind == "file" and file_sha256(location) != output.get("sha256"):
+            problems.append(f"version {manifest.id}: file {output['path']} differs from its recorded checksum")
+    return problems

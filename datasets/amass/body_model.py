@@ -24,6 +24,8 @@ import numpy as np
 import torch
 from smplx.lbs import lbs
 
+from datasets.errors import reraise_if_environment
+
 MODEL_TYPES = ("smplh", "smplx")
 """Body models AMASS files use: SMPL+H ("G" release) and SMPL-X ("N" release)."""
 
@@ -118,6 +120,16 @@ class BodyModel:
         return self.j_regressor @ self.v_template
 
 
+def _read_arrays(path: Path, keys: tuple[str, ...]) -> dict[str, np.ndarray]:
+    """The named arrays of a body-model ``.npz``; any failure to read them is a ValueError naming the file."""
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            return {key: np.asarray(data[key]) for key in keys}
+    except Exception as error:  # BadZipFile, zlib.error, KeyError, a pickled member...: the file is unusable
+        reraise_if_environment(error)
+        raise ValueError(f"body model {path} is not readable ({type(error).__name__}: {error})") from error
+
+
 def load_body_model(
     path: Path, model_type: str, num_betas: int = 16, dmpl_path: Path | None = None, num_dmpls: int = 8
 ) -> BodyModel:
@@ -134,13 +146,12 @@ def load_body_model(
         The model, float64.
 
     Raises:
-        ValueError: If the file's arrays do not have the shapes of ``model_type``'s files.
+        ValueError: If a file is unreadable (truncated, not an npz, a key missing) or its arrays do not have
+            the shapes of ``model_type``'s files; the message names the file.
     """
     if model_type not in MODEL_TYPES:
         raise ValueError(f"model_type must be one of {MODEL_TYPES}, got {model_type!r}")
-    with np.load(path, allow_pickle=False) as data:
-        arrays = {key: np.asarray(data[key]) for key in
-                  ("v_template", "shapedirs", "posedirs", "J_regressor", "kintree_table", "weights", "f")}  # fmt: skip
+    arrays = _read_arrays(path, ("v_template", "shapedirs", "posedirs", "J_regressor", "kintree_table", "weights", "f"))
     joints = NUM_JOINTS[model_type]
     v_template = arrays["v_template"].astype(np.float64)
     vertices = len(v_template)
@@ -162,8 +173,7 @@ def load_body_model(
         raise ValueError(f"{path}: every joint's parent must precede it in kintree_table, got {parents}")
     dmpldirs = np.zeros((vertices, 3, 0))
     if dmpl_path is not None:
-        with np.load(dmpl_path, allow_pickle=False) as data:
-            dmpldirs = np.asarray(data["eigvec"], dtype=np.float64)[:, :, :num_dmpls]
+        dmpldirs = _read_arrays(dmpl_path, ("eigvec",))["eigvec"].astype(np.float64)[:, :, :num_dmpls]
         if dmpldirs.shape[:2] != (vertices, 3):
             raise ValueError(f"{dmpl_path}: eigvec must be ({vertices}, 3, N) to fit {path}, got {dmpldirs.shape}")
     return BodyModel(

@@ -35,11 +35,12 @@ from datasets.amass.body_model import (
     model_file,
 )
 from datasets.amass.config import AmassConfig
-from datasets.amass.discovery import FRAME_RATE_KEYS, AmassFile, decode_text, model_type_for_width
+from datasets.amass.discovery import FRAME_RATE_KEYS, AmassFile, decode_text, entry_problem, model_type_for_width
 from datasets.amass.fast_joints import FoldedJointModel, fold_joint_model, folded_joints
 from datasets.amass.regressor import load_regressor, regressor_side_warning
 from datasets.amass.resample import apply_plan, resampling_plan
 from datasets.amass.virtual_cameras import film, place_in_h36m_world, sequence_cameras
+from datasets.errors import reraise_if_environment
 from datasets.skeletons import joint_mapping
 from datasets.views import Rejection, View
 
@@ -109,6 +110,9 @@ class Motion:
 
 def _read_arrays(path: Path) -> dict[str, np.ndarray]:
     """The arrays a conversion needs (never the pickled ones SMPL-X files also hold)."""
+    problem = entry_problem(path)
+    if problem:
+        raise _Rejected(RejectionReason.UNREADABLE_FILE, problem)
     try:
         if not zipfile.is_zipfile(path):
             raise _Rejected(RejectionReason.UNREADABLE_FILE, "not an .npz (zip) archive: truncated or corrupt")
@@ -125,6 +129,7 @@ def _read_arrays(path: Path) -> dict[str, np.ndarray]:
     except _Rejected:
         raise
     except Exception as error:  # bad zip, zlib.error (corrupt deflate stream), malformed npy header...
+        reraise_if_environment(error)
         raise _Rejected(RejectionReason.UNREADABLE_FILE, f"{type(error).__name__}: {error}") from error
     arrays["fps"] = arrays.pop(rate_key)
     return arrays
@@ -175,8 +180,11 @@ def load_motion(path: Path, config: AmassConfig) -> Motion:
         raise _Rejected(RejectionReason.INVALID_FRAME_RATE, f"frame rate must be finite and positive, got {fps}")
     numeric = {"poses": poses, "trans": trans, "betas": betas} | ({} if dmpls is None else {"dmpls": dmpls})
     for key, values in numeric.items():
-        if not np.issubdtype(values.dtype, np.number) or not np.isfinite(values).all():
-            raise _Rejected(RejectionReason.NON_FINITE_VALUES, f"{key} contains NaN, infinite or non-numeric values")
+        if values.dtype.kind not in "fiu" or not np.isfinite(values).all():  # complex: not a pose
+            raise _Rejected(
+                RejectionReason.NON_FINITE_VALUES,
+                f"{key} ({values.dtype}) contains NaN, infinite, complex or non-numeric values",
+            )
     as_float = lambda values: np.asarray(values, dtype=np.float64)  # noqa: E731
     return Motion(
         poses=as_float(poses), trans=as_float(trans), betas=as_float(betas),
@@ -316,6 +324,7 @@ def convert_amass_file(item: AmassFile, config: AmassConfig) -> list[View] | Rej
     except _Rejected as rejected:
         return Rejection(str(item.path), rejected.reason.value, rejected.detail)
     except Exception as error:  # a batch must never stop on one file: report it instead
+        reraise_if_environment(error)
         return Rejection(str(item.path), RejectionReason.CONVERSION_ERROR.value, f"{type(error).__name__}: {error}")
 
 
@@ -331,7 +340,8 @@ def check_inputs(config: AmassConfig) -> list[str]:
     Raises:
         FileNotFoundError: If the archive root, the body-model directory, every model file or the regressor
             is missing.
-        ValueError: If the regressor is unreadable or fits none of the models, or the device is unavailable.
+        ValueError: If a body model or the regressor is unreadable, the regressor fits none of the models, or
+            the device is unavailable.
     """
     if not config.amass_root.is_dir():
         raise FileNotFoundError(f"AMASS root {config.amass_root} is not a directory")
@@ -350,14 +360,15 @@ def check_inputs(config: AmassConfig) -> list[str]:
         raise ValueError(f"device {config.device!r} is not a torch device: {error}") from error
     if device.type == "cuda" and not torch.cuda.is_available():
         raise ValueError(f"device {config.device!r} requested but CUDA is not available")
+    # Loading checks each model file: a truncated or foreign one is a ValueError naming it, before any work.
+    models = [(path, load_body_model(path, model_type, config.num_betas)) for model_type, _, path in present]
     messages = []
     if config.regressor is not None:
         if not config.regressor.is_file():
             raise FileNotFoundError(f"regressor {config.regressor} does not exist")
         regressor = load_regressor(config.regressor, config.regressor_order)
         fitting = 0
-        for model_type, _, path in present:
-            model = load_body_model(path, model_type, config.num_betas)
+        for path, model in models:
             if model.num_vertices != regressor.shape[1]:
                 continue
             fitting += 1

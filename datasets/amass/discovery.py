@@ -7,8 +7,9 @@ are skipped; files at any other depth are not part of the layout and are not lis
 
 An ``.npz`` is a zip of ``.npy`` members, so the manifest reads the ``poses`` member's header (its shape)
 and the few scalar members (gender, frame rate, model type) without decompressing the motion arrays. A file
-whose header cannot be read is still listed, with the error in ``header_error``: every discovered file is
-either converted or rejected later, never dropped.
+whose header cannot be read is still listed, with the error in ``header_error``, and so is an entry named
+like a motion file that is not a file (a dangling or looping link, a directory: ``entry_problem``): every
+discovered entry is either converted or rejected later, never dropped.
 
     >>> subset_split("MPI_HDM05", UPLIFT_UPSAMPLE_VALIDATION_SUBSETS)
     'validation'
@@ -16,8 +17,10 @@ either converted or rejected later, never dropped.
 
 from __future__ import annotations
 
+import errno
 import fnmatch
 import math
+import os
 import re
 import zipfile
 from dataclasses import dataclass
@@ -28,6 +31,7 @@ import pyarrow as pa
 
 from datasets.amass.body_model import POSE_WIDTHS
 from datasets.amass.config import UPLIFT_UPSAMPLE_VALIDATION_SUBSETS, AmassConfig
+from datasets.errors import reraise_if_environment
 
 SHAPE_FILE_NAME = "shape.npz"
 """Per-subject body shape of the SMPL+H release: no motion (formats.md 4.1)."""
@@ -156,10 +160,31 @@ def read_header(path: Path) -> NpzHeader:
             fps = float(_member_value(archive, rate_key)) if rate_key else math.nan
             gender = decode_text(_member_value(archive, members["gender"])) if "gender" in members else ""
     except Exception as error:  # bad zip, zlib.error, malformed npy header...: reported, never raised
+        reraise_if_environment(error)
         return NpzHeader(error=f"{type(error).__name__}: {error}")
     frames = shape[0] if len(shape) == 2 else 0
     width = shape[1] if len(shape) == 2 else 0
     return NpzHeader(frames=frames, pose_width=width, fps=fps, gender=gender, model_type=model_type_for_width(width))
+
+
+def entry_problem(path: Path) -> str:
+    """Why an archive entry named like a motion file is not one ("" for a file, or a link to one).
+
+    Such entries (a dangling or looping symbolic link, a directory named ``*_poses.npz``, a pipe) are listed
+    by discovery with this reason in ``header_error`` and rejected by the conversion, never dropped silently.
+    """
+    if path.is_symlink() and not path.exists():
+        try:
+            os.stat(path)
+        except OSError as error:
+            if error.errno == errno.ELOOP:
+                return "a symbolic link loop, not a file"
+        return f"a dangling symbolic link (to {os.readlink(path)}), not a file"
+    if path.is_dir():
+        return "a directory named like a motion file, not a file"
+    if not path.is_file():
+        return "not a regular file (a pipe, socket or device)"
+    return ""
 
 
 def _layout(relative: Path) -> tuple[str, str] | None:
@@ -204,15 +229,17 @@ def discover_amass(
     for path in sorted(root.rglob("*.npz"), key=lambda p: p.relative_to(root).as_posix()):
         relative = path.relative_to(root)
         layout = _layout(relative)
-        if layout is None or not path.is_file() or not _selected(relative.as_posix(), include, exclude):
+        if layout is None or not _selected(relative.as_posix(), include, exclude):
             continue
-        header = read_header(path)
+        problem = entry_problem(path)
+        header = NpzHeader(error=problem) if problem else read_header(path)
         subset, subject = layout
         rows.append({
-            "path": str(path.resolve()), "relative_path": relative.as_posix(), "subset": subset,
-            "subject": subject, "sequence": path.stem, "frames": header.frames, "fps": header.fps,
-            "gender": header.gender, "model_type": header.model_type, "size_bytes": path.stat().st_size,
-            "split": subset_split(subset, validation_subsets), "header_error": header.error,
+            "path": str(path.absolute() if problem else path.resolve()), "relative_path": relative.as_posix(),
+            "subset": subset, "subject": subject, "sequence": path.stem, "frames": header.frames, "fps": header.fps,
+            "gender": header.gender, "model_type": header.model_type,
+            "size_bytes": 0 if problem else path.stat().st_size, "split": subset_split(subset, validation_subsets),
+            "header_error": header.error,
         })  # fmt: skip
     return pa.Table.from_pylist(rows, schema=MANIFEST_SCHEMA)
 

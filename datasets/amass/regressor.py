@@ -42,6 +42,13 @@ def load_regressor(path: Path, order: str) -> np.ndarray:
         matrix = np.load(path, allow_pickle=False)
     except (OSError, ValueError) as error:
         raise ValueError(f"regressor {path} is not a readable .npy array: {error}") from error
+    if isinstance(matrix, np.lib.npyio.NpzFile):
+        members = matrix.files
+        matrix.close()
+        raise ValueError(
+            f"regressor {path} is an .npz archive (members {members}), not a .npy array: save the (17, V) "
+            'matrix alone with np.save("J_regressor_h36m.npy", matrix) and pass that file'
+        )
     if matrix.ndim != 2 or matrix.shape[0] != NUM_H36M_JOINTS or not np.issubdtype(matrix.dtype, np.number):
         raise ValueError(f"regressor {path} must be a numeric ({NUM_H36M_JOINTS}, V) array, got "
                          f"{matrix.shape} {matrix.dtype}")  # fmt: skip

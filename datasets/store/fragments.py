@@ -20,8 +20,10 @@ from typing import Any
 
 import numpy as np
 
+from datasets.errors import EnvironmentFailure, reraise_if_environment
 from datasets.storage import ObjectPath, as_location, write_atomically
 from datasets.store.schema import ArraySpec, StoreLayout
+from datasets.store.validate import view_arrays_problem
 from datasets.store.writer import view_arrays, view_row, view_specs, write_block
 from datasets.views import Rejection, View
 
@@ -110,30 +112,86 @@ def fragment_stem(item: str) -> str:
     return hashlib.sha256(item.encode()).hexdigest()[:24]
 
 
-def convert_to_fragment(item: Any, key: str, convert: Any, directory: str | os.PathLike | ObjectPath) -> FragmentInfo:
+def _output_rejection(key: str, views: Sequence[View], root: int) -> Rejection | None:
+    """A rejection naming the first converted view whose arrays fail ``view_arrays_problem``, else None."""
+    for number, view in enumerate(views):
+        problem = view_arrays_problem(view_arrays(view), root)
+        if problem is not None:
+            return Rejection(key, problem[0], f"view {number} ({view.describe()}): {problem[1]}")
+    return None
+
+
+def _fragment_views(path: str) -> list[dict[str, np.ndarray]]:
+    """Every view's arrays of a fragment, by view number."""
+    views: dict[int, dict[str, np.ndarray]] = {}
+    with as_location(path).open("rb") as handle, np.load(handle, allow_pickle=False) as fragment:
+        for member in fragment.files:
+            view, _, name = member.partition("__")
+            views.setdefault(int(view.removeprefix("view")), {})[name] = fragment[member]
+    return [views[number] for number in sorted(views)]
+
+
+def _checked_cached(info: FragmentInfo, root: int) -> FragmentInfo | None:
+    """A cached fragment's info after re-checking its arrays: a rejection if they fail, None if unreadable."""
+    if info.path is None:
+        return info
+    try:
+        views = _fragment_views(info.path)
+    except Exception as error:  # noqa: BLE001 - missing or damaged fragment: convert the item again
+        reraise_if_environment(error)
+        return None
+    if len(views) != len(info.rows):
+        return None
+    for number, arrays in enumerate(views):
+        problem = view_arrays_problem(arrays, root)
+        if problem is not None:
+            return FragmentInfo(info.item, None, rejection=Rejection(info.item, problem[0],
+                                f"view {number} (cached fragment): {problem[1]}"))  # fmt: skip
+    return info
+
+
+def convert_to_fragment(
+    item: Any, key: str, convert: Any, directory: str | os.PathLike | ObjectPath, root: int = 0
+) -> FragmentInfo:
     """Convert one source item into a fragment, or reuse the fragment a previous run finished.
+
+    Every view is checked (``datasets.store.validate.view_arrays_problem``: frames, finite values, joints
+    near the root) before it becomes a fragment, and a cached fragment is checked again before it is reused
+    (an unreadable one is converted again), so one file with extreme values is rejected by name.
 
     Args:
         item: The source item (a path, or a reader's description of one file), passed to ``convert``.
         key: A string that identifies the item (e.g. its path); names the fragment.
         convert: ``item -> list[View] | Rejection`` (a picklable top-level function or partial).
         directory: Where fragments of this conversion live (a path or URL); shared by reruns of the same version.
+        root: Root joint index of the views' skeleton.
 
     Returns:
         The fragment's info; a rejected item has ``path=None`` and its ``rejection``.
+
+    Raises:
+        EnvironmentFailure: Writing the fragment or its info failed (full disk, lost network): the run must
+            fail rather than reject the item (``datasets.errors``).
     """
     directory = as_location(directory)
     stem = fragment_stem(key)
     done = directory / f"{stem}.json"
     if done.exists():  # finished by an earlier run of this version
-        return _info_from_json(json.loads(done.read_text()))
+        cached = _checked_cached(_info_from_json(json.loads(done.read_text())), root)
+        if cached is not None:
+            return cached
     result = convert(item)
-    if isinstance(result, Rejection):
-        info = FragmentInfo(item=key, path=None, rejection=result)
-    else:
-        info = save_fragment(directory / f"{stem}.npz", key, result)
-    marker = json.dumps(_info_to_json(info)).encode()
-    write_atomically(done, lambda handle: handle.write(marker))  # last: an item is done once its info is stored
+    if not isinstance(result, Rejection):
+        result = _output_rejection(key, result, root) or result
+    try:
+        if isinstance(result, Rejection):
+            info = FragmentInfo(item=key, path=None, rejection=result)
+        else:
+            info = save_fragment(directory / f"{stem}.npz", key, result)
+        marker = json.dumps(_info_to_json(info)).encode()
+        write_atomically(done, lambda handle: handle.write(marker))  # last: an item is done once its info is stored
+    except OSError as error:  # our own output: never the source file's fault
+        raise EnvironmentFailure(f"writing the fragment of {key} to {directory} failed: {error}") from error
     return info
 
 

@@ -161,21 +161,22 @@ class PoseStore:
         return window
 
     def array_checksums(self) -> dict[str, str]:
-        """SHA-256 of each array's values (shape, dtype, then little-endian C-order bytes).
+        """SHA-256 of each array's values (``array_checksum``), by array name."""
+        return {name: self.array_checksum(name) for name in self.arrays}
+
+    def array_checksum(self, name: str) -> str:
+        """SHA-256 of one array's values (shape, dtype, then little-endian C-order bytes).
 
         Independent of chunking, compression and how many workers wrote the store: equal checksums mean
-        value-identical arrays.
+        value-identical arrays. Reads every chunk (a damaged one raises).
         """
-        checksums = {}
-        for name in self.arrays:
-            array = self.array(name)
-            digest = hashlib.sha256(f"{list(array.shape)} {np.dtype(array.dtype).str}".encode())
-            step = array.chunks[0] * CHECKSUM_CHUNKS_PER_READ
-            for first in range(0, array.shape[0], step):
-                block = np.ascontiguousarray(array[first : first + step])
-                digest.update(block.astype(block.dtype.newbyteorder("<"), copy=False).tobytes())
-            checksums[name] = digest.hexdigest()
-        return checksums
+        array = self.array(name)
+        digest = hashlib.sha256(f"{list(array.shape)} {np.dtype(array.dtype).str}".encode())
+        step = array.chunks[0] * CHECKSUM_CHUNKS_PER_READ
+        for first in range(0, array.shape[0], step):
+            block = np.ascontiguousarray(array[first : first + step])
+            digest.update(block.astype(block.dtype.newbyteorder("<"), copy=False).tobytes())
+        return digest.hexdigest()
 
     def validate(self) -> list:
         """Check shapes, dtypes, finiteness and index coverage; see ``datasets.store.validate``."""

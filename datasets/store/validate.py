@@ -5,6 +5,7 @@ Every stage that writes a store re-opens it and runs ``validate_store`` before p
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -230,3 +231,47 @@ def validate_store(store: PoseStore) -> list[StoreProblem]:
     if problems:
         return problems
     return _check_coverage(store) + _check_arrays(store) + _check_finite(store)
+
+
+MAX_JOINT_DISTANCE_FROM_ROOT_M = 3.0
+"""Farthest a joint may lie from the root joint in a stored frame, metres. A standing adult's fingertips
+are about 1.1 m from the pelvis with the arms raised; 3 m leaves room for any skeleton's root and for
+noisy sources while refusing the values of overflowed or mis-scaled inputs (millimetres read as metres put
+the hands ~1000 m away; a float32 overflow gives inf or 1e38)."""
+
+
+def view_arrays_problem(arrays: Mapping[str, np.ndarray], root: int = 0) -> tuple[str, str] | None:
+    """Why one converted view's frame arrays must not enter a store, or None when they may.
+
+    Run on every converted view before it becomes a fragment, and on every cached fragment before it is
+    reused, so that one file with extreme values is rejected by name instead of failing the store's
+    validation for the whole batch.
+
+    Args:
+        arrays: ``datasets.store.view_arrays`` of the view: ``joints_3d`` (T, J, 3) float32 metres camera
+            frame, ``keypoints_2d`` (T, J, 2) pixels, detections, per-frame arrays, ``valid`` (T,) bool.
+        root: Index of the skeleton's root joint.
+
+    Returns:
+        ``(reason, detail)``, reason one of ``zero_frames``, ``inconsistent_shapes``, ``non_finite_output``,
+        ``implausible_output``; None when the view is usable.
+    """
+    joints = np.asarray(arrays["joints_3d"])
+    frames = len(joints)
+    if frames == 0:
+        return "zero_frames", "the converted view has 0 frames"
+    for name, values in arrays.items():
+        if len(values) != frames:
+            return "inconsistent_shapes", f"{name} has {len(values)} frames, joints_3d {frames}"
+        if np.issubdtype(values.dtype, np.floating) and not np.isfinite(values).all():
+            bad = int((~np.isfinite(values)).reshape(frames, -1).any(axis=1).sum())
+            return "non_finite_output", f"{name}: {bad} of {frames} converted frames hold NaN or inf"
+    distance = np.linalg.norm(joints.astype(np.float64) - joints[:, root : root + 1], axis=-1)
+    farthest = float(distance.max())
+    if farthest > MAX_JOINT_DISTANCE_FROM_ROOT_M:
+        frame, joint = np.unravel_index(int(distance.argmax()), distance.shape)
+        return "implausible_output", (
+            f"joints_3d: joint {joint} lies {farthest:.3g} m from the root joint in frame {frame} "
+            f"(at most {MAX_JOINT_DISTANCE_FROM_ROOT_M} m is plausible)"
+        )
+    return None

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import logging
+import os
+import traceback
 from pathlib import Path
 from typing import Annotated
 
@@ -22,6 +25,30 @@ app = typer.Typer(
     pretty_exceptions_show_locals=False,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
+
+DEBUG_ENVIRONMENT_VARIABLE = "MOCAPLIFT_DEBUG"
+"""Set (to 1) by ``--debug``: errors keep their tracebacks, in Prefect's logs and after ``error:``."""
+PREFECT_RUN_LOGGERS = ("prefect.flow_runs", "prefect.task_runs")
+"""Prefect's loggers that log a failed run's exception with its traceback before ``run_flow`` reports it."""
+
+
+@app.callback()
+def global_options(
+    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks of errors (before the command).")] = False,
+) -> None:
+    """Options before the command name, e.g. ``python flows.py --debug preprocess-amass``."""
+    if debug:
+        os.environ[DEBUG_ENVIRONMENT_VARIABLE] = "1"
+
+
+class _WithoutTraceback(logging.Filter):
+    """Keep a log record's message, drop its traceback (the command ends with one ``error:`` line instead)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not os.environ.get(DEBUG_ENVIRONMENT_VARIABLE):
+            record.exc_info, record.exc_text, record.stack_info = None, None, None
+        return True
+
 
 WorkspaceOption = Annotated[
     str | None,
@@ -76,20 +103,41 @@ def name_file_pairs(values: list[str], option: str) -> dict[str, str]:
     return pairs
 
 
+def fail(message: str, code: int = 2) -> None:
+    """Stop the command with one ``error: <message>`` line on stderr (exit 2: a bad argument, before any work)."""
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(code)
+
+
+def check_workers(workers: int | None) -> None:
+    """Refuse a ``--workers`` below 1 before anything starts (a cluster of 0 workers would wait forever)."""
+    if workers is not None and workers < 1:
+        fail(f"--workers must be at least 1, got {workers}; omit it for one worker per core.")
+
+
 def run_flow(flow_function, announce_version: bool = True, **parameters) -> None:
     """Run a flow; turn clear input errors and interruptions into one message and exit 1 (no traceback).
+
+    Prefect's own logs of the failure keep their one-line message but lose the traceback, unless ``--debug``.
 
     Args:
         flow_function: The Prefect flow.
         announce_version: Print ``version <id>`` with the flow's result (flows that return a version id).
         **parameters: The flow's parameters.
     """
+    from datasets.errors import EnvironmentFailure
     from pipelines.batch import NothingAcceptedError
     from pipelines.training import TrainingInterrupted
 
+    for name in PREFECT_RUN_LOGGERS:
+        logger = logging.getLogger(name)
+        if not any(isinstance(existing, _WithoutTraceback) for existing in logger.filters):
+            logger.addFilter(_WithoutTraceback())
     try:
         result = flow_function(**parameters)
-    except (NothingAcceptedError, TrainingInterrupted, FileNotFoundError, ValueError) as error:
+    except (NothingAcceptedError, EnvironmentFailure, TrainingInterrupted, FileNotFoundError, ValueError) as error:
+        if os.environ.get(DEBUG_ENVIRONMENT_VARIABLE):
+            traceback.print_exc()
         typer.echo(f"error: {error}", err=True)
         raise typer.Exit(1) from None
     if announce_version:

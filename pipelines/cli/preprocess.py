@@ -12,6 +12,8 @@ from pipelines.cli.common import (
     StrictOption,
     WorkspaceOption,
     app,
+    check_workers,
+    fail,
     name_file_pairs,
     optional_str,
     run_flow,
@@ -82,6 +84,9 @@ def preprocess_amass_command(
     Example: python flows.py preprocess-amass --amass-root /data/AMASS --body-models /data/body_models
     --regressor /data/J_regressor_h36m.npy --regressor-order spin --cameras h36m
     """
+    check_workers(workers)
+    if regressor is not None:
+        _check_regressor(regressor)
     from pipelines.amass import preprocess_amass
 
     run_flow(
@@ -92,6 +97,18 @@ def preprocess_amass_command(
         unknown_gender=unknown_gender, include=include, exclude=exclude, seed=seed, device=device,
         workers=workers, dask_address=dask_address, strict=strict, workspace=optional_str(workspace),
     )  # fmt: skip
+
+
+def _check_regressor(path: Path) -> None:
+    """Refuse a missing or unreadable ``--regressor`` before the flow starts (``load_regressor``'s checks)."""
+    from datasets.amass.regressor import REGRESSOR_ORDERS, load_regressor
+
+    if not path.is_file():
+        fail(f"--regressor {path} does not exist.")
+    try:
+        load_regressor(path, REGRESSOR_ORDERS[0])  # the order only permutes rows: any order checks the file
+    except ValueError as error:
+        fail(f"--regressor: {error}")
 
 
 @app.command("preprocess-h36m")

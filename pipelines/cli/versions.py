@@ -1,4 +1,4 @@
-"""Inspection and service commands: ``versions``, ``show``, ``export``, ``serve``, ``model-info``."""
+"""Inspection and service commands: ``versions``, ``verify``, ``show``, ``export``, ``serve``, ``model-info``."""
 
 from __future__ import annotations
 
@@ -23,21 +23,29 @@ def versions_command(
     workspace: WorkspaceOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """List versions (oldest first) with their parents, counts and time."""
-    manifests = Workspace(workspace).manifests(stage)
+    """List versions (oldest first) with their parents, counts and time; MISSING marks lost output files."""
+    from pipelines.versioning import missing_outputs
+
+    registry = Workspace(workspace)
+    manifests = registry.manifests(stage)
+    missing = {manifest.id: missing_outputs(registry, manifest) for manifest in manifests}
     if as_json:
-        typer.echo(json.dumps([_summary_row(manifest) for manifest in manifests], indent=2))
+        rows = [{**_summary_row(manifest), "missing": missing[manifest.id]} for manifest in manifests]
+        typer.echo(json.dumps(rows, indent=2))
         return
     if not manifests:
-        where = Workspace(workspace).root
-        typer.echo(f"No versions{f' of {stage}' if stage else ''} in {where}.")
+        typer.echo(f"No versions{f' of {stage}' if stage else ''} in {registry.root}.")
         return
-    header = f"{'version':<36} {'finished':<29} {'wall s':>8}  parents"
+    header = f"{'version':<36} {'finished':<29} {'wall s':>8}  {'files':<8} parents"
     typer.echo(header)
     typer.echo("-" * len(header))
     for manifest in manifests:
         parents = ", ".join(manifest.parents) or "-"
-        typer.echo(f"{manifest.id:<36} {manifest.finished:<29} {manifest.wall_time_s:>8.1f}  {parents}")
+        state = "MISSING" if missing[manifest.id] else "ok"
+        typer.echo(f"{manifest.id:<36} {manifest.finished:<29} {manifest.wall_time_s:>8.1f}  {state:<8} {parents}")
+    for problems in missing.values():
+        for problem in problems:
+            typer.echo(f"missing: {problem}", err=True)
 
 
 def _summary_row(manifest: Manifest) -> dict:
@@ -51,6 +59,37 @@ def _summary_row(manifest: Manifest) -> dict:
     }
 
 
+@app.command("verify")
+def verify_command(
+    reference: Annotated[
+        str | None, typer.Argument(help="Version id (or unique prefix) or stage name; default: every version.")
+    ] = None,
+    workspace: WorkspaceOption = None,
+) -> None:
+    """Re-hash the outputs of one version (or all) and compare with their manifests; exit 1 on any difference.
+
+    Reads every file and every store chunk. Example: python flows.py verify preprocess-amass
+    """
+    from pipelines.versioning import verify_version
+
+    registry = Workspace(workspace)
+    try:
+        manifests = registry.manifests() if reference is None else [registry.resolve(reference)]
+    except VersionNotFoundError as error:
+        typer.echo(f"error: {error}", err=True)
+        raise typer.Exit(1) from None
+    damaged = 0
+    for manifest in manifests:
+        problems = verify_version(registry, manifest)
+        damaged += bool(problems)
+        typer.echo(f"{'DAMAGED' if problems else 'ok':<8} {manifest.id}")
+        for problem in problems:
+            typer.echo(f"  {problem}")
+    if damaged:
+        typer.echo(f"error: {damaged} of {len(manifests)} version(s) differ from their manifests", err=True)
+        raise typer.Exit(1)
+
+
 @app.command("show")
 def show_command(
     reference: Annotated[str, typer.Argument(help="Version id (or unique prefix), or a stage name for its newest.")],
@@ -58,8 +97,11 @@ def show_command(
     as_json: JsonOption = False,
 ) -> None:
     """Print a version's manifest: stage, parents, config, code, counts, outputs and checksums."""
+    from pipelines.versioning import missing_outputs
+
+    registry = Workspace(workspace)
     try:
-        manifest = Workspace(workspace).resolve(reference)
+        manifest = registry.resolve(reference)
     except VersionNotFoundError as error:
         typer.echo(str(error), err=True)
         raise typer.Exit(1) from None
@@ -79,6 +121,9 @@ def show_command(
     typer.echo("outputs")
     for name, output in manifest.outputs.items():
         typer.echo(f"  {name:<12} {output.get('kind', '?'):<9} {output['path']}")
+    missing = missing_outputs(registry, manifest)
+    state = "MISSING: " + "; ".join(missing) if missing else "present (python flows.py verify re-hashes them)"
+    typer.echo(f"files     {state}")
     typer.echo("config")
     for line in json.dumps(manifest.config, indent=2, sort_keys=True).splitlines():
         typer.echo(f"  {line}")
