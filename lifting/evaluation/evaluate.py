@@ -134,6 +134,7 @@ def evaluate_predictions(
     key_frame_stride: int = 1,
     training_records: Sequence[Mapping[str, Any]] = (),
     setup: Mapping[str, Any] | None = None,
+    keypoints: str = "keypoints_2d",
 ) -> EvaluationResult:
     """Score per-view predictions with the store's protocol and write the report.
 
@@ -146,6 +147,7 @@ def evaluate_predictions(
         key_frame_stride: ``s_in`` of the inputs: frames ``t % s_in == 0`` are key-frames (1: all are).
         training_records: The checkpoint's ``metrics.jsonl`` records, for the curves.
         setup: Lines describing the model and inference, for the report.
+        keypoints: Store array of the 2D input drawn in the skeleton figure.
 
     Returns:
         The ``EvaluationResult``.
@@ -178,7 +180,8 @@ def evaluate_predictions(
     tables = protocol_tables(errors, protocol, skeleton.joint_names)
     columns = PCK_COLUMNS if protocol == "mpi_inf_3dhp" else ERROR_COLUMNS
     group_markdown = markdown_table(tables["groups"], columns, tables["group_kind"].replace("_", " "))
-    plots = _plots(output_dir, tables, training_records, clips, skeleton, config) if config.plots else ()
+    figure_input = _FigureInput(store, keypoints)
+    plots = _plots(output_dir, tables, training_records, clips, figure_input, config) if config.plots else ()
     metrics_path = output_dir / METRICS_JSON
     document = {"protocol": protocol, "views": len(rows), "evaluated_frames": int(errors.valid.sum()), **tables}
     metrics_path.write_text(json.dumps(to_jsonable({**document, "setup": dict(setup or {})}), indent=2))
@@ -190,7 +193,26 @@ def evaluate_predictions(
     )  # fmt: skip
 
 
-def _plots(output_dir: Path, tables: dict, records: Sequence, clips: dict, skeleton: Any, config: EvaluationConfig):
+@dataclass(frozen=True)
+class _FigureInput:
+    """Where the skeleton figure's 2D input and bones come from."""
+
+    store: PoseStore
+    keypoints: str
+
+    def keypoints_of(self, view_id: int) -> np.ndarray:
+        """(T, J, 2) pixels of a view's 2D input."""
+        return np.asarray(self.store.read(self.keypoints, view_id))[..., :SPATIAL_CHANNELS]
+
+    def title_of(self, view_id: int) -> str:
+        """``view 3: S9 Walking, camera 54138969``."""
+        [row] = np.flatnonzero(self.store.index["view_id"].to_numpy() == view_id)
+        values = {name: self.store.index[name][int(row)].as_py() for name in ("subject", "sequence", "camera")}
+        return f"view {view_id}: {values['subject']} {values['sequence']}, camera {values['camera']}"
+
+
+def _plots(output_dir: Path, tables: dict, records: Sequence, clips: dict, source: _FigureInput,
+           config: EvaluationConfig) -> tuple[Path, ...]:  # fmt: skip
     plots = [
         plot_bars(tables["per_joint"], output_dir / "per_joint_error.png", "MPJPE per joint", "mm"),
         plot_bars(
@@ -206,7 +228,9 @@ def _plots(output_dir: Path, tables: dict, records: Sequence, clips: dict, skele
         raise ValueError(f"figure_view {view} is not among the evaluated views {sorted(clips)}")
     target, predicted = clips[view]
     frames = sorted(set(np.linspace(0, len(target) - 1, config.figure_frames).round().astype(int).tolist()))
-    plots.append(plot_skeletons(target, predicted, skeleton, frames, output_dir / "skeletons.png", f"view {view}"))
+    skeleton = get_skeleton(source.store.skeleton)
+    plots.append(plot_skeletons(target, predicted, skeleton, frames, output_dir / "skeletons.png",
+                                source.title_of(view), keypoints=source.keypoints_of(view)))  # fmt: skip
     return tuple(plots)
 
 
@@ -268,5 +292,5 @@ def evaluate(
     }
     return evaluate_predictions(
         store, predictions, config, output_dir, key_frame_stride=plan.input_stride,
-        training_records=read_metrics(checkpoint.parent), setup=setup,
+        training_records=read_metrics(checkpoint.parent), setup=setup, keypoints=keypoints_name,
     )  # fmt: skip
