@@ -83,7 +83,8 @@ def plot_bars(values: Mapping[str, float], path: Path, title: str, unit: str) ->
 SKELETON_VIEW = {"elev": 12.0, "azim": -70.0}
 """Viewpoint of the 3D panels (degrees): from in front of the subject, a little above and to its right."""
 MIN_HALF_EXTENT = 0.5
-"""Smallest half-width (metres) of the 3D panels' cube, so a collapsed prediction still shows at scale."""
+"""Half-width (metres) of the 3D panels' cube is a multiple of this (at least one), so a collapsed prediction
+still shows at scale and the ticks fall on round numbers."""
 
 
 def _draw_skeleton(axes: Any, pose: np.ndarray, skeleton: Skeleton, colour: str, label: str) -> None:
@@ -129,7 +130,7 @@ def plot_skeletons(
     rows = 1 if keypoints is None else 2
     figure = Figure(figsize=(2.8 * len(frames), 2.9 * rows + 0.4))
     chosen = np.concatenate([target[frames], predicted[frames]])
-    extent = max(float(np.abs(chosen).max()), MIN_HALF_EXTENT)
+    extent = MIN_HALF_EXTENT * max(float(np.ceil(np.abs(chosen).max() / MIN_HALF_EXTENT)), 1.0)
     for column, frame in enumerate(frames):
         if keypoints is not None:
             flat = figure.add_subplot(rows, len(frames), column + 1)
@@ -138,14 +139,15 @@ def plot_skeletons(
         axes = figure.add_subplot(rows, len(frames), (rows - 1) * len(frames) + column + 1, projection="3d")
         _draw_skeleton(axes, target[frame], skeleton, "C2", "ground truth")
         _draw_skeleton(axes, predicted[frame], skeleton, "C3", "prediction")
+        ticks = [-extent / 2, 0.0, extent / 2]
         axes.set(xlim=(-extent, extent), ylim=(-extent, extent), zlim=(-extent, extent))
-        axes.set(xlabel="x (m)", ylabel="depth (m)", zlabel="up (m)")
+        axes.set(xticks=ticks, yticks=ticks, zticks=ticks, xlabel="x (m)", ylabel="depth (m)", zlabel="up (m)")
         axes.set_box_aspect((1.0, 1.0, 1.0))
         axes.view_init(**SKELETON_VIEW)
         axes.set_title(f"3D, frame {frame}", fontsize=8)
-        axes.tick_params(labelsize=6)
+        axes.tick_params(labelsize=6, pad=0)
         if column == 0:
-            axes.legend(fontsize=7, loc="upper left")
+            figure.legend(*axes.get_legend_handles_labels(), loc="upper right", fontsize=8)
     figure.suptitle(title)
     return _save(figure, path)
 
