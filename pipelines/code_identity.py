@@ -72,6 +72,7 @@ STAGE_CODE: Mapping[str, StageCode] = MappingProxyType(
         "pretrain": StageCode(("lifting.training",)),
         "finetune": StageCode(("lifting.training",)),
         "evaluate": StageCode(("lifting.evaluation",)),
+        "baseline": StageCode(("lifting.evaluation.baseline",)),
     }
 )
 """Stage name -> its code. Stages not listed (ad-hoc stages, tests) count every project module."""
@@ -229,11 +230,11 @@ def stage_code_identity(stage: str, chosen: Sequence[str] = (), exclude: Iterabl
     return code_identity(tuple(code.entries) + tuple(chosen), frozenset(exclude) - set(chosen), code.version)
 
 
-def model_stage_code_identity(stage: str, model: str) -> CodeIdentity:
-    """The identity of a training or evaluation stage that runs ``model`` and no other model."""
+def model_stage_code_identity(stage: str, model: str | None) -> CodeIdentity:
+    """The identity of a training or evaluation stage that runs ``model`` and no other (None: no model at all)."""
     from lifting.models.registry import MODELS, model_modules
 
-    chosen = model_modules(model)
+    chosen = model_modules(model) if model is not None else ()
     others = {module for name in MODELS for module in model_modules(name)} - set(chosen)
     return stage_code_identity(stage, chosen, others)
 

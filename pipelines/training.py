@@ -39,6 +39,8 @@ RANK_WAIT_TIMEOUT_S = 600.0
 DEFAULT_MODEL = "uplift-upsample"
 DEFAULT_MODEL_PRESET = "demo"
 DEFAULT_TRAINING_PRESET = "demo"
+BASELINE_ROUTE = "mean pose"
+"""Name of the constant-pose baseline's row in the pretrain-finetune table."""
 
 
 class TrainingInterrupted(RuntimeError):
@@ -188,6 +190,38 @@ def evaluate_version(workspace: str, checkpoint: str, data: str, split: str, pre
     return manifest
 
 
+@task(name="baseline")
+def baseline_version(workspace: str, data: str, split: str) -> Manifest:
+    """Reuse or score and publish the constant-pose baseline (``lifting.evaluation.evaluate_mean_pose``)."""
+    from lifting.evaluation import EvaluationConfig, evaluate_mean_pose
+
+    registry = Workspace(workspace)
+    data_manifest = registry.resolve(data)
+    config = EvaluationConfig(split=split, plots=False)
+    run = StageRun(registry, "baseline", config={"prediction": "mean-pose", "train_splits": ["train"],
+                   **to_jsonable(config)}, parents=[data_manifest.id], reads={data_manifest.id: ("store",)},
+                   code=model_stage_code_identity("baseline", None))  # fmt: skip
+    existing = run.existing()
+    if existing is not None:
+        print(f"baseline: reused version {existing.id}")
+        return existing
+    scratch = registry.local_directory(CACHE_DIRECTORY, run.id, "baseline")
+    shutil.rmtree(scratch, ignore_errors=True)
+    with run:
+        result = evaluate_mean_pose(open_verified_store(registry, data_manifest.id), config, scratch)
+        outputs = {
+            name: run.file_output(copy_into(path, run.directory / "baseline" / path.name))
+            for name, path in (("report", result.report_path), ("metrics", result.metrics_path))
+        }
+        summary = f"## baseline (mean training pose) on {data_manifest.id} ({split})\n\n{result.markdown_table}"
+        manifest = run.publish(
+            counts={"views": result.views, "frames": result.frames}, outputs=outputs, summary=summary,
+            metadata={"protocol": result.protocol, "summary": result.summary},
+        )  # fmt: skip
+    shutil.rmtree(scratch.parent, ignore_errors=True)
+    return manifest
+
+
 def copy_into(source: Path, destination: Location) -> Location:
     """Copy a local file into a workspace location (a directory or object storage); returns ``destination``."""
     write_atomically(destination, lambda handle: handle.write(source.read_bytes()))
@@ -332,14 +366,23 @@ def evaluate_flow(
     return _publish_artifact(evaluate_version(root, checkpoint, data, split, preset, device))
 
 
-def comparison_table(rows: Mapping[str, Manifest]) -> str:
-    """Markdown table of headline metrics, one column per training route."""
-    metrics = sorted({name for manifest in rows.values() for name in manifest.metadata.get("summary", {})})
-    header = "| metric | " + " | ".join(rows) + " |"
-    lines = [header, "|---" * (len(rows) + 1) + "|"]
-    for name in metrics:
-        values = [manifest.metadata["summary"].get(name) for manifest in rows.values()]
-        lines.append(f"| {name} | " + " | ".join("-" if v is None else f"{v:.2f}" for v in values) + " |")
+def comparison_table(summaries: Mapping[str, Mapping[str, float]], reference: str | None = None) -> str:
+    """Markdown table of headline metrics, one row per route.
+
+    Args:
+        summaries: Route name -> its headline metrics (an evaluation version's ``metadata["summary"]``), in
+            table order.
+        reference: A route whose MPJPE the others' is also given as a multiple of (column ``mpjpe x <reference>``).
+    """
+    metrics = sorted({name for summary in summaries.values() for name in summary})
+    ratio = reference is not None and "mpjpe_mm" in metrics
+    header = "| route | " + " | ".join(metrics) + (f" | mpjpe x {reference} |" if ratio else " |")
+    lines = [header, "|---" + "|---:" * (len(metrics) + ratio) + "|"]
+    for route, summary in summaries.items():
+        cells = ["-" if summary.get(name) is None else f"{summary[name]:.2f}" for name in metrics]
+        if ratio:
+            cells.append(f"{summary['mpjpe_mm'] / summaries[reference]['mpjpe_mm']:.2f}")
+        lines.append(f"| {route} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 
@@ -358,6 +401,7 @@ def pretrain_finetune(
 ) -> str:
     """Pretrain on AMASS, finetune on the target, train from scratch at the same budget; evaluate both.
 
+    The table also scores the constant-pose baseline (the target's mean training pose) on the same frames.
     ``refresh`` reruns the default data's conversions first (see ``_default_data``).
 
     Returns:
@@ -378,9 +422,12 @@ def pretrain_finetune(
     }  # fmt: skip
     evaluations = {name: evaluate_version(root, manifest.id, finetune_data, "test", None, device)
                    for name, manifest in routes.items()}  # fmt: skip
-    table = comparison_table(evaluations)
+    baseline = baseline_version(root, finetune_data, "test")
+    rows = {BASELINE_ROUTE: baseline, **evaluations}
+    table = comparison_table({name: row.metadata["summary"] for name, row in rows.items()}, reference=BASELINE_ROUTE)
     lines = [f"## pretrain-finetune: {model} ({model_preset}) on {finetune_data}", "", table, ""]
     lines += [f"- {name}: checkpoint {routes[name].id}, evaluation {evaluations[name].id}" for name in routes]
+    lines += [f"- {BASELINE_ROUTE}: the training split's mean root-relative pose for every frame, {baseline.id}"]
     report = "\n".join(lines)
     print(report)
     create_markdown_artifact(markdown=report, key="pretrain-finetune", description=f"{model} {model_preset}")

@@ -17,7 +17,9 @@ from lifting.evaluation import (
     EvaluationConfig,
     InferencePlan,
     evaluate,
+    evaluate_mean_pose,
     evaluate_predictions,
+    mean_pose,
     pck_joints,
     predict_view,
 )
@@ -241,3 +243,33 @@ def test_evaluate_a_trained_checkpoint_end_to_end(h36m_store, tmp_path):
     mixste = train("mixste", "demo", h36m_store, None, config, tmp_path / "mixste", device="cpu")
     with pytest.raises(ValueError, match="input_stride=5 applies to uplift-upsample models, not mixste"):
         evaluate(mixste.checkpoint_last, h36m_store, EvaluationConfig(input_stride=5), tmp_path / "bad", device="cpu")
+
+
+def test_mean_pose_baseline_scores_the_training_mean_on_the_test_frames(tmp_path):
+    """Two training views hold a pose with the right ankle at +x and at -x of the same place, 30 and 10 frames
+    (root at different places: root-relative poses are averaged); every frame counts, so the mean puts the ankle
+    at +0.5 of the offset: (30 * 1 - 10 * 1) / 40 = 0.5 (offset 68 mm: +34 mm). The test view is the pose
+    with the ankle at +68 mm: its only error is the ankle's 68 - 34 = 34 mm, MPJPE 34 / 17 = 2 mm per frame.
+    """
+    pose = synthetic_views([1])[0].joints_3d[0].astype(np.float64)  # (17, 3) metres, camera frame
+    offset = np.zeros_like(pose)
+    offset[RIGHT_ANKLE, 0] = 0.068
+    specs = [("h36m", "S1", "Walking", "train", 30), ("h36m", "S5", "Walking", "train", 10),
+             ("h36m", "S9", "Walking", "test", 20)]  # fmt: skip
+    poses = [pose + offset + [0.3, 0.0, 0.0], pose - offset, pose + offset]
+    views = []
+    for view, held, spec in zip(synthetic_views([1, 1, 1]), poses, specs, strict=True):
+        dataset, subject, action, split, length = spec
+        joints = np.repeat(held[None], length, axis=0).astype(np.float32)
+        keypoints = view.keypoints_2d[:1].repeat(length, axis=0)
+        labels = {"dataset": dataset, "subject": subject, "action": action, "sequence": f"{action} {subject}"}
+        views.append(dataclasses.replace(view, **labels, split=split, joints_3d=joints, keypoints_2d=keypoints))
+    write_store(tmp_path / "store", views, "h36m17", SKELETON.joint_names)
+    store = PoseStore(tmp_path / "store")
+    expected = pose - pose[SKELETON.root] + 0.5 * offset
+    assert mean_pose(store) == pytest.approx(expected, abs=1e-6)
+    result = evaluate_mean_pose(store, EvaluationConfig(plots=False), tmp_path / "baseline")
+    assert result.frames == 20
+    assert result.summary["mpjpe_mm"] == pytest.approx(2.0, abs=1e-3)
+    assert result.summary["mpjve_mm"] == pytest.approx(0.0, abs=1e-9)  # a constant prediction of a still pose
+    assert result.tables["per_joint"]["right_ankle"] == pytest.approx(34.0, abs=1e-3)

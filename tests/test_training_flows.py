@@ -40,18 +40,46 @@ def default_workspace(tmp_path_factory) -> tuple[Path, str, str]:
     return workspace, first.stdout + first.stderr, second.stdout + second.stderr
 
 
+def comparison_rows(output: str) -> dict[str, dict[str, float]]:
+    """The printed comparison table: route -> metric -> value (the last table printed)."""
+    [header] = [line for line in output.splitlines() if line.startswith("| route |")][-1:]
+    columns = [cell.strip() for cell in header.strip("|").split("|")]
+    rows = {}
+    for line in output.splitlines():
+        cells = [cell.strip() for cell in line.strip("|").split("|")]
+        if line.startswith("| ") and len(cells) == len(columns) and cells[0] in ROUTES:
+            rows[cells[0]] = {column: float(cell) for column, cell in zip(columns[1:], cells[1:], strict=True)}
+    return rows
+
+
+ROUTES = ("mean pose", "pretrained + finetuned", "from scratch")
+
+
 def test_embedded_default_prints_the_comparison_and_a_second_run_reuses_every_version(default_workspace):
     workspace, first, second = default_workspace
     stages = {manifest.stage for manifest in Workspace(workspace).manifests()}
-    assert stages == {"preprocess-amass", "preprocess-h36m", "pretrain", "finetune", "evaluate"}
+    assert stages == {"preprocess-amass", "preprocess-h36m", "pretrain", "finetune", "evaluate", "baseline"}
     assert len(Workspace(workspace).manifests("finetune")) == 2  # pretrained + finetuned, and from scratch
     assert len(Workspace(workspace).manifests("evaluate")) == 2
     for output in (first, second):
-        assert "| metric | pretrained + finetuned | from scratch |" in output
-        assert "| mpjpe_mm |" in output and "| p_mpjpe_mm |" in output
-    assert second.count("reused version") == 5 and "published version" not in second
-    table = [line for line in first.splitlines() if line.startswith("| mpjpe_mm")]
-    assert table and table[-1] in second
+        assert set(comparison_rows(output)) == set(ROUTES)
+    assert second.count("reused version") == 6 and "published version" not in second
+    assert comparison_rows(first) == comparison_rows(second)
+
+
+def test_the_demo_learns_and_pretraining_helps(default_workspace):
+    """Issue #10's acceptance on the embedded default, with the fixed seeds.
+
+    The finetuned model must halve the constant-pose baseline's MPJPE (it has learnt to lift), and AMASS
+    pretraining must be worth at least 10 % of MPJPE at the same finetuning budget, P-MPJPE agreeing.
+    """
+    _, first, _ = default_workspace
+    rows = comparison_rows(first)
+    baseline, pretrained, scratch = (rows[route] for route in ROUTES)
+    assert pretrained["mpjpe_mm"] <= 0.5 * baseline["mpjpe_mm"], rows
+    assert pretrained["mpjpe_mm"] <= 0.9 * scratch["mpjpe_mm"], rows
+    assert pretrained["p_mpjpe_mm"] < scratch["p_mpjpe_mm"], rows
+    assert pretrained["mpjpe x mean pose"] == pytest.approx(pretrained["mpjpe_mm"] / baseline["mpjpe_mm"], abs=0.01)
 
 
 def test_finetuned_version_traces_back_to_the_pretraining_data(default_workspace):
@@ -66,6 +94,8 @@ def test_finetuned_version_traces_back_to_the_pretraining_data(default_workspace
     for evaluation in registry.manifests("evaluate"):
         assert {registry.get(parent).stage for parent in evaluation.parents} == {"finetune", "preprocess-h36m"}
         assert (workspace / evaluation.outputs["report"]["path"]).read_text().startswith("#")
+    [baseline] = registry.manifests("baseline")
+    assert [registry.get(parent).stage for parent in baseline.parents] == ["preprocess-h36m"]
 
 
 def test_interrupted_pretrain_resumed_equals_the_uninterrupted_run(default_workspace, tmp_path):

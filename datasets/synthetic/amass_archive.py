@@ -3,15 +3,15 @@
 ``build_demo_amass(root)`` writes everything ``preprocess-amass`` needs, deterministically (same bytes on
 every run): synthetic body models in AMASS's layout, a synthetic H36M regressor (SPIN's row order, like the
 file most people have), and an archive of procedural motions: several sub-datasets (train ones and the
-validation sub-dataset SFU), subjects of both genders, walking, turning, sitting, jumping and waving at 60,
-100 and 120 Hz, one subject one folder deeper (as some archives unpack), per-subject ``shape.npz`` files
-(skipped by discovery), one gender stored as bytes, and one SMPL-X "N" file.
+validation sub-dataset SFU), subjects of both genders, walking, turning, sitting, jumping, waving and
+gesturing at 60, 100 and 120 Hz, one subject one folder deeper (as some archives unpack), per-subject
+``shape.npz`` files (skipped by discovery), one gender stored as bytes, and one SMPL-X "N" file.
 
 ``write_bad_amass_files(root)`` adds one file per rejection reason to a tree, for the flow's tests; the
 demo body models deliberately omit ``SMPLX_FEMALE.npz`` so that a female SMPL-X file has no model.
 
     >>> len(DEMO_FILES), sorted({spec.fps for spec in DEMO_FILES}), sorted({spec.model_type for spec in DEMO_FILES})
-    (11, [60.0, 100.0, 120.0], ['smplh', 'smplx'])
+    (21, [60.0, 100.0, 120.0], ['smplh', 'smplx'])
 """
 
 from __future__ import annotations
@@ -85,6 +85,16 @@ DEMO_FILES = (
     ArchiveFile("SFU/0005/0005_Walking001_poses.npz", "walk", 120.0, 2.5, "male"),
     ArchiveFile("SFU/0007/0007_Turn001_poses.npz", "turn", 100.0, 2.5, "female"),
     ArchiveFile("TotalCapture/s1/walking1_stageii.npz", "walk", 60.0, 3.0, "male", model_type="smplx"),
+    ArchiveFile("ACCAD/Female1General_c3d/General_A2_-_Sway_poses.npz", "gesture", 120.0, 3.0, "female"),
+    ArchiveFile("ACCAD/Male1General_c3d/General_A4_-_Look_poses.npz", "gesture", 120.0, 3.0, "male"),
+    ArchiveFile("CMU/03/03_01_poses.npz", "walk", 120.0, 3.0, "male"),
+    ArchiveFile("CMU/03/03_02_poses.npz", "sit", 120.0, 3.0, "male"),
+    ArchiveFile("KIT/4/sit_down01_poses.npz", "sit", 100.0, 3.0, "male"),
+    ArchiveFile("KIT/4/turn_left01_poses.npz", "turn", 100.0, 3.0, "male"),
+    ArchiveFile("BMLrub/BioMotionLab_NTroje/rub002/0002_sitting_poses.npz", "sit", 120.0, 3.0, "female"),
+    ArchiveFile("BMLrub/BioMotionLab_NTroje/rub002/0003_gestures_poses.npz", "gesture", 120.0, 3.0, "female"),
+    ArchiveFile("EyesJapanDataset/kanno/greeting-01-kanno_poses.npz", "gesture", 60.0, 3.0, "male"),
+    ArchiveFile("SFU/0008/0008_Gesture001_poses.npz", "gesture", 120.0, 2.5, "female"),
 )
 """The demo archive's motion files (sub-dataset names as AMASS-to-3DHPE spells them)."""
 

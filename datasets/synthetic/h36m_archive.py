@@ -21,8 +21,30 @@ from datasets.cameras import h36m_cameras, project, world_to_camera
 from datasets.skeletons import convert_joints, get_skeleton
 from datasets.units import MILLIMETRES_PER_METRE
 
-REFERENCE_HEIGHT = 1.75
-"""Body height (metres) the segment lengths below are written for; each subject scales them."""
+REFERENCE_HEIGHT = 1.72
+"""Body height (metres) the segment lengths below are written for; each subject scales them. Ours: the
+height of the synthetic body model's neutral template (``datasets.synthetic.body_model``)."""
+
+SEGMENTS = {"thigh": 0.38, "shin": 0.40, "spine": 0.25, "thorax": 0.50, "upper_arm": 0.26, "forearm": 0.25}
+"""Segment lengths (metres at ``REFERENCE_HEIGHT``): the Human3.6M-17 bones of the synthetic body model's
+neutral template through the demo regressor (hip-knee, knee-ankle, pelvis-spine, pelvis-thorax,
+shoulder-elbow, elbow-wrist). Ours, for the demo: the stick figure and the synthetic AMASS bodies then share
+their proportions, as real Human3.6M and regressed AMASS skeletons do."""
+
+HIP_OFFSET = (0.0, 0.115, -0.02)
+"""Left hip from the pelvis (forward, left, up; metres at ``REFERENCE_HEIGHT``): 11.7 cm, as the body model's."""
+SHOULDER_OFFSET = (0.0, 0.18, -0.04)
+"""Left shoulder from the thorax: 18.4 cm, as the body model's."""
+
+NECK_NOSE_OFFSET = (0.03, 0.0, 0.085)
+"""Neck/nose from the thorax (forward, left, up; metres at ``REFERENCE_HEIGHT``): 9 cm, as the body model's."""
+HEAD_TOP_OFFSET = (0.02, 0.0, 0.24)
+"""Head top from the thorax: 15.5 cm above the neck/nose, as the body model's."""
+STANDING_PELVIS_HEIGHT = 0.88
+"""Standing pelvis height (metres at ``REFERENCE_HEIGHT``): hip drop + thigh + shin + ankle height, knees
+slightly bent."""
+SEATED_PELVIS_DROP = 0.43
+"""How far sitting lowers the pelvis (metres at ``REFERENCE_HEIGHT``): onto a chair seat about 45 cm high."""
 
 
 @dataclass(frozen=True)
@@ -88,31 +110,33 @@ def figure_motion(
     time = np.arange(frames) / fps
     phase = 2 * np.pi * motion.cadence * time + rng.uniform(0, 2 * np.pi)
     gesture = motion.gesture * 0.5 * (1 - np.cos(2 * np.pi * 0.4 * time + rng.uniform(0, np.pi)))
-    pelvis_height = scale * (0.95 - 0.45 * motion.sit) + 0.02 * np.sin(2 * phase) * (1 - motion.sit)
+    bounce = 0.02 * np.sin(2 * phase) * (1 - motion.sit)  # metres: the pelvis rises twice per stride
+    pelvis_height = scale * (STANDING_PELVIS_HEIGHT - SEATED_PELVIS_DROP * motion.sit) + bounce
     points: dict[str, np.ndarray] = {}
     pelvis = np.stack([np.zeros(frames), np.zeros(frames), pelvis_height], axis=-1)
     points["pelvis"] = pelvis
     lean = 0.04 + 0.05 * motion.speed / 2
-    for name, rise in (("spine", 0.12), ("spine_mid", 0.24), ("chest", 0.36), ("thorax", 0.5), ("neck", 0.55)):
+    rises = {"spine": SEGMENTS["spine"], "spine_mid": 0.3, "chest": 0.4, "thorax": SEGMENTS["thorax"], "neck": 0.55}
+    for name, rise in rises.items():
         points[name] = pelvis + scale * np.array([lean * rise, 0.0, rise])
-    points["head"] = points["thorax"] + scale * np.array([0.05, 0.0, 0.13])
-    points["head_top"] = points["thorax"] + scale * np.array([0.02, 0.0, 0.27])
+    points["head"] = points["thorax"] + scale * np.array(NECK_NOSE_OFFSET)
+    points["head_top"] = points["thorax"] + scale * np.array(HEAD_TOP_OFFSET)
     for side, sign in (("left", 1.0), ("right", -1.0)):
         swing = sign * motion.stride * np.sin(phase)
         hip_flexion = swing + 1.45 * motion.sit
         knee_flexion = 0.35 * motion.stride / 0.45 * (1 - np.cos(phase + sign * np.pi / 2)) + 1.5 * motion.sit
-        hip = pelvis + scale * np.array([0.0, sign * 0.12, -0.03])
-        knee = hip + scale * 0.45 * _direction(hip_flexion)
-        ankle = knee + scale * 0.44 * _direction(hip_flexion - knee_flexion)
+        hip = pelvis + scale * np.array(HIP_OFFSET) * (1.0, sign, 1.0)
+        knee = hip + scale * SEGMENTS["thigh"] * _direction(hip_flexion)
+        ankle = knee + scale * SEGMENTS["shin"] * _direction(hip_flexion - knee_flexion)
         foot = ankle + scale * np.array([0.13, sign * 0.02, -0.06])
         points.update({f"{side}_hip": hip, f"{side}_knee": knee, f"{side}_ankle": ankle, f"{side}_foot": foot})
         points[f"{side}_toe"] = foot + scale * np.array([0.05, 0.0, 0.0])
         shoulder_angle = -0.8 * swing + gesture * (1.0 if side == "left" else 0.6)
         elbow_flexion = 0.3 + 0.4 * gesture + 0.2 * (1 + np.sin(phase))
-        shoulder = points["thorax"] + scale * np.array([0.0, sign * 0.17, -0.04])
-        elbow = shoulder + scale * 0.28 * _direction(shoulder_angle)
+        shoulder = points["thorax"] + scale * np.array(SHOULDER_OFFSET) * (1.0, sign, 1.0)
+        elbow = shoulder + scale * SEGMENTS["upper_arm"] * _direction(shoulder_angle)
         forearm = _direction(shoulder_angle + elbow_flexion)
-        wrist = elbow + scale * 0.25 * forearm
+        wrist = elbow + scale * SEGMENTS["forearm"] * forearm
         points[f"{side}_clavicle"] = points["thorax"] + scale * np.array([0.0, sign * 0.04, -0.02])
         points.update({f"{side}_shoulder": shoulder, f"{side}_elbow": elbow, f"{side}_wrist": wrist})
         points[f"{side}_thumb"] = wrist + scale * 0.03 * forearm
@@ -304,7 +328,13 @@ def write_h36m_cdf(root: Path, spec: H36MArchiveSpec = H36MArchiveSpec()) -> lis
     return written
 
 
+DEMO_SPEC = H36MArchiveSpec(sequences=("Directions 1", "Photo", "Walking", "WalkDog 1", "Sitting 1"), frames=100)
+"""The demo's Human3.6M: standing, walking and seated actions, 2 s takes (ours, for the demo: a small target
+set, two training subjects, so that pretraining visibly helps, yet takes long enough for the 131-frame
+receptive field of the demo model to see motion rather than padding)."""
+
+
 def build_demo_h36m(root: Path) -> Path:
     """Write the demo Human3.6M tree (VideoPose3D format: S1 S5 train, S9 test, a CPN-like file); return root."""
-    write_videopose3d_h36m(Path(root))
+    write_videopose3d_h36m(Path(root), DEMO_SPEC)
     return Path(root)

@@ -8,9 +8,11 @@
 Modules: ``config`` (``EvaluationConfig``), ``inference`` (centre / seq2seq inference, flip TTA, key-frames
 from frame 0, interpolation to the full frame rate), ``protocols`` (Human3.6M, MPI-INF-3DHP, HumanEva-I
 tables), ``report`` (Markdown and plots), ``predictions`` (``predictions.npz`` beside the metrics), ``viewers``
-(viewer files of the worst and best sequences), ``evaluate`` (the entry points).
+(viewer files of the worst and best sequences), ``evaluate`` (the entry points), ``baseline`` (the constant
+mean-pose prediction, scored the same way).
 """
 
+from lifting.evaluation.baseline import evaluate_mean_pose, mean_pose
 from lifting.evaluation.config import PROTOCOLS, EvaluationConfig
 from lifting.evaluation.evaluate import (
     METRICS_JSON,
@@ -55,11 +57,13 @@ __all__ = [
     "InferencePlan",
     "centre_frames",
     "evaluate",
+    "evaluate_mean_pose",
     "evaluate_predictions",
     "inference_plan",
     "load_predictions",
     "interpolate_in_time",
     "markdown_table",
+    "mean_pose",
     "pck_joints",
     "predict_view",
     "protocol_for",

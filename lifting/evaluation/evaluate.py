@@ -153,7 +153,7 @@ def evaluate_predictions(
         key_frame_stride: ``s_in`` of the inputs: frames ``t % s_in == 0`` are key-frames (1: all are).
         training_records: The checkpoint's ``metrics.jsonl`` records, for the curves.
         setup: Lines describing the model and inference, for the report.
-        keypoints: Store array the model's 2D input came from (drawn by the viewer files).
+        keypoints: Store array the model's 2D input came from (drawn in the skeleton figure and the viewer files).
 
     Returns:
         The ``EvaluationResult``.
@@ -187,7 +187,8 @@ def evaluate_predictions(
     tables = protocol_tables(errors, protocol, skeleton.joint_names)
     columns = PCK_COLUMNS if protocol == "mpi_inf_3dhp" else ERROR_COLUMNS
     group_markdown = markdown_table(tables["groups"], columns, tables["group_kind"].replace("_", " "))
-    plots = _plots(output_dir, tables, training_records, clips, skeleton, config) if config.plots else ()
+    figure_input = _FigureInput(store, keypoints)
+    plots = _plots(output_dir, tables, training_records, clips, figure_input, config) if config.plots else ()
     predictions_path = save_predictions(
         output_dir / PREDICTIONS_FILE, {v: p for v, (_, p) in clips.items()}, view_mpjpe
     )
@@ -205,7 +206,26 @@ def evaluate_predictions(
     )  # fmt: skip
 
 
-def _plots(output_dir: Path, tables: dict, records: Sequence, clips: dict, skeleton: Any, config: EvaluationConfig):
+@dataclass(frozen=True)
+class _FigureInput:
+    """Where the skeleton figure's 2D input and bones come from."""
+
+    store: PoseStore
+    keypoints: str
+
+    def keypoints_of(self, view_id: int) -> np.ndarray:
+        """(T, J, 2) pixels of a view's 2D input."""
+        return np.asarray(self.store.read(self.keypoints, view_id))[..., :SPATIAL_CHANNELS]
+
+    def title_of(self, view_id: int) -> str:
+        """``view 3: S9 Walking, camera 54138969``."""
+        [row] = np.flatnonzero(self.store.index["view_id"].to_numpy() == view_id)
+        values = {name: self.store.index[name][int(row)].as_py() for name in ("subject", "sequence", "camera")}
+        return f"view {view_id}: {values['subject']} {values['sequence']}, camera {values['camera']}"
+
+
+def _plots(output_dir: Path, tables: dict, records: Sequence, clips: dict, source: _FigureInput,
+           config: EvaluationConfig) -> tuple[Path, ...]:  # fmt: skip
     plots = [
         plot_bars(tables["per_joint"], output_dir / "per_joint_error.png", "MPJPE per joint", "mm"),
         plot_bars(
@@ -221,7 +241,9 @@ def _plots(output_dir: Path, tables: dict, records: Sequence, clips: dict, skele
         raise ValueError(f"figure_view {view} is not among the evaluated views {sorted(clips)}")
     target, predicted = clips[view]
     frames = sorted(set(np.linspace(0, len(target) - 1, config.figure_frames).round().astype(int).tolist()))
-    plots.append(plot_skeletons(target, predicted, skeleton, frames, output_dir / "skeletons.png", f"view {view}"))
+    skeleton = get_skeleton(source.store.skeleton)
+    plots.append(plot_skeletons(target, predicted, skeleton, frames, output_dir / "skeletons.png",
+                                source.title_of(view), keypoints=source.keypoints_of(view)))  # fmt: skip
     return tuple(plots)
 
 

@@ -2,7 +2,7 @@
 
 Plots are drawn on matplotlib ``Figure`` objects with the Agg canvas (no pyplot, no display, no global
 backend switch): training loss and validation curves (from the checkpoint's ``metrics.jsonl``), per-joint
-errors, per-group errors, and a test clip's skeletons, ground truth beside prediction.
+errors, per-group errors, and a test clip's 2D input above its 3D ground truth and prediction.
 """
 
 from __future__ import annotations
@@ -80,35 +80,74 @@ def plot_bars(values: Mapping[str, float], path: Path, title: str, unit: str) ->
     return _save(figure, path)
 
 
-def _draw_skeleton(axes: Any, pose: np.ndarray, skeleton: Skeleton, colour: str) -> None:
+SKELETON_VIEW = {"elev": 12.0, "azim": -70.0}
+"""Viewpoint of the 3D panels (degrees): from in front of the subject, a little above and to its right."""
+MIN_HALF_EXTENT = 0.5
+"""Half-width (metres) of the 3D panels' cube is a multiple of this (at least one), so a collapsed prediction
+still shows at scale and the ticks fall on round numbers."""
+
+
+def _draw_skeleton(axes: Any, pose: np.ndarray, skeleton: Skeleton, colour: str, label: str) -> None:
     """Camera-frame pose (J, 3) metres drawn upright: x right, z (depth) into the page, -y up."""
-    for parent, child in skeleton.bones:
+    for bone, (parent, child) in enumerate(skeleton.bones):
         segment = pose[[parent, child]]
-        axes.plot(segment[:, 0], segment[:, 2], -segment[:, 1], color=colour, linewidth=2)
+        axes.plot(segment[:, 0], segment[:, 2], -segment[:, 1], color=colour, linewidth=2,
+                  label=label if bone == 0 else None)  # fmt: skip
+
+
+def _draw_keypoints(axes: Any, keypoints: np.ndarray, skeleton: Skeleton) -> None:
+    """2D input (J, 2) pixels, image convention: y down, equal axes."""
+    for parent, child in skeleton.bones:
+        axes.plot(keypoints[[parent, child], 0], keypoints[[parent, child], 1], color="C0", linewidth=2)
+    axes.set_aspect("equal", adjustable="datalim")
+    axes.invert_yaxis()
+    axes.tick_params(labelsize=6)
 
 
 def plot_skeletons(
-    target: np.ndarray, predicted: np.ndarray, skeleton: Skeleton, frames: Sequence[int], path: Path, title: str
+    target: np.ndarray,
+    predicted: np.ndarray,
+    skeleton: Skeleton,
+    frames: Sequence[int],
+    path: Path,
+    title: str,
+    keypoints: np.ndarray | None = None,
 ) -> Path:
-    """Ground truth (top row) beside prediction (bottom row) at a few frames of one clip.
+    """The 2D input (top row) and the 3D ground truth with the prediction overlaid (bottom row) at a few frames.
+
+    The 3D panels show camera-frame poses upright (``_draw_skeleton``) from ``SKELETON_VIEW`` in a cube of
+    equal axes centred on the root.
 
     Args:
-        target: (T, J, 3) metres, root-relative.
-        predicted: (T, J, 3) metres, root-relative.
+        target: (T, J, 3) metres, root-relative, camera frame.
+        predicted: (T, J, 3) metres, root-relative, camera frame.
         skeleton: Bones to draw.
         frames: Frames shown.
         path: PNG to write.
         title: Figure title (the clip).
+        keypoints: (T, J, 2) pixels, the 2D input; None leaves out the top row.
     """
-    figure = Figure(figsize=(2.6 * len(frames), 5.4))
-    extent = float(np.abs(np.concatenate([target[frames], predicted[frames]])).max()) or 1.0
+    rows = 1 if keypoints is None else 2
+    figure = Figure(figsize=(2.8 * len(frames), 2.9 * rows + 0.4))
+    chosen = np.concatenate([target[frames], predicted[frames]])
+    extent = MIN_HALF_EXTENT * max(float(np.ceil(np.abs(chosen).max() / MIN_HALF_EXTENT)), 1.0)
     for column, frame in enumerate(frames):
-        for row, (pose, colour, label) in enumerate(((target, "C2", "ground truth"), (predicted, "C3", "prediction"))):
-            axes = figure.add_subplot(2, len(frames), row * len(frames) + column + 1, projection="3d")
-            _draw_skeleton(axes, pose[frame], skeleton, colour)
-            axes.set(xlim=(-extent, extent), ylim=(-extent, extent), zlim=(-extent, extent))
-            axes.set_title(f"{label}, frame {frame}", fontsize=8)
-            axes.tick_params(labelsize=6)
+        if keypoints is not None:
+            flat = figure.add_subplot(rows, len(frames), column + 1)
+            _draw_keypoints(flat, keypoints[frame], skeleton)
+            flat.set_title(f"2D input (px), frame {frame}", fontsize=8)
+        axes = figure.add_subplot(rows, len(frames), (rows - 1) * len(frames) + column + 1, projection="3d")
+        _draw_skeleton(axes, target[frame], skeleton, "C2", "ground truth")
+        _draw_skeleton(axes, predicted[frame], skeleton, "C3", "prediction")
+        ticks = [-extent / 2, 0.0, extent / 2]
+        axes.set(xlim=(-extent, extent), ylim=(-extent, extent), zlim=(-extent, extent))
+        axes.set(xticks=ticks, yticks=ticks, zticks=ticks, xlabel="x (m)", ylabel="depth (m)", zlabel="up (m)")
+        axes.set_box_aspect((1.0, 1.0, 1.0))
+        axes.view_init(**SKELETON_VIEW)
+        axes.set_title(f"3D, frame {frame}", fontsize=8)
+        axes.tick_params(labelsize=6, pad=0)
+        if column == 0:
+            figure.legend(*axes.get_legend_handles_labels(), loc="upper right", fontsize=8)
     figure.suptitle(title)
     return _save(figure, path)
 

@@ -99,7 +99,8 @@ def pretrain_finetune_command(
     """Pretrain on AMASS, finetune on the target, and compare with training from scratch.
 
     With no data arguments: builds the licence-free demo data, preprocesses it, pretrains, finetunes both ways,
-    evaluates both and prints the comparison table. Every stage is a version; a rerun reuses them all.
+    evaluates both and prints the comparison table, with a constant mean-pose baseline as its first row. Every
+    stage is a version; a rerun reuses them all.
     """
     from pipelines.training import pretrain_finetune
 
