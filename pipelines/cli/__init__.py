@@ -7,7 +7,7 @@ happen inside the commands so that ``--help`` stays instant. Commands register o
 
 from pipelines.cli import preprocess, training, versions, view  # noqa: F401  (importing registers the commands)
 from pipelines.cli.common import app
-from pipelines.cli.prefect_defaults import apply_prefect_defaults
+from pipelines.cli.prefect_api import apply_prefect_defaults
 
 
 def main() -> None:

@@ -5,12 +5,14 @@ from __future__ import annotations
 import logging
 import os
 import traceback
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
 from datasets.workspace import WORKSPACE_ENVIRONMENT_VARIABLE
+from pipelines.cli.prefect_api import start_temporary_api_early, wait_for_temporary_api
 
 app = typer.Typer(
     name="flows.py",
@@ -115,16 +117,23 @@ def check_workers(workers: int | None) -> None:
         fail(f"--workers must be at least 1, got {workers}; omit it for one worker per core.")
 
 
-def run_flow(flow_function, announce_version: bool = True, **parameters) -> None:
+def run_flow(flow_function: Callable[..., Any] | str, announce_version: bool = True, **parameters) -> None:
     """Run a flow; turn clear input errors and interruptions into one message and exit 1 (no traceback).
 
     Prefect's own logs of the failure keep their one-line message but lose the traceback, unless ``--debug``.
 
     Args:
-        flow_function: The Prefect flow.
+        flow_function: The Prefect flow, or its name in ``pipelines.serve.FLOWS``: then Prefect's temporary API
+            server starts while the flow's modules are imported (``pipelines.cli.prefect_api``).
         announce_version: Print ``version <id>`` with the flow's result (flows that return a version id).
         **parameters: The flow's parameters.
     """
+    if isinstance(flow_function, str):
+        from pipelines.serve import load_flow
+
+        start_temporary_api_early()
+        flow_function = load_flow(flow_function)
+        wait_for_temporary_api()
     from datasets.errors import EnvironmentFailure
     from pipelines.batch import NothingAcceptedError
     from pipelines.training import TrainingInterrupted

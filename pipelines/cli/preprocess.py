@@ -87,10 +87,8 @@ def preprocess_amass_command(
     check_workers(workers)
     if regressor is not None:
         _check_regressor(regressor)
-    from pipelines.amass import preprocess_amass
-
     run_flow(
-        preprocess_amass,
+        "preprocess-amass",
         amass_root=optional_str(amass_root), body_models=optional_str(body_models),
         regressor=optional_str(regressor), preset=preset, regressor_order=regressor_order, fps=fps,
         placement=placement, cameras=cameras,
@@ -131,11 +129,9 @@ def preprocess_h36m_command(
 
     Example: python flows.py preprocess-h36m --source /data/h36m --detections cpn=/data/data_2d_h36m_cpn_ft_h36m_dbb.npz
     """
-    from pipelines.preprocess import preprocess_h36m
-
     pairs = name_file_pairs(detections or [], "--detections")
     run_flow(
-        preprocess_h36m,
+        "preprocess-h36m",
         source=optional_str(source), detections=pairs, format=source_format,
         workspace=optional_str(workspace), strict=strict,
     )  # fmt: skip
@@ -163,10 +159,8 @@ def preprocess_3dhp_command(
 
     Example: python flows.py preprocess-3dhp --source /data/mpi_inf_3dhp
     """
-    from pipelines.preprocess import preprocess_3dhp
-
     run_flow(
-        preprocess_3dhp,
+        "preprocess-3dhp",
         source=optional_str(source), format=source_format, cameras=cameras, annotation=annotation,
         workspace=optional_str(workspace), strict=strict,
     )  # fmt: skip
@@ -192,11 +186,9 @@ def preprocess_humaneva_command(
 
     Example: python flows.py preprocess-humaneva --source /data/humaneva
     """
-    from pipelines.preprocess import preprocess_humaneva
-
     pairs = name_file_pairs(detections or [], "--detections")
     run_flow(
-        preprocess_humaneva,
+        "preprocess-humaneva",
         source=optional_str(source), detections=pairs, format=source_format,
         workspace=optional_str(workspace), strict=strict,
     )  # fmt: skip

@@ -43,9 +43,7 @@ def pretrain_command(
     --training-preset uplift-upsample-h36m-351 --device cuda
     Multi-GPU: torchrun --nproc_per_node=N flows.py pretrain ...
     """
-    from pipelines.training import pretrain
-
-    run_flow(pretrain, data=data, model=model, preset=preset, training_preset=training_preset, epochs=epochs,
+    run_flow("pretrain", data=data, model=model, preset=preset, training_preset=training_preset, epochs=epochs,
               max_steps=max_steps, device=device, resume=resume, refresh=refresh,
               workspace=optional_str(workspace))  # fmt: skip
 
@@ -72,9 +70,7 @@ def finetune_command(
 
     Example: python flows.py finetune --init pretrain --data preprocess-h36m
     """
-    from pipelines.training import finetune
-
-    run_flow(finetune, data=data, init=init, model=model, preset=preset, training_preset=training_preset,
+    run_flow("finetune", data=data, init=init, model=model, preset=preset, training_preset=training_preset,
               epochs=epochs, max_steps=max_steps, device=device, resume=resume, refresh=refresh,
               workspace=optional_str(workspace))  # fmt: skip
 
@@ -102,9 +98,7 @@ def pretrain_finetune_command(
     evaluates both and prints the comparison table, with a constant mean-pose baseline as its first row. Every
     stage is a version; a rerun reuses them all.
     """
-    from pipelines.training import pretrain_finetune
-
-    run_flow(pretrain_finetune, announce_version=False, model=model, preset=preset, training_preset=training_preset,
+    run_flow("pretrain-finetune", announce_version=False, model=model, preset=preset, training_preset=training_preset,
              pretrain_data=pretrain_data, finetune_data=finetune_data, epochs=epochs, max_steps=max_steps,
              device=device, refresh=refresh, workspace=optional_str(workspace))  # fmt: skip
 
@@ -132,7 +126,5 @@ def evaluate_command(
     Human3.6M: MPJPE (P1), P-MPJPE (P2), N-MPJPE, MPJVE per action; MPI-INF-3DHP: PCK@150 mm, AUC, MPJPE per
     activity; HumanEva-I: per subject and action.
     """
-    from pipelines.training import evaluate_flow
-
-    run_flow(evaluate_flow, checkpoint=checkpoint, data=data, split=split, preset=preset, device=device,
+    run_flow("evaluate", checkpoint=checkpoint, data=data, split=split, preset=preset, device=device,
               refresh=refresh, workspace=optional_str(workspace))  # fmt: skip
