@@ -181,10 +181,7 @@ def evaluate_version(workspace: str, checkpoint: str, data: str, split: str, pre
             outputs["predictions"] = publish_file(result.predictions_path)
         outputs.update({path.stem: publish_file(path) for path in result.viewers})  # viewer_worst, viewer_best
         summary = f"## evaluate {checkpoint_manifest.id} on {data_manifest.id} ({split})\n\n{result.markdown_table}"
-        manifest = run.publish(
-            counts={"views": result.views, "frames": result.frames}, outputs=outputs, summary=summary,
-            metadata={"protocol": result.protocol, "summary": result.summary},
-        )  # fmt: skip
+        manifest = _publish_scores(run, result, outputs, summary)
     shutil.rmtree(scratch.parent, ignore_errors=True)
     print(summary)
     return manifest
@@ -214,12 +211,17 @@ def baseline_version(workspace: str, data: str, split: str) -> Manifest:
             for name, path in (("report", result.report_path), ("metrics", result.metrics_path))
         }
         summary = f"## baseline (mean training pose) on {data_manifest.id} ({split})\n\n{result.markdown_table}"
-        manifest = run.publish(
-            counts={"views": result.views, "frames": result.frames}, outputs=outputs, summary=summary,
-            metadata={"protocol": result.protocol, "summary": result.summary},
-        )  # fmt: skip
+        manifest = _publish_scores(run, result, outputs, summary)
     shutil.rmtree(scratch.parent, ignore_errors=True)
     return manifest
+
+
+def _publish_scores(run: StageRun, result: Any, outputs: Mapping[str, Any], summary: str) -> Manifest:
+    """Publish an evaluation-like version: counts, outputs, summary, and the protocol's headline metrics."""
+    return run.publish(
+        counts={"views": result.views, "frames": result.frames}, outputs=outputs, summary=summary,
+        metadata={"protocol": result.protocol, "summary": result.summary},
+    )  # fmt: skip
 
 
 def copy_into(source: Path, destination: Location) -> Location:
