@@ -14,12 +14,12 @@ from datasets.amass.virtual_cameras import (
     AMASS_TO_H36M_ROTATION,
     file_rng,
     film,
-    out_of_frame_ratio,
     place_in_h36m_world,
     random_cameras,
     sequence_cameras,
 )
 from datasets.cameras import Camera, h36m_cameras, project, world_to_camera
+from datasets.visibility import out_of_frame_ratio
 
 CONFIG = AmassConfig(amass_root=Path("."), body_models=Path("."))
 

@@ -115,6 +115,10 @@ def test_real_stages_count_what_they_run_and_not_other_models():
     tmt = model_stage_code_identity("finetune", "mixste-tmt").sources
     assert {"lifting.models.tmt", "lifting.models.mixste"} <= set(tmt) and "lifting.models.uplift_upsample" not in tmt
     assert "lifting.models.mixste" in model_stage_code_identity("evaluate", "mixste").sources
+    # Evaluation (its viewer files included) and the mean-pose baseline read stores, never the AMASS converter.
+    for stage, model in (("evaluate", "uplift-upsample"), ("baseline", None)):
+        sources = model_stage_code_identity(stage, model).sources
+        assert not any(name.startswith("datasets.amass") for name in sources), stage
 
 
 def test_an_unlisted_stage_counts_every_project_module():

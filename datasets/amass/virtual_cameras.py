@@ -27,6 +27,7 @@ import numpy as np
 from datasets.amass.config import PLACEMENTS, AmassConfig
 from datasets.cameras import Camera, h36m_cameras, look_at_camera, project, world_to_camera
 from datasets.skeletons import H36MJoint
+from datasets.visibility import out_of_frame_ratio
 
 AMASS_TO_H36M_ROTATION = np.eye(3)
 """Rotation from AMASS world to Human3.6M world: both z-up with the floor at z = 0 (module docstring)."""
@@ -133,43 +134,6 @@ def sequence_cameras(config: AmassConfig, relative_path: str, joints_h36m: np.nd
         config.camera_count, file_rng(relative_path, config.seed), target, config.camera_distance_range,
         config.camera_height_range, config.camera_azimuth_range, h36m,
     )  # fmt: skip
-
-
-def out_of_frame_mask(points_camera: np.ndarray, pixels: np.ndarray, camera: Camera) -> np.ndarray:
-    """Which points are behind the camera or projected outside the image.
-
-    Args:
-        points_camera: (..., 3) metres, camera frame.
-        pixels: (..., 2) their projections, pixels.
-        camera: The camera (image size).
-
-    Returns:
-        (...) bool.
-    """
-    behind = points_camera[..., 2] <= 0.0
-    outside = (
-        (pixels[..., 0] < 0)
-        | (pixels[..., 0] >= camera.width)
-        | (pixels[..., 1] < 0)
-        | (pixels[..., 1] >= camera.height)
-    )
-    return behind | outside
-
-
-def out_of_frame_ratio(points_camera: np.ndarray, pixels: np.ndarray, camera: Camera) -> float:
-    """Fraction of (frame, joint) points behind the camera or projected outside the image.
-
-    Args:
-        points_camera: (T, J, 3) metres, camera frame.
-        pixels: (T, J, 2) their projections, pixels.
-        camera: The camera (image size).
-
-    Returns:
-        A ratio in [0, 1]; 0 for an empty sequence.
-    """
-    if points_camera.size == 0:
-        return 0.0
-    return float(np.mean(out_of_frame_mask(points_camera, pixels, camera)))
 
 
 def film(joints_h36m: np.ndarray, camera: Camera) -> tuple[np.ndarray, np.ndarray, float]:
