@@ -81,7 +81,7 @@ class TemporaryApiServer:
                     if response.status == 200:
                         return
             except OSError:
-                pass
+                pass  # not listening yet: poll again
             time.sleep(HEALTH_POLL_S)
         raise RuntimeError(
             f"Prefect's temporary API server did not answer within {timeout_s:.0f} s; raise "
