@@ -7,7 +7,7 @@ import os
 import traceback
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, NoReturn
 
 import typer
 
@@ -96,16 +96,14 @@ def name_file_pairs(values: list[str], option: str) -> dict[str, str]:
     for value in values:
         name, separator, path = value.partition("=")
         if not separator or not name or not path:
-            typer.echo(f"{option} expects NAME=FILE, got {value!r}.", err=True)
-            raise typer.Exit(2)
+            fail(f"{option} expects NAME=FILE, got {value!r}.")
         if not Path(path).is_file():
-            typer.echo(f"{option} {name}: {path} does not exist.", err=True)
-            raise typer.Exit(2)
+            fail(f"{option} {name}: {path} does not exist.")
         pairs[name] = path
     return pairs
 
 
-def fail(message: str, code: int = 2) -> None:
+def fail(message: str, code: int = 2) -> NoReturn:
     """Stop the command with one ``error: <message>`` line on stderr (exit 2: a bad argument, before any work)."""
     typer.echo(f"error: {message}", err=True)
     raise typer.Exit(code)

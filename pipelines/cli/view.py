@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from datasets.workspace import VersionNotFoundError
-from pipelines.cli.common import WorkspaceOption, app
+from pipelines.cli.common import WorkspaceOption, app, fail
 
 
 @app.command("view")
@@ -42,11 +42,9 @@ def view_command(
     from pipelines.viewing import default_output, resolve_view_source
 
     if video is not None and video.suffix.lower() not in (".mp4", ".gif"):
-        typer.echo(f"--video must end in .mp4 or .gif, got {video.name!r}.", err=True)
-        raise typer.Exit(2)
+        fail(f"--video must end in .mp4 or .gif, got {video.name!r}.")
     if fit not in ("body", "scene"):
-        typer.echo(f"--fit must be body or scene, got {fit!r}.", err=True)
-        raise typer.Exit(2)
+        fail(f"--fit must be body or scene, got {fit!r}.")
     try:
         source = resolve_view_source(workspace, reference)
         among = None if source.predictions is None else set(source.predictions)
@@ -57,8 +55,7 @@ def view_command(
             scene.clip(start, frames) for scene in build_scenes(source.store, view_ids, source.predictions, array)
         ]
     except (VersionNotFoundError, KeyError, ValueError) as error:
-        typer.echo(f"error: {error}", err=True)
-        raise typer.Exit(1) from None
+        fail(str(error), code=1)
     root = get_skeleton(source.store.skeleton).root
     title = f"{source.manifest.id}: {scenes[0].title.rsplit(',', 1)[0]}"
     path = write_viewer(out or default_output(source.manifest, view_ids), scenes, title, array, root, fit)
