@@ -29,6 +29,7 @@ VIEWER_JS = r"""
       .forEach(function (key) { out[key] = f32(v[key]); });
     return out;
   });
+  const TICK_MS = 1000 / 60;  // playback redraws at about 60 Hz
   const T = Math.max.apply(null, views.map(function (v) { return v.frames; }));
   const hash = new URLSearchParams(location.hash.slice(1));
   const state = {
@@ -79,16 +80,19 @@ VIEWER_JS = r"""
   });
   function setPlaying(on) {
     state.playing = on; state.last = null; play.textContent = on ? "pause" : "play";
-    if (on) requestAnimationFrame(tick);
+    if (on) tick();
   }
-  function tick(now) {
+  // Timers, not requestAnimationFrame: headless Chromium's virtual time (tests, screenshots) advances timers
+  // reliably, while animation frames may not be produced at all.
+  function tick() {
     if (!state.playing) return;
+    const now = performance.now();
     if (state.last !== null) state.position += (now - state.last) / 1000 * first.fps * state.speed;
     else state.position = state.frame;
     state.last = now;
     state.frame = Math.floor(state.position) % T;
     draw();
-    requestAnimationFrame(tick);
+    setTimeout(tick, TICK_MS);
   }
 
   function sizeCanvas(canvas, w, h) {
