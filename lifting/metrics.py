@@ -5,6 +5,8 @@ batched over any leading dimensions. Shape legend: ``...`` any leading dimension
 ``T`` frames, ``J`` joints. Inputs are in metres; results are metres (errors), metres per frame
 (velocity errors) or fractions in [0, 1] (PCK, AUC). Reports convert metres to millimetres with
 ``datasets.units.MILLIMETRES_PER_METRE`` and fractions to percent by multiplying by 100.
+There is one implementation of each metric, in numpy: evaluation scores numpy predictions, and
+training's validation measures its torch batches with ``lifting.losses.mpjpe_loss`` (no Procrustes there).
 
 Protocols (reference/papers.md, "Common protocol"; reference/models.md, "Metrics conventions"):
 Human3.6M Protocol 1 is root-relative MPJPE, Protocol 2 is P-MPJPE (per-pose similarity Procrustes),
@@ -26,7 +28,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
-import torch
 
 PCK_THRESHOLD_METRES = 0.150
 """PCK threshold: 150 mm, the MPI-INF-3DHP protocol (reference/papers.md, "Common protocol")."""
@@ -321,62 +322,3 @@ def per_joint_table(per_joint_errors: np.ndarray, joint_names: Sequence[str]) ->
         raise ValueError(f"per_joint_errors holds no samples; got shape {errors.shape}")
     means = errors.reshape(-1, len(names)).mean(axis=0)
     return {name: float(mean) for name, mean in zip(names, means, strict=True)}
-
-
-def _torch_pose_pair(predicted: torch.Tensor, target: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Return both tensors as float64 after checking they are matching ``(..., J, 3)`` tensors."""
-    if predicted.shape != target.shape:
-        raise ValueError(
-            f"predicted and target must have the same shape; got {tuple(predicted.shape)} and {tuple(target.shape)}"
-        )
-    if predicted.ndim < 2 or predicted.shape[-1] != 3 or predicted.shape[-2] == 0:
-        raise ValueError(f"poses must be (..., J, 3) with J >= 1; got shape {tuple(predicted.shape)}")
-    return predicted.to(torch.float64), target.to(torch.float64)
-
-
-def mpjpe_torch(predicted: torch.Tensor, target: torch.Tensor, root: int | None = 0) -> torch.Tensor:
-    """``mpjpe`` for torch tensors on any device, computed in float64 (differentiable).
-
-    Args:
-        predicted: (..., J, 3) metres.
-        target: (..., J, 3) metres.
-        root: Joint both poses are re-centred on, or None for absolute MPJPE.
-
-    Returns:
-        (...) float64 tensor, metres, on the inputs' device.
-    """
-    predicted, target = _torch_pose_pair(predicted, target)
-    if root is not None:
-        if not 0 <= root < predicted.shape[-2]:
-            raise ValueError(f"root must be a joint index in [0, {predicted.shape[-2]}) or None; got {root}")
-        predicted = predicted - predicted[..., root : root + 1, :]
-        target = target - target[..., root : root + 1, :]
-    return torch.linalg.vector_norm(predicted - target, dim=-1).mean(dim=-1)
-
-
-def p_mpjpe_torch(predicted: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    """``p_mpjpe`` for torch tensors on any device, computed in float64 (same algorithm, batched SVD).
-
-    Args:
-        predicted: (..., J, 3) metres.
-        target: (..., J, 3) metres.
-
-    Returns:
-        (...) float64 tensor, metres, on the inputs' device.
-    """
-    predicted, target = _torch_pose_pair(predicted, target)
-    target_centroid = target.mean(dim=-2, keepdim=True)
-    predicted_centred = predicted - predicted.mean(dim=-2, keepdim=True)  # (..., J, 3)
-    target_centred = target - target_centroid
-    cross_covariance = predicted_centred.transpose(-1, -2) @ target_centred  # (..., 3, 3)
-    left, singular_values, right_transposed = torch.linalg.svd(cross_covariance)
-    reflection = torch.linalg.det(left @ right_transposed) < 0  # (...)
-    signs = torch.ones_like(singular_values)  # (..., 3)
-    signs[..., -1] = torch.where(reflection, -1.0, 1.0)
-    rotation = (left * signs[..., None, :]) @ right_transposed  # (..., 3, 3): U D V^T
-    squared_norm = (predicted_centred * predicted_centred).sum(dim=(-2, -1))
-    trace = (signs * singular_values).sum(dim=-1)
-    has_extent = squared_norm > 0
-    scale = torch.where(has_extent, trace / torch.where(has_extent, squared_norm, 1.0), 0.0)
-    aligned = scale[..., None, None] * (predicted_centred @ rotation) + target_centroid
-    return torch.linalg.vector_norm(aligned - target, dim=-1).mean(dim=-1)
