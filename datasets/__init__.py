@@ -4,6 +4,11 @@ The package is named ``datasets`` (the project's fixed layout), which is also th
 Hugging Face's ``datasets`` distribution. Python can import only one of them; whichever comes first on
 ``sys.path`` silently hides the other. We refuse to run in that situation rather than let either
 project import the wrong code.
+
+This guard catches the case where this package is the one imported while Hugging Face's is installed too;
+``lifting/__init__.py`` holds the only other guard, for the opposite order (Hugging Face's package found
+first, so this file never runs). The two cannot share code: in the second case nothing of ours is
+importable under the name ``datasets``, so that guard's message repeats ``_INSTALL_FIX`` in short.
 """
 
 from __future__ import annotations

@@ -41,6 +41,14 @@ oversubscribe the cores (the body-model fast path stalled from 13 ms to 250 ms p
 class NothingAcceptedError(RuntimeError):
     """Every item of a conversion was rejected (or ``strict`` was set and some were)."""
 
+    @classmethod
+    def citing(cls, summary: str, rejections: Sequence[Rejection]) -> NothingAcceptedError:
+        """The error saying ``summary``, then the first rejection as ``First: PATH: REASON (DETAIL)``."""
+        if not rejections:
+            return cls(summary)
+        first = rejections[0]
+        return cls(f"{summary} First: {first.path}: {first.reason} ({first.detail})")
+
 
 @contextmanager
 def dask_client(workers: int | None = None, address: str | None = None, quiet: bool = False) -> Iterator[Any]:
@@ -208,11 +216,7 @@ def build_store(
     accepted = [info for info in infos if info.path is not None]
     rejected = [info.rejection for info in infos if info.rejection is not None]
     if not accepted:
-        first = rejected[0] if rejected else None
-        raise NothingAcceptedError(
-            f"All {len(items)} items were rejected; nothing to write."
-            + (f" First: {first.path}: {first.reason} ({first.detail})" if first else "")
-        )
+        raise NothingAcceptedError.citing(f"All {len(items)} items were rejected; nothing to write.", rejected)
     rows = [row for info in accepted for row in info.rows]
     sources = {}
     for info in accepted:

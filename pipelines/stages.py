@@ -141,10 +141,7 @@ def _publish(
 
 
 def _refuse_rejections(stage: str, rejections: Sequence[Rejection]) -> None:
-    first = rejections[0]
-    raise NothingAcceptedError(
-        f"{stage}: --strict and {len(rejections)} item(s) rejected, e.g. {first.path}: {first.reason} ({first.detail})"
-    )
+    raise NothingAcceptedError.citing(f"{stage}: --strict and {len(rejections)} item(s) rejected.", rejections)
 
 
 def run_conversion(
@@ -239,11 +236,7 @@ def run_reader_conversion(
     for position, arrays in result.per_frame.items():
         result.views[position].per_frame.update(arrays)
     if not result.views:
-        first = result.rejected[0] if result.rejected else None
-        raise NothingAcceptedError(
-            f"{stage}: nothing was accepted."
-            + (f" First: {first.path}: {first.reason} ({first.detail})" if first else "")
-        )
+        raise NothingAcceptedError.citing(f"{stage}: nothing was accepted.", result.rejected)
     if strict and result.rejected:
         _refuse_rejections(stage, result.rejected)
     skeleton = get_skeleton(result.skeleton)
