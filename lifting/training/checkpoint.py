@@ -16,7 +16,6 @@ Files of a training output directory: ``checkpoint_last.pt`` (every K steps, eve
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -26,6 +25,7 @@ import torch
 from torch import nn
 
 from datasets.config import from_mapping
+from datasets.storage import write_atomically
 from lifting.models.registry import ModelConfig
 from lifting.training.config import TrainingConfig
 from lifting.training.models import build_model_from_config, model_config_from_dict
@@ -132,11 +132,8 @@ def make_checkpoint(
 
 
 def save_checkpoint(path: Path, checkpoint: Mapping[str, Any]) -> None:
-    """Write atomically: a temporary file in the same directory, then a rename."""
-    path = Path(path)
-    temporary = path.with_name(path.name + ".partial")
-    torch.save(dict(checkpoint), temporary)
-    os.replace(temporary, path)
+    """Write atomically (``datasets.storage.write_atomically``): a reader sees the old file or the new one."""
+    write_atomically(Path(path), lambda handle: torch.save(dict(checkpoint), handle))
 
 
 def load_checkpoint(path: Path) -> dict[str, Any]:
