@@ -274,8 +274,8 @@ def test_window_config_follows_the_model_presets():
     assert math.lcm(3, 5) == 15
 
 
-def test_presets_load_and_cite_the_papers():
-    """Every training preset loads; the paper values are where the presets say."""
+def test_training_presets_load_with_their_paper_values():
+    """Every training preset loads with the values below (citations: tests/test_preset_citations.py)."""
     assert set(available_presets("training")) >= {
         "demo", "mixste-h36m-243", "mixste-tmt-h36m-243", "strided-h36m-351", "uplift-upsample-h36m-351",
         "uplift-upsample-h36m-81",
