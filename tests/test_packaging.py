@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import textwrap
@@ -13,7 +14,7 @@ import pytest
 REPOSITORY_ROOT = Path(__file__).resolve().parents[1]
 SUBCOMMANDS = (
     "preprocess-amass", "preprocess-h36m", "preprocess-3dhp", "preprocess-humaneva", "pretrain", "finetune",
-    "pretrain-finetune", "evaluate", "versions", "verify", "show", "serve", "model-info", "export", "gc",
+    "pretrain-finetune", "evaluate", "versions", "verify", "show", "serve", "model-info", "export", "gc", "view",
 )  # fmt: skip
 
 
@@ -50,22 +51,47 @@ def test_hugging_face_datasets_first_on_the_path_is_refused_by_lifting_and_pipel
         assert "not mocaplift's `datasets`" in result.stderr and "pip uninstall datasets" in result.stderr
 
 
+def registered_commands() -> dict[str, str]:
+    """Name -> first help line of every command registered on the Typer app, in registration order."""
+    import typer.main
+
+    from pipelines.cli import app
+
+    commands = typer.main.get_command(app).commands
+    return {name: (command.help or "").strip().splitlines()[0] for name, command in commands.items()}
+
+
+def help_rows(text: str) -> list[str]:
+    """Command names in the order of the rows of ``--help``'s Commands panel (wrapped lines skipped)."""
+    panel = text[text.index("Commands") :]
+    return re.findall(r"^\W (\S+) ", panel, flags=re.MULTILINE)
+
+
 def test_help_lists_every_subcommand():
+    """The registered commands are exactly SUBCOMMANDS, and ``--help`` has one row for each of them, in order.
+
+    Matching whole row names (not substrings of the text) matters: ``pretrain``, ``show`` and ``versions``
+    also occur inside other rows, so a hidden or renamed ``pretrain`` would still be "in" the help text.
+    """
+    registered = registered_commands()
+    assert sorted(registered) == sorted(SUBCOMMANDS)
     result = subprocess.run(
-        [sys.executable, "flows.py", "--help"], capture_output=True, text=True, cwd=REPOSITORY_ROOT, check=True
-    )
-    for command in SUBCOMMANDS:
-        assert command in result.stdout, command
+        [sys.executable, "flows.py", "--help"],
+        capture_output=True, text=True, cwd=REPOSITORY_ROOT, check=True, env={**os.environ, "COLUMNS": "120"},
+    )  # fmt: skip
+    assert help_rows(result.stdout) == list(registered)
 
 
 @pytest.mark.parametrize("command", SUBCOMMANDS)
 def test_every_subcommand_has_help(command):
+    """``flows.py COMMAND --help`` exits 0 and renders that command's own usage line and summary."""
     result = subprocess.run(
         [sys.executable, "flows.py", command, "--help"],
-        capture_output=True, text=True, cwd=REPOSITORY_ROOT, env={**os.environ, "COLUMNS": "120"},
+        capture_output=True, text=True, cwd=REPOSITORY_ROOT, env={**os.environ, "COLUMNS": "200"},
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
-    assert "Usage" in result.stdout
+    assert f"Usage: flows.py {command} [OPTIONS]" in result.stdout
+    assert registered_commands()[command] in " ".join(result.stdout.split())
 
 
 def test_prefect_yaml_declares_the_same_deployments_as_serve():
