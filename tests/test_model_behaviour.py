@@ -83,15 +83,48 @@ def test_sdpa_model_equals_the_same_model_with_einsum_attention(model_name):
 
 
 @pytest.mark.parametrize("model_name", ALL_MODELS)
-def test_outputs_have_the_documented_shapes(model_name):
-    """Sequence (B, T_out, 17, 3) with T_out the window's tokens/frames; centre (B, 17, 3)."""
+def test_each_sample_is_lifted_on_its_own_in_the_documented_shapes(model_name):
+    """Sequence (B, T_out, 17, 3) with T_out the window's tokens/frames; centre (B, 17, 3). In eval mode a
+    sample's output depends on that sample only: reversing the batch reverses the outputs, and replacing
+    sample 0 leaves samples 1 and 2 unchanged (a reshape that mixed batch and time would break both)."""
     model = _demo(model_name).eval()
     inputs = _inputs(model, batch=3)
     with torch.no_grad():
         output = model(**inputs)
+        reversed_output = model(**{name: value.flip(0) for name, value in inputs.items()})
+        changed = dict(inputs, keypoints=inputs["keypoints"].clone())
+        changed["keypoints"][0] = -changed["keypoints"][0]
+        changed_output = model(**changed)
     frames = inputs["keypoints"].shape[1]
     assert output.sequence.shape == (3, frames, 17, 3)
     assert output.centre.shape == (3, 17, 3)
+    for name in LiftingOutput._fields:
+        value = getattr(output, name)
+        torch.testing.assert_close(getattr(reversed_output, name), value.flip(0), rtol=1e-5, atol=1e-6)
+        torch.testing.assert_close(getattr(changed_output, name)[1:], value[1:], rtol=1e-5, atol=1e-6)
+        assert not torch.allclose(getattr(changed_output, name)[0], value[0]), name
+
+
+@pytest.mark.parametrize("model_name", ALL_MODELS)
+def test_the_centre_sees_every_input_frame_and_uplift_upsample_only_its_key_frames(model_name):
+    """Receptive field of the centre prediction, read off the gradient of the centre w.r.t. the input.
+
+    MixSTE and the Strided Transformer attend over the whole window, so every input frame moves the centre.
+    Uplift-and-Upsample replaces non-key-frame inputs by its upsampling token (Sec. 3.2), so their
+    gradient is exactly zero and every key-frame's is not.
+    """
+    model = _demo(model_name).eval()
+    inputs = _inputs(model, batch=1)
+    keypoints = inputs["keypoints"].requires_grad_()
+    model(**inputs).centre.sum().backward()
+    per_frame = keypoints.grad.abs().sum(dim=(0, 2, 3))  # (T,)
+    if "key_frame_mask" in inputs:
+        key = inputs["key_frame_mask"][0]
+        assert 0 < int(key.sum()) < key.numel()  # the demo's example mask leaves frames to upsample
+        assert torch.all(per_frame[~key] == 0)
+        assert torch.all(per_frame[key] > 0)
+    else:
+        assert torch.all(per_frame > 0)
 
 
 @pytest.mark.parametrize("model_name", ALL_MODELS)
