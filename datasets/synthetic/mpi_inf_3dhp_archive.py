@@ -11,6 +11,11 @@
 
 ``write_3dhp_npz(root)`` writes the same motion as P-STMO's ``data_train_3dhp.npz`` / ``data_test_3dhp.npz``
 (formats.md 2.4), so tests can check that both routes give the same views.
+
+Every fact about the format is written here as a literal read off formats.md (joint orders, camera count and
+sets, sequence lengths and rates, image sizes, units), and the 2D annotations come from a pinhole written out
+here, not from ``datasets.mpi_inf_3dhp`` or ``datasets.cameras``: a reader that misreads the format then
+disagrees with these files instead of sharing the misreading.
 """
 
 from __future__ import annotations
@@ -20,17 +25,76 @@ from pathlib import Path
 
 import numpy as np
 
-from datasets.cameras import Camera, look_at_camera, project, world_to_camera
-from datasets.mpi_inf_3dhp import CAMERA_COUNT, TRAIN_SEQUENCES, VNECT_CAMERAS, camera_of_test_sequence
-from datasets.skeletons import convert_joints
-from datasets.synthetic.h36m_archive import figure_joints, figure_motion
-from datasets.units import MILLIMETRES_PER_METRE
+from datasets.synthetic.h36m_archive import figure_motion
 
+MPI28_JOINTS = (
+    "spine3", "spine4", "spine2", "spine", "pelvis", "neck", "head", "head_top", "left_clavicle", "left_shoulder",
+    "left_elbow", "left_wrist", "left_hand", "right_clavicle", "right_shoulder", "right_elbow", "right_wrist",
+    "right_hand", "left_hip", "left_knee", "left_ankle", "left_foot", "left_toe", "right_hip", "right_knee",
+    "right_ankle", "right_foot", "right_toe",
+)  # fmt: skip
+"""The 28-joint order of ``annot.mat`` (formats.md 2.1, ``mpii_get_joints('all')``)."""
+TEST17_FROM_MPI28 = (7, 5, 14, 15, 16, 9, 10, 11, 23, 24, 25, 18, 19, 20, 4, 3, 6)
+"""The test set's 17 joints as 0-based indices into the 28 (formats.md 2.2, ``'relevant'``)."""
+PELVIS_MPI28, PELVIS_TEST17 = 4, 14
+"""The root joint in either order (formats.md 2.1, 2.2)."""
+CAMERAS = 14
+"""Training cameras 0..13, all 2048 x 2048 (formats.md 2.1)."""
+VNECT = (0, 1, 2, 4, 5, 6, 7, 8)
+"""The camera set of P-STMO's npz files (formats.md 2.1, 2.4)."""
+SEQUENCE_INFO = {
+    ("S1", "Seq1"): (6416, 25), ("S1", "Seq2"): (12430, 50), ("S2", "Seq1"): (6502, 25), ("S2", "Seq2"): (6081, 25),
+    ("S3", "Seq1"): (12488, 50), ("S3", "Seq2"): (12283, 50), ("S4", "Seq1"): (6171, 25), ("S4", "Seq2"): (6675, 25),
+    ("S5", "Seq1"): (12820, 50), ("S5", "Seq2"): (12312, 50), ("S6", "Seq1"): (6188, 25), ("S6", "Seq2"): (6145, 25),
+    ("S7", "Seq1"): (6239, 25), ("S7", "Seq2"): (6320, 25), ("S8", "Seq1"): (6468, 25), ("S8", "Seq2"): (6054, 25),
+}  # fmt: skip
+"""(frames F, fps) per training sequence (formats.md 2.1, ``mpii_get_sequence_info``)."""
+STUDIO_FX, OUTDOOR_FX = 7.32506 / 10 * 2048, 8.770747185 / 10 * 1920
+TEST_INTRINSICS = {
+    "studio": (STUDIO_FX, STUDIO_FX / 1.00044, 1024 - 0.0322884 / 10 * 2048, 1024 + 0.0929296 / 10 * 2048),
+    "outdoor": (OUTDOOR_FX, OUTDOOR_FX / 0.993236423, 960 - 0.104908645 / 10 * 1920, 540 + 0.104899704 / 5.625 * 1080),
+}
+"""(fx, fy, cx, cy) pixels of the test cameras from the official calibration text (formats.md 2.2): fx = focal mm /
+sensor width mm * width, fy = fx / pixelAspect, principal point = image centre + centreOffset mm in pixels;
+studio ``cam_8`` (TS1-TS4, 2048 x 2048), GoPro (TS5, TS6, 1920 x 1080, 10 x 5.625 mm sensor)."""
+OUTDOOR_RADIAL = (-0.276859611, 0.131125256, -0.049318332)
+"""The GoPro's OpenCV k1, k2, k3 (formats.md 2.2); its tangential p1, p2 (|p| < 1.2e-3) are left out, as the
+reader documents that it drops them."""
+MILLIMETRES = 1000.0
+"""``annot3``, ``univ_annot3`` and calibration translations are millimetres (formats.md 2.1, 2.2)."""
 _MPI28_FROM_FIGURE = {"spine3": "chest", "spine4": "thorax", "spine2": "spine_mid"}
 UNIVERSAL_SCALE = 0.93
 """Stand-in for the rescaling of ``univ_annot3`` to the universal skeleton (about the pelvis, camera frame)."""
 CAMERA_RING_RADIUS = 4.2
 """Distance (metres) of the 11 wall cameras from the capture volume's centre."""
+
+
+@dataclass(frozen=True)
+class PinholeCamera:
+    """A distortion-free camera: ``x_camera = rotation @ x_world + translation`` (metres), then pixels."""
+
+    fx: float
+    fy: float
+    cx: float
+    cy: float
+    rotation: np.ndarray
+    translation: np.ndarray
+    radial: tuple[float, float, float] = (0.0, 0.0, 0.0)
+
+    def to_camera(self, world: np.ndarray) -> np.ndarray:
+        """(..., 3) world metres -> (..., 3) camera metres (x right, y down, z ahead)."""
+        return world @ self.rotation.T + self.translation
+
+    def pixels(self, points: np.ndarray) -> np.ndarray:
+        """(..., 3) camera metres -> (..., 2) pixels.
+
+        ``(x, y) / z`` is scaled by ``1 + k1 r^2 + k2 r^4 + k3 r^6``, then mapped to ``(fx x + cx, fy y + cy)``.
+        """
+        normalised = points[..., :2] / points[..., 2:]
+        r2 = (normalised**2).sum(axis=-1, keepdims=True)
+        k1, k2, k3 = self.radial
+        distorted = normalised * (1 + k1 * r2 + k2 * r2**2 + k3 * r2**3)
+        return np.array([self.fx, self.fy]) * distorted + np.array([self.cx, self.cy])
 
 
 @dataclass(frozen=True)
@@ -54,29 +118,49 @@ class MpiInf3dhpArchiveSpec:
     seed: int = 0
 
     def __post_init__(self) -> None:
-        unknown = [(s, q) for s in self.subjects for q in self.sequences if (s, q) not in TRAIN_SEQUENCES]
+        unknown = [(s, q) for s in self.subjects for q in self.sequences if (s, q) not in SEQUENCE_INFO]
         if unknown:
             raise ValueError(f"MpiInf3dhpArchiveSpec: no such training sequences {unknown}")
         if self.frames < 1 or self.test_frames < 1:
             raise ValueError(f"frames and test_frames must be positive, got {self.frames}, {self.test_frames}")
 
 
-def training_cameras(seed: int) -> list[Camera]:
+def _looking_at_centre(position: np.ndarray, fx: float, fy: float, cx: float, cy: float) -> PinholeCamera:
+    """A camera at ``position`` (world metres, z up) aimed at (0, 0, 0.9): rows of R are right, down, forward."""
+    forward = np.array([0.0, 0.0, 0.9]) - position
+    forward /= np.linalg.norm(forward)
+    right = np.cross(forward, [0.0, 0.0, 1.0])
+    right /= np.linalg.norm(right)
+    rotation = np.stack([right, np.cross(forward, right), forward])
+    return PinholeCamera(fx, fy, cx, cy, rotation, -rotation @ position)
+
+
+def training_cameras(seed: int) -> list[PinholeCamera]:
     """14 cameras: 0-10 on a ring at chest to head height, 11-13 on the ceiling, all looking at the centre."""
     rng = np.random.default_rng([seed, 14])
     cameras = []
-    for index in range(CAMERA_COUNT):
+    for index in range(CAMERAS):
         angle = 2 * np.pi * index / 11 + rng.uniform(-0.1, 0.1)
         radius, height = (CAMERA_RING_RADIUS, 0.8 + 0.3 * (index % 4)) if index < 11 else (1.8, 3.2)
-        focal = 1500.0 + rng.uniform(-20, 20)
-        cameras.append(
-            look_at_camera(
-                str(index), (radius * np.cos(angle), radius * np.sin(angle), height), (0.0, 0.0, 0.9),
-                fx=focal, fy=focal * (1 + rng.uniform(-1e-3, 1e-3)), cx=1024 + rng.uniform(-15, 15),
-                cy=1024 + rng.uniform(-15, 15), width=2048, height=2048,
-            )
-        )  # fmt: skip
+        position = np.array([radius * np.cos(angle), radius * np.sin(angle), height])
+        fx = 1500.0 + rng.uniform(-20, 20)
+        fy, cx, cy = fx * (1 + rng.uniform(-1e-3, 1e-3)), 1024 + rng.uniform(-15, 15), 1024 + rng.uniform(-15, 15)
+        cameras.append(_looking_at_centre(position, fx, fy, cx, cy))
     return cameras
+
+
+def camera_of_test(sequence: str) -> PinholeCamera:
+    """The studio (TS1-TS4) or outdoor (TS5, TS6) camera of ``TEST_INTRINSICS``, at the origin of its frame."""
+    outdoor = sequence in ("TS5", "TS6")
+    fx, fy, cx, cy = TEST_INTRINSICS["outdoor" if outdoor else "studio"]
+    radial = OUTDOOR_RADIAL if outdoor else (0.0, 0.0, 0.0)
+    return PinholeCamera(fx, fy, cx, cy, np.eye(3), np.zeros(3), radial)
+
+
+def _figure_mpi28(frames: int, profile: str, seed: int) -> np.ndarray:
+    """(T, 28, 3) world metres: the synthetic figure's points in the 28-joint order."""
+    points = figure_motion(frames, 25.0, profile, seed)
+    return np.stack([points[_MPI28_FROM_FIGURE.get(name, name)] for name in MPI28_JOINTS], axis=1)
 
 
 def _universal(poses_mm: np.ndarray, pelvis_index: int) -> np.ndarray:
@@ -93,14 +177,14 @@ def synthetic_training(spec: MpiInf3dhpArchiveSpec) -> dict[tuple[str, str], dic
         for sequence_index, sequence in enumerate(spec.sequences):
             seed = spec.seed * 1_000_003 + 100 * subject_index + sequence_index
             profile = ("walk", "stand", "jog", "sit")[(subject_index + 2 * sequence_index) % 4]
-            world = figure_joints(figure_motion(spec.frames, 25.0, profile, seed), "mpi_inf_3dhp28", _MPI28_FROM_FIGURE)
+            world = _figure_mpi28(spec.frames, profile, seed)
             content: dict[str, list[np.ndarray]] = {"annot2": [], "annot3": [], "univ_annot3": []}
             for camera in cameras:
-                points = np.asarray(world_to_camera(world, camera))
-                millimetres = points * MILLIMETRES_PER_METRE
-                content["annot2"].append(np.asarray(project(points, camera)).reshape(spec.frames, 56))
+                points = camera.to_camera(world)
+                millimetres = points * MILLIMETRES
+                content["annot2"].append(camera.pixels(points).reshape(spec.frames, 56))
                 content["annot3"].append(millimetres.reshape(spec.frames, 84))
-                content["univ_annot3"].append(_universal(millimetres, 4).reshape(spec.frames, 84))
+                content["univ_annot3"].append(_universal(millimetres, PELVIS_MPI28).reshape(spec.frames, 84))
             sequences[(subject, sequence)] = content
     return sequences
 
@@ -109,34 +193,33 @@ def synthetic_test(spec: MpiInf3dhpArchiveSpec) -> dict[str, dict[str, np.ndarra
     """Per test sequence, squeezed: annot2 (N, 17, 2), annot3/univ_annot3 (N, 17, 3) mm, valid_frame, activity."""
     sequences = {}
     for index, sequence in enumerate(spec.test_sequences):
-        points = figure_motion(spec.test_frames, 25.0, ("stand", "walk")[index % 2], spec.seed * 7919 + index)
-        world = figure_joints(points, "mpi_inf_3dhp28", _MPI28_FROM_FIGURE)
+        world = _figure_mpi28(spec.test_frames, ("stand", "walk")[index % 2], spec.seed * 7919 + index)
         # Figure (z up, about the origin) placed 5 m in front of the test camera: x right, y down, z ahead.
         in_camera = np.stack([world[..., 0], 1.0 - world[..., 2], 5.0 + world[..., 1]], axis=-1)
-        poses = convert_joints(in_camera, "mpi_inf_3dhp28", "mpi_inf_3dhp17")
+        poses = in_camera[:, list(TEST17_FROM_MPI28)]
         valid = np.ones(spec.test_frames)
         valid[3:6] = 0.0
         sequences[sequence] = {
-            "annot2": np.asarray(project(poses, camera_of_test_sequence(sequence))),
-            "annot3": poses * MILLIMETRES_PER_METRE,
-            "univ_annot3": _universal(poses * MILLIMETRES_PER_METRE, 14),
+            "annot2": camera_of_test(sequence).pixels(poses),
+            "annot3": poses * MILLIMETRES,
+            "univ_annot3": _universal(poses * MILLIMETRES, PELVIS_TEST17),
             "valid_frame": valid,
             "activity_annotation": 1.0 + (np.arange(spec.test_frames) // 10) % 7,
         }
     return sequences
 
 
-def write_calibration(path: Path, cameras: list[Camera]) -> None:
+def write_calibration(path: Path, cameras: list[PinholeCamera]) -> None:
     """Write a Skeletool ``camera.calibration`` file (formats.md 2.1): 7 lines per camera, mm extrinsics."""
     lines = ["Skeletool Camera Calibration File V1.0"]
-    for camera in cameras:
+    for index, camera in enumerate(cameras):
         intrinsic = [camera.fx, 0, camera.cx, 0, 0, camera.fy, camera.cy, 0, 0, 0, 1, 0, 0, 0, 0, 1]
         extrinsic = np.eye(4)
-        extrinsic[:3, :3], extrinsic[:3, 3] = camera.rotation, camera.translation * MILLIMETRES_PER_METRE
+        extrinsic[:3, :3], extrinsic[:3, 3] = camera.rotation, camera.translation * MILLIMETRES
         lines += [
-            f"name          {camera.name}",
+            f"name          {index}",
             "  sensor      10 10",
-            f"  size        {camera.width} {camera.height}",
+            "  size        2048 2048",
             "  animated    0",
             "  intrinsic   " + " ".join(f"{v:.10g}" for v in intrinsic),
             "  extrinsic   " + " ".join(f"{v:.10g}" for v in extrinsic.ravel()),
@@ -183,7 +266,7 @@ def write_3dhp_mat(root: Path, spec: MpiInf3dhpArchiveSpec = MpiInf3dhpArchiveSp
         folder = root / subject / sequence
         folder.mkdir(parents=True, exist_ok=True)
         mat = {name: _cells(arrays) for name, arrays in content.items()}
-        mat |= {"cameras": np.arange(CAMERA_COUNT)[None], "frames": np.arange(spec.frames)[:, None]}
+        mat |= {"cameras": np.arange(CAMERAS)[None], "frames": np.arange(spec.frames)[:, None]}
         savemat(folder / "annot.mat", mat)
         write_calibration(folder / "camera.calibration", cameras)
         written += [folder / "annot.mat", folder / "camera.calibration"]
@@ -205,14 +288,14 @@ def write_3dhp_npz(root: Path, spec: MpiInf3dhpArchiveSpec = MpiInf3dhpArchiveSp
     root.mkdir(parents=True, exist_ok=True)
     train = {}
     for (subject, sequence), content in synthetic_training(spec).items():
-        frames, fps = TRAIN_SEQUENCES[(subject, sequence)]
+        frames, fps = SEQUENCE_INFO[(subject, sequence)]
         per_camera = {}
-        for camera in VNECT_CAMERAS:
+        for camera in VNECT:
             keypoints = content["annot2"][camera][:frames].reshape(-1, 28, 2)
             poses = content["univ_annot3"][camera][:frames].reshape(-1, 28, 3)
             per_camera[str(camera)] = {
-                "data_2d": convert_joints(keypoints, "mpi_inf_3dhp28", "mpi_inf_3dhp17"),
-                "data_3d": convert_joints(poses, "mpi_inf_3dhp28", "mpi_inf_3dhp17"),
+                "data_2d": keypoints[:, list(TEST17_FROM_MPI28)],
+                "data_3d": poses[:, list(TEST17_FROM_MPI28)],
             }
         train[f"{subject} {sequence}"] = [per_camera, int(fps)]
     test = {
