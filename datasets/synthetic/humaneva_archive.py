@@ -6,8 +6,11 @@ mocap as all-NaN rows (``../shared/reference/formats.md`` 3.3). ``write_humaneva
 motion as ``data_3d_humaneva15.npz`` / ``data_2d_humaneva15_gt.npz`` cut into chunks the way VideoPose3D's
 ``prepare_data_humaneva.py`` does (formats.md 3.4). Sequence lengths are the real ones (formats.md 3.5).
 
-VideoPose3D publishes no HumanEva-I intrinsics, so the synthetic 2D uses invented ones
-(``SYNTHETIC_FOCAL``, image centre) with the real extrinsics; readers never need them.
+VideoPose3D publishes no HumanEva-I intrinsics, and readers take the 2D as given, so the synthetic 2D comes
+from invented pinhole cameras written out here (``SYNTHETIC_CAMERAS``). Every format fact (joint order and
+symmetry, sequence lengths, units, key names) is a literal read off formats.md, not imported from
+``datasets.humaneva`` or ``datasets.skeletons``: a reader that misreads the format then disagrees with
+these files instead of sharing the misreading.
 """
 
 from __future__ import annotations
@@ -18,14 +21,36 @@ from pathlib import Path
 
 import numpy as np
 
-from datasets.cameras import Camera, humaneva_cameras, project, world_to_camera
-from datasets.humaneva import SEQUENCE_FRAMES
-from datasets.skeletons import get_skeleton
-from datasets.synthetic.h36m_archive import figure_joints, figure_motion
-from datasets.units import MILLIMETRES_PER_METRE
+from datasets.synthetic.h36m_archive import figure_motion
 
+HUMANEVA15_JOINTS = (
+    "pelvis", "thorax", "left_shoulder", "left_elbow", "left_wrist", "right_shoulder", "right_elbow",
+    "right_wrist", "left_hip", "left_knee", "left_ankle", "right_hip", "right_knee", "right_ankle", "head",
+)  # fmt: skip
+"""VideoPose3D's ``humaneva15`` order (formats.md 3.2)."""
+HUMANEVA15_SYMMETRY = [[2, 3, 4, 8, 9, 10], [5, 6, 7, 11, 12, 13]]
+"""``keypoints_symmetry`` of the 2D file's metadata: left joints, right joints (formats.md 3.2, 3.4)."""
+SEQUENCE_FRAMES = {
+    ("Train/S1", "Walking 1"): 613, ("Train/S1", "Jog 1"): 373, ("Train/S1", "ThrowCatch 1"): 472,
+    ("Train/S1", "Gestures 1"): 406, ("Train/S1", "Box 1"): 404,
+    ("Train/S2", "Walking 1"): 438, ("Train/S2", "Jog 1"): 397, ("Train/S2", "ThrowCatch 1"): 578,
+    ("Train/S2", "Gestures 1"): 401, ("Train/S2", "Box 1"): 352,
+    ("Train/S3", "Walking 1"): 491, ("Train/S3", "Jog 1"): 441, ("Train/S3", "Gestures 1"): 569,
+    ("Train/S3", "Box 1"): 509,
+    ("Validate/S1", "Walking 1"): 585, ("Validate/S1", "Jog 1"): 362, ("Validate/S1", "ThrowCatch 1"): 468,
+    ("Validate/S1", "Gestures 1"): 390, ("Validate/S1", "Box 1"): 380,
+    ("Validate/S2", "Walking 1"): 433, ("Validate/S2", "Jog 1"): 393, ("Validate/S2", "ThrowCatch 1"): 545,
+    ("Validate/S2", "Gestures 1"): 495, ("Validate/S2", "Box 1"): 377,
+    ("Validate/S3", "Walking 1"): 443, ("Validate/S3", "Jog 1"): 396, ("Validate/S3", "ThrowCatch 1"): 488,
+    ("Validate/S3", "Gestures 1"): 528, ("Validate/S3", "Box 1"): 507,
+}  # fmt: skip
+"""Frames of each trial-1 sequence (formats.md 3.5; Train/S3 ThrowCatch is skipped, damaged mocap)."""
+MILLIMETRES = 1000.0
+"""``poses_3d`` is millimetres, the npz files metres (formats.md 3.3, 3.4)."""
 SYNTHETIC_FOCAL = 760.0
 """Invented focal length (pixels) for the synthetic 640x480 images; not a HumanEva-I calibration."""
+SYNTHETIC_CAMERAS = ((4.0, 0.6, 1.5), (0.8, -3.8, 1.5), (-0.8, 3.9, 1.4))
+"""Invented centres (world metres, z up) of C1-C3, near the real ones (formats.md 3.1: z about 1.4-1.5 m)."""
 PROFILES = {"Walking": "walk", "Jog": "jog", "Box": "box", "Gestures": "stand", "ThrowCatch": "stand"}
 _HUMANEVA15_FROM_FIGURE = {"head": "head_top"}  # HumanEva's head is headDistal, the top of the head
 
@@ -60,13 +85,22 @@ class HumanEvaArchiveSpec:
             raise ValueError(f"HumanEvaArchiveSpec.gap must be >= 0, got {self.gap}")
 
 
-def synthetic_cameras(subject: str) -> list[Camera]:
-    """The subject's real C1-C3 extrinsics with invented pinhole intrinsics (synthetic 2D only)."""
-    centre = {"cx": 320.0, "cy": 240.0, "fx": SYNTHETIC_FOCAL, "fy": SYNTHETIC_FOCAL}
-    return [
-        Camera(c.name, **centre, width=c.width, height=c.height, rotation=c.rotation, translation=c.translation)
-        for c in humaneva_cameras(subject)
-    ]
+def synthetic_keypoints(world: np.ndarray) -> np.ndarray:
+    """(T, J, 3) world metres -> (3, T, J, 2) pixels in C1-C3.
+
+    Pinholes at ``SYNTHETIC_CAMERAS`` aimed at the point (0, 0, 1) m, image centre (320, 240), focal
+    ``SYNTHETIC_FOCAL``.
+    """
+    keypoints = []
+    for centre in SYNTHETIC_CAMERAS:
+        forward = np.array([0.0, 0.0, 1.0]) - centre
+        forward /= np.linalg.norm(forward)
+        right = np.cross(forward, [0.0, 0.0, 1.0])
+        right /= np.linalg.norm(right)
+        rotation = np.stack([right, np.cross(forward, right), forward])  # rows: camera x, y (down), z
+        points = (world - np.asarray(centre)) @ rotation.T
+        keypoints.append(SYNTHETIC_FOCAL * points[..., :2] / points[..., 2:] + np.array([320.0, 240.0]))
+    return np.stack(keypoints)
 
 
 def synthetic_sequences(spec: HumanEvaArchiveSpec) -> dict[tuple[str, str], tuple[np.ndarray, np.ndarray]]:
@@ -75,9 +109,9 @@ def synthetic_sequences(spec: HumanEvaArchiveSpec) -> dict[tuple[str, str], tupl
     for number, (part, subject, action) in enumerate(itertools.product(spec.parts, spec.subjects, spec.actions)):
         frames = SEQUENCE_FRAMES[(f"{part}/{subject}", f"{action} 1")]
         points = figure_motion(frames, 60.0, PROFILES.get(action, "stand"), spec.seed * 7919 + number)
-        world = figure_joints(points, "humaneva15", _HUMANEVA15_FROM_FIGURE)
-        keypoints = np.stack([project(world_to_camera(world, c), c) for c in synthetic_cameras(subject)])
-        poses = world * MILLIMETRES_PER_METRE
+        world = np.stack([points[_HUMANEVA15_FROM_FIGURE.get(name, name)] for name in HUMANEVA15_JOINTS], axis=1)
+        keypoints = synthetic_keypoints(world)
+        poses = world * MILLIMETRES
         if spec.gap and number % 2:
             middle = frames // 2
             poses[middle : middle + spec.gap] = np.nan
@@ -112,12 +146,10 @@ def write_humaneva_npz(root: Path, spec: HumanEvaArchiveSpec = HumanEvaArchiveSp
         for chunk, (start, stop) in enumerate(itertools.pairwise(boundaries)):
             if finite[start]:
                 name = f"{sequence} chunk{chunk}"
-                positions_3d[key][name] = poses[start:stop].astype(np.float32) / np.float32(MILLIMETRES_PER_METRE)
+                positions_3d[key][name] = poses[start:stop].astype(np.float32) / np.float32(MILLIMETRES)
                 positions_2d[key][name] = [camera[start:stop].astype(np.float32) for camera in keypoints]
     root.mkdir(parents=True, exist_ok=True)
-    skeleton = get_skeleton("humaneva15")
-    symmetry = [list(skeleton.left_indices), list(skeleton.right_indices)]
-    metadata = {"layout_name": "humaneva15", "num_joints": skeleton.num_joints, "keypoints_symmetry": symmetry}
+    metadata = {"layout_name": "humaneva15", "num_joints": 15, "keypoints_symmetry": HUMANEVA15_SYMMETRY}
     written = [root / "data_3d_humaneva15.npz", root / "data_2d_humaneva15_gt.npz"]
     np.savez_compressed(written[0], positions_3d=positions_3d)
     np.savez_compressed(written[1], positions_2d=positions_2d, metadata=metadata)
