@@ -1,4 +1,4 @@
-"""Shared test fixtures: small synthetic views and stores, and the path of the real AMASS sample."""
+"""Shared test fixtures: small synthetic views and stores, the path of the real AMASS sample; ``gpu`` skips."""
 
 from __future__ import annotations
 
@@ -12,6 +12,19 @@ from datasets.views import View
 
 SHARED_DIRECTORY = Path(__file__).resolve().parents[2] / "shared"
 AMASS_SAMPLE = SHARED_DIRECTORY / "data" / "amass_sample.npz"
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Skip tests marked ``gpu`` when CUDA is absent (CI), naming why; torch is imported only if one is collected."""
+    gpu_items = [item for item in items if item.get_closest_marker("gpu") is not None]
+    if not gpu_items:
+        return
+    import torch
+
+    if torch.cuda.is_available():
+        return
+    for item in gpu_items:
+        item.add_marker(pytest.mark.skip(reason="needs a CUDA device (gpu marker); torch.cuda.is_available() is False"))
 
 
 def simple_camera(name: str = "camera_0"):
