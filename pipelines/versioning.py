@@ -10,6 +10,12 @@ identical outputs leaves every downstream id unchanged (early cutoff). Outputs a
 attempt directory (a local directory, or a prefix when the workspace is in object storage) and published
 atomically (``datasets.workspace.Workspace.publish``). See ``docs/versioning.md``.
 
+Two modules on purpose: ``datasets.workspace`` holds what a reader needs (the manifest, the registry,
+resolving a reference, publishing), because ``datasets.store.open_store`` and training's data loading resolve
+versions and ``datasets`` may not import ``pipelines``; this module holds what only a stage run needs
+(version ids from inputs, config and code identity, git state, verification), which imports
+``pipelines.code_identity``. Nothing is written in both.
+
 Usage::
 
     run = StageRun(workspace, "preprocess-h36m", config=config_dict, inputs=fingerprint)
