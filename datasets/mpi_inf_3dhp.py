@@ -22,11 +22,12 @@ Conventions and choices:
 - Training cameras come from ``camera.calibration``. The npz files carry no calibration: when the folder
   has no ``S*/Seq*/camera.calibration`` either, the cameras have unknown (NaN) intrinsics and identity
   extrinsics, like ``datasets.cameras.humaneva_cameras``.
-- Test cameras come from the official test calibration (``test_util/camera_calibration``; numbers in
-  ``TEST_CALIBRATIONS``), so both test sources give the same views. Converting its millimetre sensor units
-  to pixels (``fx = focal / sensor_width * width``, ``fy = fx / pixel_aspect``, principal point = image
-  centre + centre offset) is our reading of the format [inferred]; the GoPro's OpenCV tangential terms
-  (|p| < 1.2e-3) are dropped because ``Camera`` models Human3.6M's tangential form, not OpenCV's.
+- Test cameras come from the official test calibration (``test_util/camera_calibration``; numbers and
+  conversion in ``datasets.mpi_inf_3dhp_cameras``), so both test sources give the same views. Converting
+  its millimetre sensor units to pixels (``fx = focal / sensor_width * width``, ``fy = fx / pixel_aspect``,
+  principal point = image centre + centre offset) is our reading of the format [inferred]; the GoPro's
+  OpenCV tangential terms (|p| < 1.2e-3) are dropped because ``Camera`` models Human3.6M's tangential form,
+  not OpenCV's.
 - Test frame rates are not documented (formats.md 2.2): ``TEST_FPS`` assumes 25 Hz for the studio sequences
   TS1-TS4 and 50 Hz for the outdoor GoPro sequences TS5-TS6 [unconfirmed]; ``options.test_fps`` overrides.
 """
@@ -41,6 +42,7 @@ import numpy as np
 
 from datasets.cameras import Camera
 from datasets.errors import reraise_if_environment
+from datasets.mpi_inf_3dhp_cameras import camera_of_test_sequence, read_calibration
 from datasets.skeletons import convert_joints
 from datasets.units import MILLIMETRES_PER_METRE
 from datasets.videopose3d import ReadResult, detect_source_format, load_object_npz, pose_array_problem
@@ -70,40 +72,6 @@ TEST_SEQUENCES = ("TS1", "TS2", "TS3", "TS4", "TS5", "TS6")
 TEST_FPS: Mapping[str, float] = {"TS1": 25.0, "TS2": 25.0, "TS3": 25.0, "TS4": 25.0, "TS5": 50.0, "TS6": 50.0}
 """Assumed test frame rates [unconfirmed, formats.md 2.2]: studio 25 Hz, outdoor GoPro 50 Hz."""
 
-
-@dataclass(frozen=True)
-class OfficialCalibration:
-    """One camera of the official test calibration ("tc camera calibration v0.3"; formats.md 2.2).
-
-    Lengths of the sensor are millimetres; ``origin`` is the camera centre in the test world, millimetres;
-    ``up`` and ``right`` are the image's up and right directions in that world.
-    """
-
-    name: str
-    image_size: tuple[int, int]
-    sensor_mm: tuple[float, float]
-    focal_mm: float
-    pixel_aspect: float
-    centre_offset_mm: tuple[float, float]
-    radial: tuple[float, float, float]
-    origin_mm: tuple[float, float, float]
-    up: tuple[float, float, float]
-    right: tuple[float, float, float]
-
-
-TEST_CALIBRATIONS: Mapping[str, OfficialCalibration] = {
-    "studio": OfficialCalibration(  # TS1-TS4, camera cam_8, no distortion
-        "test_studio", (2048, 2048), (10.0, 10.0), 7.32506, 1.00044, (-0.0322884, 0.0929296), (0.0, 0.0, 0.0),
-        (3427.28, 1387.86, 309.42), (-0.208215, 0.976233, 0.06014), (0.000575281, 0.0616098, -0.9981),
-    ),
-    "outdoor": OfficialCalibration(  # TS5-TS6, GoPro; OpenCV (k1, k2, p1, p2, k3) = (-0.2769, 0.1311, ...)
-        "test_outdoor", (1920, 1080), (10.0, 5.625), 8.770747185, 0.993236423, (-0.104908645, 0.104899704),
-        (-0.276859611, 0.131125256, -0.049318332), (-2104.3074, 1038.6707, -4596.6367),
-        (0.025272345, 0.995038509, 0.096227370), (-0.939647257, -0.009210289, 0.342020929),
-    ),
-}  # fmt: skip
-TEST_CALIBRATION_OF = {"TS1": "studio", "TS2": "studio", "TS3": "studio", "TS4": "studio"}
-TEST_CALIBRATION_OF |= {"TS5": "outdoor", "TS6": "outdoor"}
 
 TRAIN_MAT_PATTERN = "S*/Seq*/annot.mat"
 TEST_MAT_PATTERNS = ("TS*/annot_data.mat", "*/TS*/annot_data.mat", "*/*/TS*/annot_data.mat")
@@ -135,59 +103,6 @@ class MpiInf3dhpOptions:
         missing = [s for s in TEST_SEQUENCES if s not in self.test_fps or not self.test_fps[s] > 0]
         if missing:
             raise ValueError(f"test_fps needs a positive rate for every test sequence, missing {missing}")
-
-
-def camera_of_test_sequence(sequence: str) -> Camera:
-    """The official calibration of test sequence ``sequence`` (``"TS1"``..``"TS6"``) as a ``Camera``."""
-    calibration = TEST_CALIBRATIONS[TEST_CALIBRATION_OF[sequence]]
-    width, height = calibration.image_size
-    fx = calibration.focal_mm / calibration.sensor_mm[0] * width
-    cx = width / 2 + calibration.centre_offset_mm[0] / calibration.sensor_mm[0] * width
-    cy = height / 2 + calibration.centre_offset_mm[1] / calibration.sensor_mm[1] * height
-    right, up = np.asarray(calibration.right), np.asarray(calibration.up)
-    rotation = _nearest_rotation(np.stack([right, -up, np.cross(up, right)]))  # rows: camera x, y (down), z
-    translation = -rotation @ np.asarray(calibration.origin_mm) / MILLIMETRES_PER_METRE
-    return Camera(
-        calibration.name, fx, fx / calibration.pixel_aspect, cx, cy, width, height, rotation, translation,
-        radial=calibration.radial,
-    )  # fmt: skip
-
-
-def _nearest_rotation(matrix: np.ndarray) -> np.ndarray:
-    """The rotation closest to ``matrix`` (polar decomposition): printed calibrations are not orthonormal."""
-    u, _, vt = np.linalg.svd(matrix)
-    return u @ np.diag([1.0, 1.0, np.linalg.det(u @ vt)]) @ vt
-
-
-def read_calibration(path: Path) -> dict[int, Camera]:
-    """Parse a Skeletool ``camera.calibration`` file (formats.md 2.1) into cameras by index.
-
-    Each block starts with ``name <c>`` and holds ``size <w> <h>``, ``intrinsic`` (4x4 row-major, pixels) and
-    ``extrinsic`` (4x4 row-major world->camera, translation in millimetres).
-
-    Raises:
-        ValueError: A block lacks one of those lines or holds the wrong count of numbers.
-    """
-    blocks: dict[int, dict[str, list[float]]] = {}
-    current: dict[str, list[float]] | None = None
-    for line in Path(path).read_text().splitlines()[1:]:
-        key, *values = line.split()
-        if key == "name":
-            current = blocks.setdefault(int(values[0]), {})
-        elif current is not None:
-            current[key] = [float(v) for v in values]
-    cameras = {}
-    for index, block in blocks.items():
-        if any(len(block.get(key, ())) != count for key, count in (("size", 2), ("intrinsic", 16), ("extrinsic", 16))):
-            raise ValueError(f"{path}: camera {index} needs size (2), intrinsic (16) and extrinsic (16) numbers")
-        intrinsic = np.reshape(block["intrinsic"], (4, 4))
-        extrinsic = np.reshape(block["extrinsic"], (4, 4))
-        width, height = (int(v) for v in block["size"])
-        cameras[index] = Camera(
-            str(index), intrinsic[0, 0], intrinsic[1, 1], intrinsic[0, 2], intrinsic[1, 2], width, height,
-            _nearest_rotation(extrinsic[:3, :3]), extrinsic[:3, 3] / MILLIMETRES_PER_METRE,
-        )  # fmt: skip
-    return cameras
 
 
 def _uncalibrated_camera(index: int) -> Camera:

@@ -10,13 +10,8 @@ import pytest
 from scipy.io import loadmat, savemat
 
 from datasets.cameras import project
-from datasets.mpi_inf_3dhp import (
-    MpiInf3dhpOptions,
-    camera_of_test_sequence,
-    detect_format,
-    read_3dhp,
-    read_calibration,
-)
+from datasets.mpi_inf_3dhp import MpiInf3dhpOptions, detect_format, read_3dhp
+from datasets.mpi_inf_3dhp_cameras import camera_of_test_sequence, read_calibration
 from datasets.synthetic.mpi_inf_3dhp_archive import MpiInf3dhpArchiveSpec, write_3dhp_mat, write_3dhp_npz
 
 SPEC = MpiInf3dhpArchiveSpec()
