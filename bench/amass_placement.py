@@ -25,7 +25,7 @@ import numpy as np
 from datasets.amass.config import PLACEMENTS, AmassConfig
 from datasets.amass.convert import convert_amass_file
 from datasets.amass.discovery import discover, manifest_files
-from datasets.cameras import H36M_CAMERA_IDS
+from datasets.camera_rigs import H36M_CAMERA_IDS
 from datasets.synthetic.amass_archive import build_demo_amass
 
 AMASS_SAMPLE = Path(__file__).resolve().parents[2] / "shared/data/amass_sample.npz"

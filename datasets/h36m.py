@@ -37,7 +37,8 @@ from pathlib import Path
 
 import numpy as np
 
-from datasets.cameras import Camera, h36m_cameras, project, world_to_camera
+from datasets.camera_rigs import h36m_cameras
+from datasets.cameras import Camera, project, world_to_camera
 from datasets.errors import reraise_if_environment
 from datasets.skeletons import convert_joints
 from datasets.units import MILLIMETRES_PER_METRE

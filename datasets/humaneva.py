@@ -30,7 +30,8 @@ from pathlib import Path
 
 import numpy as np
 
-from datasets.cameras import Camera, humaneva_cameras, world_to_camera
+from datasets.camera_rigs import humaneva_cameras
+from datasets.cameras import Camera, world_to_camera
 from datasets.errors import reraise_if_environment
 from datasets.units import MILLIMETRES_PER_METRE
 from datasets.videopose3d import (

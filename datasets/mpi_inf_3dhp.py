@@ -21,7 +21,7 @@ Conventions and choices:
   P-STMO, MotionAGFormer, mmpose and mmhuman3d use; ``options.cameras`` chooses others.
 - Training cameras come from ``camera.calibration``. The npz files carry no calibration: when the folder
   has no ``S*/Seq*/camera.calibration`` either, the cameras have unknown (NaN) intrinsics and identity
-  extrinsics, like ``datasets.cameras.humaneva_cameras``.
+  extrinsics, like ``datasets.camera_rigs.humaneva_cameras``.
 - Test cameras come from the official test calibration (``test_util/camera_calibration``; numbers and
   conversion in ``datasets.mpi_inf_3dhp_cameras``), so both test sources give the same views. Converting
   its millimetre sensor units to pixels (``fx = focal / sensor_width * width``, ``fy = fx / pixel_aspect``,

@@ -37,7 +37,8 @@ from typing import Any
 
 import numpy as np
 
-from datasets.cameras import H36M_CAMERA_IDS, HUMANEVA_CAMERA_IDS, Camera, camera_to_world
+from datasets.camera_rigs import H36M_CAMERA_IDS, HUMANEVA_CAMERA_IDS
+from datasets.cameras import Camera, camera_to_world
 from datasets.safe_npz import UnsafePickleError, npz_member_names, read_npz_member
 from datasets.skeletons import convert_joints, get_skeleton
 from datasets.views import Rejection, View
@@ -129,7 +130,7 @@ def subject_cameras(
     Args:
         subject: Subject id.
         cache: subject -> cameras (or None), shared across one reader call.
-        lookup: ``datasets.cameras.h36m_cameras`` or ``humaneva_cameras``.
+        lookup: ``datasets.camera_rigs.h36m_cameras`` or ``humaneva_cameras``.
         result: Where the note goes.
     """
     if subject not in cache:

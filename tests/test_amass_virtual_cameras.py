@@ -18,7 +18,8 @@ from datasets.amass.virtual_cameras import (
     random_cameras,
     sequence_cameras,
 )
-from datasets.cameras import Camera, h36m_cameras, project, world_to_camera
+from datasets.camera_rigs import h36m_cameras
+from datasets.cameras import Camera, project, world_to_camera
 from datasets.visibility import out_of_frame_ratio
 
 CONFIG = AmassConfig(amass_root=Path("."), body_models=Path("."))

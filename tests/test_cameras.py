@@ -12,12 +12,10 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from datasets.camera_rigs import H36M_CAMERA_IDS, h36m_cameras, humaneva_cameras
 from datasets.cameras import (
-    H36M_CAMERA_IDS,
     Camera,
     camera_to_world,
-    h36m_cameras,
-    humaneva_cameras,
     look_at_camera,
     normalized_to_pixels,
     pixels_to_normalized,

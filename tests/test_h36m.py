@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from datasets.cameras import h36m_cameras
+from datasets.camera_rigs import h36m_cameras
 from datasets.h36m import detect_format, normalise_sequence, read_h36m
 from datasets.skeletons import convert_joints
 from datasets.synthetic.h36m_archive import (

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from datasets.cameras import h36m_cameras
+from datasets.camera_rigs import h36m_cameras
 from datasets.h36m import read_h36m
 from datasets.humaneva import read_humaneva
 from datasets.skeletons import get_skeleton

@@ -20,7 +20,7 @@ import numpy as np
 import pytest
 import torch
 
-from datasets.cameras import H36M_CAMERA_IDS, HUMANEVA_CAMERA_IDS
+from datasets.camera_rigs import H36M_CAMERA_IDS, HUMANEVA_CAMERA_IDS
 from datasets.h36m import read_h36m
 from datasets.humaneva import read_humaneva
 from datasets.synthetic.h36m_archive import H36MArchiveSpec, write_videopose3d_h36m

@@ -25,7 +25,8 @@ import hashlib
 import numpy as np
 
 from datasets.amass.config import PLACEMENTS, AmassConfig
-from datasets.cameras import Camera, h36m_cameras, look_at_camera, project, world_to_camera
+from datasets.camera_rigs import h36m_cameras
+from datasets.cameras import Camera, look_at_camera, project, world_to_camera
 from datasets.skeletons import H36MJoint
 from datasets.visibility import out_of_frame_ratio
 

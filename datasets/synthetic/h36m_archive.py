@@ -17,7 +17,8 @@ from pathlib import Path
 
 import numpy as np
 
-from datasets.cameras import h36m_cameras, project, world_to_camera
+from datasets.camera_rigs import h36m_cameras
+from datasets.cameras import project, world_to_camera
 from datasets.skeletons import convert_joints, get_skeleton
 from datasets.units import MILLIMETRES_PER_METRE
 
