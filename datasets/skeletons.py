@@ -25,6 +25,17 @@ from typing import TypeVar
 import numpy as np
 import torch
 
+from datasets.joint_orders import (
+    H36M32_NAMES,
+    H36M32_PARENTS,
+    HUMANEVA15_NAMES,
+    MPI_INF_3DHP17_NAMES,
+    MPI_INF_3DHP28_NAMES,
+    SMPL_BODY_NAMES,
+    SMPL_BODY_PARENTS,
+    hand_joints,
+)
+
 JOINT_GROUPS = ("torso", "head", "middle_limb", "terminal_limb")
 """MixSTE's joint groups for the weighted MPJPE (MixSTE, Sec. 4.1 "Implementation Details")."""
 
@@ -214,65 +225,10 @@ _MIXSTE_GROUP_OF = {
 
 _H36M17_NAMES = tuple(member.name.lower() for member in H36MJoint)
 
-_H36M32_NAMES = (
-    "pelvis", "right_hip", "right_knee", "right_ankle", "right_toe_base", "right_toe_end",
-    "left_hip", "left_knee", "left_ankle", "left_toe_base", "left_toe_end",
-    "spine_base", "spine", "thorax", "neck_nose", "head_top",
-    "left_clavicle", "left_shoulder", "left_elbow", "left_wrist",
-    "left_thumb_base", "left_thumb_tip", "left_fingers", "left_fingers_tip",
-    "right_clavicle", "right_shoulder", "right_elbow", "right_wrist",
-    "right_thumb_base", "right_thumb_tip", "right_fingers", "right_fingers_tip",
-)  # fmt: skip
-
-_H36M32_PARENTS = (
-    -1, 0, 1, 2, 3, 4, 0, 6, 7, 8, 9, 0, 11, 12, 13, 14,
-    12, 16, 17, 18, 19, 20, 19, 22, 12, 24, 25, 26, 27, 28, 27, 30,
-)  # fmt: skip
-
-_MPI_INF_3DHP28_NAMES = (
-    "spine3", "spine4", "spine2", "spine", "pelvis", "neck", "head", "head_top",
-    "left_clavicle", "left_shoulder", "left_elbow", "left_wrist", "left_hand",
-    "right_clavicle", "right_shoulder", "right_elbow", "right_wrist", "right_hand",
-    "left_hip", "left_knee", "left_ankle", "left_foot", "left_toe",
-    "right_hip", "right_knee", "right_ankle", "right_foot", "right_toe",
-)  # fmt: skip
-
-_MPI_INF_3DHP17_NAMES = (
-    "head_top", "neck", "right_shoulder", "right_elbow", "right_wrist", "left_shoulder", "left_elbow",
-    "left_wrist", "right_hip", "right_knee", "right_ankle", "left_hip", "left_knee", "left_ankle",
-    "pelvis", "spine", "head",
-)  # fmt: skip
-
-_HUMANEVA15_NAMES = (
-    "pelvis", "thorax", "left_shoulder", "left_elbow", "left_wrist", "right_shoulder", "right_elbow",
-    "right_wrist", "left_hip", "left_knee", "left_ankle", "right_hip", "right_knee", "right_ankle", "head",
-)  # fmt: skip
-
-_SMPL_BODY_NAMES = (
-    "pelvis", "left_hip", "right_hip", "spine1", "left_knee", "right_knee", "spine2", "left_ankle",
-    "right_ankle", "spine3", "left_foot", "right_foot", "neck", "left_collar", "right_collar", "head",
-    "left_shoulder", "right_shoulder", "left_elbow", "right_elbow", "left_wrist", "right_wrist",
-)  # fmt: skip
-_SMPL_BODY_PARENTS = (-1, 0, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 9, 9, 12, 13, 14, 16, 17, 18, 19)
-_FINGERS = ("index", "middle", "pinky", "ring", "thumb")  # smplx SMPLH_JOINT_NAMES order; 3 joints each
-
-
-def _hand(side: str, wrist: int, first: int) -> tuple[tuple[str, ...], tuple[int, ...]]:
-    """Names and parents of one 15-joint hand whose first joint has index ``first``.
-
-    Each finger is a chain of three joints whose root hangs off the wrist (formats.md 5.2).
-    """
-    names = tuple(f"{side}_{finger}{k}" for finger in _FINGERS for k in (1, 2, 3))
-    parents = tuple(
-        wrist if k == 0 else first + 3 * finger + k - 1 for finger in range(len(_FINGERS)) for k in range(3)
-    )
-    return names, parents
-
-
-_SMPLH_LEFT_HAND = _hand("left", wrist=20, first=22)
-_SMPLH_RIGHT_HAND = _hand("right", wrist=21, first=37)
-_SMPLX_LEFT_HAND = _hand("left", wrist=20, first=25)
-_SMPLX_RIGHT_HAND = _hand("right", wrist=21, first=40)
+_SMPLH_LEFT_HAND = hand_joints("left", wrist=20, first=22)
+_SMPLH_RIGHT_HAND = hand_joints("right", wrist=21, first=37)
+_SMPLX_LEFT_HAND = hand_joints("left", wrist=20, first=25)
+_SMPLX_RIGHT_HAND = hand_joints("right", wrist=21, first=40)
 
 _SKELETON_LIST = (
     Skeleton(
@@ -283,38 +239,38 @@ _SKELETON_LIST = (
     ),
     Skeleton(
         "h36m32",
-        _H36M32_NAMES,
-        _H36M32_PARENTS,
+        H36M32_NAMES,
+        H36M32_PARENTS,
     ),
     Skeleton(
         "mpi_inf_3dhp28",
-        _MPI_INF_3DHP28_NAMES,
+        MPI_INF_3DHP28_NAMES,
         (2, 0, 3, 4, -1, 1, 5, 6, 5, 8, 9, 10, 11, 5, 13, 14, 15, 16, 4, 18, 19, 20, 21, 4, 23, 24, 25, 26),
         root=4,
     ),
     Skeleton(
         "mpi_inf_3dhp17",
-        _MPI_INF_3DHP17_NAMES,
+        MPI_INF_3DHP17_NAMES,
         (1, 15, 1, 2, 3, 1, 5, 6, 14, 8, 9, 14, 11, 12, -1, 14, 1),
-        _groups(_MPI_INF_3DHP17_NAMES, _MIXSTE_GROUP_OF),
+        _groups(MPI_INF_3DHP17_NAMES, _MIXSTE_GROUP_OF),
         root=14,
     ),
     Skeleton(
         "humaneva15",
-        _HUMANEVA15_NAMES,
+        HUMANEVA15_NAMES,
         (-1, 0, 1, 2, 3, 1, 5, 6, 0, 8, 9, 0, 11, 12, 1),
-        _groups(_HUMANEVA15_NAMES, _MIXSTE_GROUP_OF),
+        _groups(HUMANEVA15_NAMES, _MIXSTE_GROUP_OF),
     ),
     Skeleton(
         "smplh52",
-        _SMPL_BODY_NAMES + _SMPLH_LEFT_HAND[0] + _SMPLH_RIGHT_HAND[0],
-        _SMPL_BODY_PARENTS + _SMPLH_LEFT_HAND[1] + _SMPLH_RIGHT_HAND[1],
+        SMPL_BODY_NAMES + _SMPLH_LEFT_HAND[0] + _SMPLH_RIGHT_HAND[0],
+        SMPL_BODY_PARENTS + _SMPLH_LEFT_HAND[1] + _SMPLH_RIGHT_HAND[1],
     ),
     Skeleton(
         "smplx55",
         # smplx spells the eyes "left_eye_smplhf"/"right_eye_smplhf"; jaw and eyes hang off the head (15).
-        _SMPL_BODY_NAMES + ("jaw", "left_eye", "right_eye") + _SMPLX_LEFT_HAND[0] + _SMPLX_RIGHT_HAND[0],
-        _SMPL_BODY_PARENTS + (15, 15, 15) + _SMPLX_LEFT_HAND[1] + _SMPLX_RIGHT_HAND[1],
+        SMPL_BODY_NAMES + ("jaw", "left_eye", "right_eye") + _SMPLX_LEFT_HAND[0] + _SMPLX_RIGHT_HAND[0],
+        SMPL_BODY_PARENTS + (15, 15, 15) + _SMPLX_LEFT_HAND[1] + _SMPLX_RIGHT_HAND[1],
     ),
 )
 
@@ -345,7 +301,7 @@ JOINT_CORRESPONDENCES: Mapping[tuple[str, str], tuple[str, ...]] = MappingProxyT
         # formats.md 1.3: the standard 17 are 32-indices [0,1,2,3,6,7,8,12,13,14,15,17,18,19,25,26,27].
         ("h36m32", "h36m17"): _H36M17_NAMES,
         # formats.md 2.2: the test-set 17 are 28-indices [7,5,14,15,16,9,10,11,23,24,25,18,19,20,4,3,6].
-        ("mpi_inf_3dhp28", "mpi_inf_3dhp17"): _MPI_INF_3DHP17_NAMES,
+        ("mpi_inf_3dhp28", "mpi_inf_3dhp17"): MPI_INF_3DHP17_NAMES,
         # formats.md 2.2 (by joint meaning): H36M[k] = MPI17[[14,8,9,10,11,12,13,15,1,16,0,5,6,7,2,3,4][k]].
         ("mpi_inf_3dhp17", "h36m17"): (
             "pelvis", "right_hip", "right_knee", "right_ankle", "left_hip", "left_knee", "left_ankle",
