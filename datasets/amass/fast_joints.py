@@ -22,6 +22,7 @@ The result equals the full-mesh result up to floating-point rounding (``full_mes
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 import torch
@@ -92,6 +93,54 @@ def _directions(matrix: np.ndarray, blend: np.ndarray) -> np.ndarray:
     return np.einsum("rv,vcx->xrc", matrix, blend).reshape(blend.shape[2], 3 * len(matrix))
 
 
+class _Points(NamedTuple):
+    """The output side of a folded model in float64 numpy, before the kinematic chain is attached.
+
+    ``pair_*`` are (N,) per (output joint, bone) pair; ``point_*`` the pairs' rest positions (N, 3) and blend
+    directions (X, N * 3); ``output_weights`` (K,) the sum of each output's weights.
+    """
+
+    pair_output: np.ndarray
+    pair_bone: np.ndarray
+    pair_weight: np.ndarray
+    point_template: np.ndarray
+    point_shapedirs: np.ndarray
+    point_dmpldirs: np.ndarray
+    point_posedirs: np.ndarray | None
+    output_weights: np.ndarray
+
+
+def _regressor_points(model: BodyModel, regressor: np.ndarray) -> _Points:
+    """Pairs of a (K, V) vertex regressor: every (output, bone) that a regressed vertex is skinned to."""
+    regressor = np.asarray(regressor, dtype=np.float64)
+    if regressor.ndim != 2 or regressor.shape[1] != model.num_vertices:
+        raise ValueError(f"regressor must be (K, {model.num_vertices}), got {regressor.shape}")
+    support = np.flatnonzero(np.any(regressor != 0, axis=0))
+    weights = regressor[:, support]  # (K, Vs)
+    skinning = model.weights[support]  # (Vs, J)
+    pair_output, pair_bone = np.nonzero(weights @ skinning)
+    pair_vertex_weights = weights[pair_output] * skinning[:, pair_bone].T  # (N, Vs)
+    return _Points(
+        pair_output, pair_bone, pair_vertex_weights.sum(axis=1), pair_vertex_weights @ model.v_template[support],
+        _directions(pair_vertex_weights, model.shapedirs[support]),
+        _directions(pair_vertex_weights, model.dmpldirs[support]),
+        _directions(pair_vertex_weights, model.posedirs[support]), regressor.sum(axis=1),
+    )  # fmt: skip
+
+
+def _kinematic_points(model: BodyModel, joint_indices: np.ndarray) -> _Points:
+    """One pair per chosen model joint, carried rigidly by its own bone (no pose blend shapes)."""
+    joint_indices = np.asarray(joint_indices, dtype=np.int64)
+    if joint_indices.ndim != 1 or joint_indices.min() < 0 or joint_indices.max() >= model.num_joints:
+        raise ValueError(f"joint_indices must be (K,) indices below {model.num_joints}, got {joint_indices}")
+    rows = model.j_regressor[joint_indices]
+    ones = np.ones(len(joint_indices))
+    return _Points(
+        np.arange(len(joint_indices)), joint_indices, ones, rows @ model.v_template,
+        _directions(rows, model.shapedirs), _directions(rows, model.dmpldirs), None, ones,
+    )  # fmt: skip
+
+
 def fold_joint_model(
     model: BodyModel,
     regressor: np.ndarray | None = None,
@@ -116,33 +165,10 @@ def fold_joint_model(
     if (regressor is None) == (joint_indices is None):
         raise ValueError("give exactly one of regressor and joint_indices")
     if regressor is not None:
-        regressor = np.asarray(regressor, dtype=np.float64)
-        if regressor.ndim != 2 or regressor.shape[1] != model.num_vertices:
-            raise ValueError(f"regressor must be (K, {model.num_vertices}), got {regressor.shape}")
-        support = np.flatnonzero(np.any(regressor != 0, axis=0))
-        weights = regressor[:, support]  # (K, Vs)
-        skinning = model.weights[support]  # (Vs, J)
-        pair_output, pair_bone = np.nonzero(weights @ skinning)
-        pair_vertex_weights = weights[pair_output] * skinning[:, pair_bone].T  # (N, Vs)
-        pair_weight = pair_vertex_weights.sum(axis=1)
-        point_template = pair_vertex_weights @ model.v_template[support]
-        point_shapedirs = _directions(pair_vertex_weights, model.shapedirs[support])
-        point_dmpldirs = _directions(pair_vertex_weights, model.dmpldirs[support])
-        point_posedirs = _directions(pair_vertex_weights, model.posedirs[support])
-        output_weights = regressor.sum(axis=1)
+        points = _regressor_points(model, regressor)
     else:
-        joint_indices = np.asarray(joint_indices, dtype=np.int64)
-        if joint_indices.ndim != 1 or joint_indices.min() < 0 or joint_indices.max() >= model.num_joints:
-            raise ValueError(f"joint_indices must be (K,) indices below {model.num_joints}, got {joint_indices}")
-        pair_output, pair_bone = np.arange(len(joint_indices)), joint_indices
-        pair_weight = np.ones(len(joint_indices))
-        rows = model.j_regressor[joint_indices]
-        point_template = rows @ model.v_template
-        point_shapedirs = _directions(rows, model.shapedirs)
-        point_dmpldirs = _directions(rows, model.dmpldirs)
-        point_posedirs = None
-        output_weights = np.ones(len(joint_indices))
-    chain_joints = _chain_closure(pair_bone, model.parents)
+        points = _kinematic_points(model, joint_indices)
+    chain_joints = _chain_closure(points.pair_bone, model.parents)
     position = np.full(model.num_joints, -1)
     position[chain_joints] = np.arange(len(chain_joints))
     chain_parents = np.where(model.parents[chain_joints] >= 0, position[model.parents[chain_joints]], -1)
@@ -155,14 +181,14 @@ def fold_joint_model(
         chain_template=tensor(chain_rows @ model.v_template),
         chain_shapedirs=tensor(_directions(chain_rows, model.shapedirs)),
         chain_dmpldirs=tensor(_directions(chain_rows, model.dmpldirs)),
-        pair_output=index(pair_output),
-        pair_bone=index(position[pair_bone]),
-        pair_weight=tensor(pair_weight),
-        point_template=tensor(point_template),
-        point_shapedirs=tensor(point_shapedirs),
-        point_dmpldirs=tensor(point_dmpldirs),
-        point_posedirs=None if point_posedirs is None else tensor(point_posedirs),
-        output_weights=tensor(output_weights),
+        pair_output=index(points.pair_output),
+        pair_bone=index(position[points.pair_bone]),
+        pair_weight=tensor(points.pair_weight),
+        point_template=tensor(points.point_template),
+        point_shapedirs=tensor(points.point_shapedirs),
+        point_dmpldirs=tensor(points.point_dmpldirs),
+        point_posedirs=None if points.point_posedirs is None else tensor(points.point_posedirs),
+        output_weights=tensor(points.output_weights),
         num_model_joints=model.num_joints,
     )
 
