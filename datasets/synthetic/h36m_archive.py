@@ -85,6 +85,52 @@ def _direction(angle: np.ndarray) -> np.ndarray:
     return np.stack([np.sin(angle), np.zeros_like(angle), -np.cos(angle)], axis=-1)
 
 
+def _leg(
+    side: str,
+    sign: float,
+    pelvis: np.ndarray,
+    swing: np.ndarray,
+    phase: np.ndarray,
+    motion: MotionProfile,
+    scale: float,
+) -> dict[str, np.ndarray]:
+    """Hip, knee, ankle, foot and toe of one side (``sign`` +1 left, -1 right), each (T, 3) body-frame metres."""
+    hip_flexion = swing + 1.45 * motion.sit
+    knee_flexion = 0.35 * motion.stride / 0.45 * (1 - np.cos(phase + sign * np.pi / 2)) + 1.5 * motion.sit
+    hip = pelvis + scale * np.array(HIP_OFFSET) * (1.0, sign, 1.0)
+    knee = hip + scale * SEGMENTS["thigh"] * _direction(hip_flexion)
+    ankle = knee + scale * SEGMENTS["shin"] * _direction(hip_flexion - knee_flexion)
+    foot = ankle + scale * np.array([0.13, sign * 0.02, -0.06])
+    toe = foot + scale * np.array([0.05, 0.0, 0.0])
+    return {f"{side}_hip": hip, f"{side}_knee": knee, f"{side}_ankle": ankle, f"{side}_foot": foot, f"{side}_toe": toe}
+
+
+def _arm(
+    side: str,
+    sign: float,
+    thorax: np.ndarray,
+    swing: np.ndarray,
+    gesture: np.ndarray,
+    phase: np.ndarray,
+    scale: float,
+) -> dict[str, np.ndarray]:
+    """Clavicle to fingertips of one side (``sign`` +1 left, -1 right), each (T, 3) body-frame metres."""
+    shoulder_angle = -0.8 * swing + gesture * (1.0 if side == "left" else 0.6)
+    elbow_flexion = 0.3 + 0.4 * gesture + 0.2 * (1 + np.sin(phase))
+    shoulder = thorax + scale * np.array(SHOULDER_OFFSET) * (1.0, sign, 1.0)
+    elbow = shoulder + scale * SEGMENTS["upper_arm"] * _direction(shoulder_angle)
+    forearm = _direction(shoulder_angle + elbow_flexion)
+    wrist = elbow + scale * SEGMENTS["forearm"] * forearm
+    return {
+        f"{side}_clavicle": thorax + scale * np.array([0.0, sign * 0.04, -0.02]),
+        f"{side}_shoulder": shoulder, f"{side}_elbow": elbow, f"{side}_wrist": wrist,
+        f"{side}_thumb": wrist + scale * 0.03 * forearm,
+        f"{side}_thumb_tip": wrist + scale * (0.06 * forearm + np.array([0.0, -sign * 0.02, 0.0])),
+        f"{side}_hand": wrist + scale * 0.09 * forearm,
+        f"{side}_fingers_tip": wrist + scale * 0.17 * forearm,
+    }  # fmt: skip
+
+
 def figure_motion(
     frames: int, fps: float, profile: str, seed: int, height: float = REFERENCE_HEIGHT
 ) -> dict[str, np.ndarray]:
@@ -124,26 +170,8 @@ def figure_motion(
     points["head_top"] = points["thorax"] + scale * np.array(HEAD_TOP_OFFSET)
     for side, sign in (("left", 1.0), ("right", -1.0)):
         swing = sign * motion.stride * np.sin(phase)
-        hip_flexion = swing + 1.45 * motion.sit
-        knee_flexion = 0.35 * motion.stride / 0.45 * (1 - np.cos(phase + sign * np.pi / 2)) + 1.5 * motion.sit
-        hip = pelvis + scale * np.array(HIP_OFFSET) * (1.0, sign, 1.0)
-        knee = hip + scale * SEGMENTS["thigh"] * _direction(hip_flexion)
-        ankle = knee + scale * SEGMENTS["shin"] * _direction(hip_flexion - knee_flexion)
-        foot = ankle + scale * np.array([0.13, sign * 0.02, -0.06])
-        points.update({f"{side}_hip": hip, f"{side}_knee": knee, f"{side}_ankle": ankle, f"{side}_foot": foot})
-        points[f"{side}_toe"] = foot + scale * np.array([0.05, 0.0, 0.0])
-        shoulder_angle = -0.8 * swing + gesture * (1.0 if side == "left" else 0.6)
-        elbow_flexion = 0.3 + 0.4 * gesture + 0.2 * (1 + np.sin(phase))
-        shoulder = points["thorax"] + scale * np.array(SHOULDER_OFFSET) * (1.0, sign, 1.0)
-        elbow = shoulder + scale * SEGMENTS["upper_arm"] * _direction(shoulder_angle)
-        forearm = _direction(shoulder_angle + elbow_flexion)
-        wrist = elbow + scale * SEGMENTS["forearm"] * forearm
-        points[f"{side}_clavicle"] = points["thorax"] + scale * np.array([0.0, sign * 0.04, -0.02])
-        points.update({f"{side}_shoulder": shoulder, f"{side}_elbow": elbow, f"{side}_wrist": wrist})
-        points[f"{side}_thumb"] = wrist + scale * 0.03 * forearm
-        points[f"{side}_thumb_tip"] = wrist + scale * (0.06 * forearm + np.array([0.0, -sign * 0.02, 0.0]))
-        points[f"{side}_hand"] = wrist + scale * 0.09 * forearm
-        points[f"{side}_fingers_tip"] = wrist + scale * 0.17 * forearm
+        points |= _leg(side, sign, pelvis, swing, phase, motion, scale)
+        points |= _arm(side, sign, points["thorax"], swing, gesture, phase, scale)
     return _place_on_path(points, time, motion, rng)
 
 
