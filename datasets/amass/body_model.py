@@ -130,6 +130,25 @@ def _read_arrays(path: Path, keys: tuple[str, ...]) -> dict[str, np.ndarray]:
         raise ValueError(f"body model {path} is not readable ({type(error).__name__}: {error})") from error
 
 
+def _checked_parents(path: Path, model_type: str, arrays: dict[str, np.ndarray]) -> np.ndarray:
+    """(J,) int64 parents (root -1) after checking the arrays' shapes against ``model_type``; ValueError if not."""
+    joints, vertices = NUM_JOINTS[model_type], len(arrays["v_template"])
+    expected = {
+        "kintree_table": (2, joints),
+        "J_regressor": (joints, vertices),
+        "weights": (vertices, joints),
+        "posedirs": (vertices, 3, 9 * (joints - 1)),
+    }
+    for key, shape in expected.items():
+        if arrays[key].shape != shape:
+            raise ValueError(f"{path}: {key} must be {shape} for a {model_type} model, got {arrays[key].shape}")
+    parents = arrays["kintree_table"][0].astype(np.int64)
+    parents[0] = -1  # files store the root's parent as uint32 -1 (4294967295)
+    if np.any(parents[1:] >= np.arange(1, joints)):
+        raise ValueError(f"{path}: every joint's parent must precede it in kintree_table, got {parents}")
+    return parents
+
+
 def load_body_model(
     path: Path, model_type: str, num_betas: int = 16, dmpl_path: Path | None = None, num_dmpls: int = 8
 ) -> BodyModel:
@@ -152,25 +171,12 @@ def load_body_model(
     if model_type not in MODEL_TYPES:
         raise ValueError(f"model_type must be one of {MODEL_TYPES}, got {model_type!r}")
     arrays = _read_arrays(path, ("v_template", "shapedirs", "posedirs", "J_regressor", "kintree_table", "weights", "f"))
-    joints = NUM_JOINTS[model_type]
     v_template = arrays["v_template"].astype(np.float64)
     vertices = len(v_template)
-    expected = {
-        "kintree_table": (2, joints),
-        "J_regressor": (joints, vertices),
-        "weights": (vertices, joints),
-        "posedirs": (vertices, 3, 9 * (joints - 1)),
-    }
-    for key, shape in expected.items():
-        if arrays[key].shape != shape:
-            raise ValueError(f"{path}: {key} must be {shape} for a {model_type} model, got {arrays[key].shape}")
+    parents = _checked_parents(path, model_type, arrays)
     shape_space = arrays["shapedirs"].shape[2]
     if model_type == "smplx":
         shape_space = min(shape_space, SMPLX_SHAPE_SPACE)
-    parents = arrays["kintree_table"][0].astype(np.int64)
-    parents[0] = -1  # files store the root's parent as uint32 -1 (4294967295)
-    if np.any(parents[1:] >= np.arange(1, joints)):
-        raise ValueError(f"{path}: every joint's parent must precede it in kintree_table, got {parents}")
     dmpldirs = np.zeros((vertices, 3, 0))
     if dmpl_path is not None:
         dmpldirs = _read_arrays(dmpl_path, ("eigvec",))["eigvec"].astype(np.float64)[:, :, :num_dmpls]
