@@ -125,8 +125,8 @@ def gpu_step_rates(rounds: int) -> list[str]:
     return lines
 
 
-def main() -> None:
-    """Run the comparison and print the table, the ratio and the GPU step rates."""
+def _arguments() -> argparse.Namespace:
+    """The command line: window, batch and store sizes, rounds."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--frames", type=int, default=243, help="window length T")
     parser.add_argument("--batch", type=int, default=1024, help="windows per batch")
@@ -134,48 +134,47 @@ def main() -> None:
     parser.add_argument("--view-frames", type=int, default=5000, help="frames per sequence")
     parser.add_argument("--rounds", type=int, default=5, help="measured rounds")
     parser.add_argument("--gpu-steps", type=int, default=20, help="timed GPU steps per model")
-    arguments = parser.parse_args()
+    return parser.parse_args()
 
+
+def _comparisons(memory: PoseWindows, chunks: PoseWindows, arguments: argparse.Namespace) -> list:
+    """Time both caches against the reference batch and each other, after checking they give its values."""
+    keypoints, joints = per_sequence_arrays(memory)
+    picks = np.random.default_rng(0).integers(0, len(memory), size=arguments.batch)
+    rows, centres = memory.locate(picks)
+    sequences = np.searchsorted(memory.rows, rows)
+    keys = [(0, int(index)) for index in picks]
+    ours = memory.__getitems__(keys)
+    reference = reference_batch(keypoints, joints, sequences, centres, arguments.frames)
+    assert np.array_equal(ours["keypoints"], reference[0]) and np.array_equal(ours["joints_3d"], reference[1])
+    assert np.allclose(chunks.__getitems__(keys)["joints_3d"], reference[1], atol=1e-6)
+
+    def baseline() -> object:
+        return reference_batch(keypoints, joints, sequences, centres, arguments.frames)
+
+    def in_memory() -> object:
+        return memory.__getitems__(keys)
+
+    def from_chunks() -> object:
+        return chunks.__getitems__(keys)
+
+    options = {"unit": "windows", "units_per_call": arguments.batch, "rounds": arguments.rounds}
+    in_ram = "datasets.windows, frames in RAM"
+    return [
+        compare(in_ram, in_memory, REFERENCE, baseline, **options),
+        compare("datasets.windows, Zarr chunk cache", from_chunks, REFERENCE, baseline, **options),
+        compare("datasets.windows, Zarr chunk cache", from_chunks, in_ram, in_memory, **options),
+    ]
+
+
+def main() -> None:
+    """Run the comparison and print the table, the ratio and the GPU step rates."""
+    arguments = _arguments()
     with tempfile.TemporaryDirectory() as directory:
         store = synthetic_store(Path(directory) / "store", arguments.views, arguments.view_frames)
-        config = WindowConfig(frames=arguments.frames, cache="memory")
-        memory = PoseWindows(store, config)
+        memory = PoseWindows(store, WindowConfig(frames=arguments.frames, cache="memory"))
         chunks = PoseWindows(store, WindowConfig(frames=arguments.frames, cache="chunks"))
-        keypoints, joints = per_sequence_arrays(memory)
-        rng = np.random.default_rng(0)
-        picks = rng.integers(0, len(memory), size=arguments.batch)
-        rows, centres = memory.locate(picks)
-        sequences = np.searchsorted(memory.rows, rows)
-        keys = [(0, int(index)) for index in picks]
-        ours, reference = (
-            memory.__getitems__(keys),
-            reference_batch(keypoints, joints, sequences, centres, arguments.frames),
-        )
-        assert np.array_equal(ours["keypoints"], reference[0]) and np.array_equal(ours["joints_3d"], reference[1])
-        assert np.allclose(chunks.__getitems__(keys)["joints_3d"], reference[1], atol=1e-6)
-
-        def baseline() -> object:
-            return reference_batch(keypoints, joints, sequences, centres, arguments.frames)
-
-        options = {"unit": "windows", "units_per_call": arguments.batch, "rounds": arguments.rounds}
-        comparisons = [
-            compare(
-                "datasets.windows, frames in RAM", lambda: memory.__getitems__(keys), REFERENCE, baseline, **options
-            ),
-            compare(
-                "datasets.windows, Zarr chunk cache", lambda: chunks.__getitems__(keys), REFERENCE, baseline, **options
-            ),
-        ]
-        in_ram = comparisons[0].name
-        comparisons.append(
-            compare(
-                "datasets.windows, Zarr chunk cache",
-                lambda: chunks.__getitems__(keys),
-                in_ram,
-                lambda: memory.__getitems__(keys),
-                **options,
-            )
-        )
+        comparisons = _comparisons(memory, chunks, arguments)
         title = f"Loader: T={arguments.frames}, {JOINTS} joints, batch {arguments.batch}, one process"
         print(report(title, comparisons))
         print(f"\nloader ratio (ours in RAM / reference): {comparisons[0].speedup:.2f}x")
