@@ -163,3 +163,31 @@ def test_validation_reports_views_sharing_frames_of_different_sequences(golden_s
     write_parquet(store.directory / INDEX_FILE, index)
     problems = PoseStore(store.directory).validate()
     assert [(problem.kind, problem.view_ids) for problem in problems] == [("overlap", (0, 1))]
+
+
+def test_world_frames_survive_pickling_and_derived_arrays_are_not_zarr_arrays(golden_stores):
+    """DataLoader workers get the frame source pickled: both modes gather the same batch after a round trip.
+
+    A derived array has no single frame axis across cameras, so ``array`` refuses it and names ``read``.
+    """
+    import pickle
+
+    from datasets.windows import PoseWindows, WindowConfig
+
+    store = golden_stores["random:3"]
+    start = store.view_range(5)[0]  # view 5 = index row 5: the second file's third camera
+    positions, rows = np.array([[0, 1, 2], [start + 40, start + 41, start + 42]]), np.array([0, 5])
+    batches = []
+    for cache in ("memory", "chunks"):
+        frames = PoseWindows(store, WindowConfig(frames=3, cache=cache)).frames
+        assert frames.kind == f"world-{cache}"
+        batches += [
+            frames.gather(positions, rows, True),
+            pickle.loads(pickle.dumps(frames)).gather(positions, rows, True),
+        ]
+    for batch in batches[1:]:
+        for key, value in batches[0].items():
+            np.testing.assert_array_equal(batch[key], value, err_msg=key)
+    np.testing.assert_array_equal(batches[0]["root"][1], store.read("joints_3d", 5)[40:43, 0])
+    with pytest.raises(KeyError, match=r"derives 'joints_3d' per view .* read\(\) or window\(\)"):
+        store.array("joints_3d")
