@@ -191,3 +191,15 @@ def test_world_frames_survive_pickling_and_derived_arrays_are_not_zarr_arrays(go
     np.testing.assert_array_equal(batches[0]["root"][1], store.read("joints_3d", 5)[40:43, 0])
     with pytest.raises(KeyError, match=r"derives 'joints_3d' per view .* read\(\) or window\(\)"):
         store.array("joints_3d")
+
+
+def test_two_sequences_with_one_name_are_not_merged():
+    """Rows a, b (cameras c0, c1) of sequence "s", then again c0: the third row starts a second sequence of
+    the same name, which would silently share the first's frames, so the layout refuses it."""
+    from datasets.store.schema import frame_segments
+
+    row = {"dataset": "amass", "subset": "CMU", "subject": "01", "sequence": "s", "length": 10}
+    rows = [row | {"camera": camera} for camera in ("c0", "c1")]
+    assert frame_segments(rows, world=True) == [0, 0] and frame_segments(rows, world=False) == [0, 1]
+    with pytest.raises(ValueError, match="Views 0..2 .* camera 'c0' repeats"):
+        frame_segments([*rows, row | {"camera": "c0"}], world=True)

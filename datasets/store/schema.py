@@ -146,7 +146,8 @@ def frame_segments(rows: Sequence[Mapping[str, Any]], world: bool) -> list[int]:
     """The frame segment of each index row: its own in a camera-frame store, its sequence's in a world one.
 
     In a world-frame store consecutive rows of the same sequence (``SEQUENCE_COLUMNS``) and length share one
-    segment: a converter emits a sequence's virtual cameras one after the other.
+    segment: a converter emits a sequence's virtual cameras one after the other. A camera seen twice in such
+    a run means two sequences with one name, which raises ``ValueError`` rather than merge them.
 
     Args:
         rows: Index rows (``datasets.store.view_row``) in view order.
@@ -156,13 +157,21 @@ def frame_segments(rows: Sequence[Mapping[str, Any]], world: bool) -> list[int]:
         (V,) segment number of each row, 0..S-1, non-decreasing.
     """
     segments: list[int] = []
+    cameras: set[str] = set()  # cameras of the current segment
     for number, row in enumerate(rows):
         previous = rows[number - 1] if number else None
         shared = world and previous is not None and all(row[key] == previous[key] for key in SEQUENCE_COLUMNS)
         if shared and int(row["length"]) == int(previous["length"]):
+            if row["camera"] in cameras:
+                raise ValueError(
+                    f"Views {number - len(cameras)}..{number} all name sequence {row['sequence']!r} and camera "
+                    f"{row['camera']!r} repeats: two sequences share a name, so they cannot share frames."
+                )
             segments.append(segments[-1])
         else:
             segments.append(segments[-1] + 1 if segments else 0)
+            cameras = set()
+        cameras.add(row["camera"])
     return segments
 
 
