@@ -42,6 +42,11 @@ class View:
             one store must carry the same keys.
         per_frame: Additional per-frame arrays by name, each (T,), e.g. MPI-INF-3DHP's ``activity`` codes;
             stored as arrays of that name. Every view of one store must carry the same names.
+        joints_world: (T, J, 3) float32 metres, world frame, for a virtual-camera view of a sequence (AMASS);
+            ``joints_3d`` and ``keypoints_2d`` must then be ``datasets.store.world.film_world`` of it and the
+            camera. The store keeps only this array, once per sequence, and derives the camera-frame ones
+            (schema 2, ``docs/store.md``). None: the camera-frame arrays are stored as they are (real cameras,
+            sources with their own 2D).
     """
 
     dataset: str
@@ -58,6 +63,7 @@ class View:
     valid: np.ndarray | None = None
     extra_columns: dict[str, Any] = field(default_factory=dict)
     per_frame: dict[str, np.ndarray] = field(default_factory=dict)
+    joints_world: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         if self.split not in SPLITS:
@@ -82,6 +88,15 @@ class View:
         for name, values in self.per_frame.items():
             if values.shape != (frames,):
                 raise ValueError(f"per-frame {name!r} must be ({frames},), got {values.shape} ({self.describe()})")
+        if self.joints_world is not None and self.extra_keypoints:
+            raise ValueError(
+                f"A world-frame view derives its 2D from its camera; it carries no detections ({self.describe()})"
+            )
+        if self.joints_world is not None and self.joints_world.shape != self.joints_3d.shape:
+            raise ValueError(
+                f"joints_world must be {self.joints_3d.shape} like joints_3d, got {self.joints_world.shape} "
+                f"({self.describe()})"
+            )
         if self.valid is not None and self.valid.shape != (frames,):
             raise ValueError(f"valid must be ({frames},), got {self.valid.shape} ({self.describe()})")
 

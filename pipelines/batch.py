@@ -23,7 +23,7 @@ from tqdm.auto import tqdm
 
 from datasets.errors import ENVIRONMENT_RETRIES, EnvironmentFailure, describe_environment_failure, is_environment_error
 from datasets.storage import Location
-from datasets.store import StoreLayout, commit_store, create_store, index_table, merge_specs
+from datasets.store import WORLD_ARRAY, commit_store, create_store, index_table, merge_specs, segment_layout
 from datasets.store.fragments import FragmentInfo, convert_to_fragment, write_fragment_block
 from datasets.views import Rejection, View
 
@@ -227,9 +227,10 @@ def build_store(
         [f"{info.item} view {number}" for info in accepted for number in range(len(info.specs))],
     )
     chunk_frames = chunk_frames or DEFAULT_CHUNK_FRAMES
-    layout = StoreLayout(tuple(int(row["length"]) for row in rows), chunk_frames)
+    world = WORLD_ARRAY in specs  # views of one sequence share its frames (docs/store.md, schema 2)
+    layout, owners = segment_layout(rows, world, chunk_frames)
     repository = create_store(
-        store_directory, index_table(rows), specs, skeleton, joint_names, attributes, chunk_frames
+        store_directory, index_table(rows, world), specs, skeleton, joint_names, attributes, chunk_frames
     )
     workers = max(1, len(client.scheduler_info()["workers"]))
     chunks = -(-layout.total_frames // chunk_frames)
@@ -242,7 +243,7 @@ def build_store(
             session.fork(),
             layout,
             block,
-            {view_id: sources[view_id] for view_id in layout.views_in(*block)},
+            {segment: sources[owners[segment]] for segment in layout.views_in(*block)},
             names,
             pure=False,
         )

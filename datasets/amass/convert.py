@@ -304,21 +304,24 @@ def convert_amass_file(item: AmassFile, config: AmassConfig) -> list[View] | Rej
         config: Conversion settings.
 
     Returns:
-        ``config.camera_count`` views (joints_3d (T, 17, 3) float32 metres camera frame, keypoints_2d
-        (T, 17, 2) float32 pixels, extra columns ``EXTRA_COLUMNS``), or a ``Rejection``.
+        ``config.camera_count`` views of one sequence (joints_world (T, 17, 3) float32 metres Human3.6M world,
+        shared; joints_3d (T, 17, 3) float32 metres camera frame and keypoints_2d (T, 17, 2) float32 pixels
+        filmed from it; extra columns ``EXTRA_COLUMNS``), or a ``Rejection``. The store keeps the world
+        joints once and derives the rest (``docs/store.md``, schema 2).
     """
     try:
         motion = load_motion(item.path, config)
-        joints = place_in_h36m_world(motion_joints(motion, config), config.placement)
+        placed = place_in_h36m_world(motion_joints(motion, config), config.placement)
+        joints = placed.astype(np.float32)  # what the store keeps: film exactly these numbers
         views = []
-        for camera in sequence_cameras(config, item.relative_path, joints):
+        for camera in sequence_cameras(config, item.relative_path, placed):
             joints_3d, keypoints_2d, ratio = film(joints, camera)
             extra = {"out_of_frame_ratio": ratio, "source_fps": motion.fps, "source_frames": motion.frames,
                      "gender": motion.gender, "model_type": motion.model_type}  # fmt: skip
             views.append(View(
                 dataset=DATASET_NAME, subset=item.subset, subject=item.subject, action="", sequence=item.sequence,
                 split=item.split, fps=config.fps, camera=camera, joints_3d=joints_3d, keypoints_2d=keypoints_2d,
-                extra_columns=extra,
+                extra_columns=extra, joints_world=joints,
             ))  # fmt: skip
         return views
     except _Rejected as rejected:

@@ -26,8 +26,9 @@ import numpy as np
 
 from datasets.amass.config import PLACEMENTS, AmassConfig
 from datasets.camera_rigs import h36m_cameras
-from datasets.cameras import Camera, look_at_camera, project, world_to_camera
+from datasets.cameras import Camera, look_at_camera
 from datasets.skeletons import H36MJoint
+from datasets.store.world import film_world
 from datasets.visibility import out_of_frame_ratio
 
 AMASS_TO_H36M_ROTATION = np.eye(3)
@@ -146,9 +147,8 @@ def film(joints_h36m: np.ndarray, camera: Camera) -> tuple[np.ndarray, np.ndarra
 
     Returns:
         joints_3d (T, J, 3) float32 metres camera frame; keypoints_2d (T, J, 2) float32 pixels, the projection
-        (``datasets.cameras.project`` with its defaults) of exactly the stored float32 joints; and the
-        out-of-frame ratio.
+        (``datasets.cameras.project`` with its defaults) of exactly the float32 joints: what a world-frame
+        store derives (``datasets.store.world.film_world``); and the out-of-frame ratio.
     """
-    joints_3d = world_to_camera(joints_h36m, camera).astype(np.float32)
-    pixels = project(joints_3d.astype(np.float64), camera)
-    return joints_3d, pixels.astype(np.float32), out_of_frame_ratio(joints_3d, pixels, camera)
+    joints_3d, pixels = film_world(joints_h36m, camera)
+    return joints_3d, pixels, out_of_frame_ratio(joints_3d, pixels, camera)

@@ -17,9 +17,11 @@ from datasets.store.schema import (
     DEFAULT_CHUNK_FRAMES,
     INDEX_SCHEMA,
     STORE_SCHEMA_VERSION,
+    WORLD_ARRAY,
     ArraySpec,
     StoreLayout,
     StoreSchemaError,
+    segment_layout,
 )
 from datasets.store.validate import StoreProblem, StoreValidationError, raise_for_problems, validate_store
 from datasets.store.writer import (
@@ -40,6 +42,7 @@ __all__ = [
     "DEFAULT_CHUNK_FRAMES",
     "INDEX_SCHEMA",
     "STORE_SCHEMA_VERSION",
+    "WORLD_ARRAY",
     "ArraySpec",
     "PoseStore",
     "StoreLayout",
@@ -53,6 +56,7 @@ __all__ = [
     "open_repository",
     "open_store",
     "raise_for_problems",
+    "segment_layout",
     "validate_store",
     "merge_specs",
     "view_arrays",

@@ -102,10 +102,10 @@ def store_mismatches(store: PoseStore, recorded: Mapping[str, Any], version: str
     if file_sha256(store.directory / INDEX_FILE) != recorded.get("index_sha256"):
         problems.append(f"{where}: {INDEX_FILE} differs from its recorded checksum")
     expected: Mapping[str, str] = recorded.get("array_sha256") or {}
-    for name in sorted(set(store.arrays) - set(expected)):
+    for name in sorted(set(store.stored_arrays) - set(expected)):
         problems.append(f"{where}: array {name!r} was not recorded")
     for name, checksum in sorted(expected.items()):
-        if name not in store.arrays:
+        if name not in store.stored_arrays:
             problems.append(f"{where}: array {name!r} is missing")
             continue
         try:

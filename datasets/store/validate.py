@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from datasets.store.schema import DETECTION_PREFIX, INDEX_SCHEMA, REQUIRED_ARRAYS
+from datasets.store.schema import DETECTION_PREFIX, INDEX_SCHEMA, REQUIRED_ARRAYS, SEQUENCE_COLUMNS, WORLD_ARRAY
 
 if TYPE_CHECKING:
     from datasets.store.reader import PoseStore
@@ -74,9 +74,35 @@ def _check_index(store: PoseStore) -> list[StoreProblem]:
     return problems
 
 
+def _shared_segments(store: PoseStore) -> tuple[np.ndarray, list[StoreProblem]]:
+    """Rows owning their frame range (first view of each world-frame sequence), and problems of shared ranges.
+
+    Views may share a range only when they are the same sequence.
+    """
+    starts, lengths = store.index["start"].to_numpy(), store.index["length"].to_numpy()
+    if not store.is_world_frame:
+        return np.arange(len(starts)), []
+    names = [store.index[column].to_pylist() for column in SEQUENCE_COLUMNS]
+    owner_of: dict[tuple[int, int], int] = {}
+    owners, problems = [], []
+    for row, key in enumerate(zip(starts.tolist(), lengths.tolist(), strict=True)):
+        owner = owner_of.setdefault(key, row)
+        if owner == row:
+            owners.append(row)
+        elif any(column[row] != column[owner] for column in names):
+            view_ids = store.index["view_id"].to_numpy()
+            problems.append(StoreProblem("overlap", (int(view_ids[owner]), int(view_ids[row])),
+                                         f"Views {view_ids[owner]} and {view_ids[row]} share frames {key[0]}.."
+                                         f"{key[0] + key[1] - 1} but are different sequences."))  # fmt: skip
+    return np.asarray(owners, dtype=np.int64), problems
+
+
 def _check_coverage(store: PoseStore) -> list[StoreProblem]:
-    """Views must tile ``[0, F)``: sorted by start, each begins where the previous ends."""
-    problems = []
+    """Frame ranges must tile ``[0, F)``: sorted by start, each begins where the previous ends.
+
+    In a world-frame store the views of one sequence share one range, which counts once.
+    """
+    owners, problems = _shared_segments(store)
     view_ids = store.index["view_id"].to_numpy()
     starts = store.index["start"].to_numpy().astype(np.int64)
     lengths = store.index["length"].to_numpy().astype(np.int64)
@@ -85,6 +111,7 @@ def _check_coverage(store: PoseStore) -> list[StoreProblem]:
             problems.append(
                 StoreProblem("index", (int(view_id),), f"View {view_id} has length {length}; it must be >= 1.")
             )
+    view_ids, starts, lengths = view_ids[owners], starts[owners], lengths[owners]
     order = np.argsort(starts, kind="stable")
     expected_start = 0
     previous = None
@@ -127,7 +154,7 @@ def _check_coverage(store: PoseStore) -> list[StoreProblem]:
 
 def _expected_trailing_shapes(store: PoseStore, name: str) -> tuple[tuple[int, ...], ...]:
     joints = len(store.joint_names)
-    if name == "joints_3d":
+    if name in ("joints_3d", WORLD_ARRAY):
         return ((joints, 3),)
     if name == "keypoints_2d":
         return ((joints, 2),)
@@ -144,7 +171,7 @@ def _check_arrays(store: PoseStore) -> list[StoreProblem]:
     for name in REQUIRED_ARRAYS:
         if name not in store.arrays:
             problems.append(StoreProblem("missing_array", all_views, f"Required array {name!r} is missing."))
-    for name in store.arrays:
+    for name in store.stored_arrays:
         array = store.array(name)
         if array.shape[0] != store.frames:
             problems.append(
@@ -189,7 +216,7 @@ def _check_finite(store: PoseStore) -> list[StoreProblem]:
     starts = store.index["start"].to_numpy().astype(np.int64)
     order = np.argsort(starts, kind="stable")
     sorted_starts = starts[order]
-    for name in store.arrays:
+    for name in store.stored_arrays:
         array = store.array(name)
         if not np.issubdtype(np.dtype(array.dtype), np.floating):
             continue
@@ -249,20 +276,22 @@ def view_arrays_problem(arrays: Mapping[str, np.ndarray], root: int = 0) -> tupl
 
     Args:
         arrays: ``datasets.store.view_arrays`` of the view: ``joints_3d`` (T, J, 3) float32 metres camera
-            frame, ``keypoints_2d`` (T, J, 2) pixels, detections, per-frame arrays, ``valid`` (T,) bool.
+            frame, ``keypoints_2d`` (T, J, 2) pixels (or ``joints_world`` (T, J, 3) metres world frame instead
+            of both), detections, per-frame arrays, ``valid`` (T,) bool.
         root: Index of the skeleton's root joint.
 
     Returns:
         ``(reason, detail)``, reason one of ``zero_frames``, ``inconsistent_shapes``, ``non_finite_output``,
         ``implausible_output``; None when the view is usable.
     """
-    joints = np.asarray(arrays["joints_3d"])
+    joints_name = WORLD_ARRAY if WORLD_ARRAY in arrays else "joints_3d"
+    joints = np.asarray(arrays[joints_name])
     frames = len(joints)
     if frames == 0:
         return "zero_frames", "the converted view has 0 frames"
     for name, values in arrays.items():
         if len(values) != frames:
-            return "inconsistent_shapes", f"{name} has {len(values)} frames, joints_3d {frames}"
+            return "inconsistent_shapes", f"{name} has {len(values)} frames, {joints_name} {frames}"
         if np.issubdtype(values.dtype, np.floating) and not np.isfinite(values).all():
             bad = int((~np.isfinite(values)).reshape(frames, -1).any(axis=1).sum())
             return "non_finite_output", f"{name}: {bad} of {frames} converted frames hold NaN or inf"
@@ -271,7 +300,7 @@ def view_arrays_problem(arrays: Mapping[str, np.ndarray], root: int = 0) -> tupl
     if farthest > MAX_JOINT_DISTANCE_FROM_ROOT_M:
         frame, joint = np.unravel_index(int(distance.argmax()), distance.shape)
         return "implausible_output", (
-            f"joints_3d: joint {joint} lies {farthest:.3g} m from the root joint in frame {frame} "
+            f"{joints_name}: joint {joint} lies {farthest:.3g} m from the root joint in frame {frame} "
             f"(at most {MAX_JOINT_DISTANCE_FROM_ROOT_M} m is plausible)"
         )
     return None

@@ -29,12 +29,16 @@ from datasets.store.schema import (
     INDEX_FILE,
     INDEX_SCHEMA,
     REQUIRED_ARRAYS,
+    SHUFFLE,
     STORE_SCHEMA_VERSION,
     UNITS,
+    WORLD_ARRAY,
     ZSTD_LEVEL,
     ArraySpec,
     StoreLayout,
     StoreSchemaError,
+    frame_segments,
+    segment_layout,
 )
 from datasets.views import View
 
@@ -59,10 +63,11 @@ def view_row(view: View) -> dict[str, Any]:
     }
 
 
-def index_table(rows: Sequence[Mapping[str, Any]]) -> pa.Table:
+def index_table(rows: Sequence[Mapping[str, Any]], world: bool = False) -> pa.Table:
     """The index of views laid out in the given order: ``view_row``s plus ``view_id`` and ``start``.
 
-    Every row must carry the same extra columns (those beyond ``INDEX_SCHEMA``).
+    Every row must carry the same extra columns (those beyond ``INDEX_SCHEMA``). With ``world`` (a store of
+    ``WORLD_ARRAY``), consecutive views of one sequence share its frames (``schema.frame_segments``).
     """
     if not rows:
         raise ValueError("A pose store needs at least one view.")
@@ -77,8 +82,9 @@ def index_table(rows: Sequence[Mapping[str, Any]]) -> pa.Table:
                 f"Every view must carry the same extra index columns: {row['sequence']!r} has "
                 f"{sorted(set(row) - required)}, the first view has {extra_keys}."
             )
-    layout = StoreLayout(tuple(int(row["length"]) for row in rows))
-    positions = {"view_id": list(range(len(rows))), "start": [int(start) for start in layout.starts]}
+    layout, _ = segment_layout(rows, world)
+    starts = layout.starts[frame_segments(rows, world)]
+    positions = {"view_id": list(range(len(rows))), "start": [int(start) for start in starts]}
     columns = {
         name: pa.array(
             positions[name] if name in positions else [row[name] for row in rows], INDEX_SCHEMA.field(name).type
@@ -90,12 +96,15 @@ def index_table(rows: Sequence[Mapping[str, Any]]) -> pa.Table:
 
 
 def view_specs(view: View) -> dict[str, ArraySpec]:
-    """The frame arrays one view needs: the two required ones, its detections, and ``valid`` if it has one."""
+    """The frame arrays one view needs: the two required ones, its detections, and ``valid`` if it has one.
+
+    A world-frame view needs ``WORLD_ARRAY`` instead of the two required ones.
+    """
     joints = view.joints_3d.shape[1]
-    specs = {
-        "joints_3d": ArraySpec((joints, 3), "float32"),
-        "keypoints_2d": ArraySpec((joints, 2), "float32"),
-    }
+    if view.joints_world is not None:
+        specs = {WORLD_ARRAY: ArraySpec((joints, 3), "float32")}
+    else:
+        specs = {"joints_3d": ArraySpec((joints, 3), "float32"), "keypoints_2d": ArraySpec((joints, 2), "float32")}
     for name, keypoints in sorted(view.extra_keypoints.items()):
         specs[DETECTION_PREFIX + name] = ArraySpec((joints, keypoints.shape[2]), "float32")
     for name, values in sorted(view.per_frame.items()):
@@ -106,7 +115,7 @@ def view_specs(view: View) -> dict[str, ArraySpec]:
 
 
 def _is_keypoint_array(name: str) -> bool:
-    return name in REQUIRED_ARRAYS or name.startswith(DETECTION_PREFIX)
+    return name in REQUIRED_ARRAYS or name == WORLD_ARRAY or name.startswith(DETECTION_PREFIX)
 
 
 def merge_specs(per_view: Sequence[Mapping[str, ArraySpec]], names: Sequence[str]) -> dict[str, ArraySpec]:
@@ -142,8 +151,14 @@ def array_specs(views: Sequence[View]) -> dict[str, ArraySpec]:
 
 
 def view_arrays(view: View) -> dict[str, np.ndarray]:
-    """A view's frame arrays by store array name (``valid`` defaults to all True)."""
-    arrays = {"joints_3d": view.joints_3d, "keypoints_2d": view.keypoints_2d}
+    """A view's frame arrays by store array name (``valid`` defaults to all True).
+
+    A world-frame view has its joints as ``WORLD_ARRAY`` instead of the camera-frame pair.
+    """
+    if view.joints_world is not None:
+        arrays = {WORLD_ARRAY: np.asarray(view.joints_world, dtype=np.float32)}
+    else:
+        arrays = {"joints_3d": view.joints_3d, "keypoints_2d": view.keypoints_2d}
     arrays.update({DETECTION_PREFIX + name: value for name, value in view.extra_keypoints.items()})
     arrays.update(view.per_frame)
     arrays["valid"] = np.ones(view.frames, bool) if view.valid is None else view.valid
@@ -183,11 +198,13 @@ def create_store(
     """
     directory = as_location(directory)
     missing = [name for name in REQUIRED_ARRAYS if name not in specs]
-    if missing:
-        raise ValueError(f"A pose store needs the arrays {REQUIRED_ARRAYS}; missing {missing}.")
+    if missing and WORLD_ARRAY not in specs:
+        raise ValueError(f"A pose store needs the arrays {REQUIRED_ARRAYS} or {WORLD_ARRAY!r}; missing {missing}.")
+    if WORLD_ARRAY in specs and len(missing) < len(REQUIRED_ARRAYS):
+        raise ValueError(f"A world-frame store ({WORLD_ARRAY!r}) derives {REQUIRED_ARRAYS}; it cannot store them.")
     directory.mkdir(parents=True, exist_ok=True)
     write_parquet(directory / INDEX_FILE, index, compression="zstd")
-    frames = int(pc.sum(index["length"]).as_py() or 0)
+    frames = int(pc.max(pc.add(index["start"], index["length"])).as_py() or 0)
     repository = icechunk.Repository.create(icechunk_storage(directory / ARRAYS_DIRECTORY))
     session = repository.writable_session("main")
     root = zarr.open_group(session.store, mode="w")
@@ -208,7 +225,7 @@ def create_store(
             shape=(frames, *spec.trailing_shape),
             chunks=(chunk_frames, *spec.trailing_shape),
             dtype=spec.dtype,
-            compressors=zarr.codecs.ZstdCodec(level=ZSTD_LEVEL),
+            compressors=zarr.codecs.BloscCodec(cname="zstd", clevel=ZSTD_LEVEL, shuffle=SHUFFLE),
             fill_value=spec.fill_value,
             dimension_names=["frame", *(f"axis_{i}" for i in range(1, len(spec.trailing_shape) + 1))],
         )
@@ -229,7 +246,8 @@ def write_block(
         session_store: ``session.store`` of a writable or forked Icechunk session.
         layout: The store's layout.
         block: A chunk-aligned frame range from ``layout.blocks()``.
-        arrays_of_view: view id -> that view's arrays by name (e.g. ``view_arrays(views[i])``).
+        arrays_of_view: segment of ``layout`` (a view of a camera-frame store; ``schema.segment_layout``) ->
+            the arrays of the view that fills it, by name (e.g. ``view_arrays(views[owners[i]])``).
         names: Arrays to write.
     """
     start, stop = block
@@ -275,11 +293,12 @@ def write_store(
     commit_metadata: Mapping[str, Any] | None = None,
 ) -> str:
     """Write views that fit in memory as a new store, in one process. Returns the data snapshot id."""
-    layout = StoreLayout(tuple(view.frames for view in views), chunk_frames)
     specs = array_specs(views)
-    index = index_table([view_row(view) for view in views])
+    rows = [view_row(view) for view in views]
+    layout, owners = segment_layout(rows, WORLD_ARRAY in specs, chunk_frames)
+    index = index_table(rows, WORLD_ARRAY in specs)
     repository = create_store(directory, index, specs, skeleton, joint_names, attributes, chunk_frames)
     session = repository.writable_session("main")
     for block in layout.blocks():
-        write_block(session.store, layout, block, lambda view_id: view_arrays(views[view_id]), specs)
+        write_block(session.store, layout, block, lambda segment: view_arrays(views[owners[segment]]), specs)
     return session.commit("Write pose store frames", metadata=dict(commit_metadata or {}))

@@ -257,9 +257,17 @@ class ChunkFrames:
         )
 
 
-def open_frames(store: PoseStore, config: Any, root: int) -> MemoryFrames | ChunkFrames:
-    """The frame source ``config.cache`` asks for (``"auto"``: RAM if the arrays fit in ``memory_limit_bytes``)."""
+def open_frames(store: PoseStore, config: Any, root: int) -> MemoryFrames | ChunkFrames | Any:
+    """The frame source ``config.cache`` asks for (``"auto"``: RAM if the arrays fit in ``memory_limit_bytes``).
+
+    A world-frame store (schema 2) gets ``datasets.windows.world_frames.WorldFrames``.
+    """
     mode = config.cache
+    if store.is_world_frame:
+        from datasets.windows.world_frames import WorldFrames, world_array_bytes
+
+        in_memory = mode == "memory" or (mode == "auto" and world_array_bytes(store) <= config.memory_limit_bytes)
+        return WorldFrames(store, config, root, in_memory)
     if mode == "auto":
         needed = array_bytes(store, _frames_needed(store, config))
         mode = "memory" if needed <= config.memory_limit_bytes else "chunks"

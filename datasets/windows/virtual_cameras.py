@@ -14,6 +14,7 @@ import pyarrow as pa
 from scipy.spatial.transform import Rotation
 
 from datasets.cameras import Camera, project
+from datasets.store.world import index_camera
 from datasets.windows.config import VirtualCameraConfig
 from datasets.windows.frames import normalise_keypoints
 
@@ -36,8 +37,7 @@ class VirtualCameras:
 
     def _camera(self, row: int) -> Camera:
         if row not in self._cameras:
-            values = {name: self._index[name][row].as_py() for name in self._index.column_names}
-            self._cameras[row] = Camera.from_index_row(values, name=str(values["camera"]))
+            self._cameras[row] = index_camera(self._index, row)
         return self._cameras[row]
 
     def camera_rotations(self, rows: np.ndarray, yaw_fractions: np.ndarray) -> np.ndarray:
