@@ -11,6 +11,10 @@ of positions is exact for the constant-velocity motion between two frames, and i
 at the source frames the output touches. Its one cost, bone shortening on a chord, is below
 ``L * (w dt)^2 / 8`` (0.3 mm for a 0.4 m bone turning at 10 rad/s sampled at 120 Hz).
 
+This is the project's one linear interpolation of per-frame positions in time: the evaluation
+(``lifting.evaluation.inference``) upsamples a model's centre poses, a sequence at ``1 / s_out`` of the frame
+rate, to every frame with ``resample(centres, 1.0, s_out)``.
+
     >>> plan = resampling_plan(5, 100.0, 50.0)
     >>> plan.frames, plan.lower.tolist(), plan.weight.tolist()
     (2, [0, 2], [0.0, 0.0])

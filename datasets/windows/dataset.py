@@ -155,10 +155,7 @@ class PoseWindows(Dataset):
     def gather_at(
         self, rows: np.ndarray, centres: np.ndarray, epochs: np.ndarray | int = 0, counters: np.ndarray | None = None
     ) -> dict:
-        """A batch of windows at explicit places: what ``gather`` returns for the windows it locates.
-
-        Evaluation lays its windows out by its protocol (``sampling.covering_centres``, ``tile_centres``) and
-        reads them here, through the same frames, padding, key-frame masks and normalisation as training.
+        """A batch of windows at explicit places (evaluation's layouts: ``sampling.covering_centres``, ...).
 
         Args:
             rows: (B,) index rows of the windows' views (among ``self.rows``).

@@ -199,20 +199,16 @@ def evaluate_predictions(
     columns = PCK_COLUMNS if protocol == "mpi_inf_3dhp" else ERROR_COLUMNS
     group_markdown = markdown_table(tables["groups"], columns, tables["group_kind"].replace("_", " "))
     figures = _FigureInput(store, keypoints, {view["view_id"]: view for view in views})
-    plots = _plots(output_dir, tables, training_records, scored.clips, figures, config) if config.plots else ()
-    predictions_path = save_predictions(
-        output_dir / PREDICTIONS_FILE, {v: p for v, (_, p) in scored.clips.items()}, scored.view_mpjpe
-    )
-    viewers = (
-        write_extreme_viewers(output_dir, store, scored.clips, scored.view_mpjpe, keypoints) if config.plots else {}
-    )
+    plots, viewers = _figures(output_dir, tables, training_records, scored, figures, config)
+    predictions = {view_id: predicted for view_id, (_, predicted) in scored.clips.items()}
+    predictions_path = save_predictions(output_dir / PREDICTIONS_FILE, predictions, scored.view_mpjpe)
     frames = int(scored.errors.valid.sum())
     document = {"protocol": protocol, "views": len(views), "evaluated_frames": frames, **tables}
-    metrics_path = output_dir / METRICS_JSON
-    metrics_path.write_text(json.dumps(to_jsonable({**document, "setup": dict(setup or {})}), indent=2))
     sections = _report_sections(document, columns, group_markdown, plots, output_dir, setup or {})
     if viewers:
         sections.append(("Viewer", viewer_links(viewers, output_dir)))
+    metrics_path = output_dir / METRICS_JSON
+    metrics_path.write_text(json.dumps(to_jsonable({**document, "setup": dict(setup or {})}), indent=2))
     report = write_report(output_dir / REPORT_FILE, sections, f"Evaluation: {protocol}, split {config.split}")
     return EvaluationResult(
         protocol, tables["summary"], tables, len(views), frames, report, metrics_path, plots, group_markdown,
@@ -236,6 +232,15 @@ class _FigureInput:
         """``view 3: S9 Walking, camera 54138969``."""
         view = self.views[view_id]
         return f"view {view_id}: {view['subject']} {view['sequence']}, camera {view['camera']}"
+
+
+def _figures(output_dir: Path, tables: dict, records: Sequence, scored: _ScoredViews, source: _FigureInput,
+             config: EvaluationConfig) -> tuple[tuple[Path, ...], dict]:  # fmt: skip
+    """The PNG plots and the viewer files of the worst and best views (none without ``config.plots``)."""
+    if not config.plots:
+        return (), {}
+    plots = _plots(output_dir, tables, records, scored.clips, source, config)
+    return plots, write_extreme_viewers(output_dir, source.store, scored.clips, scored.view_mpjpe, source.keypoints)
 
 
 def _plots(output_dir: Path, tables: dict, records: Sequence, clips: dict, source: _FigureInput,
