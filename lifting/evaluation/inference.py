@@ -8,7 +8,7 @@ model runs through validation's forward pass (``lifting.training.validation.pred
   ``0, s_out, 2 s_out, ...`` up to the first multiple at or past the last frame
   (``datasets.windows.covering_centres``), the model's centre pose kept; with ``s_out > 1`` the frames between
   are linearly interpolated in time (Uplift-and-Upsample Sec. 4.4, "bilinear" upsampling to the full frame
-  rate) by ``datasets.amass.resample``, the project's one linear interpolation of per-frame positions (the
+  rate) by ``datasets.resample``, the project's one linear interpolation of per-frame positions (the
   centre poses are a sequence at ``1 / s_out`` of the frame rate). Key-frames are the frames whose index is
   a multiple of ``s_in``, counted from the view's frame 0 (``WindowConfig.key_frame_alignment="global"``).
 - ``"seq2seq"`` (MixSTE): windows of ``N`` frames every ``hop`` frames (``hop = N``: tiles, the last one
@@ -28,7 +28,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from datasets.amass.resample import resample
+from datasets.resample import resample
 from datasets.windows import PoseWindows, WindowConfig, covering_centres, tile_centres, window_frames
 from lifting.training.validation import predict_windows
 

@@ -1,4 +1,4 @@
-"""Resampling AMASS sequences to a target frame rate by linear interpolation of positions.
+"""Resampling per-frame positions to a target frame rate by linear interpolation (AMASS to 50 Hz, evaluation).
 
 A source sequence of T frames at ``source_fps`` lasts ``T / source_fps`` seconds; the resampled sequence has
 ``floor(T / source_fps * target_fps)`` frames at times ``i / target_fps``. Output frame i lies at source
