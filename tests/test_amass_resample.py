@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from datasets.amass.resample import apply_plan, resample, resampled_frame_count, resampling_plan
+from datasets.resample import apply_plan, resample, resampled_frame_count, resampling_plan
 
 
 @pytest.mark.parametrize(

@@ -13,6 +13,7 @@ from torch import nn
 
 from datasets.skeletons import get_skeleton
 from datasets.store import PoseStore, write_store
+from datasets.windows import PoseWindows, WindowConfig, covering_centres, tile_centres
 from lifting.evaluation import (
     EvaluationConfig,
     InferencePlan,
@@ -172,52 +173,91 @@ class KeyFrameProbe(UpliftUpsample):
         return LiftingOutput(sequence=zeros, centre=zeros[:, 0])
 
 
-def test_centre_and_seq2seq_inference_reproduce_an_exact_model():
+def _view_windows(directory, keypoints: np.ndarray, window: WindowConfig) -> PoseWindows:
+    """Windows over a one-view store whose 2D input, screen-normalised, is ``keypoints`` (T, 17, 2).
+
+    The synthetic camera's image is 1000 x 1000 pixels: screen coordinates are ``pixels / 500 - 1``, so the
+    stored pixels are ``(keypoints + 1) * 500``.
+    """
+    view = synthetic_views([len(keypoints)])[0]
+    pixels = ((np.asarray(keypoints, np.float64) + 1.0) * 500.0).astype(np.float32)
+    write_store(directory, [dataclasses.replace(view, keypoints_2d=pixels)], "h36m17", SKELETON.joint_names)
+    return PoseWindows(PoseStore(directory), window, splits=(view.split,))
+
+
+def _row(windows: PoseWindows) -> int:
+    [row] = windows.rows
+    return int(row)
+
+
+def test_evaluation_layouts():
+    """Centre mode, s_out 2, 10 frames: centres 0, 2, ..., 10 (the first multiple of 2 at or past frame 9).
+    Seq2seq, N = 9 over 23 frames: starts 0, 9 and 14 (the last aligned to frame 22), centres start + 4; hop 4:
+    starts 0, 4, 8, 12, then 14; a 5-frame view: one window from frame 0, centre 4."""
+    assert covering_centres(10, 2).tolist() == [0, 2, 4, 6, 8, 10]
+    assert covering_centres(9, 2).tolist() == [0, 2, 4, 6, 8]
+    assert tile_centres(23, 9, 9).tolist() == [4, 13, 18]
+    assert tile_centres(23, 9, 4).tolist() == [4, 8, 12, 16, 18]
+    assert tile_centres(5, 9, 9).tolist() == [4]
+
+
+def test_centre_and_seq2seq_inference_reproduce_an_exact_model(tmp_path):
     """The copy model returns the input at every frame in centre mode (s_out 1) and in seq2seq mode with tiles
     (23 frames, N = 9: starts 0, 9, 14) or overlapping windows (hop 4), with and without flip TTA."""
-    keypoints = np.random.default_rng(0).normal(size=(23, 17, 2)).astype(np.float32)
+    keypoints = np.random.default_rng(0).normal(scale=0.3, size=(23, 17, 2)).astype(np.float32)
     expected = np.concatenate([keypoints, np.zeros((23, 17, 1), np.float32)], axis=-1)
-    permutation = SKELETON.flip_permutation
-    for plan in (
-        InferencePlan("centre", frames=9, flip_test=False),
-        InferencePlan("centre", frames=9, flip_test=True),
-        InferencePlan("seq2seq", frames=9, hop=9),
-        InferencePlan("seq2seq", frames=9, hop=4, flip_test=True),
-        InferencePlan("seq2seq", frames=31, hop=31),
+    for number, (frames, plan) in enumerate(
+        (
+            (9, dict(mode="centre", flip_test=False)),
+            (9, dict(mode="centre", flip_test=True)),
+            (9, dict(mode="seq2seq", hop=9)),
+            (9, dict(mode="seq2seq", hop=4, flip_test=True)),
+            (31, dict(mode="seq2seq", hop=31)),
+        )
     ):
-        np.testing.assert_allclose(predict_view(CopyModel(), keypoints, plan, permutation), expected, atol=1e-6)
+        windows = _view_windows(tmp_path / str(number), keypoints, WindowConfig(frames=frames))
+        prediction = predict_view(CopyModel(), windows, _row(windows), InferencePlan(window=windows.config, **plan))
+        np.testing.assert_allclose(prediction, expected, atol=1e-5)
 
 
-def test_flip_tta_averages_with_the_unflipped_flipped_prediction():
+def test_flip_tta_averages_with_the_unflipped_flipped_prediction(tmp_path):
     """(1, 2, 3) flipped is (-1, 2, 3) on the mirrored joint; unflipped and averaged with (1, 2, 3): (0, 2, 3)."""
-    prediction = predict_view(
-        ConstantModel(), np.zeros((5, 17, 2), np.float32), InferencePlan("centre", 3), SKELETON.flip_permutation
-    )
+    windows = _view_windows(tmp_path, np.zeros((5, 17, 2), np.float32), WindowConfig(frames=3))
+    prediction = predict_view(ConstantModel(), windows, _row(windows), InferencePlan("centre", windows.config))
     np.testing.assert_allclose(prediction, np.broadcast_to([0.0, 2.0, 3.0], (5, 17, 3)))
 
 
-def test_output_stride_interpolates_linearly_between_centres():
+def test_output_stride_interpolates_linearly_between_centres(tmp_path):
     """s_out 2 on 10 frames: centres 0, 2, ..., 10 (10 past the end, its input edge-padded from frame 9). With
     2D linear in time, kp(t) = t * b, interior frames are exact; frame 9 lies halfway between centre 8 (8 b)
     and centre 10 (9 b, padded): 8.5 b."""
-    slope = np.random.default_rng(1).normal(size=(17, 2)).astype(np.float32)
+    slope = np.random.default_rng(1).normal(scale=0.05, size=(17, 2)).astype(np.float32)
     keypoints = np.arange(10, dtype=np.float32)[:, None, None] * slope
-    plan = InferencePlan("centre", frames=5, output_stride=2, input_stride=2, flip_test=False)
-    prediction = predict_view(CopyModel(), keypoints, plan, SKELETON.flip_permutation)
+    window = WindowConfig(frames=5, output_stride=2, input_strides=(2,), key_frame_alignment="global")
+    windows = _view_windows(tmp_path, keypoints, window)
+    prediction = predict_view(CopyModel(), windows, _row(windows), InferencePlan("centre", window, flip_test=False))
     np.testing.assert_allclose(prediction[:9, :, :2], keypoints[:9], atol=1e-5)
     np.testing.assert_allclose(prediction[9, :, :2], 8.5 * slope, atol=1e-5)
 
 
-def test_key_frames_start_at_frame_zero():
+def test_key_frames_start_at_frame_zero(tmp_path):
     """N = 21, s_out 5, s_in 10: the window centred on frame 5 shows frames -5, 0, 5, 10, 15, of which 0 and 10
     are key-frames (index % 10 == 0); the others' inputs are zero."""
     probe = KeyFrameProbe()
-    keypoints = np.ones((23, 17, 2), np.float32)
-    plan = InferencePlan("centre", frames=21, output_stride=5, input_stride=10, flip_test=False)
-    predict_view(probe, keypoints, plan, SKELETON.flip_permutation)
+    window = WindowConfig(frames=21, output_stride=5, input_strides=(10,), key_frame_alignment="global")
+    windows = _view_windows(tmp_path, np.full((23, 17, 2), 0.5, np.float32), window)
+    predict_view(probe, windows, _row(windows), InferencePlan("centre", window, flip_test=False))
     inputs, masks = probe.seen[0]
     assert masks[1].tolist() == [False, True, False, True, False]
-    assert torch.all(inputs[1, ~masks[1]] == 0) and torch.all(inputs[1, masks[1]] == 1)
+    assert torch.all(inputs[1, ~masks[1]] == 0) and torch.allclose(inputs[1, masks[1]], torch.tensor(0.5))
+
+
+def test_inference_refuses_a_training_window():
+    """Several input strides, or key-frames centred on the window (training), are not an evaluation window."""
+    with pytest.raises(ValueError, match="one input stride with key-frames counted from frame 0"):
+        InferencePlan("centre", WindowConfig(frames=21, output_stride=5, input_strides=(5, 10)))
+    with pytest.raises(ValueError, match="key_frame_alignment='centre'"):
+        InferencePlan("centre", WindowConfig(frames=21, output_stride=5, input_strides=(10,)))
 
 
 def test_evaluate_a_trained_checkpoint_end_to_end(h36m_store, tmp_path):

@@ -38,9 +38,9 @@ from datasets.amass.config import AmassConfig
 from datasets.amass.discovery import FRAME_RATE_KEYS, AmassFile, decode_text, entry_problem, model_type_for_width
 from datasets.amass.fast_joints import FoldedJointModel, fold_joint_model, folded_joints
 from datasets.amass.regressor import load_regressor, regressor_side_warning
-from datasets.amass.resample import apply_plan, resampling_plan
 from datasets.amass.virtual_cameras import film, place_in_h36m_world, sequence_cameras
 from datasets.errors import reraise_if_environment
+from datasets.resample import apply_plan, resampling_plan
 from datasets.skeletons import joint_mapping
 from datasets.views import Rejection, View
 

@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+from datasets.window_arithmetic import window_tokens
+
 Sampling = Literal["centres", "clips"]
 Padding = Literal["edge", "zero"]
 KeyFrameAlignment = Literal["centre", "global"]
@@ -142,8 +144,8 @@ class WindowConfig:
 
     @property
     def tokens(self) -> int:
-        """Poses per window: ``(frames - 1) / output_stride + 1``."""
-        return (self.frames - 1) // self.output_stride + 1
+        """Poses per window (``datasets.window_arithmetic.window_tokens``)."""
+        return window_tokens(self.frames, self.output_stride)
 
     @property
     def has_key_frames(self) -> bool:

@@ -148,9 +148,27 @@ class PoseWindows(Dataset):
         Returns:
             The batch dict of numpy arrays.
         """
-        config = self.config
         counters = np.asarray(indices if counters is None else counters, dtype=np.int64)
         rows, centres = self.locate(indices)
+        return self.gather_at(rows, centres, epochs, counters)
+
+    def gather_at(
+        self, rows: np.ndarray, centres: np.ndarray, epochs: np.ndarray | int = 0, counters: np.ndarray | None = None
+    ) -> dict:
+        """A batch of windows at explicit places (evaluation's layouts: ``sampling.covering_centres``, ...).
+
+        Args:
+            rows: (B,) index rows of the windows' views (among ``self.rows``).
+            centres: (B,) view-relative centre frames (may lie outside the view: padded).
+            epochs: (B,) or scalar epoch of each window.
+            counters: (B,) numbers keying the random choices (default: ``arange(B)``).
+
+        Returns:
+            The batch dict of numpy arrays.
+        """
+        config = self.config
+        rows, centres = np.asarray(rows, dtype=np.int64), np.asarray(centres, dtype=np.int64)
+        counters = np.arange(len(rows), dtype=np.int64) if counters is None else np.asarray(counters, np.int64)
         frames = window_frames(centres, config)  # (B, P) view-relative, may leave the view
         lengths = self.view_lengths[rows][:, None]
         in_view = (frames >= 0) & (frames < lengths)

@@ -3,6 +3,8 @@
 Everything here is plain numpy on integer arrays, so a whole batch is laid out without a Python loop:
 
 - ``window_layout``: per view, how many windows and the centre of the first (``centre = base + j * interval``).
+- ``covering_centres`` / ``tile_centres``: the evaluation layouts (every output frame of a view covered once,
+  or tiles of whole windows), read through ``PoseWindows.gather_at``.
 - ``window_frames``: the view-relative frame of every pose of every window (may leave the view; clamp later).
 - ``key_frame_masks``: Uplift-and-Upsample's key-frame masks, centred (training) or global (evaluation).
 - ``counter_uniform``: reproducible random numbers keyed by (seed, epoch, window, stream), the same whether a
@@ -76,6 +78,48 @@ def window_layout(lengths: np.ndarray, config: WindowConfig) -> tuple[np.ndarray
         return counts, starts + config.frames // 2, config.frames
     interval = config.centre_interval
     return -(-lengths // interval), np.zeros_like(lengths), interval
+
+
+def covering_centres(length: int, output_stride: int) -> np.ndarray:
+    """Centres ``0, s_out, 2 s_out, ...`` up to the first multiple at or past the view's last frame.
+
+    The centre-pose evaluation of Uplift-and-Upsample (Sec. 4.4): one window per output pose, so that every
+    frame lies between two centres and is interpolated from their poses. The last centre may lie past the view
+    (its window is padded). Unlike ``window_layout``'s ``"centres"`` (centres inside the view only), this covers
+    the frames after the last in-view multiple of ``s_out``.
+
+    Args:
+        length: Frames of the view (>= 1).
+        output_stride: ``s_out``.
+
+    Returns:
+        (W,) int64 centre frames, ``W = ceil((length - 1) / s_out) + 1``.
+    """
+    last = -(-(length - 1) // output_stride) * output_stride
+    return np.arange(0, last + 1, output_stride, dtype=np.int64)
+
+
+def tile_centres(length: int, frames: int, hop: int) -> np.ndarray:
+    """Centres of whole windows every ``hop`` frames, the last one ending at the view's last frame.
+
+    MixSTE's seq2seq evaluation (hop = N: tiles, the last aligned to the view's end); a view shorter than
+    ``frames`` gets one window starting at frame 0, padded at its end. A window starting at ``s`` has its
+    centre at ``s + frames // 2`` (``window_frames`` with ``s_out = 1``).
+
+    Args:
+        length: Frames of the view (>= 1).
+        frames: Window length ``N``.
+        hop: Frames between window starts, in ``[1, frames]``.
+
+    Returns:
+        (W,) int64 centre frames.
+    """
+    if length <= frames:
+        return np.full(1, frames // 2, dtype=np.int64)
+    starts = list(range(0, length - frames + 1, hop))
+    if starts[-1] != length - frames:
+        starts.append(length - frames)
+    return np.asarray(starts, dtype=np.int64) + frames // 2
 
 
 def window_frames(centres: np.ndarray, config: WindowConfig) -> np.ndarray:

@@ -5,11 +5,11 @@
     result = evaluate(Path("runs/demo/checkpoint_best.pt"), store, EvaluationConfig(split="test"), Path("eval/demo"))
     print(result.markdown_table)          # per-action (or per-activity) table; report.md and PNGs in eval/demo
 
-Modules: ``config`` (``EvaluationConfig``), ``inference`` (centre / seq2seq inference, flip TTA, key-frames
-from frame 0, interpolation to the full frame rate), ``protocols`` (Human3.6M, MPI-INF-3DHP, HumanEva-I
-tables), ``report`` (Markdown and plots), ``predictions`` (``predictions.npz`` beside the metrics), ``viewers``
-(viewer files of the worst and best sequences), ``evaluate`` (the entry points), ``baseline`` (the constant
-mean-pose prediction, scored the same way).
+Modules: ``config`` (``EvaluationConfig``), ``inference`` (centre / seq2seq inference over the windows of
+``datasets.windows``, flip TTA, key-frames from frame 0, interpolation to the full frame rate), ``protocols``
+(Human3.6M, MPI-INF-3DHP, HumanEva-I tables), ``report`` (Markdown and plots), ``predictions``
+(``predictions.npz`` beside the metrics), ``viewers`` (viewer files of the worst and best sequences),
+``evaluate`` (the entry points), ``baseline`` (the constant mean-pose prediction, scored the same way).
 """
 
 from lifting.evaluation.baseline import evaluate_mean_pose, mean_pose
@@ -21,15 +21,9 @@ from lifting.evaluation.evaluate import (
     evaluate,
     evaluate_predictions,
     inference_plan,
-    view_keypoints,
+    split_views,
 )
-from lifting.evaluation.inference import (
-    InferencePlan,
-    centre_frames,
-    interpolate_in_time,
-    predict_view,
-    seq2seq_starts,
-)
+from lifting.evaluation.inference import InferencePlan, predict_view
 from lifting.evaluation.predictions import PREDICTIONS_FILE, load_predictions, save_predictions
 from lifting.evaluation.protocols import (
     ALL_FRAMES,
@@ -55,13 +49,11 @@ __all__ = [
     "EvaluationResult",
     "FrameErrors",
     "InferencePlan",
-    "centre_frames",
     "evaluate",
     "evaluate_mean_pose",
     "evaluate_predictions",
     "inference_plan",
     "load_predictions",
-    "interpolate_in_time",
     "markdown_table",
     "mean_pose",
     "pck_joints",
@@ -69,7 +61,6 @@ __all__ = [
     "protocol_for",
     "protocol_tables",
     "save_predictions",
-    "seq2seq_starts",
+    "split_views",
     "view_errors",
-    "view_keypoints",
 ]

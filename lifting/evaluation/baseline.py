@@ -19,12 +19,11 @@ import numpy as np
 from datasets.skeletons import get_skeleton
 from datasets.store import PoseStore
 from lifting.evaluation.config import EvaluationConfig
-from lifting.evaluation.evaluate import EvaluationResult, evaluate_predictions, split_rows
+from lifting.evaluation.evaluate import EvaluationResult, evaluate_predictions, split_views
 
 
-def _root_relative_frames(store: PoseStore, row: int) -> np.ndarray:
+def _root_relative_frames(store: PoseStore, view_id: int) -> np.ndarray:
     """(F, J, 3) float64 metres: a view's valid frames, root-relative, camera frame."""
-    view_id = int(store.index["view_id"][row].as_py())
     joints = np.asarray(store.read("joints_3d", view_id), dtype=np.float64)
     if "valid" in store.arrays:
         joints = joints[np.asarray(store.read("valid", view_id), dtype=bool)]
@@ -39,8 +38,8 @@ def mean_pose(store: PoseStore, splits: Sequence[str] = ("train",)) -> np.ndarra
     """
     total, count = None, 0
     for split in splits:
-        for row in split_rows(store, split):
-            frames = _root_relative_frames(store, int(row))
+        for view in split_views(store, split):
+            frames = _root_relative_frames(store, view["view_id"])
             total = frames.sum(axis=0) if total is None else total + frames.sum(axis=0)
             count += len(frames)
     if total is None or count == 0:
@@ -64,9 +63,7 @@ def evaluate_mean_pose(
     """
     pose = mean_pose(store, train_splits)
     predictions = {}
-    for row in split_rows(store, config.split, config.max_views):
-        view_id = int(store.index["view_id"][row].as_py())
-        length = int(store.index["length"][row].as_py())
-        predictions[view_id] = np.broadcast_to(pose, (length, *pose.shape))
+    for view in split_views(store, config.split, config.max_views):
+        predictions[view["view_id"]] = np.broadcast_to(pose, (view["length"], *pose.shape))
     setup = {"model": f"constant pose: the mean root-relative pose of splits {', '.join(train_splits)}"}
     return evaluate_predictions(store, predictions, config, output_dir, setup=setup)

@@ -9,6 +9,7 @@ scored by the same code, so ground truth in gives zeros out.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -19,10 +20,11 @@ import numpy as np
 import pyarrow.compute as pc
 import torch
 
-from datasets.cameras import pixels_to_normalized
 from datasets.config import to_jsonable
 from datasets.skeletons import get_skeleton
 from datasets.store import PoseStore
+from datasets.windows import PoseWindows
+from datasets.windows.frames import SPATIAL_CHANNELS
 from lifting.evaluation.config import EvaluationConfig
 from lifting.evaluation.inference import InferencePlan, predict_view
 from lifting.evaluation.predictions import PREDICTIONS_FILE, save_predictions
@@ -45,7 +47,6 @@ from lifting.training.models import backbone_config, is_seq2seq, window_config_f
 from lifting.training.records import read_metrics
 
 REPORT_FILE, METRICS_JSON = "report.md", "metrics.json"
-SPATIAL_CHANNELS = 2
 
 
 @dataclass(frozen=True)
@@ -80,24 +81,23 @@ class EvaluationResult:
 
 
 def inference_plan(info: CheckpointInfo, config: EvaluationConfig, device: torch.device) -> InferencePlan:
-    """The inference a checkpoint gets under ``config`` (mode, window, strides, padding, flip)."""
+    """The inference a checkpoint gets under ``config``: the windows it was validated on, mode, hop, flip.
+
+    The window is the one validation reads (``window_config_for(..., "evaluation")``: length, strides,
+    key-frames from frame 0), with ``config``'s padding and 2D array where it overrides the training run's.
+    """
     settings = info.training_config.window
-    window = window_config_for(info.model_config, settings, "evaluation", input_stride=config.input_stride)
-    mode = config.mode if config.mode != "auto" else ("seq2seq" if is_seq2seq(info.model_config) else "centre")
     if config.input_stride is not None and not isinstance(backbone_config(info.model_config), UpliftUpsampleConfig):
         raise ValueError(f"input_stride={config.input_stride} applies to uplift-upsample models, not {info.model_name}")
-    bf16 = resolve_precision(config.precision, device) == "bf16"
-    return InferencePlan(
-        mode=mode,
-        frames=window.frames,
-        output_stride=window.output_stride,
-        input_stride=window.input_strides[0] if window.input_strides else window.output_stride,
-        hop=config.seq2seq_hop or window.frames,
+    window = window_config_for(info.model_config, settings, "evaluation", input_stride=config.input_stride)
+    window = dataclasses.replace(
+        window,
         padding=settings.padding if config.padding == "auto" else config.padding,
-        flip_test=config.flip_test,
-        batch_size=config.batch_size,
-        bf16=bf16,
+        keypoints=config.keypoints or settings.keypoints,
     )
+    mode = config.mode if config.mode != "auto" else ("seq2seq" if is_seq2seq(info.model_config) else "centre")
+    bf16 = resolve_precision(config.precision, device) == "bf16"
+    return InferencePlan(mode, window, config.seq2seq_hop, config.flip_test, config.batch_size, bf16)
 
 
 def split_rows(store: PoseStore, split: str, max_views: int | None = None) -> np.ndarray:
@@ -109,26 +109,58 @@ def split_rows(store: PoseStore, split: str, max_views: int | None = None) -> np
     return rows[:max_views]
 
 
-def view_keypoints(store: PoseStore, row: int, name: str) -> np.ndarray:
-    """(T, J, 2) screen-normalised 2D of a view from store array ``name``."""
-    index = store.index
-    pixels = store.read(name, int(index["view_id"][row].as_py()))[..., :SPATIAL_CHANNELS]
-    return pixels_to_normalized(pixels, int(index["width"][row].as_py()), int(index["height"][row].as_py()))
+def split_views(store: PoseStore, split: str, max_views: int | None = None) -> list[dict[str, Any]]:
+    """The index rows of a split's views (``split_rows``) as dicts, read from the index in one go."""
+    return store.index.take(split_rows(store, split, max_views)).to_pylist()
 
 
-def _frame_groups(store: PoseStore, row: int, length: int) -> dict[str, np.ndarray]:
-    index = store.index
-    action = index["action"][row].as_py() or index["subset"][row].as_py() or index["dataset"][row].as_py()
+def _frame_groups(store: PoseStore, view: Mapping[str, Any], length: int) -> dict[str, np.ndarray]:
+    """Per-frame group labels of a view (T,): its action, subject and action, and 3DHP's activity codes."""
+    action = view["action"] or view["subset"] or view["dataset"]
     groups = {
         "action": np.full(length, action, dtype=object),
-        "subject_action": np.full(length, f"{index['subject'][row].as_py()} {action}", dtype=object),
+        "subject_action": np.full(length, f"{view['subject']} {action}", dtype=object),
     }
     if "activity" in store.arrays:
-        codes = store.read("activity", int(index["view_id"][row].as_py()))
+        codes = store.read("activity", view["view_id"])
         groups["activity"] = np.array(
             [MPI_INF_3DHP_ACTIVITIES.get(int(c), f"activity {int(c)}") for c in codes], object
         )
     return groups
+
+
+@dataclass
+class _ScoredViews:
+    """Per-frame errors of the evaluated views, and what the figures and ``predictions.npz`` need of each."""
+
+    errors: FrameErrors
+    clips: dict[int, tuple[np.ndarray, np.ndarray]]  # view id -> (root-relative target, prediction), (T, J, 3)
+    view_mpjpe: dict[int, float]  # view id -> MPJPE over its valid frames, metres
+
+
+def _score_views(
+    store: PoseStore, views: Sequence[Mapping[str, Any]], predictions: Mapping[int, np.ndarray], key_frame_stride: int
+) -> _ScoredViews:
+    """Score every view's prediction against the store's ground truth (``protocols.view_errors``)."""
+    skeleton = get_skeleton(store.skeleton)
+    joints_counted = pck_joints(skeleton)
+    parts, clips, view_mpjpe = [], {}, {}
+    for view in views:
+        view_id = view["view_id"]
+        if view_id not in predictions:
+            raise KeyError(f"no prediction for view {view_id} of split {view['split']!r}")
+        target = store.read("joints_3d", view_id)
+        predicted = np.asarray(predictions[view_id])
+        if predicted.shape != target.shape:
+            raise ValueError(f"view {view_id}: predictions {predicted.shape} do not match the store's {target.shape}")
+        length = len(target)
+        valid = store.read("valid", view_id) if "valid" in store.arrays else np.ones(length, bool)
+        key_frame = np.arange(length) % key_frame_stride == 0
+        groups = _frame_groups(store, view, length)
+        parts.append(view_errors(predicted, target, skeleton.root, joints_counted, valid, key_frame, groups))
+        clips[view_id] = (target - target[:, skeleton.root : skeleton.root + 1], predicted)
+        view_mpjpe[view_id] = float(parts[-1].mpjpe[valid].mean()) if valid.any() else float("nan")
+    return _ScoredViews(FrameErrors.concatenate(parts), clips, view_mpjpe)
 
 
 def evaluate_predictions(
@@ -160,49 +192,27 @@ def evaluate_predictions(
     """
     output_dir = Path(output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
-    skeleton = get_skeleton(store.skeleton)
-    rows = split_rows(store, config.split, config.max_views)
-    protocol = protocol_for(store.index["dataset"].take(rows).to_pylist(), config.protocol)
-    joints_counted = pck_joints(skeleton)
-    parts, clips, view_mpjpe = [], {}, {}
-    for row in rows:
-        view_id = int(store.index["view_id"][row].as_py())
-        if view_id not in predictions:
-            raise KeyError(f"no prediction for view {view_id} of split {config.split!r}")
-        target = store.read("joints_3d", view_id)
-        predicted = np.asarray(predictions[view_id])
-        if predicted.shape != target.shape:
-            raise ValueError(f"view {view_id}: predictions {predicted.shape} do not match the store's {target.shape}")
-        length = len(target)
-        valid = store.read("valid", view_id) if "valid" in store.arrays else np.ones(length, bool)
-        key_frame = np.arange(length) % key_frame_stride == 0
-        parts.append(
-            view_errors(
-                predicted, target, skeleton.root, joints_counted, valid, key_frame, _frame_groups(store, row, length)
-            )
-        )
-        clips[view_id] = (target - target[:, skeleton.root : skeleton.root + 1], predicted)
-        view_mpjpe[view_id] = float(parts[-1].mpjpe[valid].mean()) if valid.any() else float("nan")
-    errors = FrameErrors.concatenate(parts)
-    tables = protocol_tables(errors, protocol, skeleton.joint_names)
+    views = split_views(store, config.split, config.max_views)
+    protocol = protocol_for([view["dataset"] for view in views], config.protocol)
+    scored = _score_views(store, views, predictions, key_frame_stride)
+    tables = protocol_tables(scored.errors, protocol, get_skeleton(store.skeleton).joint_names)
     columns = PCK_COLUMNS if protocol == "mpi_inf_3dhp" else ERROR_COLUMNS
     group_markdown = markdown_table(tables["groups"], columns, tables["group_kind"].replace("_", " "))
-    figure_input = _FigureInput(store, keypoints)
-    plots = _plots(output_dir, tables, training_records, clips, figure_input, config) if config.plots else ()
-    predictions_path = save_predictions(
-        output_dir / PREDICTIONS_FILE, {v: p for v, (_, p) in clips.items()}, view_mpjpe
-    )
-    viewers = write_extreme_viewers(output_dir, store, clips, view_mpjpe, keypoints) if config.plots else {}
-    metrics_path = output_dir / METRICS_JSON
-    document = {"protocol": protocol, "views": len(rows), "evaluated_frames": int(errors.valid.sum()), **tables}
-    metrics_path.write_text(json.dumps(to_jsonable({**document, "setup": dict(setup or {})}), indent=2))
+    figures = _FigureInput(store, keypoints, {view["view_id"]: view for view in views})
+    plots, viewers = _figures(output_dir, tables, training_records, scored, figures, config)
+    predictions = {view_id: predicted for view_id, (_, predicted) in scored.clips.items()}
+    predictions_path = save_predictions(output_dir / PREDICTIONS_FILE, predictions, scored.view_mpjpe)
+    frames = int(scored.errors.valid.sum())
+    document = {"protocol": protocol, "views": len(views), "evaluated_frames": frames, **tables}
     sections = _report_sections(document, columns, group_markdown, plots, output_dir, setup or {})
     if viewers:
         sections.append(("Viewer", viewer_links(viewers, output_dir)))
+    metrics_path = output_dir / METRICS_JSON
+    metrics_path.write_text(json.dumps(to_jsonable({**document, "setup": dict(setup or {})}), indent=2))
     report = write_report(output_dir / REPORT_FILE, sections, f"Evaluation: {protocol}, split {config.split}")
     return EvaluationResult(
-        protocol, tables["summary"], tables, len(rows), int(errors.valid.sum()), report, metrics_path, plots,
-        group_markdown, predictions_path, tuple(viewer.path for viewer in viewers.values()),
+        protocol, tables["summary"], tables, len(views), frames, report, metrics_path, plots, group_markdown,
+        predictions_path, tuple(viewer.path for viewer in viewers.values()),
     )  # fmt: skip
 
 
@@ -212,6 +222,7 @@ class _FigureInput:
 
     store: PoseStore
     keypoints: str
+    views: Mapping[int, Mapping[str, Any]]  # view id -> its index row (``split_views``)
 
     def keypoints_of(self, view_id: int) -> np.ndarray:
         """(T, J, 2) pixels of a view's 2D input."""
@@ -219,9 +230,17 @@ class _FigureInput:
 
     def title_of(self, view_id: int) -> str:
         """``view 3: S9 Walking, camera 54138969``."""
-        [row] = np.flatnonzero(self.store.index["view_id"].to_numpy() == view_id)
-        values = {name: self.store.index[name][int(row)].as_py() for name in ("subject", "sequence", "camera")}
-        return f"view {view_id}: {values['subject']} {values['sequence']}, camera {values['camera']}"
+        view = self.views[view_id]
+        return f"view {view_id}: {view['subject']} {view['sequence']}, camera {view['camera']}"
+
+
+def _figures(output_dir: Path, tables: dict, records: Sequence, scored: _ScoredViews, source: _FigureInput,
+             config: EvaluationConfig) -> tuple[tuple[Path, ...], dict]:  # fmt: skip
+    """The PNG plots and the viewer files of the worst and best views (none without ``config.plots``)."""
+    if not config.plots:
+        return (), {}
+    plots = _plots(output_dir, tables, records, scored.clips, source, config)
+    return plots, write_extreme_viewers(output_dir, source.store, scored.clips, scored.view_mpjpe, source.keypoints)
 
 
 def _plots(output_dir: Path, tables: dict, records: Sequence, clips: dict, source: _FigureInput,
@@ -286,24 +305,23 @@ def evaluate(
     if info.skeleton != store.skeleton:
         raise ValueError(f"{checkpoint} predicts {info.skeleton} joints; the store holds {store.skeleton}")
     target_device = resolve_device(device)
-    model = model.to(target_device)
+    model = model.to(target_device).eval()
     plan = inference_plan(info, config, target_device)
-    keypoints_name = config.keypoints or info.training_config.window.keypoints
-    flip_permutation = get_skeleton(store.skeleton).flip_permutation
-    predictions = {}
-    for row in split_rows(store, config.split, config.max_views):
-        view_id = int(store.index["view_id"][row].as_py())
-        keypoints = view_keypoints(store, row, keypoints_name)
-        predictions[view_id] = predict_view(model, keypoints, plan, flip_permutation, target_device)
+    views = split_views(store, config.split, config.max_views)
+    windows = PoseWindows(store, plan.window, splits=(config.split,), view_ids=[view["view_id"] for view in views])
+    rows = split_rows(store, config.split, config.max_views)
+    predictions = {
+        view["view_id"]: predict_view(model, windows, int(row), plan, target_device)
+        for view, row in zip(views, rows, strict=True)
+    }
     setup = {
         "checkpoint": checkpoint,
         "model": f"{info.model_name} (preset {info.model_preset}), {info.weights} weights, "
         f"{info.progress.epoch} epochs / {info.progress.global_step} steps",
-        "store": f"{store.directory}, array {keypoints_name}",
-        "inference": f"{plan.mode}, N={plan.frames}, s_out={plan.output_stride}, s_in={plan.input_stride}, "
-        f"hop={plan.hop if plan.mode == 'seq2seq' else '-'}, padding {plan.padding}, flip test {plan.flip_test}",
+        "store": f"{store.directory}, array {plan.window.keypoints}",
+        "inference": plan.describe(),
     }
     return evaluate_predictions(
-        store, predictions, config, output_dir, key_frame_stride=plan.input_stride,
-        training_records=read_metrics(checkpoint.parent), setup=setup, keypoints=keypoints_name,
+        store, predictions, config, output_dir, key_frame_stride=plan.key_frame_stride,
+        training_records=read_metrics(checkpoint.parent), setup=setup, keypoints=plan.window.keypoints,
     )  # fmt: skip

@@ -1,13 +1,19 @@
-"""Inference over whole views: sliding-window centre prediction or seq2seq, with flip test-time augmentation.
+"""Inference over whole views, through the windows of training and validation.
 
-- ``"centre"`` (Uplift-and-Upsample, Strided Transformer): one window per output frame, the model's centre
-  pose kept. With ``s_out > 1`` windows are centred on the frames ``0, s_out, 2 s_out, ...`` (up to the first
-  multiple at or past the last frame, padded) and the frames between are linearly interpolated in time
-  (Uplift-and-Upsample Sec. 4.4, "bilinear" upsampling to the full frame rate). Key-frames are the frames
-  whose index is a multiple of ``s_in``, counted from the view's frame 0.
+Windows are read with ``datasets.windows.PoseWindows.gather_at`` (the frames, padding, key-frame masks and
+screen normalisation the model was trained and validated on) at the centres of an evaluation layout, and the
+model runs through validation's forward pass (``lifting.training.validation.predict_windows``):
+
+- ``"centre"`` (Uplift-and-Upsample, Strided Transformer): one window per output pose, centred on the frames
+  ``0, s_out, 2 s_out, ...`` up to the first multiple at or past the last frame
+  (``datasets.windows.covering_centres``), the model's centre pose kept; with ``s_out > 1`` the frames between
+  are linearly interpolated in time (Uplift-and-Upsample Sec. 4.4, "bilinear" upsampling to the full frame
+  rate) by ``datasets.resample``, the project's one linear interpolation of per-frame positions (the
+  centre poses are a sequence at ``1 / s_out`` of the frame rate). Key-frames are the frames whose index is
+  a multiple of ``s_in``, counted from the view's frame 0 (``WindowConfig.key_frame_alignment="global"``).
 - ``"seq2seq"`` (MixSTE): windows of ``N`` frames every ``hop`` frames (``hop = N``: tiles, the last one
-  aligned to the view's end, as MixSTE's evaluation); frames covered by several windows get the mean of
-  their predictions; a view shorter than ``N`` is padded at its end.
+  aligned to the view's end, as MixSTE's evaluation; ``datasets.windows.tile_centres``); frames covered by
+  several windows get the mean of their predictions; a view shorter than ``N`` is padded at its end.
 - Flip test-time augmentation: the mean of the prediction and the un-flipped prediction of the flipped input.
 
 Shape legend: ``T`` frames of the view, ``W`` windows, ``P`` poses per window, ``J`` joints.
@@ -22,9 +28,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from datasets.windows import flip_poses
-from lifting.training.models import forward_windows
-from lifting.training.step import autocast_context
+from datasets.resample import resample
+from datasets.windows import PoseWindows, WindowConfig, covering_centres, tile_centres, window_frames
+from lifting.training.validation import predict_windows
 
 InferenceMode = Literal["centre", "seq2seq"]
 
@@ -35,22 +41,17 @@ class InferencePlan:
 
     Attributes:
         mode: ``"centre"`` or ``"seq2seq"``.
-        frames: Window length ``N`` in frames.
-        output_stride: ``s_out``: frames between the poses of a window.
-        input_stride: ``s_in``: key-frame stride (``s_out`` when every pose is an input).
-        hop: Frames between seq2seq windows.
-        padding: ``"edge"`` or ``"zero"`` outside the view.
+        window: The windows read: length ``N``, ``s_out``, at most one ``s_in`` with key-frames from frame 0,
+            padding, 2D array (``lifting.training.models.window_config_for(..., "evaluation")``).
+        hop: Frames between seq2seq windows (None: ``N``, tiles).
         flip_test: Average with the flipped input's un-flipped prediction.
         batch_size: Windows per forward pass.
         bf16: Autocast the forward pass to bf16.
     """
 
     mode: InferenceMode
-    frames: int
-    output_stride: int = 1
-    input_stride: int = 1
-    hop: int = 1
-    padding: Literal["edge", "zero"] = "edge"
+    window: WindowConfig
+    hop: int | None = None
     flip_test: bool = True
     batch_size: int = 256
     bf16: bool = False
@@ -59,131 +60,82 @@ class InferencePlan:
         """Validate the plan; each message names the rule and the value."""
         if self.mode not in ("centre", "seq2seq"):
             raise ValueError(f"mode must be 'centre' or 'seq2seq', got {self.mode!r}")
-        if (self.frames - 1) % self.output_stride or self.input_stride % self.output_stride:
+        window = self.window
+        if len(window.input_strides) > 1 or (window.input_strides and window.key_frame_alignment != "global"):
             raise ValueError(
-                f"frames - 1 and input_stride must be multiples of output_stride; got frames={self.frames}, "
-                f"input_stride={self.input_stride}, output_stride={self.output_stride}"
+                "inference reads one input stride with key-frames counted from frame 0; got input_strides="
+                f"{window.input_strides}, key_frame_alignment={window.key_frame_alignment!r}"
             )
-        if self.mode == "seq2seq" and (self.output_stride != 1 or not 1 <= self.hop <= self.frames):
+        if self.mode == "seq2seq" and (window.output_stride != 1 or not 1 <= self.seq2seq_hop <= window.frames):
             raise ValueError(
-                f"seq2seq needs output_stride=1 and 1 <= hop <= frames; got output_stride={self.output_stride}, "
-                f"hop={self.hop}, frames={self.frames}"
+                f"seq2seq needs output_stride=1 and 1 <= hop <= frames; got output_stride={window.output_stride}, "
+                f"hop={self.hop}, frames={window.frames}"
             )
 
     @property
-    def tokens(self) -> int:
-        """Poses per window."""
-        return (self.frames - 1) // self.output_stride + 1
+    def seq2seq_hop(self) -> int:
+        """Frames between seq2seq windows."""
+        return self.window.frames if self.hop is None else self.hop
+
+    @property
+    def key_frame_stride(self) -> int:
+        """``s_in``: frames ``t % s_in == 0`` carry 2D input (``s_out`` when every pose is an input)."""
+        return self.window.input_strides[0] if self.window.input_strides else self.window.output_stride
+
+    def describe(self) -> str:
+        """One line for the report, e.g. ``centre, N=21, s_out=5, s_in=10, hop=-, padding edge, flip test True``."""
+        window = self.window
+        hop = self.seq2seq_hop if self.mode == "seq2seq" else "-"
+        return (
+            f"{self.mode}, N={window.frames}, s_out={window.output_stride}, s_in={self.key_frame_stride}, "
+            f"hop={hop}, padding {window.padding}, flip test {self.flip_test}"
+        )
 
 
-def _window_inputs(keypoints: np.ndarray, frames: np.ndarray, plan: InferencePlan) -> dict[str, np.ndarray]:
-    """2D inputs and key-frame masks of windows at view-relative ``frames`` (W, P)."""
-    length = len(keypoints)
-    inputs = keypoints[np.clip(frames, 0, length - 1)]  # (W, P, J, 2)
-    if plan.padding == "zero":
-        inputs[(frames < 0) | (frames >= length)] = 0.0
-    mask = np.remainder(frames, plan.input_stride) == 0
-    inputs[~mask] = 0.0
-    return {"keypoints": inputs, "key_frame_mask": mask}
-
-
-@torch.no_grad()
-def _forward(
-    model: nn.Module,
-    inputs: dict[str, np.ndarray],
-    plan: InferencePlan,
-    flip_permutation: np.ndarray,
-    device: torch.device,
+def _predict(
+    model: nn.Module, windows: PoseWindows, row: int, centres: np.ndarray, plan: InferencePlan, device: torch.device
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Sequence (W, P, J, 3) and centre (W, J, 3) predictions, flip-averaged if planned, in float32 numpy."""
-    sequences, centres = [], []
-    for first in range(0, len(inputs["keypoints"]), plan.batch_size):
-        chunk = {
-            key: torch.from_numpy(value[first : first + plan.batch_size]).to(device) for key, value in inputs.items()
-        }
-        with autocast_context(device, plan.bf16):
-            output = forward_windows(model, chunk)
-            sequence, centre = output.sequence.float(), output.centre.float()
-            if plan.flip_test:
-                flipped = forward_windows(
-                    model, {**chunk, "keypoints": flip_poses(chunk["keypoints"], flip_permutation)}
-                )
-                sequence = (sequence + flip_poses(flipped.sequence.float(), flip_permutation)) / 2
-                centre = (centre + flip_poses(flipped.centre.float(), flip_permutation)) / 2
-        sequences.append(sequence.cpu().numpy())
-        centres.append(centre.cpu().numpy())
-    return np.concatenate(sequences), np.concatenate(centres)
-
-
-def centre_frames(length: int, output_stride: int) -> np.ndarray:
-    """Window centres of ``"centre"`` inference: ``0, s_out, ...`` up to the first multiple >= ``length - 1``."""
-    last = -(-(length - 1) // output_stride) * output_stride
-    return np.arange(0, last + 1, output_stride, dtype=np.int64)
-
-
-def seq2seq_starts(length: int, frames: int, hop: int) -> np.ndarray:
-    """First frames of seq2seq windows: every ``hop`` frames, the last window ending at the view's last frame."""
-    if length <= frames:
-        return np.zeros(1, dtype=np.int64)
-    starts = list(range(0, length - frames + 1, hop))
-    if starts[-1] != length - frames:
-        starts.append(length - frames)
-    return np.asarray(starts, dtype=np.int64)
-
-
-def interpolate_in_time(anchors: np.ndarray, poses: np.ndarray, length: int) -> np.ndarray:
-    """Linear interpolation of poses known at ascending ``anchors`` frames onto frames ``0 .. length - 1``.
-
-    Args:
-        anchors: (A,) frames, covering ``[0, length - 1]``.
-        poses: (A, J, 3).
-        length: Frames wanted.
-
-    Returns:
-        (length, J, 3) float32.
-    """
-    frames = np.arange(length)
-    right = np.clip(np.searchsorted(anchors, frames, side="left"), 1, max(len(anchors) - 1, 1))
-    left = right - 1
-    if len(anchors) == 1:
-        return np.repeat(poses[:1], length, axis=0).astype(np.float32)
-    weight = ((frames - anchors[left]) / (anchors[right] - anchors[left]))[:, None, None]
-    return ((1 - weight) * poses[left] + weight * poses[right]).astype(np.float32)
+    """Sequence (W, P, J, 3) and centre (W, J, 3) predictions of a view's windows at ``centres`` (W,)."""
+    flip = windows.flip_permutation if plan.flip_test else None
+    sequences, poses = [], []
+    for first in range(0, len(centres), plan.batch_size):
+        chunk = centres[first : first + plan.batch_size]
+        batch = windows.gather_at(np.full(len(chunk), row), chunk)
+        output = predict_windows(model, batch, device, plan.bf16, flip)
+        poses.append(output.centre.cpu().numpy())
+        if plan.mode == "seq2seq":
+            sequences.append(output.sequence.cpu().numpy())
+    return (np.concatenate(sequences) if sequences else np.empty(0, np.float32)), np.concatenate(poses)
 
 
 def predict_view(
-    model: nn.Module,
-    keypoints: np.ndarray,
-    plan: InferencePlan,
-    flip_permutation: np.ndarray,
-    device: torch.device | str = "cpu",
+    model: nn.Module, windows: PoseWindows, row: int, plan: InferencePlan, device: torch.device | str = "cpu"
 ) -> np.ndarray:
     """Root-relative 3D poses of every frame of one view.
 
     Args:
         model: A ``lifting.models`` model in eval mode on ``device``.
-        keypoints: (T, J, 2) float32 screen-normalised 2D (``datasets.cameras.pixels_to_normalized``).
-        plan: Mode, window, strides, padding, flip.
-        flip_permutation: (J,) left/right swap of the skeleton.
+        windows: Windows over the view's store, cut as ``plan.window`` says (``PoseWindows(store, plan.window)``).
+        row: The view's row in the store's index.
+        plan: Mode, window, hop, flip.
         device: Where the model is.
 
     Returns:
         (T, J, 3) float32, metres, camera frame, root-relative as the model predicts.
     """
     device = torch.device(device)
-    keypoints = np.ascontiguousarray(keypoints, dtype=np.float32)
-    length = len(keypoints)
-    offsets = np.arange(plan.tokens, dtype=np.int64)
+    length = int(windows.view_lengths[row])
+    if length == 0:
+        return np.zeros((0, windows.skeleton.num_joints, 3), np.float32)
+    stride = plan.window.output_stride
     if plan.mode == "centre":
-        anchors = centre_frames(length, plan.output_stride)
-        frames = anchors[:, None] + (offsets - plan.tokens // 2) * plan.output_stride
-        _, centres = _forward(model, _window_inputs(keypoints, frames, plan), plan, flip_permutation, device)
-        if plan.output_stride == 1:
+        _, centres = _predict(model, windows, row, covering_centres(length, stride), plan, device)
+        if stride == 1:
             return centres[:length]
-        return interpolate_in_time(anchors, centres, length)
-    starts = seq2seq_starts(length, plan.frames, plan.hop)
-    frames = starts[:, None] + offsets
-    sequences, _ = _forward(model, _window_inputs(keypoints, frames, plan), plan, flip_permutation, device)
+        return resample(centres, source_fps=1.0, target_fps=float(stride))[:length].astype(np.float32)
+    window_centres = tile_centres(length, plan.window.frames, plan.seq2seq_hop)
+    sequences, _ = _predict(model, windows, row, window_centres, plan, device)
+    frames = window_frames(window_centres, plan.window)  # (W, P), from frame 0, past the end only when padded
     inside = frames < length
     sums = np.zeros((length, *sequences.shape[2:]), dtype=np.float64)
     np.add.at(sums, frames[inside], sequences[inside])

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from datasets.window_arithmetic import window_tokens
 from lifting.models.blocks import (
     StridedTransformerBlock,
     TransformerBlock,
@@ -173,8 +174,8 @@ class UpliftUpsampleConfig:
 
     @property
     def num_tokens(self) -> int:
-        """Tokens per window: ``(N - 1) / s_out + 1`` (71 for N = 351, s_out = 5)."""
-        return (self.receptive_field - 1) // self.output_stride + 1
+        """Tokens per window (``datasets.window_arithmetic.window_tokens``: 71 for N = 351, s_out = 5)."""
+        return window_tokens(self.receptive_field, self.output_stride)
 
     @property
     def strided_lengths(self) -> list[int]:

@@ -1,6 +1,15 @@
-"""Validation during training: centre-frame MPJPE over a validation split, fast and deterministic."""
+"""Validation during training, and the forward pass that evaluation shares with it.
+
+Validation and ``lifting.evaluation`` read windows the same way (``datasets.windows.PoseWindows``: frames,
+padding, key-frame masks, screen normalisation) and run the model through the same ``predict_windows``, and
+both score with ``lifting.metrics.mpjpe`` (root-relative, valid frames only). So validation's centre-frame
+MPJPE equals the evaluation's MPJPE over the same frames under the same options: no flip test, the training
+run's padding and 2D array, one input stride (``tests/test_validation_agrees_with_evaluation.py``).
+"""
 
 from __future__ import annotations
+
+from collections.abc import Mapping
 
 import numpy as np
 import pyarrow.compute as pc
@@ -8,8 +17,9 @@ import torch
 from torch import nn
 
 from datasets.store import PoseStore
-from datasets.windows import PoseWindows, WindowConfig, windows_collate
-from lifting.losses import mpjpe_loss
+from datasets.windows import PoseWindows, WindowConfig, flip_poses, windows_collate
+from lifting import metrics
+from lifting.models import LiftingOutput
 from lifting.training.models import forward_windows
 from lifting.training.step import autocast_context
 
@@ -35,6 +45,40 @@ def validation_windows(store: PoseStore, config: WindowConfig, preferences: tupl
 
 
 @torch.no_grad()
+def predict_windows(
+    model: nn.Module,
+    batch: Mapping[str, np.ndarray],
+    device: torch.device,
+    bf16: bool = False,
+    flip_permutation: np.ndarray | None = None,
+) -> LiftingOutput:
+    """A model's predictions for a gathered batch of windows (``PoseWindows.gather`` / ``gather_at``).
+
+    Args:
+        model: Any ``lifting.models`` model in eval mode on ``device`` (TMT: zero velocity, inference).
+        batch: The windows, numpy arrays (``keypoints`` (B, P, J, 2), ``key_frame_mask`` (B, P), ...).
+        device: Where the model is.
+        bf16: Autocast the forward pass to bf16.
+        flip_permutation: (J,) left/right swap for flip test-time augmentation: the mean of the prediction and
+            the un-flipped prediction of the flipped input. None: no flip.
+
+    Returns:
+        ``LiftingOutput(sequence (B, P, J, 3), centre (B, J, 3))`` float32 on ``device``, metres, camera frame,
+        root-relative as the model predicts.
+    """
+    tensors = {key: value.to(device) for key, value in windows_collate(batch).items()}
+    with autocast_context(device, bf16):
+        output = forward_windows(model, tensors)
+        sequence, centre = output.sequence.float(), output.centre.float()
+        if flip_permutation is not None:
+            flipped = forward_windows(
+                model, {**tensors, "keypoints": flip_poses(tensors["keypoints"], flip_permutation)}
+            )
+            sequence = (sequence + flip_poses(flipped.sequence.float(), flip_permutation)) / 2
+            centre = (centre + flip_poses(flipped.centre.float(), flip_permutation)) / 2
+    return LiftingOutput(sequence=sequence, centre=centre)
+
+
 def validation_mpjpe(
     model: nn.Module,
     windows: PoseWindows,
@@ -42,10 +86,12 @@ def validation_mpjpe(
     bf16: bool = False,
     batch_size: int = VALIDATION_BATCH_SIZE,
 ) -> float:
-    """Mean centre-frame MPJPE of a model over every window of ``windows``.
+    """Mean centre-frame MPJPE of a model over the windows of ``windows`` whose centre frame is valid.
 
     The centre pose is the model's centre output (Uplift-and-Upsample's and the Strided Transformer's centre
     heads, MixSTE's middle frame); TMT models run in inference mode (zero velocity). No flip augmentation.
+    Each centre pose is scored as the evaluation scores a frame: ``lifting.metrics.mpjpe`` after re-centring
+    prediction and target on the skeleton's root; frames the store marks invalid do not count.
 
     Args:
         model: The model (set to eval mode here; the caller restores training mode).
@@ -55,16 +101,16 @@ def validation_mpjpe(
         batch_size: Windows per forward pass.
 
     Returns:
-        MPJPE in metres (root-relative), averaged over windows.
+        MPJPE in metres (root-relative), averaged over valid centre frames (NaN if none is valid).
     """
     model.eval()
     total, count = 0.0, 0
     for first in range(0, len(windows), batch_size):
-        indices = np.arange(first, min(first + batch_size, len(windows)))
-        batch = {key: value.to(device) for key, value in windows_collate(windows.gather(indices)).items()}
-        with autocast_context(device, bf16):
-            output = forward_windows(model, batch)
-        target = batch["joints_3d"][:, batch["joints_3d"].shape[1] // 2]
-        total += float(mpjpe_loss(output.centre.float(), target)) * len(indices)
-        count += len(indices)
-    return total / count
+        batch = windows.gather(np.arange(first, min(first + batch_size, len(windows))))
+        centre = predict_windows(model, batch, device, bf16).centre.cpu().numpy()
+        middle = batch["joints_3d"].shape[1] // 2
+        valid = batch["valid"][:, middle]
+        errors = metrics.mpjpe(centre, batch["joints_3d"][:, middle], root=windows.skeleton.root)
+        total += float(errors[valid].sum())
+        count += int(valid.sum())
+    return total / count if count else float("nan")

@@ -1,4 +1,4 @@
-"""Resampling AMASS sequences to a target frame rate by linear interpolation of positions.
+"""Resampling per-frame positions to a target frame rate by linear interpolation (AMASS to 50 Hz, evaluation).
 
 A source sequence of T frames at ``source_fps`` lasts ``T / source_fps`` seconds; the resampled sequence has
 ``floor(T / source_fps * target_fps)`` frames at times ``i / target_fps``. Output frame i lies at source
@@ -10,6 +10,10 @@ data (formats.md 4.5), rather than pose parameters: positions are what the store
 of positions is exact for the constant-velocity motion between two frames, and it needs the body model only
 at the source frames the output touches. Its one cost, bone shortening on a chord, is below
 ``L * (w dt)^2 / 8`` (0.3 mm for a 0.4 m bone turning at 10 rad/s sampled at 120 Hz).
+
+This is the project's one linear interpolation of per-frame positions in time: the evaluation
+(``lifting.evaluation.inference``) upsamples a model's centre poses, a sequence at ``1 / s_out`` of the frame
+rate, to every frame with ``resample(centres, 1.0, s_out)``.
 
     >>> plan = resampling_plan(5, 100.0, 50.0)
     >>> plan.frames, plan.lower.tolist(), plan.weight.tolist()
