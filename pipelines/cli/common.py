@@ -62,12 +62,6 @@ WorkspaceOption = Annotated[
         show_default=False,
     ),
 ]
-DetectionsOption = Annotated[
-    list[str] | None,
-    typer.Option("--detections", help="Extra 2D file as NAME=FILE (repeatable); stored as keypoints_2d_NAME."),
-]
-StrictOption = Annotated[bool, typer.Option(help="Fail (publish nothing) if any item is rejected.")]
-
 ModelOption = Annotated[str, typer.Option(help="Model: uplift-upsample, mixste, strided, mixste-tmt, strided-tmt.")]
 PresetOption = Annotated[str | None, typer.Option(help="Model preset under presets/models/<model>/ (default: demo).")]
 TrainingPresetOption = Annotated[
@@ -88,19 +82,6 @@ ResumeOption = Annotated[
 def optional_str(path: str | Path | None) -> str | None:
     """A path option as the string a flow parameter takes (None stays None)."""
     return None if path is None else str(path)
-
-
-def name_file_pairs(values: list[str], option: str) -> dict[str, str]:
-    """Parse repeated ``NAME=FILE`` options, failing with the option's name on a malformed one."""
-    pairs = {}
-    for value in values:
-        name, separator, path = value.partition("=")
-        if not separator or not name or not path:
-            fail(f"{option} expects NAME=FILE, got {value!r}.")
-        if not Path(path).is_file():
-            fail(f"{option} {name}: {path} does not exist.")
-        pairs[name] = path
-    return pairs
 
 
 def fail(message: str, code: int = 2) -> NoReturn:

@@ -1,0 +1,42 @@
+"""How a conversion runs, as opposed to what it outputs: one declaration for the flows and the command line.
+
+These options never change a version's id (its output is the same however it ran); the flows take them as
+one ``RunOptions`` and ``python flows.py preprocess-*`` generates ``--workers``, ``--dask-address`` and
+``--strict`` from the fields below (``pipelines.cli.options``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from datasets.config import from_mapping
+
+DASK_ADDRESS_VARIABLE = "DASK_SCHEDULER_ADDRESS"
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """Where and how strictly a conversion runs.
+
+    Attributes:
+        workers: Local Dask workers (default: one per core); not with dask_address.
+        dask_address: Run on an existing Dask cluster, e.g. tcp://host:8786.
+        strict: Fail (publish nothing) if any item is rejected.
+    """
+
+    workers: int | None = None
+    dask_address: str | None = field(default=None, metadata={"envvar": DASK_ADDRESS_VARIABLE})
+    strict: bool = False
+
+    def __post_init__(self) -> None:
+        if self.workers is not None and self.workers < 1:
+            raise ValueError(f"workers must be at least 1, got {self.workers}; omit it for one worker per core.")
+
+
+def run_options(value: RunOptions | Mapping[str, Any] | None) -> RunOptions:
+    """``value`` as ``RunOptions``: a flow parameter may arrive as the dataclass, its JSON mapping, or None."""
+    if isinstance(value, RunOptions):
+        return value
+    return from_mapping(RunOptions, value or {}, "run options")
