@@ -27,7 +27,7 @@ from datasets.synthetic.amass_archive import DemoAmassPaths, build_demo_amass
 from datasets.workspace import Manifest, Workspace
 from pipelines.file_hashes import FileHashes, files_fingerprint
 from pipelines.preprocess import DEMO_DIRECTORY, generate_once
-from pipelines.run_options import RunOptions, run_options
+from pipelines.run_options import RunOptions, as_options
 from pipelines.stages import Conversion, run_conversion
 
 STAGE = "preprocess-amass"
@@ -158,7 +158,7 @@ def preprocess_amass(
         workspace: Workspace root.
     """
     registry = Workspace(workspace)
-    run = run_options(run)
+    run = as_options(RunOptions, run)
     config = resolve_config(registry, preset, options)
     for warning in check_inputs_task(config):
         print(f"warning: {warning}")

@@ -23,7 +23,7 @@ from datasets.benchmark_config import H36mConversionConfig, HumanEvaConversionCo
 from datasets.config import from_mapping
 from datasets.workspace import Manifest, Workspace
 from pipelines.file_hashes import FileHashes, files_fingerprint
-from pipelines.run_options import RunOptions, run_options
+from pipelines.run_options import RunOptions, as_options
 from pipelines.stages import run_reader_conversion
 
 DEMO_DIRECTORY = "demo"
@@ -165,7 +165,7 @@ def convert_benchmark(
         The version id.
     """
     config = from_mapping(benchmark.config_type, options or {}, f"{benchmark.stage} options")
-    strict = run_options(run).strict
+    strict = as_options(RunOptions, run).strict
     registry = Workspace(workspace)
     root = config.source or demo_source(registry, benchmark.dataset, _function(benchmark.build_demo))
     recorded, keywords, extra_files = benchmark.reading(config)

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from datasets.config import from_mapping
 
 DASK_ADDRESS_VARIABLE = "DASK_SCHEDULER_ADDRESS"
+
+OptionsT = TypeVar("OptionsT")
 
 
 @dataclass(frozen=True)
@@ -35,8 +37,12 @@ class RunOptions:
             raise ValueError(f"workers must be at least 1, got {self.workers}; omit it for one worker per core.")
 
 
-def run_options(value: RunOptions | Mapping[str, Any] | None) -> RunOptions:
-    """``value`` as ``RunOptions``: a flow parameter may arrive as the dataclass, its JSON mapping, or None."""
-    if isinstance(value, RunOptions):
+def as_options(options_type: type[OptionsT], value: OptionsT | Mapping[str, Any] | None) -> OptionsT:
+    """``value`` as ``options_type``: a flow parameter arrives as the dataclass, its JSON mapping, or None.
+
+    >>> as_options(RunOptions, {"workers": 2})
+    RunOptions(workers=2, dask_address=None, strict=False)
+    """
+    if isinstance(value, options_type):
         return value
-    return from_mapping(RunOptions, value or {}, "run options")
+    return from_mapping(options_type, value or {}, f"{options_type.__name__} (flow parameter)")

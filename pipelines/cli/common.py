@@ -62,21 +62,6 @@ WorkspaceOption = Annotated[
         show_default=False,
     ),
 ]
-ModelOption = Annotated[str, typer.Option(help="Model: uplift-upsample, mixste, strided, mixste-tmt, strided-tmt.")]
-PresetOption = Annotated[str | None, typer.Option(help="Model preset under presets/models/<model>/ (default: demo).")]
-TrainingPresetOption = Annotated[
-    str, typer.Option(help="Training preset under presets/training/ (demo, uplift-upsample-h36m-351, ...).")
-]
-EpochsOption = Annotated[int | None, typer.Option(help="Override the preset's number of epochs.")]
-MaxStepsOption = Annotated[int | None, typer.Option(help="Stop after this many optimiser steps (smoke runs).")]
-DeviceOption = Annotated[str, typer.Option(help="auto (GPU when present), cpu, cuda or cuda:N.")]
-RefreshOption = Annotated[
-    bool,
-    typer.Option(help="Rerun the default data's conversion first (as it was called); reuses what is unchanged."),
-]
-ResumeOption = Annotated[
-    bool, typer.Option(help="Continue an interrupted run of the same version from its last checkpoint.")
-]
 
 
 def optional_str(path: str | Path | None) -> str | None:
