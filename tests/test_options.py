@@ -107,6 +107,15 @@ def test_option_kinds_repeatable_choices_flags_and_run_options():
     assert received["options"] == {} and received["run"] == {}
 
 
+def test_a_value_its_config_rejects_fails_before_the_flow_naming_the_option():
+    received: dict[str, Any] = {}
+    result = RUNNER.invoke(build_app(ToyConversion, received), ["--mode", "every"])
+    assert result.exit_code == 2 and received == {}
+    assert result.output.strip() == "error: --mode: Input should be 'all' or 'odd' (got 'every')"
+    result = RUNNER.invoke(build_app(ToyConversion, received), ["--workers", "0"])
+    assert result.output.strip() == "error: --workers must be at least 1, got 0; omit it for one worker per core."
+
+
 def test_help_shows_the_default_presets_value_not_the_dataclass_default():
     """``presets/amass/default.yaml`` sets ``device: auto``; AmassConfig's own default is ``cpu``."""
     from datasets.amass.config import AmassConfig

@@ -75,12 +75,6 @@ def fail(message: str, code: int = 2) -> NoReturn:
     raise typer.Exit(code)
 
 
-def check_workers(workers: int | None) -> None:
-    """Refuse a ``--workers`` below 1 before anything starts (a cluster of 0 workers would wait forever)."""
-    if workers is not None and workers < 1:
-        fail(f"--workers must be at least 1, got {workers}; omit it for one worker per core.")
-
-
 def run_flow(flow_function: Callable[..., Any] | str, announce_version: bool = True, **parameters) -> None:
     """Run a flow; turn clear input errors and interruptions into one message and exit 1 (no traceback).
 

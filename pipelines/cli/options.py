@@ -20,6 +20,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import inspect
+import re
 import types
 import typing
 from collections.abc import Callable, Mapping
@@ -28,8 +29,10 @@ from typing import Annotated, Any
 
 import typer
 
-from datasets.config import field_help, read_preset, to_jsonable
+from datasets.config import ConfigError, field_help, from_mapping, read_preset, to_jsonable
 from pipelines.cli.common import fail
+
+WHERE = "command line"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -143,6 +146,26 @@ def given_values(group: OptionGroup, arguments: Mapping[str, Any]) -> dict[str, 
     return given
 
 
+def check_given(group: OptionGroup, values: Mapping[str, Any]) -> None:
+    """Fail (exit 2, before any work) on given values the config rejects, naming the option.
+
+    Only groups without presets whose fields all have defaults are checked here (the others are complete only
+    in the flow, with the preset and the demo's paths): their values are checked on their own.
+    """
+    fields = dataclasses.fields(group.config_type)
+    if group.preset_group is not None or any(_required(field) for field in fields):
+        return
+    try:
+        from_mapping(group.config_type, values, WHERE)
+    except ConfigError as error:
+        message = str(error).removeprefix(f"{WHERE}: ")
+        fail(re.sub(r"^(\w+)", lambda match: "--" + match.group(1).replace("_", "-"), message))
+
+
+def _required(field: dataclasses.Field) -> bool:
+    return field.default is dataclasses.MISSING and field.default_factory is dataclasses.MISSING
+
+
 def with_options(**groups: OptionGroup) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Decorator: the command gains one option per field of each group; it receives ``<name>=dict`` per group.
 
@@ -162,6 +185,8 @@ def with_options(**groups: OptionGroup) -> Callable[[Callable[..., Any]], Callab
         @functools.wraps(command)
         def wrapper(**arguments: Any) -> Any:
             values = {name: given_values(group, arguments) for name, group in groups.items()}
+            for name, group in groups.items():
+                check_given(group, values[name])
             mine = {parameter.name: arguments[parameter.name] for parameter in own}
             return command(**mine, **values)
 

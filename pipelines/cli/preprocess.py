@@ -17,7 +17,6 @@ from datasets.benchmark_config import H36mConversionConfig, HumanEvaConversionCo
 from pipelines.cli.common import (
     WorkspaceOption,
     app,
-    check_workers,
     fail,
     optional_str,
     run_flow,
@@ -47,7 +46,6 @@ def preprocess_amass_command(
     Example: python flows.py preprocess-amass --amass-root /data/AMASS --body-models /data/body_models
     --regressor /data/J_regressor_h36m.npy --regressor-order spin --cameras h36m
     """
-    check_workers(run.get("workers"))
     if options.get("regressor") is not None:
         _check_regressor(Path(options["regressor"]))
     run_flow("preprocess-amass", preset=preset, options=options, run=run, workspace=optional_str(workspace))
