@@ -31,12 +31,7 @@ from typing import Any, Literal
 import torch
 from torch import nn
 
-from datasets.config import (
-    ConfigError,
-    check_keys,
-    from_mapping,
-    read_preset,
-)
+from datasets.config import ConfigError, check_keys, from_mapping, read_preset
 from datasets.config import available_presets as config_presets
 from datasets.config import preset_path as config_preset_path
 from lifting.models.info import ModelInfo, describe_model, format_model_info
@@ -200,7 +195,7 @@ def paper_reference(model: str, preset: str) -> PaperReference | None:
     if entry is None:
         return None
     if not isinstance(entry, dict):
-        raise ValueError(f"'{PAPER_KEY}' in {path} must be a mapping with keys {', '.join(_PAPER_FIELDS)}")
+        raise ConfigError(f"'{PAPER_KEY}' in {path} must be a mapping with keys {', '.join(_PAPER_FIELDS)}")
     return from_mapping(PaperReference, entry, f"'{PAPER_KEY}' of {path}")
 
 
