@@ -3,7 +3,9 @@
 ``preprocess-h36m``, ``preprocess-3dhp`` and ``preprocess-humaneva`` read their source folder (format
 detected from what it holds, or given), write one store, validate it and publish a version; the same
 inputs and config reuse the published version. With no ``source`` they run on licence-free demo data
-generated under ``<workspace>/demo/``. The flows only orchestrate: readers live in ``datasets/``.
+generated under ``<workspace>/demo/``. The three flows share one body, ``convert_benchmark``; a ``Benchmark``
+names what differs (config type, reader, demo builder). Their options are the fields of the configs in
+``datasets.benchmark_config``. The flows only orchestrate: readers live in ``datasets/``.
 """
 
 from __future__ import annotations
