@@ -8,7 +8,7 @@ one ``RunOptions`` and ``python flows.py preprocess-*`` generates ``--workers``,
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any, TypeVar
 
 from datasets.config import from_mapping
@@ -46,3 +46,28 @@ def as_options(options_type: type[OptionsT], value: OptionsT | Mapping[str, Any]
     if isinstance(value, options_type):
         return value
     return from_mapping(options_type, value or {}, f"{options_type.__name__} (flow parameter)")
+
+
+FLOW_KEYWORDS = ("preset", "workspace")
+"""Conversion-flow parameters that are neither a config field nor a run option."""
+
+
+def regrouped(parameters: Mapping[str, Any]) -> dict[str, Any]:
+    """A conversion call recorded before options were grouped, in today's form (others unchanged).
+
+    mocaplift before issue 15 recorded flat parameters (``amass_root=..., fps=..., workers=...``); today a
+    conversion flow takes ``options`` (config fields) and ``run`` (``RunOptions``). ``--refresh`` replays a
+    recorded call, so an old version's call is regrouped: run fields to ``run``, the rest (unset values
+    dropped) to ``options``.
+
+    >>> regrouped({"source": "/data/h36m", "format": None, "strict": True, "workspace": "w"})
+    {'workspace': 'w', 'options': {'source': '/data/h36m'}, 'run': {'strict': True}}
+    """
+    if "options" in parameters or "run" in parameters:
+        return dict(parameters)
+    run_fields = {field.name for field in fields(RunOptions)}
+    grouped: dict[str, Any] = {key: parameters[key] for key in FLOW_KEYWORDS if key in parameters}
+    grouped["options"] = {key: value for key, value in parameters.items()
+                          if key not in run_fields and key not in FLOW_KEYWORDS and value is not None}  # fmt: skip
+    grouped["run"] = {key: value for key, value in parameters.items() if key in run_fields and value is not None}
+    return grouped

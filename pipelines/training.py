@@ -28,7 +28,7 @@ from datasets.storage import Location, write_atomically
 from datasets.store.integrity import open_verified_store
 from datasets.workspace import Manifest, Workspace
 from pipelines.code_identity import CodeIdentity, changed_sources, model_stage_code_identity, stage_code_identity
-from pipelines.run_options import as_options
+from pipelines.run_options import as_options, regrouped
 from pipelines.stages import CACHE_DIRECTORY
 from pipelines.training_options import TrainingOptions, TrainingRunOptions
 from pipelines.versioning import StageRun, rerun_parameters
@@ -272,7 +272,7 @@ def _default_data(workspace: str, stage: str, refresh: bool = False) -> str:
     newest = manifests[-1]
     if refresh:
         print(f"{stage}: --refresh: rerunning the call that made {newest.id}")
-        return load_flow(stage)(**{**rerun_parameters(newest), "workspace": workspace})
+        return load_flow(stage)(**{**regrouped(rerun_parameters(newest)), "workspace": workspace})
     _report_newest(newest, stage_code_identity(stage), "Add --refresh to rerun it.")
     return newest.id
 

@@ -180,3 +180,18 @@ def test_every_deployment_runs_with_no_parameters_and_takes_the_config_mapping()
         assert schema.required == [], name
     for name in ("preprocess-amass", "preprocess-h36m", "preprocess-3dhp", "preprocess-humaneva"):
         assert {"options", "run", "workspace"} <= set(schemas[name].properties), name
+
+
+def test_a_call_recorded_with_flat_parameters_replays_in_todays_form():
+    """A version made before options were grouped records flat parameters; --refresh replays them regrouped."""
+    from pipelines.run_options import regrouped
+
+    recorded = {"amass_root": "/data/AMASS", "body_models": "/data/models", "regressor": None, "preset": "default",
+                "fps": 25.0, "include": ["CMU/*"], "workers": 2, "dask_address": None, "strict": False,
+                "workspace": "/w"}  # fmt: skip
+    assert regrouped(recorded) == {
+        "preset": "default", "workspace": "/w", "run": {"workers": 2, "strict": False},
+        "options": {"amass_root": "/data/AMASS", "body_models": "/data/models", "fps": 25.0, "include": ["CMU/*"]},
+    }  # fmt: skip
+    today = {"preset": "default", "options": {"fps": 25.0}, "run": None, "workspace": "/w"}
+    assert regrouped(today) == today
