@@ -1,10 +1,16 @@
 """Typed configs from YAML presets: ``load_config(Config, group, preset, overrides)``, and back to JSON.
 
 Configs are frozen dataclasses owned by the layer that uses them (a model's config by its model, a
-reader's by its reader); this loader lives in the bottom layer so that every layer may use it. Presets
-are YAML files under ``presets/<group>/<name>.yaml`` whose keys are the dataclass's fields; unknown keys
-are errors naming the file, the key and the valid keys. The resolved config (preset + overrides) is what
-a version's manifest records.
+reader's by its reader); this loader lives in the bottom layer so that every layer may use it, and it is
+the only one (model presets too: ``lifting.models.registry`` reads ``presets/models/<model>/`` through it).
+Presets are YAML files under ``presets/<group>/<name>.yaml`` whose keys are the dataclass's fields; unknown
+keys are errors naming the file, the key and the valid keys. Values are coerced and checked by pydantic
+(``TypeAdapter(Config).validate_python``: ``"25"`` -> 25.0 for a float, lists -> tuples, strings ->
+``Path``), then the dataclass's own ``__post_init__`` rules run. The resolved config (preset + overrides) is
+what a version's manifest records.
+
+A dataclass's docstring ``Attributes:`` section is the help text of its fields (``field_help``): the
+command line shows it for the options it generates from the fields (``pipelines.cli.options``).
 """
 
 from __future__ import annotations
@@ -25,7 +31,7 @@ ConfigT = TypeVar("ConfigT")
 
 
 class ConfigError(ValueError):
-    """A preset or override that does not fit its config type."""
+    """A preset or override that does not fit its config type; the message names where it came from."""
 
 
 def preset_path(group: str, name: str) -> Path:
@@ -47,41 +53,71 @@ def available_presets(group: str) -> list[str]:
     return sorted(path.stem for path in (PRESETS_DIRECTORY / group).glob("*.yaml"))
 
 
-def _coerce(value: Any, annotation: Any, where: str) -> Any:
-    """Turn YAML scalars/lists into the field's type (tuples, Paths, nested dataclasses)."""
-    origin = typing.get_origin(annotation)
-    if origin in (typing.Union, types.UnionType):
-        options = [option for option in typing.get_args(annotation) if option is not type(None)]
-        if value is None:
-            return None
-        return _coerce(value, options[0], where) if len(options) == 1 else value
-    if dataclasses.is_dataclass(annotation) and isinstance(value, Mapping):
-        return from_mapping(annotation, value, where)
-    if origin is tuple and isinstance(value, list | tuple):
-        arguments = typing.get_args(annotation)
-        if len(arguments) == 2 and arguments[1] is Ellipsis:
-            return tuple(_coerce(item, arguments[0], where) for item in value)
-        return tuple(_coerce(item, argument, where) for item, argument in zip(value, arguments, strict=True))
-    if annotation is Path and isinstance(value, str):
-        return Path(value)
-    if annotation is float and isinstance(value, int) and not isinstance(value, bool):
-        return float(value)
-    return value
+def read_preset(group: str, name: str) -> tuple[dict[str, Any], Path]:
+    """A preset file's mapping (not yet checked against a config type) and its path.
+
+    Raises:
+        ConfigError: No such preset (the message lists the available ones), or a file that is not a mapping.
+    """
+    path = preset_path(group, name)
+    loaded = yaml.safe_load(path.read_text()) or {}
+    if not isinstance(loaded, Mapping):
+        raise ConfigError(f"{path}: a preset must hold a YAML mapping of field names to values, "
+                          f"got {type(loaded).__name__}.")  # fmt: skip
+    return dict(loaded), path
+
+
+def check_keys(values: Mapping[str, Any], valid: typing.Iterable[str], where: str) -> None:
+    """Reject keys outside ``valid``, naming the keys, where they came from and the valid keys."""
+    valid = sorted(valid)
+    unknown = sorted(set(values) - set(valid))
+    if unknown:
+        raise ConfigError(f"{where}: unknown key(s) {unknown}; valid keys: {valid}.")
+
+
+def _dataclass_of(annotation: Any) -> type | None:
+    """The dataclass an annotation names (``Inner`` or ``Inner | None``), else None."""
+    if typing.get_origin(annotation) in (typing.Union, types.UnionType):
+        found = [_dataclass_of(option) for option in typing.get_args(annotation)]
+        return next((item for item in found if item is not None), None)
+    return annotation if dataclasses.is_dataclass(annotation) else None
+
+
+def _check_nested_keys(config_type: type, values: Mapping[str, Any], where: str) -> None:
+    """``check_keys`` for a dataclass and every nested dataclass given as a mapping (pydantic ignores extras)."""
+    check_keys(values, (field.name for field in dataclasses.fields(config_type)), f"{where} ({config_type.__name__})")
+    hints = typing.get_type_hints(config_type)
+    for name, value in values.items():
+        nested = _dataclass_of(hints[name])
+        if nested is not None and isinstance(value, Mapping):
+            _check_nested_keys(nested, value, f"{where}.{name}")
+
+
+def _describe(error: Mapping[str, Any]) -> str:
+    """One pydantic error as ``field: message (got value)``; a ``__post_init__`` rule keeps its own words."""
+    if error["type"] == "value_error" and "error" in error.get("ctx", {}):
+        message = str(error["ctx"]["error"])
+    else:
+        message = f"{error['msg']} (got {error['input']!r})" if error["type"] != "missing" else error["msg"]
+    location = ".".join(str(part) for part in error["loc"])
+    return f"{location}: {message}" if location else message
 
 
 def from_mapping(config_type: type[ConfigT], values: Mapping[str, Any], where: str = "config") -> ConfigT:
-    """Build ``config_type`` from a mapping, rejecting unknown keys by name."""
-    fields = {field.name: field for field in dataclasses.fields(config_type)}  # type: ignore[arg-type]
-    unknown = sorted(set(values) - set(fields))
-    if unknown:
-        raise ConfigError(
-            f"{where}: unknown key(s) {unknown} for {config_type.__name__}; valid keys: {sorted(fields)}."
-        )
-    hints = typing.get_type_hints(config_type)
-    arguments = {name: _coerce(value, hints[name], f"{where}.{name}") for name, value in values.items()}
+    """Build ``config_type`` from a mapping: unknown keys rejected by name, values coerced and validated.
+
+    Raises:
+        ConfigError: ``<where>: <field>: <what is wrong> (got <value>)``, or the ``__post_init__`` rule.
+    """
+    from pydantic import TypeAdapter, ValidationError
+
+    _check_nested_keys(config_type, values, where)
     try:
-        return config_type(**arguments)
-    except (TypeError, ValueError) as error:
+        return TypeAdapter(config_type).validate_python(dict(values))
+    except ValidationError as error:
+        problems = "; ".join(_describe(item) for item in error.errors(include_url=False))
+        raise ConfigError(f"{where}: {problems}") from error
+    except (TypeError, ValueError) as error:  # raised by __post_init__ outside pydantic's wrapping
         raise ConfigError(f"{where}: {error}") from error
 
 
@@ -93,16 +129,14 @@ def load_config(
 ) -> ConfigT:
     """A config from a preset file (or the dataclass defaults when ``preset`` is None) plus overrides.
 
-    An invalid value is blamed on where it came from: an override the error names (``fps=-5.0 (given as an
-    option, over presets/amass/default.yaml): ...``), else the preset file.
+    Overrides that are None are unset (the preset's value stays). An invalid value is blamed on where it
+    came from: an override the error names (``fps=-5.0 (given as an option, over presets/amass/default.yaml):
+    ...``), else the preset file.
     """
     values: dict[str, Any] = {}
     where = config_type.__name__
     if preset is not None:
-        path = preset_path(group, preset)
-        loaded = yaml.safe_load(path.read_text()) or {}
-        if not isinstance(loaded, Mapping):
-            raise ConfigError(f"{path}: a preset must be a YAML mapping of field names to values.")
+        loaded, path = read_preset(group, preset)
         values.update(loaded)
         where = str(path)
     given = {key: value for key, value in (overrides or {}).items() if value is not None}
@@ -110,12 +144,45 @@ def load_config(
     try:
         return from_mapping(config_type, values, where)
     except ConfigError as error:
-        cause = str(error.__cause__ or error).removeprefix(f"{where}: ")
+        cause = str(error).removeprefix(f"{where}: ")
         blamed = [key for key in given if re.search(rf"\b{re.escape(key)}\b", cause)]
         if not blamed:
             raise
         options = ", ".join(f"{key}={given[key]!r}" for key in blamed)
         raise ConfigError(f"{options} (given as an option, over {where}): {cause}") from error
+
+
+def field_help(config_type: type) -> dict[str, str]:
+    """Each field's help text: its entry in the class docstring's ``Attributes:`` section (Google style).
+
+    A continuation line (indented deeper than the entry) joins the entry; RST double backquotes become plain.
+
+    >>> from datasets.amass.config import AmassConfig
+    >>> field_help(AmassConfig)["fps"]
+    'Target frame rate, Hz.'
+    """
+    docstring = typing.cast(str, config_type.__doc__ or "")
+    _, found, section = docstring.partition("Attributes:")
+    entries: dict[str, str] = {}
+    if not found:
+        return entries
+    indent, name = None, None
+    for line in section.splitlines()[1:]:
+        if not line.strip():
+            if entries:
+                break
+            continue
+        depth = len(line) - len(line.lstrip())
+        indent = depth if indent is None else indent
+        if depth < indent:
+            break
+        match = re.match(r"(\w+)(?: \([^)]*\))?: (.*)", line.strip())
+        if depth == indent and match:
+            name = match.group(1)
+            entries[name] = match.group(2)
+        elif name is not None:
+            entries[name] += " " + line.strip()
+    return {key: value.replace("``", "") for key, value in entries.items()}
 
 
 def to_jsonable(value: Any) -> Any:

@@ -37,6 +37,7 @@ from pathlib import Path
 
 import numpy as np
 
+from datasets.benchmark_config import H36mFormat, choices
 from datasets.camera_rigs import h36m_cameras
 from datasets.cameras import Camera, project, world_to_camera
 from datasets.errors import reraise_if_environment
@@ -55,7 +56,7 @@ from datasets.videopose3d import (
 from datasets.views import View
 
 DATASET = "h36m"
-FORMATS = ("videopose3d", "cdf")
+FORMATS = choices(H36mFormat)
 FPS = 50.0
 """Frame rate of Human3.6M poses and videos as every toolkit uses it (formats.md 1.1)."""
 

@@ -30,6 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
+from datasets.benchmark_config import HumanEvaFormat, choices
 from datasets.camera_rigs import humaneva_cameras
 from datasets.cameras import Camera, world_to_camera
 from datasets.errors import reraise_if_environment
@@ -47,7 +48,7 @@ from datasets.videopose3d import (
 from datasets.views import View
 
 DATASET = "humaneva"
-FORMATS = ("videopose3d", "mat")
+FORMATS = choices(HumanEvaFormat)
 SKELETON = "humaneva15"
 JOINTS = 15
 FPS = 60.0

@@ -40,6 +40,7 @@ from pathlib import Path
 
 import numpy as np
 
+from datasets.benchmark_config import Mpi3dhpAnnotation, Mpi3dhpFormat, choices
 from datasets.cameras import Camera
 from datasets.errors import reraise_if_environment
 from datasets.mpi_inf_3dhp_cameras import camera_of_test_sequence, read_calibration
@@ -49,10 +50,10 @@ from datasets.videopose3d import ReadResult, detect_source_format, load_object_n
 from datasets.views import View
 
 DATASET = "mpi_inf_3dhp"
-FORMATS = ("mat", "npz")
+FORMATS = choices(Mpi3dhpFormat)
 SKELETON = "h36m17"
 TRAIN_SKELETON, TEST_SKELETON = "mpi_inf_3dhp28", "mpi_inf_3dhp17"
-ANNOTATIONS = ("univ_annot3", "annot3")
+ANNOTATIONS = choices(Mpi3dhpAnnotation)
 CAMERA_COUNT = 14
 VNECT_CAMERAS = (0, 1, 2, 4, 5, 6, 7, 8)
 """Official ``mpii_get_camera_set('vnect')``: the training cameras the lifting literature uses (formats.md 2.1)."""

@@ -12,24 +12,27 @@ generated under ``<workspace>/demo/amass``).
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from functools import partial
 from pathlib import Path
+from typing import Any
 
 import pyarrow as pa
 from prefect import flow, task
 from prefect.artifacts import create_markdown_artifact
 
-from datasets.amass.config import AmassConfig
+from datasets.amass.config import DEFAULT_PRESET, AmassConfig
 from datasets.config import load_config, to_jsonable
 from datasets.synthetic.amass_archive import DemoAmassPaths, build_demo_amass
 from datasets.workspace import Manifest, Workspace
 from pipelines.file_hashes import FileHashes, files_fingerprint
 from pipelines.preprocess import DEMO_DIRECTORY, generate_once
+from pipelines.run_options import RunOptions, as_options
 from pipelines.stages import Conversion, run_conversion
 
 STAGE = "preprocess-amass"
-DEFAULT_PRESET = "default"
-"""``presets/amass/default.yaml``: Uplift-and-Upsample's AMASS settings."""
+DEMO_FIELDS = ("amass_root", "body_models", "regressor")
+"""With none of these given, the flow converts the licence-free demo."""
 RUNTIME_FIELDS = ("amass_root", "body_models", "regressor", "device", "batch_frames")
 """Config fields that say where inputs are or how the run executes; they do not change the output, so the
 version id uses the inputs' fingerprints instead of them."""
@@ -118,70 +121,50 @@ def convert_write_commit(
     return run_conversion(conversion, workspace, workers=workers, dask_address=dask_address, strict=strict)
 
 
+def resolve_config(registry: Workspace, preset: str, options: Mapping[str, Any] | None) -> AmassConfig:
+    """The conversion's config: the preset, then ``options`` (``AmassConfig`` fields) over it.
+
+    With none of ``amass_root``, ``body_models`` and ``regressor`` given, the licence-free demo's paths (and
+    its regressor's row order) are used.
+    """
+    given = {key: value for key, value in (options or {}).items() if value is not None}
+    if not any(key in given for key in DEMO_FIELDS):
+        paths = demo_inputs(registry)
+        given.update(amass_root=str(paths.amass_root), body_models=str(paths.body_models),
+                     regressor=str(paths.regressor), regressor_order=paths.regressor_order)  # fmt: skip
+    if "amass_root" not in given or "body_models" not in given:
+        raise ValueError("preprocess-amass needs both --amass-root and --body-models (or neither, for the demo).")
+    return load_config(AmassConfig, "amass", preset, given)
+
+
 @flow(name=STAGE, log_prints=True)
 def preprocess_amass(
-    amass_root: str | None = None,
-    body_models: str | None = None,
-    regressor: str | None = None,
     preset: str = DEFAULT_PRESET,
-    regressor_order: str | None = None,
-    fps: float | None = None,
-    placement: str | None = None,
-    cameras: str | None = None,
-    unknown_gender: str | None = None,
-    include: list[str] | None = None,
-    exclude: list[str] | None = None,
-    seed: int | None = None,
-    device: str | None = None,
-    workers: int | None = None,
-    dask_address: str | None = None,
-    strict: bool = False,
+    options: dict[str, Any] | None = None,
+    run: RunOptions | None = None,
     workspace: str | None = None,
 ) -> str:
     """AMASS archive -> versioned pose store of Human3.6M joints seen by virtual cameras; returns the version id.
 
+    Example: ``preprocess_amass(options={"amass_root": "/data/AMASS", "body_models": "/data/body_models"})``;
+    with no ``amass_root``, ``body_models`` or ``regressor`` it converts the licence-free demo.
+
     Args:
-        amass_root: Archive root (``<root>/<SubDataset>/<Subject>/*.npz``); None with no body models and no
-            regressor runs the licence-free demo.
-        body_models: Body-model directory in AMASS's layout (``smplh/<gender>/model.npz``, ``smplx/SMPLX_*.npz``,
-            optional ``dmpls/<gender>/model.npz``).
-        regressor: 17 x V vertex regressor ``.npy``; None uses the body model's own joints (an approximation).
-        preset: ``presets/amass/<preset>.yaml`` (or a YAML path) with the conversion settings; the options below
-            override it when given.
-        regressor_order: ``"spin"`` (left leg first, SPIN's ``J_regressor_h36m.npy``) or ``"h36m"``.
-        fps: Target frame rate, Hz (50: Human3.6M's).
-        placement: ``"as_recorded"`` (AMASS world coordinates, as Uplift-and-Upsample's pipeline) or
-            ``"start_at_origin"`` (first-frame pelvis moved to x = y = 0); see ``docs/amass.md``.
-        cameras: ``"h36m"`` or ``"random:K"``.
-        unknown_gender: ``"reject"`` or ``"neutral"`` for files whose gender is neither male nor female.
-        include: Glob patterns of archive-relative paths to convert (default all).
-        exclude: Glob patterns of archive-relative paths to skip.
-        seed: Seed of the random cameras (mixed with each file's path).
-        device: Torch device of the body model: ``auto`` (the GPU when present, else the CPU), ``cpu``, ``cuda``.
-        workers: Local Dask cluster size (default: cores); not with ``dask_address``.
-        dask_address: Existing Dask scheduler (``tcp://host:8786``; default ``$DASK_SCHEDULER_ADDRESS``).
-        strict: Publish nothing if any file is rejected.
+        preset: ``presets/amass/<preset>.yaml`` (or a YAML path) with the conversion settings.
+        options: ``AmassConfig`` fields (``datasets.amass.config``, where each is documented) overriding the
+            preset; JSON values (paths as strings, tuples as lists).
+        run: Workers, Dask address and strictness (``pipelines.run_options.RunOptions``); they never change
+            the version.
         workspace: Workspace root.
     """
     registry = Workspace(workspace)
-    demo = amass_root is None and body_models is None and regressor is None
-    if demo:
-        paths = demo_inputs(registry)
-        amass_root, body_models, regressor = str(paths.amass_root), str(paths.body_models), str(paths.regressor)
-        regressor_order = paths.regressor_order
-    if amass_root is None or body_models is None:
-        raise ValueError("preprocess-amass needs both --amass-root and --body-models (or neither, for the demo).")
-    overrides = {
-        "amass_root": amass_root, "body_models": body_models, "regressor": regressor,
-        "regressor_order": regressor_order, "fps": fps, "placement": placement, "cameras": cameras,
-        "unknown_gender": unknown_gender,
-        "include": include, "exclude": exclude, "seed": seed, "device": device,
-    }  # fmt: skip
-    config = load_config(AmassConfig, "amass", preset, overrides)
+    run = as_options(RunOptions, run)
+    config = resolve_config(registry, preset, options)
     for warning in check_inputs_task(config):
         print(f"warning: {warning}")
     manifest_table = discover_task(config)
-    manifest, worked = convert_write_commit(config, manifest_table, str(registry.root), workers, dask_address, strict)
+    manifest, worked = convert_write_commit(config, manifest_table, str(registry.root), run.workers,
+                                            run.dask_address, run.strict)  # fmt: skip
     print(f"{STAGE}: {'published' if worked else 'reused'} version {manifest.id}")
     print(manifest.summary)
     create_markdown_artifact(markdown=manifest.summary, key=STAGE, description=manifest.id)

@@ -3,13 +3,17 @@
 ``preprocess-h36m``, ``preprocess-3dhp`` and ``preprocess-humaneva`` read their source folder (format
 detected from what it holds, or given), write one store, validate it and publish a version; the same
 inputs and config reuse the published version. With no ``source`` they run on licence-free demo data
-generated under ``<workspace>/demo/``. The flows only orchestrate: readers live in ``datasets/``.
+generated under ``<workspace>/demo/``. The three flows share one body, ``convert_benchmark``; a ``Benchmark``
+names what differs (config type, reader, demo builder). Their options are the fields of the configs in
+``datasets.benchmark_config``. The flows only orchestrate: readers live in ``datasets/``.
 """
 
 from __future__ import annotations
 
 import fcntl
+import importlib
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -17,8 +21,11 @@ from typing import Any
 from prefect import flow, task
 from prefect.artifacts import create_markdown_artifact
 
+from datasets.benchmark_config import H36mConversionConfig, HumanEvaConversionConfig, Mpi3dhpConversionConfig
+from datasets.config import from_mapping
 from datasets.workspace import Manifest, Workspace
 from pipelines.file_hashes import FileHashes, files_fingerprint
+from pipelines.run_options import RunOptions, as_options
 from pipelines.stages import run_reader_conversion
 
 DEMO_DIRECTORY = "demo"
@@ -96,29 +103,80 @@ def convert_and_publish(
     return manifest
 
 
-def _paths(files: Mapping[str, str] | None) -> dict[str, Path]:
-    return {name: Path(path) for name, path in (files or {}).items()}
+@dataclass(frozen=True)
+class Benchmark:
+    """What differs between the benchmark conversions; ``convert_benchmark`` is the one flow body for all.
+
+    Attributes:
+        stage: The stage (and flow) name, e.g. ``"preprocess-h36m"``.
+        dataset: The store's ``dataset`` attribute and the demo's folder name.
+        config_type: The conversion's options (``datasets.benchmark_config``).
+        build_demo: ``module:function`` writing the licence-free demo tree into a folder.
+        read: ``module:function`` reading a source folder into views (keywords from ``reading``).
+        reading: The config -> (what the version records of it, the reader's keywords, extra input files).
+    """
+
+    stage: str
+    dataset: str
+    config_type: type
+    build_demo: str
+    read: str
+    reading: Callable[[Any], tuple[dict[str, Any], dict[str, Any], dict[str, Path]]]
 
 
-def _convert_benchmark(
-    stage: str,
-    dataset: str,
-    build_demo: Callable[[Path], Any],
-    read: Callable[[Path], Any],
-    source: str | None,
-    config: Mapping[str, Any],
-    extra_files: Mapping[str, Path],
+def _with_detections(config: H36mConversionConfig | HumanEvaConversionConfig) -> tuple[dict, dict, dict]:
+    """Readers of VideoPose3D-style sources: a format and extra 2D files by name."""
+    files = {name: Path(path) for name, path in config.detections.items()}
+    return {"format": config.format, "detections": sorted(files)}, {"detections": files, "format": config.format}, files
+
+
+def _mpi_3dhp(config: Mpi3dhpConversionConfig) -> tuple[dict, dict, dict]:
+    """The MPI-INF-3DHP reader: a format, the training cameras and the annotation."""
+    from datasets.mpi_inf_3dhp import VNECT_CAMERAS, MpiInf3dhpOptions
+
+    options = MpiInf3dhpOptions(cameras=tuple(config.cameras or VNECT_CAMERAS), annotation=config.annotation)
+    recorded = {"format": config.format, "cameras": list(options.cameras), "annotation": config.annotation}
+    return recorded, {"format": config.format, "options": options}, {}
+
+
+H36M = Benchmark("preprocess-h36m", "h36m", H36mConversionConfig, "datasets.synthetic.h36m_archive:build_demo_h36m",
+                 "datasets.h36m:read_h36m", _with_detections)  # fmt: skip
+HUMANEVA = Benchmark("preprocess-humaneva", "humaneva", HumanEvaConversionConfig,
+                     "datasets.synthetic.humaneva_archive:write_humaneva_npz", "datasets.humaneva:read_humaneva",
+                     _with_detections)  # fmt: skip
+MPI_3DHP = Benchmark("preprocess-3dhp", "mpi_inf_3dhp", Mpi3dhpConversionConfig,
+                     "datasets.synthetic.mpi_inf_3dhp_archive:write_3dhp_mat", "datasets.mpi_inf_3dhp:read_3dhp",
+                     _mpi_3dhp)  # fmt: skip
+
+
+def _function(target: str) -> Callable[..., Any]:
+    """The function a ``module:function`` string names (readers import heavy libraries: only when run)."""
+    module, _, name = target.partition(":")
+    return getattr(importlib.import_module(module), name)
+
+
+def convert_benchmark(
+    benchmark: Benchmark,
+    options: Mapping[str, Any] | None,
+    run: RunOptions | Mapping[str, Any] | None,
     workspace: str | None,
-    strict: bool,
 ) -> str:
-    """Body of the benchmark flows: pick the source (or the demo), convert or reuse, publish the summary."""
+    """Body of the benchmark flows: check the options, pick the source (or the demo), convert or reuse, publish.
+
+    Returns:
+        The version id.
+    """
+    config = from_mapping(benchmark.config_type, options or {}, f"{benchmark.stage} options")
+    strict = as_options(RunOptions, run).strict
     registry = Workspace(workspace)
-    root = Path(source) if source else demo_source(registry, dataset, build_demo)
+    root = config.source or demo_source(registry, benchmark.dataset, _function(benchmark.build_demo))
+    recorded, keywords, extra_files = benchmark.reading(config)
     with FileHashes.of_workspace(registry) as hashes:
         inputs = source_fingerprint(root, extra_files, hashes)
+    read = partial(_function(benchmark.read), root, **keywords)
     manifest = convert_and_publish(
-        stage, {**config, "demo": source is None}, inputs, partial(read, root),
-        {"dataset": dataset}, str(registry.root), strict, root,
+        benchmark.stage, {**recorded, "demo": config.source is None}, inputs, read,
+        {"dataset": benchmark.dataset}, str(registry.root), strict, root,
     )  # fmt: skip
     create_markdown_artifact(markdown=manifest.summary, key=manifest.stage, description=manifest.id)
     return manifest.id
@@ -126,86 +184,41 @@ def _convert_benchmark(
 
 @flow(name="preprocess-h36m", log_prints=True)
 def preprocess_h36m(
-    source: str | None = None,
-    detections: dict[str, str] | None = None,
-    format: str | None = None,
-    workspace: str | None = None,
-    strict: bool = False,
+    options: dict[str, Any] | None = None, run: RunOptions | None = None, workspace: str | None = None
 ) -> str:
     """Human3.6M (VideoPose3D npz or original CDF files) -> versioned pose store; returns the version id.
 
     Args:
-        source: Folder with ``data_3d_h36m.npz`` (+ ``data_2d_h36m_*.npz``) or ``S*/MyPoseFeatures/D3_Positions``;
-            None builds and uses the licence-free demo tree.
-        detections: Extra 2D files by name, stored as ``keypoints_2d_<name>``.
-        format: ``"videopose3d"`` or ``"cdf"``; detected when None.
+        options: ``H36mConversionConfig`` fields (``datasets.benchmark_config``); none: the licence-free demo.
+        run: ``RunOptions`` (only ``strict`` applies).
         workspace: Workspace root.
-        strict: Fail if any item is rejected.
     """
-    from datasets.h36m import read_h36m
-    from datasets.synthetic.h36m_archive import build_demo_h36m
-
-    files = _paths(detections)
-    config = {"format": format, "detections": sorted(files)}
-    read = partial(read_h36m, detections=files, format=format)
-    return _convert_benchmark(
-        "preprocess-h36m", "h36m", build_demo_h36m, read, source, config, files, workspace, strict
-    )
+    return convert_benchmark(H36M, options, run, workspace)
 
 
 @flow(name="preprocess-3dhp", log_prints=True)
 def preprocess_3dhp(
-    source: str | None = None,
-    format: str | None = None,
-    cameras: list[int] | None = None,
-    annotation: str = "univ_annot3",
-    workspace: str | None = None,
-    strict: bool = False,
+    options: dict[str, Any] | None = None, run: RunOptions | None = None, workspace: str | None = None
 ) -> str:
     """MPI-INF-3DHP (annot.mat / annot_data.mat or the preprocessed npz) -> versioned pose store.
 
     Args:
-        source: Folder with ``S*/Seq*/annot.mat`` and/or ``TS*/annot_data.mat``, or ``data_*_3dhp.npz``; None builds
-            and uses the licence-free demo tree.
-        format: ``"mat"`` or ``"npz"``; detected when None.
-        cameras: Training cameras (0..13); default the 8 commonly used (``datasets.mpi_inf_3dhp.VNECT_CAMERAS``).
-        annotation: ``"univ_annot3"`` (evaluation ground truth) or ``"annot3"``.
+        options: ``Mpi3dhpConversionConfig`` fields (``datasets.benchmark_config``); none: the licence-free demo.
+        run: ``RunOptions`` (only ``strict`` applies).
         workspace: Workspace root.
-        strict: Fail if any item is rejected.
     """
-    from datasets.mpi_inf_3dhp import VNECT_CAMERAS, MpiInf3dhpOptions, read_3dhp
-    from datasets.synthetic.mpi_inf_3dhp_archive import write_3dhp_mat
-
-    options = MpiInf3dhpOptions(cameras=tuple(cameras or VNECT_CAMERAS), annotation=annotation)
-    config = {"format": format, "cameras": list(options.cameras), "annotation": annotation}
-    read = partial(read_3dhp, format=format, options=options)
-    return _convert_benchmark("preprocess-3dhp", "mpi_inf_3dhp", write_3dhp_mat, read, source, config, {}, workspace,
-                              strict)  # fmt: skip
+    return convert_benchmark(MPI_3DHP, options, run, workspace)
 
 
 @flow(name="preprocess-humaneva", log_prints=True)
 def preprocess_humaneva(
-    source: str | None = None,
-    detections: dict[str, str] | None = None,
-    format: str | None = None,
-    workspace: str | None = None,
-    strict: bool = False,
+    options: dict[str, Any] | None = None, run: RunOptions | None = None, workspace: str | None = None
 ) -> str:
     """HumanEva-I (VideoPose3D npz or the MATLAB export) -> versioned pose store.
 
     Args:
-        source: Folder with ``data_3d_humaneva15.npz`` (+ 2D files) or the MATLAB export; None builds and uses the
-            licence-free demo tree.
-        detections: Extra 2D files by name, stored as ``keypoints_2d_<name>``.
-        format: ``"videopose3d"`` or ``"mat"``; detected when None.
+        options: ``HumanEvaConversionConfig`` fields (``datasets.benchmark_config``); none: the licence-free demo.
+        run: ``RunOptions`` (only ``strict`` applies).
         workspace: Workspace root.
-        strict: Fail if any item is rejected.
     """
-    from datasets.humaneva import read_humaneva
-    from datasets.synthetic.humaneva_archive import write_humaneva_npz
-
-    files = _paths(detections)
-    config = {"format": format, "detections": sorted(files)}
-    read = partial(read_humaneva, detections=files, format=format)
-    return _convert_benchmark("preprocess-humaneva", "humaneva", write_humaneva_npz, read, source, config, files,
-                              workspace, strict)  # fmt: skip
+    return convert_benchmark(HUMANEVA, options, run, workspace)

@@ -1,7 +1,8 @@
 """Prefect deployments of every mocaplift flow, served by ``python flows.py serve``.
 
 Prefect names a deployment ``<flow>/<deployment>``; each flow here gets one deployment of its own name, so
-users run ``prefect deployment run preprocess-amass/preprocess-amass --param amass_root=...``. Every
+users run ``prefect deployment run preprocess-amass/preprocess-amass --param options='{"amass_root": ...}'``
+(a conversion's config fields as one mapping, ``docs/configuration.md``). Every
 parameter has a default that works (the licence-free demo data), so a run with no parameters succeeds.
 """
 

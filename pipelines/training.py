@@ -28,7 +28,9 @@ from datasets.storage import Location, write_atomically
 from datasets.store.integrity import open_verified_store
 from datasets.workspace import Manifest, Workspace
 from pipelines.code_identity import CodeIdentity, changed_sources, model_stage_code_identity, stage_code_identity
+from pipelines.run_options import as_options, regrouped
 from pipelines.stages import CACHE_DIRECTORY
+from pipelines.training_options import TrainingOptions, TrainingRunOptions
 from pipelines.versioning import StageRun, rerun_parameters
 
 TRAINING_RUNTIME_FIELDS = ("num_workers", "progress_bar", "log_every_steps", "compile", "compile_mode")
@@ -36,9 +38,6 @@ TRAINING_RUNTIME_FIELDS = ("num_workers", "progress_bar", "log_every_steps", "co
 changes only the floating-point order of the same operations, as another GPU would)."""
 RANK_WAIT_TIMEOUT_S = 600.0
 """How long other torchrun ranks wait for rank 0 to publish the version after training."""
-DEFAULT_MODEL = "uplift-upsample"
-DEFAULT_MODEL_PRESET = "demo"
-DEFAULT_TRAINING_PRESET = "demo"
 BASELINE_ROUTE = "mean pose"
 """Name of the constant-pose baseline's row in the pretrain-finetune table."""
 
@@ -273,7 +272,7 @@ def _default_data(workspace: str, stage: str, refresh: bool = False) -> str:
     newest = manifests[-1]
     if refresh:
         print(f"{stage}: --refresh: rerunning the call that made {newest.id}")
-        return load_flow(stage)(**{**rerun_parameters(newest), "workspace": workspace})
+        return load_flow(stage)(**{**regrouped(rerun_parameters(newest)), "workspace": workspace})
     _report_newest(newest, stage_code_identity(stage), "Add --refresh to rerun it.")
     return newest.id
 
@@ -289,67 +288,60 @@ def _report_newest(newest: Manifest, current: CodeIdentity, remedy: str) -> None
         print(f"{newest.stage}: using {newest.id}, the newest version (made by the current code)")
 
 
-def _overrides(epochs: int | None, max_steps: int | None) -> dict[str, Any]:
-    return {key: value for key, value in {"epochs": epochs, "max_steps": max_steps}.items() if value is not None}
-
-
 def _publish_artifact(manifest: Manifest) -> str:
     create_markdown_artifact(markdown=manifest.summary, key=manifest.stage, description=manifest.id)
     return manifest.id
 
 
-def _train_flow(stage: str, default_data_stage: str, data: str | None, init: str | None, model: str,
-                preset: str | None, training_preset: str, epochs: int | None, max_steps: int | None, device: str,
-                resume: bool, workspace: str | None, refresh: bool = False) -> str:  # fmt: skip
+def _train_flow(stage: str, default_data_stage: str, data: str | None, init: str | None,
+                options: Mapping[str, Any] | TrainingOptions | None, run: Mapping[str, Any] | TrainingRunOptions | None,
+                workspace: str | None) -> str:  # fmt: skip
     """Body of the pretrain and finetune flows: resolve the defaults, train or reuse, publish the artifact."""
+    chosen, how = as_options(TrainingOptions, options), as_options(TrainingRunOptions, run)
     root = str(Workspace(workspace).root)
-    data = data or _default_data(root, default_data_stage, refresh)
-    manifest = train_version(stage, root, data, init, model, preset or DEFAULT_MODEL_PRESET, training_preset,
-                             _overrides(epochs, max_steps), device, resume)  # fmt: skip
+    data = data or _default_data(root, default_data_stage, how.refresh)
+    manifest = train_version(stage, root, data, init, chosen.model, chosen.preset, chosen.training_preset,
+                             chosen.training_overrides(), how.device, how.resume)  # fmt: skip
     return _publish_artifact(manifest)
 
 
 @flow(name="pretrain", log_prints=True)
 def pretrain(
     data: str | None = None,
-    model: str = DEFAULT_MODEL,
-    preset: str | None = None,
-    training_preset: str = DEFAULT_TRAINING_PRESET,
-    epochs: int | None = None,
-    max_steps: int | None = None,
-    device: str = "auto",
-    resume: bool = False,
+    options: dict[str, Any] | None = None,
+    run: TrainingRunOptions | None = None,
     workspace: str | None = None,
-    refresh: bool = False,
 ) -> str:
     """Pretrain a model on a pose store (default: the newest preprocess-amass, or the demo); returns the version.
 
-    ``refresh`` reruns the default data's conversion first (see ``_default_data``).
+    Args:
+        data: Pose store version (id or stage).
+        options: ``TrainingOptions`` fields (``pipelines.training_options``): model, presets, budget.
+        run: ``TrainingRunOptions``: device, resume, and refresh (rerun the default data's conversion first,
+            see ``_default_data``).
+        workspace: Workspace root.
     """
-    return _train_flow("pretrain", "preprocess-amass", data, None, model, preset, training_preset, epochs, max_steps,
-                       device, resume, workspace, refresh)  # fmt: skip
+    return _train_flow("pretrain", "preprocess-amass", data, None, options, run, workspace)
 
 
 @flow(name="finetune", log_prints=True)
 def finetune(
     data: str | None = None,
     init: str | None = None,
-    model: str = DEFAULT_MODEL,
-    preset: str | None = None,
-    training_preset: str = DEFAULT_TRAINING_PRESET,
-    epochs: int | None = None,
-    max_steps: int | None = None,
-    device: str = "auto",
-    resume: bool = False,
+    options: dict[str, Any] | None = None,
+    run: TrainingRunOptions | None = None,
     workspace: str | None = None,
-    refresh: bool = False,
 ) -> str:
     """Finetune a checkpoint (``init``; None trains from scratch) on a target store (default preprocess-h36m).
 
-    ``refresh`` reruns the default data's conversion first (see ``_default_data``).
+    Args:
+        data: Target pose store version (id or stage).
+        init: Checkpoint version to start from.
+        options: ``TrainingOptions`` fields (``pipelines.training_options``): model, presets, budget.
+        run: ``TrainingRunOptions``: device, resume, refresh.
+        workspace: Workspace root.
     """
-    return _train_flow("finetune", "preprocess-h36m", data, init, model, preset, training_preset, epochs, max_steps,
-                       device, resume, workspace, refresh)  # fmt: skip
+    return _train_flow("finetune", "preprocess-h36m", data, init, options, run, workspace)
 
 
 @flow(name="evaluate", log_prints=True)
@@ -358,14 +350,17 @@ def evaluate_flow(
     data: str | None = None,
     split: str = "test",
     preset: str | None = None,
-    device: str = "auto",
+    run: TrainingRunOptions | None = None,
     workspace: str | None = None,
-    refresh: bool = False,
 ) -> str:
-    """Evaluate a checkpoint version on a pose store's split with its dataset's protocol; returns the version."""
+    """Evaluate a checkpoint version on a pose store's split with its dataset's protocol; returns the version.
+
+    ``run``: ``TrainingRunOptions`` (device and refresh apply).
+    """
+    how = as_options(TrainingRunOptions, run)
     root = str(Workspace(workspace).root)
-    data = data or _default_data(root, "preprocess-h36m", refresh)
-    return _publish_artifact(evaluate_version(root, checkpoint, data, split, preset, device))
+    data = data or _default_data(root, "preprocess-h36m", how.refresh)
+    return _publish_artifact(evaluate_version(root, checkpoint, data, split, preset, how.device))
 
 
 def comparison_table(summaries: Mapping[str, Mapping[str, float]], reference: str | None = None) -> str:
@@ -390,30 +385,27 @@ def comparison_table(summaries: Mapping[str, Mapping[str, float]], reference: st
 
 @flow(name="pretrain-finetune", log_prints=True)
 def pretrain_finetune(
-    model: str = DEFAULT_MODEL,
-    preset: str | None = None,
-    training_preset: str = DEFAULT_TRAINING_PRESET,
     pretrain_data: str | None = None,
     finetune_data: str | None = None,
-    epochs: int | None = None,
-    max_steps: int | None = None,
-    device: str = "auto",
+    options: dict[str, Any] | None = None,
+    run: TrainingRunOptions | None = None,
     workspace: str | None = None,
-    refresh: bool = False,
 ) -> str:
     """Pretrain on AMASS, finetune on the target, train from scratch at the same budget; evaluate both.
 
     The table also scores the constant-pose baseline (the target's mean training pose) on the same frames.
-    ``refresh`` reruns the default data's conversions first (see ``_default_data``).
+    ``options`` are ``TrainingOptions`` fields and ``run`` the ``TrainingRunOptions`` (``resume`` does not apply;
+    ``refresh`` reruns the default data's conversions first, see ``_default_data``).
 
     Returns:
         The comparison table (Markdown), also printed and published as an artifact.
     """
+    chosen, how = as_options(TrainingOptions, options), as_options(TrainingRunOptions, run)
+    model, model_preset, training_preset, device = chosen.model, chosen.preset, chosen.training_preset, how.device
     root = str(Workspace(workspace).root)
-    pretrain_data = pretrain_data or _default_data(root, "preprocess-amass", refresh)
-    finetune_data = finetune_data or _default_data(root, "preprocess-h36m", refresh)
-    model_preset = preset or DEFAULT_MODEL_PRESET
-    overrides = _overrides(epochs, max_steps)
+    pretrain_data = pretrain_data or _default_data(root, "preprocess-amass", how.refresh)
+    finetune_data = finetune_data or _default_data(root, "preprocess-h36m", how.refresh)
+    overrides = chosen.training_overrides()
     pretrained = train_version("pretrain", root, pretrain_data, None, model, model_preset, training_preset,
                                overrides, device, False)  # fmt: skip
     routes = {

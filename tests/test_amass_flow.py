@@ -35,13 +35,13 @@ def demo(tmp_path_factory):
     return build_demo_amass(tmp_path_factory.mktemp("demo_amass"))
 
 
-def run_flow(demo, workspace, amass_root=None, **options):
+def run_flow(demo, workspace, amass_root=None, workers=None):
     from pipelines.amass import preprocess_amass
+    from pipelines.run_options import RunOptions
 
-    return preprocess_amass(
-        amass_root=str(amass_root or demo.amass_root), body_models=str(demo.body_models),
-        regressor=str(demo.regressor), regressor_order=demo.regressor_order, workspace=str(workspace), **options,
-    )  # fmt: skip
+    options = {"amass_root": str(amass_root or demo.amass_root), "body_models": str(demo.body_models),
+               "regressor": str(demo.regressor), "regressor_order": demo.regressor_order}  # fmt: skip
+    return preprocess_amass(options=options, run=RunOptions(workers=workers), workspace=str(workspace))
 
 
 def test_store_is_identical_with_one_and_two_workers_and_a_rerun_reuses_it(prefect_harness, demo, tmp_path):

@@ -5,6 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 
+from datasets import config as config_module
+from datasets.config import ConfigError
 from lifting.models import (
     MODELS,
     MixSTEConfig,
@@ -157,11 +159,11 @@ def test_model_info_text_for_uplift_names_inputs_outputs_and_the_paper():
 def test_overrides_replace_preset_values_and_unknown_keys_are_named():
     config = load_model_config("mixste", "demo", {"depth": 3})
     assert isinstance(config, MixSTEConfig) and config.depth == 3 and config.max_frames == 27
-    with pytest.raises(ValueError, match="unknown key 'layers' in overrides; valid keys: .*depth"):
+    with pytest.raises(ConfigError, match=r"overrides: unknown key\(s\) \['layers'\]; valid keys: .*depth"):
         load_model_config("mixste", "demo", {"layers": 3})
     tmt = load_model_config("mixste-tmt", "demo", {"backbone_overrides": {"depth": 1}})
     assert tmt.backbone_config.depth == 1 and tmt.backbone_config.input_channels == 5
-    with pytest.raises(KeyError, match="available"):
+    with pytest.raises(ConfigError, match="No preset 'h36m-9999' for models/mixste.*Available: .*demo"):
         build_model("mixste", "h36m-9999")
     with pytest.raises(KeyError, match="unknown model 'poseformer'"):
         available_presets("poseformer")
@@ -171,12 +173,16 @@ def test_preset_files_with_unknown_keys_are_rejected_naming_file_and_key(tmp_pat
     (tmp_path / "mixste").mkdir()
     (tmp_path / "mixste" / "broken.yaml").write_text("depth: 2\nchannels: 64  # not a MixSTEConfig field\n")
     (tmp_path / "mixste" / "listy.yaml").write_text("- 1\n- 2\n")
-    monkeypatch.setattr(registry_module, "PRESETS_DIRECTORY", tmp_path)
-    with pytest.raises(ValueError, match=r"unknown key 'channels' in .*broken\.yaml; valid keys: .*max_frames"):
+    (tmp_path / "mixste" / "typed.yaml").write_text("depth: two\n")
+    monkeypatch.setattr(config_module, "PRESETS_DIRECTORY", tmp_path.parent)
+    monkeypatch.setattr(registry_module, "PRESETS_GROUP", tmp_path.name)
+    with pytest.raises(ConfigError, match=r"broken\.yaml.*: unknown key\(s\) \[.channels.\].*depth"):
         load_model_config("mixste", "broken")
-    with pytest.raises(ValueError, match="must hold a mapping"):
+    with pytest.raises(ConfigError, match=r"typed\.yaml: depth: Input should be a valid integer.*\(got 'two'\)"):
+        load_model_config("mixste", "typed")
+    with pytest.raises(ConfigError, match="must hold a YAML mapping"):
         load_model_config("mixste", "listy")
-    assert available_presets("mixste") == ["broken", "listy"]
+    assert available_presets("mixste") == ["broken", "listy", "typed"]
 
 
 def test_yaml_lists_become_tuples_so_configs_stay_hashable():

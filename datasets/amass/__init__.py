@@ -8,19 +8,33 @@ versions)::
     manifest = discover(config)               # pyarrow Table, one row per motion file
     for item in manifest_files(manifest):     # picklable work items
         result = convert_amass_file(item, config)   # list[View] (one per camera) or Rejection
+
+The names below are imported on first use (PEP 562), so that ``datasets.amass.config`` (which the command
+line reads for ``--help``) loads without torch and the body model.
 """
 
-from datasets.amass.config import AmassConfig
-from datasets.amass.convert import RejectionReason, check_inputs, convert_amass_file
-from datasets.amass.discovery import AmassFile, discover, discover_amass, manifest_files
+from __future__ import annotations
 
-__all__ = [
-    "AmassConfig",
-    "AmassFile",
-    "RejectionReason",
-    "check_inputs",
-    "convert_amass_file",
-    "discover",
-    "discover_amass",
-    "manifest_files",
-]
+import importlib
+from typing import Any
+
+_EXPORTS = {
+    "AmassConfig": "datasets.amass.config",
+    "RejectionReason": "datasets.amass.convert",
+    "check_inputs": "datasets.amass.convert",
+    "convert_amass_file": "datasets.amass.convert",
+    "AmassFile": "datasets.amass.discovery",
+    "discover": "datasets.amass.discovery",
+    "discover_amass": "datasets.amass.discovery",
+    "manifest_files": "datasets.amass.discovery",
+}
+
+
+def __getattr__(name: str) -> Any:
+    """Import an exported name from its module on first use."""
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'datasets.amass' has no attribute {name!r}")
+    return getattr(importlib.import_module(_EXPORTS[name]), name)
+
+
+__all__ = sorted(_EXPORTS)

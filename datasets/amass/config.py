@@ -1,4 +1,9 @@
-"""The AMASS conversion's settings: one frozen, validated, picklable dataclass passed to every stage."""
+"""The AMASS conversion's settings: one frozen, validated, picklable dataclass passed to every stage.
+
+Its fields are also ``preprocess-amass``'s options (``pipelines.cli.options`` generates them, with the help
+text of the ``Attributes:`` section below): a new option is a new field here, documented there. This module
+imports no torch, so ``--help`` stays fast.
+"""
 
 from __future__ import annotations
 
@@ -6,10 +11,10 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 
-import torch
-
-from datasets.amass.regressor import REGRESSOR_ORDERS
-
+DEFAULT_PRESET = "default"
+"""``presets/amass/default.yaml``: Uplift-and-Upsample's AMASS settings."""
+REGRESSOR_ORDERS = ("spin", "h36m")
+"""Row orders of a 17 x V regressor file: SPIN's ``J_regressor_h36m.npy`` (left leg first) or Human3.6M's."""
 H36M_FPS = 50.0
 """Human3.6M's frame rate; uplift-upsample resamples AMASS to it (formats.md 1.1, 4.5)."""
 
@@ -126,6 +131,8 @@ class AmassConfig:
         """``device``, with ``"auto"`` resolved to ``"cuda"`` when CUDA is available, else ``"cpu"``."""
         if self.device != "auto":
             return self.device
+        import torch  # here, not at the top: the command line reads this module's fields for --help
+
         return "cuda" if torch.cuda.is_available() else "cpu"
 
     @property

@@ -12,10 +12,8 @@ from pathlib import Path
 import numpy as np
 
 from datasets.amass.body_model import SKELETON_NAMES, BodyModel
+from datasets.amass.config import REGRESSOR_ORDERS
 from datasets.skeletons import H36MJoint, get_skeleton
-
-REGRESSOR_ORDERS = ("spin", "h36m")
-"""Row orders a regressor file may come in: SPIN's (left leg first) or the standard Human3.6M order."""
 
 SPIN_TO_H36M = (0, 4, 5, 6, 1, 2, 3, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16)
 """SPIN row for each standard H36M joint (formats.md 5.6); it swaps the legs, so it also maps back."""

@@ -22,7 +22,7 @@ from lifting.models.mixste import MixSTE, MixSTEConfig
 from lifting.models.registry import (
     MODELS,
     PAPER_PRESETS,
-    PRESETS_DIRECTORY,
+    PRESETS_GROUP,
     ModelInfo,
     PaperReference,
     available_presets,
@@ -46,7 +46,7 @@ from lifting.models.uplift_upsample import UpliftUpsample, UpliftUpsampleConfig,
 __all__ = [
     "MODELS",
     "PAPER_PRESETS",
-    "PRESETS_DIRECTORY",
+    "PRESETS_GROUP",
     "LiftingOutput",
     "MixSTE",
     "MixSTEConfig",

@@ -29,17 +29,19 @@ from types import MappingProxyType
 from typing import Any, Literal
 
 import torch
-import yaml
 from torch import nn
 
+from datasets.config import ConfigError, check_keys, from_mapping, read_preset
+from datasets.config import available_presets as config_presets
+from datasets.config import preset_path as config_preset_path
 from lifting.models.info import ModelInfo, describe_model, format_model_info
 from lifting.models.mixste import MixSTE, MixSTEConfig
 from lifting.models.strided import StridedTransformer, StridedTransformerConfig
 from lifting.models.tmt import POSITION_CHANNELS, VELOCITY_CHANNELS, TMTConfig, TwoStepMixedTraining
 from lifting.models.uplift_upsample import UpliftUpsample, UpliftUpsampleConfig
 
-PRESETS_DIRECTORY = Path(__file__).resolve().parents[2] / "presets" / "models"
-"""Where the preset YAML files live (repository root; the package is installed editable)."""
+PRESETS_GROUP = "models"
+"""Model presets are ``datasets.config`` presets of group ``models/<model>`` (``presets/models/<model>/``)."""
 
 ModelConfig = UpliftUpsampleConfig | MixSTEConfig | StridedTransformerConfig | TMTConfig
 
@@ -113,6 +115,12 @@ def model_modules(model: str) -> tuple[str, ...]:
     return (MODELS[model].__module__,) + ((MODELS[backbone].__module__,) if backbone else ())
 
 
+def _group(model: str) -> str:
+    """The preset group of ``model``: ``presets/models/<model>/`` (``datasets.config``)."""
+    _require_model(model)
+    return f"{PRESETS_GROUP}/{model}"
+
+
 def available_presets(model: str) -> list[str]:
     """Names of the presets of ``model`` (the YAML file stems), sorted; always includes ``"demo"``.
 
@@ -122,39 +130,12 @@ def available_presets(model: str) -> list[str]:
     Returns:
         Preset names, e.g. ``["demo", "h36m-243", "h36m-81"]``.
     """
-    _require_model(model)
-    return sorted(path.stem for path in (PRESETS_DIRECTORY / model).glob("*.yaml"))
+    return config_presets(_group(model))
 
 
 def preset_path(model: str, preset: str) -> Path:
-    """Path of a preset file; ``KeyError`` listing the available presets if it does not exist."""
-    _require_model(model)
-    path = PRESETS_DIRECTORY / model / f"{preset}.yaml"
-    if not path.is_file():
-        raise KeyError(f"model {model!r} has no preset {preset!r} ({path}); available: {available_presets(model)}")
-    return path
-
-
-def _read_preset(model: str, preset: str) -> tuple[dict[str, Any], Path]:
-    path = preset_path(model, preset)
-    content = yaml.safe_load(path.read_text()) or {}
-    if not isinstance(content, dict):
-        raise ValueError(f"{path} must hold a mapping of config keys, got {type(content).__name__}")
-    return content, path
-
-
-def _check_keys(values: Mapping[str, Any], valid: set[str], source: str) -> None:
-    """Reject keys outside ``valid``, naming the key, where it came from and the valid keys."""
-    for key in values:
-        if key not in valid:
-            raise ValueError(f"unknown key {key!r} in {source}; valid keys: {', '.join(sorted(valid))}")
-
-
-def _frozen(value: Any) -> Any:
-    """YAML lists become tuples (recursively) so configs stay hashable and immutable."""
-    if isinstance(value, list | tuple):
-        return tuple(_frozen(item) for item in value)
-    return value
+    """Path of a preset file; ``ConfigError`` listing the available presets if it does not exist."""
+    return config_preset_path(_group(model), preset)
 
 
 def load_model_config(model: str, preset: str, overrides: Mapping[str, Any] | None = None) -> ModelConfig:
@@ -170,31 +151,27 @@ def load_model_config(model: str, preset: str, overrides: Mapping[str, Any] | No
         The validated config (``TMTConfig`` for TMT models).
 
     Raises:
-        KeyError: Unknown model or preset.
-        ValueError: A key that is not a field (the message names it, its source and the valid keys), or a
-            value the config rejects.
+        KeyError: Unknown model.
+        ConfigError: Unknown preset, a key that is not a field (the message names it, its source and the
+            valid keys), or a value the config rejects (``datasets.config``, the one preset loader).
     """
-    content, path = _read_preset(model, preset)
+    content, path = read_preset(_group(model), preset)
     content.pop(PAPER_KEY, None)
     overrides = dict(overrides or {})
     if model in TMT_BACKBONE_OF:
-        valid = set(_TMT_KEYS)
-        _check_keys(content, valid | {PAPER_KEY}, str(path))
-        _check_keys(overrides, valid, "overrides")
+        check_keys(content, _TMT_KEYS, str(path))
+        check_keys(overrides, _TMT_KEYS, "overrides")
         merged = {**content, **overrides}
         if "backbone_preset" not in merged:
-            raise ValueError(f"{path} must name the backbone's preset under 'backbone_preset'")
+            raise ConfigError(f"{path} must name the backbone's preset under 'backbone_preset'")
         backbone = TMT_BACKBONE_OF[model]
         backbone_overrides = {"input_channels": POSITION_CHANNELS + VELOCITY_CHANNELS}
         backbone_overrides.update(merged.get("backbone_overrides") or {})
         backbone_config = load_model_config(backbone, merged["backbone_preset"], backbone_overrides)
         return TMTConfig(backbone=backbone, backbone_config=backbone_config)
     config_class = MODELS[model].config_class
-    valid = {field.name for field in fields(config_class)}
-    _check_keys(content, valid | {PAPER_KEY}, str(path))
-    _check_keys(overrides, valid, "overrides")
-    values = {key: _frozen(value) for key, value in {**content, **overrides}.items()}
-    return config_class(**values)
+    check_keys(overrides, (field.name for field in fields(config_class)), "overrides")
+    return from_mapping(config_class, {**content, **overrides}, str(path))
 
 
 def build_model(model: str, preset: str = "demo", overrides: Mapping[str, Any] | None = None) -> nn.Module:
@@ -213,17 +190,13 @@ def build_model(model: str, preset: str = "demo", overrides: Mapping[str, Any] |
 
 def paper_reference(model: str, preset: str) -> PaperReference | None:
     """The preset's ``paper`` entry (published parameter count), or None if it has none."""
-    content, path = _read_preset(model, preset)
+    content, path = read_preset(_group(model), preset)
     entry = content.get(PAPER_KEY)
     if entry is None:
         return None
     if not isinstance(entry, dict):
-        raise ValueError(f"'{PAPER_KEY}' in {path} must be a mapping with keys {', '.join(_PAPER_FIELDS)}")
-    _check_keys(entry, set(_PAPER_FIELDS), f"'{PAPER_KEY}' of {path}")
-    missing = [key for key in _PAPER_FIELDS if key not in entry]
-    if missing:
-        raise ValueError(f"'{PAPER_KEY}' in {path} lacks {', '.join(missing)}")
-    return PaperReference(**entry)
+        raise ConfigError(f"'{PAPER_KEY}' in {path} must be a mapping with keys {', '.join(_PAPER_FIELDS)}")
+    return from_mapping(PaperReference, entry, f"'{PAPER_KEY}' of {path}")
 
 
 def model_info(model: str, preset: str) -> ModelInfo:
@@ -251,7 +224,7 @@ def model_info(model: str, preset: str) -> ModelInfo:
 __all__ = [
     "MODELS",
     "PAPER_PRESETS",
-    "PRESETS_DIRECTORY",
+    "PRESETS_GROUP",
     "TMT_BACKBONE_OF",
     "ModelConfig",
     "ModelInfo",

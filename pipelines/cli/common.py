@@ -62,27 +62,6 @@ WorkspaceOption = Annotated[
         show_default=False,
     ),
 ]
-DetectionsOption = Annotated[
-    list[str] | None,
-    typer.Option("--detections", help="Extra 2D file as NAME=FILE (repeatable); stored as keypoints_2d_NAME."),
-]
-StrictOption = Annotated[bool, typer.Option(help="Fail (publish nothing) if any item is rejected.")]
-
-ModelOption = Annotated[str, typer.Option(help="Model: uplift-upsample, mixste, strided, mixste-tmt, strided-tmt.")]
-PresetOption = Annotated[str | None, typer.Option(help="Model preset under presets/models/<model>/ (default: demo).")]
-TrainingPresetOption = Annotated[
-    str, typer.Option(help="Training preset under presets/training/ (demo, uplift-upsample-h36m-351, ...).")
-]
-EpochsOption = Annotated[int | None, typer.Option(help="Override the preset's number of epochs.")]
-MaxStepsOption = Annotated[int | None, typer.Option(help="Stop after this many optimiser steps (smoke runs).")]
-DeviceOption = Annotated[str, typer.Option(help="auto (GPU when present), cpu, cuda or cuda:N.")]
-RefreshOption = Annotated[
-    bool,
-    typer.Option(help="Rerun the default data's conversion first (as it was called); reuses what is unchanged."),
-]
-ResumeOption = Annotated[
-    bool, typer.Option(help="Continue an interrupted run of the same version from its last checkpoint.")
-]
 
 
 def optional_str(path: str | Path | None) -> str | None:
@@ -90,29 +69,10 @@ def optional_str(path: str | Path | None) -> str | None:
     return None if path is None else str(path)
 
 
-def name_file_pairs(values: list[str], option: str) -> dict[str, str]:
-    """Parse repeated ``NAME=FILE`` options, failing with the option's name on a malformed one."""
-    pairs = {}
-    for value in values:
-        name, separator, path = value.partition("=")
-        if not separator or not name or not path:
-            fail(f"{option} expects NAME=FILE, got {value!r}.")
-        if not Path(path).is_file():
-            fail(f"{option} {name}: {path} does not exist.")
-        pairs[name] = path
-    return pairs
-
-
 def fail(message: str, code: int = 2) -> NoReturn:
     """Stop the command with one ``error: <message>`` line on stderr (exit 2: a bad argument, before any work)."""
     typer.echo(f"error: {message}", err=True)
     raise typer.Exit(code)
-
-
-def check_workers(workers: int | None) -> None:
-    """Refuse a ``--workers`` below 1 before anything starts (a cluster of 0 workers would wait forever)."""
-    if workers is not None and workers < 1:
-        fail(f"--workers must be at least 1, got {workers}; omit it for one worker per core.")
 
 
 def run_flow(flow_function: Callable[..., Any] | str, announce_version: bool = True, **parameters) -> None:
