@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import signal
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -16,6 +17,7 @@ from datasets.config import available_presets, load_config
 from datasets.skeletons import MIXSTE_RELEASED_H36M17_JOINT_WEIGHTS, get_skeleton
 from datasets.store import PoseStore, write_store
 from lifting.models import LiftingOutput
+from lifting.models.common import keypoint_inputs
 from lifting.training import (
     LiftingObjective,
     LossConfig,
@@ -62,6 +64,8 @@ def uninterrupted(store, tmp_path_factory):
 
 class ConstantPose(nn.Module):
     """Predicts the same 3-vector for every joint of every pose: ``sequence`` and ``centre`` from one parameter."""
+
+    config = SimpleNamespace(forward_inputs=keypoint_inputs)  # the trainer calls it with keypoints only
 
     def __init__(self, value: tuple[float, float, float]) -> None:
         super().__init__()

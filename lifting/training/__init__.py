@@ -29,7 +29,6 @@ from lifting.training.distributed import DistributedContext, resolve_device, set
 from lifting.training.loop import TrainingResult, train
 from lifting.training.models import (
     forward_windows,
-    is_seq2seq,
     model_config_from_dict,
     model_config_to_dict,
     resolve_model_config,
@@ -57,7 +56,6 @@ __all__ = [
     "WindowSettings",
     "checkpoint_info",
     "forward_windows",
-    "is_seq2seq",
     "load_checkpoint",
     "load_model",
     "loss_kind_for",
