@@ -167,6 +167,39 @@ class PoseRegressionHead(nn.Module):
         return poses.transpose(1, 2).reshape(batch, length, self.joints, 3)
 
 
+def _vanilla_block(config: StridedTransformerConfig) -> TransformerBlock:
+    """One VTE layer: full or strided sparse attention, ReLU FFN, the released code's norm."""
+    return TransformerBlock(
+        config.dim,
+        config.num_heads,
+        config.ffn_dim,
+        activation="relu",
+        dropout=config.dropout,
+        attention_dropout=config.attention_dropout,
+        norm_eps=NORM_EPS,
+        norm=StdEpsLayerNorm,
+        sparse_stride=config.effective_sparse_stride if config.vte_attention == "strided_sparse" else None,
+    )
+
+
+def _strided_block(config: StridedTransformerConfig, stride: int) -> StridedTransformerBlock:
+    """One STE layer of ``stride``, with its own full-length (N x D) positional embedding."""
+    return StridedTransformerBlock(
+        config.dim,
+        config.num_heads,
+        config.ffn_dim,
+        stride=stride,
+        padding=STRIDED_PADDING,
+        position_length=config.frames,
+        kernel_size=STRIDED_KERNEL_SIZE,
+        activation="relu",
+        dropout=config.dropout,
+        attention_dropout=config.attention_dropout,
+        norm_eps=NORM_EPS,
+        norm=StdEpsLayerNorm,
+    )
+
+
 class StridedTransformer(nn.Module):
     """Strided Transformer: pose embedding, vanilla encoder + sequence head, strided encoder + centre head."""
 
@@ -192,20 +225,7 @@ class StridedTransformer(nn.Module):
         # Truncated normal, std 0.02, for every positional embedding (here and in each strided block): our choice.
         # The released code draws them from torch.randn (std 1), which is the one deliberate difference from it.
         nn.init.trunc_normal_(self.vanilla_position, std=0.02)
-        self.vanilla_blocks = nn.ModuleList(
-            TransformerBlock(
-                width,
-                config.num_heads,
-                config.ffn_dim,
-                activation="relu",
-                dropout=config.dropout,
-                attention_dropout=config.attention_dropout,
-                norm_eps=NORM_EPS,
-                norm=StdEpsLayerNorm,
-                sparse_stride=config.effective_sparse_stride if config.vte_attention == "strided_sparse" else None,
-            )
-            for _ in range(config.vanilla_depth)
-        )
+        self.vanilla_blocks = nn.ModuleList(_vanilla_block(config) for _ in range(config.vanilla_depth))
         # The released encoders create a final norm each but never apply it: kept as parameters (state dicts and
         # parameter counts match the released model's), not called in forward (so the function matches too),
         # and frozen, since they get no gradient: the optimizer skips them as the released one does (no grad),
@@ -213,23 +233,7 @@ class StridedTransformer(nn.Module):
         self.vanilla_norm = StdEpsLayerNorm(width, eps=NORM_EPS).requires_grad_(False)
         # Every STE layer owns a full-length (N x D) positional embedding sliced to its input length, as
         # the released code does; this is what reproduces the published parameter counts.
-        self.strided_blocks = nn.ModuleList(
-            StridedTransformerBlock(
-                width,
-                config.num_heads,
-                config.ffn_dim,
-                stride=stride,
-                padding=STRIDED_PADDING,
-                position_length=config.frames,
-                kernel_size=STRIDED_KERNEL_SIZE,
-                activation="relu",
-                dropout=config.dropout,
-                attention_dropout=config.attention_dropout,
-                norm_eps=NORM_EPS,
-                norm=StdEpsLayerNorm,
-            )
-            for stride in config.strides
-        )
+        self.strided_blocks = nn.ModuleList(_strided_block(config, stride) for stride in config.strides)
         self.strided_norm = StdEpsLayerNorm(width, eps=NORM_EPS).requires_grad_(False)  # never applied, as above
         self.sequence_head = PoseRegressionHead(width, self.num_joints)
         self.centre_head = PoseRegressionHead(width, self.num_joints)
