@@ -181,7 +181,12 @@ def train_or_reuse(registry: Workspace, job: TrainingJob) -> Manifest:
         teardown_distributed(context)
     if version is None:
         raise RuntimeError(f"{job.stage}: rank 0 published no version (see its log)")
-    if context.is_main:
+    if published is not None:  # rank 0
         shutil.rmtree(working.parent, ignore_errors=True)
         print(published.summary)
-    return published or registry.get(version)
+        return published
+    manifest = registry.get(version)
+    if manifest is None:
+        raise RuntimeError(f"rank 0 published {version}, which this rank cannot read in {registry.root}: "
+                           "every rank must see the same workspace")  # fmt: skip
+    return manifest

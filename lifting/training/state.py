@@ -114,7 +114,8 @@ def seeded_model(spec: ModelSpec, seed: int) -> nn.Module:
 def seed_dropout(device: torch.device, seed: int) -> None:
     """Seed the default generator of ``device``, which dropout and drop-path draw from (call inside fork_rng)."""
     if device.type == "cuda":
-        torch.cuda.default_generators[device.index or 0].manual_seed(seed)
+        with torch.cuda.device(device):
+            torch.cuda.manual_seed(seed)  # this device's generator only (lazily, if CUDA is not initialised yet)
     else:
         torch.default_generator.manual_seed(seed)
 
