@@ -65,7 +65,7 @@ def uninterrupted(store, tmp_path_factory):
 class ConstantPose(nn.Module):
     """Predicts the same 3-vector for every joint of every pose: ``sequence`` and ``centre`` from one parameter."""
 
-    config = SimpleNamespace(forward_inputs=keypoint_inputs)  # the trainer calls it with keypoints only
+    config = SimpleNamespace(forward_inputs=keypoint_inputs)  # forward_windows passes keypoints only
 
     def __init__(self, value: tuple[float, float, float]) -> None:
         super().__init__()

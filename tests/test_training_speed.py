@@ -60,7 +60,7 @@ def test_pending_steps_write_one_record_per_step_only_when_flushed(tmp_path):
 class Scale(nn.Module):
     """Predicts ``weight * (1, 0, 0)`` at every joint: MPJPE to a zero target is ``|weight|``."""
 
-    config = SimpleNamespace(forward_inputs=keypoint_inputs)  # the trainer calls it with keypoints only
+    config = SimpleNamespace(forward_inputs=keypoint_inputs)  # forward_windows passes keypoints only
 
     def __init__(self) -> None:
         super().__init__()
