@@ -46,6 +46,7 @@ from lifting.training.loop import _TrainingRun
 from lifting.training.models import forward_windows
 from lifting.training.records import RunRecords
 from lifting.training.runtime import numerics
+from lifting.training.state import ModelSpec
 from lifting.training.step import train_step
 
 
@@ -127,20 +128,21 @@ def measure_ours(case: Case, store, device: str, steps: int, warmup: int, worker
     context = setup_distributed(device)
     try:
         with numerics(context.device, config), tempfile.TemporaryDirectory() as output:
-            run = _TrainingRun(case.model, case.preset, None, [store], None, config, Path(output), context)
-            run.build(None, False)
-            loader = make_window_loader(run.windows, run.sampler, 0, False)
-            run.sampler.set_epoch(0)
+            run = _TrainingRun.create(ModelSpec.resolve(case.model, case.preset), [store], None, config,
+                                      Path(output), context)  # fmt: skip
+            loader = make_window_loader(run.data.windows, run.data.sampler, 0, False)
+            run.data.sampler.set_epoch(0)
             batch = {key: value.to(context.device) for key, value in next(iter(loader)).items()}
             if config.flip_augmentation:
-                batch = append_flipped(batch, run.windows.flip_permutation)
-            forward_flops, training_flops = training_flops_per_window(run.model, batch)
+                batch = append_flipped(batch, run.data.windows.flip_permutation)
+            forward_flops, training_flops = training_flops_per_window(run.state.model, batch)
+            network = run.network
 
             def bare() -> None:
-                if run.cuda_graphs:
+                if network.cuda_graphs:
                     torch.compiler.cudagraph_mark_step_begin()
-                train_step(run.network, batch, run.optimizer, run.loss_fn, bf16=run.bf16,
-                           grad_clip_norm=config.grad_clip_norm, ema=run.ema)  # fmt: skip
+                train_step(network.module, batch, run.state.optimizer, network.loss_fn, bf16=run.bf16,
+                           grad_clip_norm=config.grad_clip_norm, ema=run.state.ema)  # fmt: skip
 
             _timed(bare, steps * warmup, context.device)
             before = _timed(bare, steps, context.device)

@@ -13,9 +13,7 @@ published as the version's outputs.
 
 from __future__ import annotations
 
-import os
 import shutil
-import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -24,26 +22,18 @@ from prefect import flow, task
 from prefect.artifacts import create_markdown_artifact
 
 from datasets.config import load_config, to_jsonable
-from datasets.storage import Location, write_atomically
 from datasets.store.integrity import open_verified_store
 from datasets.workspace import Manifest, Workspace
 from pipelines.code_identity import CodeIdentity, changed_sources, model_stage_code_identity, stage_code_identity
 from pipelines.run_options import as_options, regrouped
 from pipelines.stages import CACHE_DIRECTORY
 from pipelines.training_options import TrainingOptions, TrainingRunOptions
+from pipelines.training_publish import TrainingInterrupted as TrainingInterrupted  # re-exported for the CLI
+from pipelines.training_publish import TrainingJob, copy_into, local_output, train_or_reuse
 from pipelines.versioning import StageRun, rerun_parameters
 
-TRAINING_RUNTIME_FIELDS = ("num_workers", "progress_bar", "log_every_steps", "compile", "compile_mode")
-"""TrainingConfig fields that do not change the trained weights: recorded, not hashed into the version (compiling
-changes only the floating-point order of the same operations, as another GPU would)."""
-RANK_WAIT_TIMEOUT_S = 600.0
-"""How long other torchrun ranks wait for rank 0 to publish the version after training."""
 BASELINE_ROUTE = "mean pose"
 """Name of the constant-pose baseline's row in the pretrain-finetune table."""
-
-
-class TrainingInterrupted(RuntimeError):
-    """Training stopped on a signal before finishing; its checkpoint is kept for ``--resume``."""
 
 
 def _training_config(preset: str, overrides: Mapping[str, Any]) -> Any:
@@ -65,77 +55,10 @@ def train_version(
     device: str,
     resume: bool,
 ) -> Manifest:
-    """Reuse or train and publish a checkpoint version (``lifting.training.train``)."""
-    from lifting.models import load_model_config
-    from lifting.training import BEST_CHECKPOINT, LAST_CHECKPOINT, METRICS_FILE, TENSORBOARD_DIRECTORY, train
-    from lifting.training.distributed import resolve_device, resolve_precision
-    from lifting.training.models import model_config_to_dict
-
-    registry = Workspace(workspace)
-    data_manifest = registry.resolve(data)
-    init_manifest = registry.resolve(init) if init else None
-    config = _training_config(training_preset, overrides)
-    everything = to_jsonable(config)
-    hashed = {key: value for key, value in everything.items() if key not in TRAINING_RUNTIME_FIELDS}
-    hashed["precision"] = resolve_precision(config.precision, resolve_device(device))  # "auto" differs by device
-    parents = [data_manifest.id] + ([init_manifest.id] if init_manifest else [])
-    reads = {data_manifest.id: ("store",), **({init_manifest.id: ("checkpoint_best",)} if init_manifest else {})}
-    run = StageRun(
-        registry, stage, parents=parents, reads=reads, code=model_stage_code_identity(stage, model),
-        config={"model": model, "model_preset": model_preset, "training_preset": training_preset, "training": hashed,
-                "model_config": model_config_to_dict(load_model_config(model, model_preset))},
-        runtime={"device": device, **{key: everything[key] for key in TRAINING_RUNTIME_FIELDS}},
-    )  # fmt: skip
-    existing = run.existing()
-    if existing is not None:
-        print(f"{stage}: reused version {existing.id}")
-        return existing
-    working = registry.local_directory(CACHE_DIRECTORY, run.id, "train")
-    if not resume:
-        shutil.rmtree(working, ignore_errors=True)
-    store = open_verified_store(registry, data_manifest.id)  # refuses a store that differs from its manifest
-    init_checkpoint = local_output(registry, init_manifest, "checkpoint_best") if init_manifest else None
-
-    def run_training() -> Any:
-        return train(model, model_preset, store, store, config, working, init_checkpoint=init_checkpoint,
-                     resume=resume, device=device)  # fmt: skip
-
-    if not _is_main_process():  # under torchrun: train with rank 0, which alone publishes
-        run_training()
-        return _wait_for_version(registry, run.id)
-    with run:  # the manifest's start time and wall time cover the training
-        result = run_training()
-        if result.status == "interrupted":
-            raise TrainingInterrupted(
-                f"{stage} was interrupted after {result.global_step} steps; its checkpoint is in {working}. "
-                f"Run the same command with --resume to continue."
-            )
-        outputs = {}
-        # A run stopped by max_steps before its first validation has no best checkpoint yet: train() then
-        # names the last one as the best, so publish the files it names.
-        sources = {"checkpoint_best": (result.checkpoint_best, BEST_CHECKPOINT),
-                   "checkpoint_last": (result.checkpoint_last, LAST_CHECKPOINT),
-                   "metrics": (working / METRICS_FILE, METRICS_FILE)}  # fmt: skip
-        for name, (source, file_name) in sources.items():
-            outputs[name] = run.file_output(copy_into(source, run.directory / file_name))
-        for event_file in sorted((working / TENSORBOARD_DIRECTORY).rglob("*")):
-            if event_file.is_file():
-                copy_into(event_file, run.directory / event_file.relative_to(working).as_posix())
-        outputs["tensorboard"] = {"kind": "directory", "path": run.relative(run.directory / TENSORBOARD_DIRECTORY)}
-        counts = {"epochs": result.epochs_completed, "steps": result.global_step}
-        best = result.best_validation_mpjpe
-        summary = (
-            f"## {stage}\n\nmodel {model} ({model_preset}), {result.epochs_completed} epochs, {result.global_step} "
-            f"steps"
-            + (f", last epoch loss {result.last_epoch_loss:.4f}" if result.last_epoch_loss is not None else "")
-            + (f", best validation MPJPE {best * 1000:.1f} mm" if best is not None else "")
-            + f"\n\ndata: {result.data}"
-        )
-        manifest = run.publish(counts=counts, outputs=outputs, summary=summary,
-                               metadata={"best_validation_mpjpe_m": best})  # fmt: skip
-    shutil.rmtree(working.parent, ignore_errors=True)
-    print(summary)
-    return manifest
+    """Reuse or train and publish a checkpoint version (``pipelines.training_publish``, ``lifting.training.train``)."""
+    job = TrainingJob(stage, data, init, model, model_preset, training_preset,
+                      _training_config(training_preset, overrides), device, resume)  # fmt: skip
+    return train_or_reuse(Workspace(workspace), job)
 
 
 @task(name="evaluate")
@@ -221,38 +144,6 @@ def _publish_scores(run: StageRun, result: Any, outputs: Mapping[str, Any], summ
         counts={"views": result.views, "frames": result.frames}, outputs=outputs, summary=summary,
         metadata={"protocol": result.protocol, "summary": result.summary},
     )  # fmt: skip
-
-
-def copy_into(source: Path, destination: Location) -> Location:
-    """Copy a local file into a workspace location (a directory or object storage); returns ``destination``."""
-    write_atomically(destination, lambda handle: handle.write(source.read_bytes()))
-    return destination
-
-
-def local_output(registry: Workspace, manifest: Manifest, name: str) -> Path:
-    """A version's output as a local file (downloaded once into the local cache for remote workspaces)."""
-    location = registry.output_path(manifest, name)
-    if isinstance(location, Path):
-        return location
-    local = registry.local_directory("downloads", manifest.id, location.name)
-    if not local.exists():
-        write_atomically(local, lambda handle: handle.write(location.read_bytes()))
-    return local
-
-
-def _is_main_process() -> bool:
-    """True unless this is a non-zero rank under ``torchrun`` (only rank 0 publishes a training version)."""
-    return int(os.environ.get("RANK", "0")) == 0
-
-
-def _wait_for_version(registry: Workspace, version_id: str, timeout_s: float = RANK_WAIT_TIMEOUT_S) -> Manifest:
-    """Under ``torchrun``, the other ranks return the version rank 0 publishes once training ends."""
-    deadline = time.monotonic() + timeout_s
-    while (manifest := registry.get(version_id)) is None:
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"rank 0 did not publish {version_id} within {timeout_s:.0f} s")
-        time.sleep(1.0)
-    return manifest
 
 
 def _default_data(workspace: str, stage: str, refresh: bool = False) -> str:

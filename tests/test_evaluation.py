@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -24,7 +25,8 @@ from lifting.evaluation import (
     pck_joints,
     predict_view,
 )
-from lifting.models import LiftingOutput, UpliftUpsample
+from lifting.models import LiftingOutput, UpliftUpsample, UpliftUpsampleConfig
+from lifting.models.common import keypoint_inputs
 from lifting.training import TrainingConfig, train
 
 SKELETON = get_skeleton("h36m17")
@@ -147,6 +149,8 @@ def test_mpi_inf_3dhp_pck_auc_on_valid_frames_per_activity(hp3d_store, tmp_path)
 class CopyModel(nn.Module):
     """Lifts (x, y) to (x, y, 0): exact, flip-equivariant, time-local; centre = middle pose."""
 
+    config = SimpleNamespace(forward_inputs=keypoint_inputs)  # forward_windows passes keypoints only
+
     def forward(self, keypoints: torch.Tensor) -> LiftingOutput:
         sequence = torch.cat([keypoints, torch.zeros_like(keypoints[..., :1])], dim=-1)
         return LiftingOutput(sequence=sequence, centre=sequence[:, sequence.shape[1] // 2])
@@ -155,6 +159,8 @@ class CopyModel(nn.Module):
 class ConstantModel(nn.Module):
     """Predicts (1, 2, 3) m at every joint whatever the input."""
 
+    config = SimpleNamespace(forward_inputs=keypoint_inputs)  # forward_windows passes keypoints only
+
     def forward(self, keypoints: torch.Tensor) -> LiftingOutput:
         sequence = torch.tensor([1.0, 2.0, 3.0]).expand(*keypoints.shape[:-1], 3)
         return LiftingOutput(sequence=sequence, centre=sequence[:, sequence.shape[1] // 2])
@@ -162,6 +168,8 @@ class ConstantModel(nn.Module):
 
 class KeyFrameProbe(UpliftUpsample):
     """Records the key-frame masks and inputs inference hands an Uplift-and-Upsample model."""
+
+    config = UpliftUpsampleConfig()  # its forward_inputs: keypoints and the key-frame mask
 
     def __init__(self) -> None:
         nn.Module.__init__(self)

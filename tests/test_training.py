@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
-import math
 import signal
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -15,7 +15,9 @@ from torch import nn
 from datasets.config import available_presets, load_config
 from datasets.skeletons import MIXSTE_RELEASED_H36M17_JOINT_WEIGHTS, get_skeleton
 from datasets.store import PoseStore, write_store
+from datasets.windows import PoseWindows
 from lifting.models import LiftingOutput
+from lifting.models.common import keypoint_inputs
 from lifting.training import (
     LiftingObjective,
     LossConfig,
@@ -62,6 +64,8 @@ def uninterrupted(store, tmp_path_factory):
 
 class ConstantPose(nn.Module):
     """Predicts the same 3-vector for every joint of every pose: ``sequence`` and ``centre`` from one parameter."""
+
+    config = SimpleNamespace(forward_inputs=keypoint_inputs)  # forward_windows passes keypoints only
 
     def __init__(self, value: tuple[float, float, float]) -> None:
         super().__init__()
@@ -271,7 +275,24 @@ def test_window_config_follows_the_model_presets():
     )
     mixste = window_config_for(resolve_model_config("mixste", "h36m-243"), WindowSettings(), "training")
     assert (mixste.frames, mixste.sampling) == (243, "clips")
-    assert math.lcm(3, 5) == 15
+
+
+@pytest.mark.parametrize(("interval", "expected"), [(3, 15), (10, 10), (5, 5), (4, 20)])
+def test_evaluation_centres_sit_on_the_output_grid_so_every_window_sees_key_frames(store, interval, expected):
+    """With key-frames aligned to frame 0 (frames t with t mod s_in = 0), a window centred on frame c has poses at
+    c + 5k (s_out = 5). For c = 3 and s_in = 20 those are 3, 8, 13, 18, 23, ...: never a multiple of 20, so the
+    window has no key-frame and the model cannot lift it. Centres are therefore put every lcm(interval, s_out)
+    frames, the smallest spacing that is both a multiple of the requested one and on the grid: 3 -> 15, 10 -> 10,
+    5 -> 5, 4 -> 20. Every centre is then a multiple of 5 and every window of the demo model (27 poses, 130
+    frames wide) covers a multiple of 20."""
+    uplift = resolve_model_config("uplift-upsample", "demo")
+    config = window_config_for(uplift, WindowSettings(), "evaluation", input_stride=20, centre_interval=interval)
+    assert config.centre_interval == expected
+    windows = PoseWindows(store, config, splits=("test",))
+    batch = windows.gather(np.arange(len(windows)))
+    assert len(windows) > 2 and np.all(batch["centre_frame"] % 5 == 0)
+    assert np.unique(np.diff(batch["centre_frame"][batch["view_id"] == batch["view_id"][0]])).tolist() == [expected]
+    assert batch["key_frame_mask"].any(axis=1).all()
 
 
 def test_training_presets_load_with_their_paper_values():

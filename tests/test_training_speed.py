@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import pytest
 import torch
 from conftest import synthetic_views
@@ -10,6 +12,7 @@ from torch import nn
 from datasets.skeletons import get_skeleton
 from datasets.store import PoseStore, write_store
 from lifting.models import LiftingOutput
+from lifting.models.common import keypoint_inputs
 from lifting.training import LiftingObjective, LossConfig, TrainingConfig, read_metrics, train, train_step
 from lifting.training.records import PendingSteps, RunRecords
 
@@ -56,6 +59,8 @@ def test_pending_steps_write_one_record_per_step_only_when_flushed(tmp_path):
 
 class Scale(nn.Module):
     """Predicts ``weight * (1, 0, 0)`` at every joint: MPJPE to a zero target is ``|weight|``."""
+
+    config = SimpleNamespace(forward_inputs=keypoint_inputs)  # forward_windows passes keypoints only
 
     def __init__(self) -> None:
         super().__init__()

@@ -40,10 +40,9 @@ from lifting.evaluation.protocols import (
 )
 from lifting.evaluation.report import markdown_table, plot_bars, plot_skeletons, plot_training_curves, write_report
 from lifting.evaluation.viewers import viewer_links, write_extreme_viewers
-from lifting.models import UpliftUpsampleConfig
 from lifting.training.checkpoint import CheckpointInfo, load_model
 from lifting.training.distributed import resolve_device, resolve_precision
-from lifting.training.models import backbone_config, is_seq2seq, window_config_for
+from lifting.training.models import window_config_for
 from lifting.training.records import read_metrics
 
 REPORT_FILE, METRICS_JSON = "report.md", "metrics.json"
@@ -87,7 +86,7 @@ def inference_plan(info: CheckpointInfo, config: EvaluationConfig, device: torch
     key-frames from frame 0), with ``config``'s padding and 2D array where it overrides the training run's.
     """
     settings = info.training_config.window
-    if config.input_stride is not None and not isinstance(backbone_config(info.model_config), UpliftUpsampleConfig):
+    if config.input_stride is not None and not info.model_config.input_strides:
         raise ValueError(f"input_stride={config.input_stride} applies to uplift-upsample models, not {info.model_name}")
     window = window_config_for(info.model_config, settings, "evaluation", input_stride=config.input_stride)
     window = dataclasses.replace(
@@ -95,7 +94,7 @@ def inference_plan(info: CheckpointInfo, config: EvaluationConfig, device: torch
         padding=settings.padding if config.padding == "auto" else config.padding,
         keypoints=config.keypoints or settings.keypoints,
     )
-    mode = config.mode if config.mode != "auto" else ("seq2seq" if is_seq2seq(info.model_config) else "centre")
+    mode = config.mode if config.mode != "auto" else info.model_config.output_kind
     bf16 = resolve_precision(config.precision, device) == "bf16"
     return InferencePlan(mode, window, config.seq2seq_hop, config.flip_test, config.batch_size, bf16)
 

@@ -9,6 +9,7 @@ Build a model by name and preset (``presets/models/<model>/<preset>.yaml``)::
     torch.Size([2, 9, 17, 3])
 
 Every model returns a ``LiftingOutput(sequence, centre)``: root-relative 3D joints in metres, camera frame.
+Every config is a ``LiftingModelConfig``: it states its window, output kind and forward inputs for the trainer.
 """
 
 from lifting.models.attention import (
@@ -17,7 +18,7 @@ from lifting.models.attention import (
     set_attention_backend,
     strided_sparse_attention_mask,
 )
-from lifting.models.common import LiftingOutput
+from lifting.models.common import LiftingModelConfig, LiftingOutput, OutputKind
 from lifting.models.mixste import MixSTE, MixSTEConfig
 from lifting.models.registry import (
     MODELS,
@@ -47,11 +48,13 @@ __all__ = [
     "MODELS",
     "PAPER_PRESETS",
     "PRESETS_GROUP",
+    "LiftingModelConfig",
     "LiftingOutput",
     "MixSTE",
     "MixSTEConfig",
     "ModelInfo",
     "MultiHeadSelfAttention",
+    "OutputKind",
     "PaperReference",
     "StridedTransformer",
     "StridedTransformerConfig",

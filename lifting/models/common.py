@@ -1,11 +1,15 @@
-"""What every uplifting model shares: its output type, input checks and config validation helpers.
+"""What every uplifting model shares: its output type, what its config tells a trainer, input checks, validation.
+
+Every model config (``UpliftUpsampleConfig``, ``MixSTEConfig``, ``StridedTransformerConfig``, ``TMTConfig``)
+answers the ``LiftingModelConfig`` questions, so training and evaluation treat all models alike.
 
 Shape legend: ``B`` batch, ``T`` frames (or tokens), ``J`` joints, ``C`` input channels per joint.
 """
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from collections.abc import Mapping
+from typing import Literal, NamedTuple, Protocol
 
 import torch
 
@@ -24,6 +28,59 @@ class LiftingOutput(NamedTuple):
 
     sequence: torch.Tensor
     centre: torch.Tensor
+
+
+OutputKind = Literal["seq2seq", "centre"]
+"""``"seq2seq"``: one pass predicts every frame of its window (evaluated on every frame, trained on clips);
+``"centre"``: one pass is scored on its centre frame (windows centred on each evaluated frame)."""
+
+
+class LiftingModelConfig(Protocol):
+    """What a model's config tells the trainer and the evaluator about its windows, outputs and inputs."""
+
+    @property
+    def window_frames(self) -> int:
+        """Input frames ``N`` one window spans (Uplift-and-Upsample: the receptive field)."""
+        ...
+
+    @property
+    def output_stride(self) -> int:
+        """Frames between the window's poses (``s_out``; 1 for models that read every frame)."""
+        ...
+
+    @property
+    def input_strides(self) -> tuple[int, ...]:
+        """Key-frame strides ``s_in`` the model accepts; empty for models without key-frames."""
+        ...
+
+    @property
+    def output_kind(self) -> OutputKind:
+        """How a forward pass is scored: every frame (``"seq2seq"``) or the centre frame (``"centre"``)."""
+        ...
+
+    @property
+    def needs_velocity_input(self) -> bool:
+        """Whether training alternates zero and ground-truth 3D velocity inputs (TMT's two steps)."""
+        ...
+
+    def forward_inputs(
+        self, batch: Mapping[str, torch.Tensor], ground_truth_velocity: bool = False
+    ) -> dict[str, torch.Tensor | None]:
+        """Keyword arguments of the model's ``forward`` for a batch of windows (``datasets.windows``)."""
+        ...
+
+
+def keypoint_inputs(
+    batch: Mapping[str, torch.Tensor], ground_truth_velocity: bool = False
+) -> dict[str, torch.Tensor | None]:
+    """``forward`` arguments of a model that reads keypoints only: ``{"keypoints": (B, T, J, C)}``.
+
+    Raises:
+        ValueError: ``ground_truth_velocity`` asked of such a model (only TMT models take a velocity).
+    """
+    if ground_truth_velocity:
+        raise ValueError("ground_truth_velocity applies to TMT models only; this model reads keypoints alone")
+    return {"keypoints": batch["keypoints"]}
 
 
 def skeleton_joint_count(skeleton: str) -> int:

@@ -15,13 +15,14 @@ Shape legend: ``B`` batch, ``T`` frames, ``J`` joints.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import IntEnum
 
 import torch
 from torch import nn
 
-from lifting.models.common import LiftingOutput
+from lifting.models.common import LiftingOutput, OutputKind
 from lifting.models.mixste import MixSTE, MixSTEConfig
 from lifting.models.strided import StridedTransformer, StridedTransformerConfig
 
@@ -115,6 +116,45 @@ class TMTConfig:
                 f"a TMT backbone takes {POSITION_CHANNELS} + {VELOCITY_CHANNELS} = {channels} input channels, "
                 f"got backbone_config.input_channels={self.backbone_config.input_channels}"
             )
+
+    # What the trainer needs (``common.LiftingModelConfig``): the backbone's windows, plus the velocity input.
+    @property
+    def window_frames(self) -> int:
+        """The backbone's window length."""
+        return self.backbone_config.window_frames
+
+    @property
+    def output_stride(self) -> int:
+        """The backbone's (1)."""
+        return self.backbone_config.output_stride
+
+    @property
+    def input_strides(self) -> tuple[int, ...]:
+        """The backbone's (none)."""
+        return self.backbone_config.input_strides
+
+    @property
+    def output_kind(self) -> OutputKind:
+        """The backbone's: ``"seq2seq"`` around MixSTE, ``"centre"`` around the Strided Transformer."""
+        return self.backbone_config.output_kind
+
+    @property
+    def needs_velocity_input(self) -> bool:
+        """True: training alternates steps 1 and 2 (Sec. 3.1)."""
+        return True
+
+    def forward_inputs(
+        self, batch: Mapping[str, torch.Tensor], ground_truth_velocity: bool = False
+    ) -> dict[str, torch.Tensor | None]:
+        """``{"keypoints": (B, T, J, 2), "velocity": (B, T, J, 3) or None}``.
+
+        Args:
+            batch: Windows; ``joints_3d`` (B, T, J, 3) metres is read for step 2.
+            ground_truth_velocity: Step 2 (``velocity_from_positions`` of ``joints_3d``); False: step 1 and
+                inference (zeros).
+        """
+        velocity = velocity_from_positions(batch["joints_3d"]) if ground_truth_velocity else None
+        return {"keypoints": batch["keypoints"], "velocity": velocity}
 
 
 class TwoStepMixedTraining(nn.Module):

@@ -21,6 +21,7 @@ Shape legend: ``B`` batch, ``N`` tokens (``N_tok``), ``J`` joints, ``C`` input c
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import torch
@@ -35,7 +36,9 @@ from lifting.models.blocks import (
 )
 from lifting.models.common import (
     LiftingOutput,
+    OutputKind,
     check_keypoints,
+    keypoint_inputs,
     require_divisible,
     require_known_skeleton,
     require_positive,
@@ -184,6 +187,28 @@ class UpliftUpsampleConfig:
         for stride, padding in zip(self.strides, self.paddings, strict=True):
             lengths.append(strided_output_length(lengths[-1], stride, tuple(padding), STRIDED_KERNEL_SIZE))
         return lengths
+
+    # What the trainer needs (``common.LiftingModelConfig``); ``output_stride`` and ``input_strides`` are fields.
+    @property
+    def window_frames(self) -> int:
+        """Input frames of a window: ``receptive_field`` (N)."""
+        return self.receptive_field
+
+    @property
+    def output_kind(self) -> OutputKind:
+        """``"centre"``: the strided stage's centre pose is the prediction."""
+        return "centre"
+
+    @property
+    def needs_velocity_input(self) -> bool:
+        """False: keypoints and the key-frame mask."""
+        return False
+
+    def forward_inputs(
+        self, batch: Mapping[str, torch.Tensor], ground_truth_velocity: bool = False
+    ) -> dict[str, torch.Tensor | None]:
+        """``{"keypoints": (B, N_tok, J, C), "key_frame_mask": (B, N_tok)}`` from the batch."""
+        return {**keypoint_inputs(batch, ground_truth_velocity), "key_frame_mask": batch["key_frame_mask"]}
 
 
 class UpliftUpsample(nn.Module):

@@ -7,9 +7,11 @@
     result = train("mixste", "demo", train_store, validation_store, config, Path("runs/demo"), device="cpu")
     result.checkpoint_best        # evaluate it with lifting.evaluation.evaluate
 
-Modules: ``config`` (the typed configuration), ``models`` (model configs, windows, forward pass), ``objectives``
-(each model's loss), ``step`` (one update), ``loop`` (the run), ``runtime`` (signals, TF32), ``checkpoint``,
-``records`` (metrics.jsonl and TensorBoard), ``validation``, ``distributed`` (torchrun/DDP).
+Modules: ``config`` (the typed configuration), ``models`` (model configs, windows, forward pass: what each
+model's config states, no per-model branches), ``data`` (training and validation windows), ``state`` (model,
+optimiser, EMA and progress, built and seeded in one place), ``objectives`` (each model's loss), ``step`` (one
+update; the updates of a batch), ``loop`` (the run), ``runtime`` (signals, TF32), ``checkpoint``, ``records``
+(metrics.jsonl and TensorBoard), ``validation``, ``distributed`` (torchrun/DDP, rank 0's broadcast).
 """
 
 from lifting.training.checkpoint import (
@@ -29,7 +31,6 @@ from lifting.training.distributed import DistributedContext, resolve_device, set
 from lifting.training.loop import TrainingResult, train
 from lifting.training.models import (
     forward_windows,
-    is_seq2seq,
     model_config_from_dict,
     model_config_to_dict,
     resolve_model_config,
@@ -57,7 +58,6 @@ __all__ = [
     "WindowSettings",
     "checkpoint_info",
     "forward_windows",
-    "is_seq2seq",
     "load_checkpoint",
     "load_model",
     "loss_kind_for",

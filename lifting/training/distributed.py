@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import warnings
 from dataclasses import dataclass
+from typing import TypeVar
 
 import torch
 import torch.distributed as dist
@@ -107,6 +108,22 @@ def barrier(context: DistributedContext) -> None:
     """Wait for every process (no-op in a single process)."""
     if context.distributed:
         dist.barrier()
+
+
+ValueT = TypeVar("ValueT")
+
+
+def broadcast_from_main(context: DistributedContext, value: ValueT) -> ValueT:
+    """Rank 0's ``value`` on every rank (``torch.distributed.broadcast_object_list``; pickled, so keep it small).
+
+    Every rank must call it once at the same point (it is a collective); in a single process it returns
+    ``value`` as is.
+    """
+    if not context.distributed:
+        return value
+    box = [value]
+    dist.broadcast_object_list(box, src=0)
+    return box[0]
 
 
 def teardown_distributed(context: DistributedContext) -> None:

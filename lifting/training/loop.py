@@ -3,43 +3,35 @@
     result = train("uplift-upsample", "h36m-351", store, validation_store,
                    load_config(TrainingConfig, "training", "uplift-upsample-h36m-351"), Path("runs/u351"))
 
-What a run does, in order: resolve the model config and its windows; seed (inside ``torch.random.fork_rng``,
-so the caller's generators are untouched); build the model, AdamW (decay on >= 2-D weights only), the EMA;
-load initial weights (finetuning) or resume from ``checkpoint_last.pt``; then per epoch set the learning rate
-``lr * decay ** epoch``, train on the sampler's batches (in-batch flip on the device), log every step (read
-back from the device every ``log_every_steps`` steps), checkpoint every K steps, validate every K epochs and
-keep the best checkpoint. SIGTERM/SIGINT end the current step, write ``checkpoint_last.pt`` and return;
-``resume=True`` continues from it exactly (same losses on CPU with the same seed: model, optimiser, EMA,
-generator states and the sampler's position are all restored).
+What a run does, in order: inside ``torch.random.fork_rng`` (the caller's generators are untouched),
+``_TrainingRun.create`` builds everything once: the model config and its windows (``data``), the model from
+its seeded generator with initial weights (finetuning) or ``checkpoint_last.pt``'s state, AdamW (decay on
+>= 2-D weights only) and the EMA (``state``, whose docstring says what each random number is drawn from).
+Then per epoch: set the learning rate ``lr * decay ** epoch``, train on the sampler's batches (in-batch flip
+on the device; ``step.batch_updates`` says how many updates a batch gets), log every step (read back from the
+device every ``log_every_steps`` steps), checkpoint every K steps, validate every K epochs and keep the best
+checkpoint. SIGTERM/SIGINT end the current step, write ``checkpoint_last.pt`` and return; ``resume=True``
+continues from it exactly (same losses on CPU with the same seed: model, optimiser, EMA, generator states
+and the sampler's position are all restored).
 """
 
 from __future__ import annotations
 
 import shutil
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 import torch
-from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from tqdm.auto import tqdm
 
 from datasets.config import to_jsonable
 from datasets.store import PoseStore
-from datasets.windows import PoseWindows, WindowBatchSampler, WindowMixture, append_flipped, make_window_loader
-from lifting.models import TMTStep, TwoStepMixedTraining, tmt_step
-from lifting.training.checkpoint import (
-    BEST_CHECKPOINT,
-    LAST_CHECKPOINT,
-    TrainingProgress,
-    inference_state,
-    load_checkpoint,
-    make_checkpoint,
-    restore_rng,
-    save_checkpoint,
-)
+from datasets.windows import append_flipped, make_window_loader
+from lifting.training.checkpoint import BEST_CHECKPOINT, LAST_CHECKPOINT, make_checkpoint, save_checkpoint
 from lifting.training.config import TrainingConfig
+from lifting.training.data import TrainingData, training_data
 from lifting.training.distributed import (
     DistributedContext,
     barrier,
@@ -47,24 +39,13 @@ from lifting.training.distributed import (
     setup_distributed,
     teardown_distributed,
 )
-from lifting.training.models import (
-    build_model_from_config,
-    model_config_to_dict,
-    resolve_model_config,
-    unwrap_model,
-    window_config_for,
-)
+from lifting.training.models import model_config_to_dict
 from lifting.training.objectives import LiftingObjective, loss_kind_for
 from lifting.training.records import PendingSteps, RunRecords
 from lifting.training.runtime import StopRequests, numerics
-from lifting.training.step import train_step
-from lifting.training.validation import validation_mpjpe, validation_windows
-
-RESUMABLE_CHANGES = frozenset(
-    {"epochs", "max_steps", "progress_bar", "num_workers", "checkpoint_every_steps", "compile", "compile_mode",
-     "log_every_steps"}
-)  # fmt: skip
-"""TrainingConfig fields a resumed run may change; any other difference is refused."""
+from lifting.training.state import ModelSpec, TrainingState, initial_state
+from lifting.training.step import LossFunction, batch_updates, train_step
+from lifting.training.validation import validation_mpjpe
 
 RunStatus = Literal["completed", "stopped", "interrupted"]
 
@@ -96,215 +77,188 @@ class TrainingResult:
     data: str
 
 
-def _parameter_groups(model: torch.nn.Module, weight_decay: float) -> list[dict[str, Any]]:
-    """Weights with >= 2 dimensions decay; biases, norm scales and 1-D embeddings do not (nanoGPT's rule)."""
-    parameters = [parameter for parameter in model.parameters() if parameter.requires_grad]
-    return [
-        {"params": [p for p in parameters if p.ndim >= 2], "weight_decay": weight_decay},
-        {"params": [p for p in parameters if p.ndim < 2], "weight_decay": 0.0},
-    ]
+class Network(NamedTuple):
+    """What a step calls: the model as trained (DDP-wrapped, compiled) and the loss (compiled with it).
+
+    Attributes:
+        module: The model as called in a step.
+        loss_fn: ``(output, batch) -> {"loss", parts...}``.
+        cuda_graphs: Whether the module replays CUDA graphs (each step must mark its start).
+    """
+
+    module: torch.nn.Module
+    loss_fn: LossFunction
+    cuda_graphs: bool
+
+
+def wrap_network(
+    model: torch.nn.Module, objective: LiftingObjective, config: TrainingConfig, context: DistributedContext
+) -> Network:
+    """DDP across processes, then ``torch.compile`` when ``config.compiles_on`` the device."""
+    device = context.device
+    network = model
+    if context.distributed:
+        device_ids = [device.index] if device.type == "cuda" else None
+        network = torch.nn.parallel.DistributedDataParallel(model, device_ids=device_ids)
+    if not config.compiles_on(device.type):
+        return Network(network, objective, False)
+    mode = config.compile_mode_for(device.type, config.batch_size // context.world_size)
+    # The loss without CUDA graphs: its detached parts are held across steps (PendingSteps), and a graph
+    # replay would overwrite them.
+    return Network(torch.compile(network, mode=mode), torch.compile(objective.__call__), mode == "reduce-overhead")
 
 
 class _TrainingRun:
-    """State of one run; ``train`` builds it and calls ``run``."""
+    """One run: its data, state and network, complete from construction (``create`` builds them); ``run`` trains.
+
+    Args:
+        spec: The model trained.
+        config: The run's configuration.
+        data: Its windows and sampler.
+        state: Model, optimiser, EMA and progress (``state.initial_state``).
+        output_dir: Where checkpoints go.
+        context: This process's place in the run.
+    """
 
     def __init__(
         self,
-        model_name: str,
-        model_preset: str | None,
-        model_overrides: Mapping[str, Any] | None,
+        spec: ModelSpec,
+        config: TrainingConfig,
+        data: TrainingData,
+        state: TrainingState,
+        output_dir: Path,
+        context: DistributedContext,
+    ) -> None:
+        self.spec, self.config, self.data, self.state = spec, config, data, state
+        self.output_dir, self.context = output_dir, context
+        self.bf16 = resolve_precision(config.precision, context.device) == "bf16"
+        objective = LiftingObjective(loss_kind_for(spec.name, config.loss), config.loss, data.skeleton)
+        self.network = wrap_network(state.model, objective, config, context)
+
+    @classmethod
+    def create(
+        cls,
+        model: ModelSpec,
         stores: Sequence[PoseStore],
         validation_store: PoseStore | None,
         config: TrainingConfig,
         output_dir: Path,
         context: DistributedContext,
-    ) -> None:
-        self.config, self.output_dir, self.context = config, output_dir, context
-        self.model_name, self.model_preset, self.model_overrides = model_name, model_preset, dict(model_overrides or {})
-        self.model_config = resolve_model_config(model_name, model_preset, model_overrides)
-        skeletons = {(store.skeleton, store.joint_names) for store in stores}
-        if len(skeletons) != 1:
-            raise ValueError(f"training stores must share one skeleton and joint order, got {sorted(skeletons)}")
-        ((self.skeleton, self.joint_names),) = skeletons
-        window_config = window_config_for(self.model_config, config.window, "training")
-        datasets = [PoseWindows(store, window_config, config.train_splits, seed=config.seed) for store in stores]
-        self.windows = datasets[0] if len(datasets) == 1 else WindowMixture(datasets)
-        if config.store_weights is not None and len(config.store_weights) != len(stores):
-            raise ValueError(f"store_weights has {len(config.store_weights)} weights for {len(stores)} training stores")
-        samples = None if config.steps_per_epoch is None else config.steps_per_epoch * config.loader_batch_size
-        self.sampler = WindowBatchSampler(
-            [len(dataset) for dataset in datasets], config.loader_batch_size, weights=config.store_weights,
-            samples_per_epoch=samples, seed=config.seed, rank=context.rank, world_size=context.world_size,
-        )  # fmt: skip
-        if self.sampler.batches_per_epoch == 0:
-            raise ValueError(
-                f"{len(self.windows)} training windows make no batch of {config.loader_batch_size}; lower batch_size "
-                "or set steps_per_epoch"
-            )
-        self.validation = None
-        if validation_store is not None:
-            validation_config = window_config_for(
-                self.model_config, config.window, "validation", centre_interval=config.validation_centre_interval
-            )
-            self.validation = validation_windows(validation_store, validation_config, config.validation_splits)
-        self.bf16 = resolve_precision(config.precision, context.device) == "bf16"
-        self.objective = LiftingObjective(loss_kind_for(model_name, config.loss), config.loss, self.skeleton)
-        self.progress = TrainingProgress()
-
-    def build(self, init_checkpoint: Path | None, resume: bool) -> TrainingProgress | None:
-        """Model, optimiser and EMA, from scratch, initial weights or the last checkpoint; returns resumed progress."""
-        config, device = self.config, self.context.device
-        torch.manual_seed(config.seed)  # inside fork_rng (``numerics``): the caller's generator is restored
-        self.model = build_model_from_config(self.model_name, self.model_config).to(device)
-        self.optimizer = torch.optim.AdamW(
-            _parameter_groups(self.model, config.torch_weight_decay),
-            lr=config.learning_rate,
-            betas=config.adam_betas,
-            amsgrad=config.amsgrad,
-            fused=device.type == "cuda" or None,  # one kernel for all parameters on CUDA; torch's default elsewhere
-        )
-        self.ema = None
-        if config.ema_decay is not None:
-            self.ema = AveragedModel(self.model, multi_avg_fn=get_ema_multi_avg_fn(config.ema_decay), use_buffers=True)
-        last = self.output_dir / LAST_CHECKPOINT
-        resumed = None
-        if resume and last.is_file():
-            resumed = self._resume(load_checkpoint(last))
-        elif init_checkpoint is not None:
-            self._initialise_from(Path(init_checkpoint))
-        self.network: torch.nn.Module = self.model
-        if self.context.distributed:
-            device_ids = [device.index] if device.type == "cuda" else None
-            self.network = torch.nn.parallel.DistributedDataParallel(self.model, device_ids=device_ids)
-        self.loss_fn = self.objective
-        self.cuda_graphs = False
-        if config.compiles_on(device.type):
-            mode = config.compile_mode_for(device.type, config.batch_size // self.context.world_size)
-            self.network = torch.compile(self.network, mode=mode)
-            # The loss without CUDA graphs: its detached parts are held across steps (PendingSteps), and a graph
-            # replay would overwrite them.
-            self.loss_fn = torch.compile(self.objective.__call__)
-            self.cuda_graphs = mode == "reduce-overhead"
-        return resumed
-
-    def _initialise_from(self, path: Path) -> None:
-        checkpoint = load_checkpoint(path)
-        if checkpoint["model"]["name"] != self.model_name:
-            raise ValueError(f"{path} holds a {checkpoint['model']['name']!r} model, not {self.model_name!r}")
-        state, _ = inference_state(checkpoint)
-        try:
-            self.model.load_state_dict(state)
-        except RuntimeError as error:
-            raise ValueError(f"{path}'s weights do not fit this {self.model_name} configuration: {error}") from error
-        if self.ema is not None:
-            self.ema = AveragedModel(
-                self.model, multi_avg_fn=get_ema_multi_avg_fn(self.config.ema_decay), use_buffers=True
-            )
-
-    def _resume(self, checkpoint: dict[str, Any]) -> TrainingProgress:
-        saved, current = checkpoint["training"], to_jsonable(self.config)
-        changed = sorted(key for key in current if saved.get(key) != current[key] and key not in RESUMABLE_CHANGES)
-        if changed or checkpoint["model"]["config"] != model_config_to_dict(self.model_config):
-            what = changed or ["the model config"]
-            raise ValueError(f"cannot resume {self.output_dir}: {', '.join(what)} differ from the checkpoint's")
-        self.model.load_state_dict(checkpoint["state"]["model"])
-        self.optimizer.load_state_dict(checkpoint["state"]["optimizer"])
-        if self.ema is not None:
-            self.ema.load_state_dict(checkpoint["state"]["ema"])
-        self.progress = TrainingProgress(**checkpoint["progress"])
-        restore_rng(checkpoint)
-        return TrainingProgress(**checkpoint["progress"])
+        init_checkpoint: Path | None = None,
+        resume: bool = False,
+    ) -> _TrainingRun:
+        """Build a run (call inside ``runtime.numerics``); ``resume`` continues ``output_dir``'s last checkpoint."""
+        data = training_data(model.config, stores, validation_store, config, context)
+        last = output_dir / LAST_CHECKPOINT
+        resume_from = last if resume and last.is_file() else None
+        state = initial_state(model, config, context.device, init_checkpoint, resume_from)
+        return cls(model, config, data, state, output_dir, context)
 
     def save(self, path: Path) -> None:
         """Write the current state to ``path`` (main process only)."""
         if not self.context.is_main:
             return
+        spec, state = self.spec, self.state
         checkpoint = make_checkpoint(
-            model_name=self.model_name, model_preset=self.model_preset, model_overrides=self.model_overrides,
-            model_config_data=model_config_to_dict(self.model_config), training_data=to_jsonable(self.config),
-            skeleton=self.skeleton, joint_names=self.joint_names, model=self.model, ema=self.ema,
-            optimizer=self.optimizer, progress=self.progress,
+            model_name=spec.name, model_preset=spec.preset, model_overrides=spec.overrides,
+            model_config_data=model_config_to_dict(spec.config), training_data=to_jsonable(self.config),
+            skeleton=self.data.skeleton, joint_names=self.data.joint_names, model=state.model, ema=state.ema,
+            optimizer=state.optimizer, progress=state.progress,
         )  # fmt: skip
         save_checkpoint(path, checkpoint)
 
     def step(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor | float]:
-        """One batch: move, flip, then one update (two for TMT's two-step schedule); metrics stay on the device."""
-        device = self.context.device
-        if self.cuda_graphs:
+        """One batch: move, flip, then its updates (``batch_updates``); metrics stay on the device."""
+        config, network = self.config, self.network
+        if network.cuda_graphs:
             torch.compiler.cudagraph_mark_step_begin()  # a new iteration: earlier graph outputs may be overwritten
-        batch = {key: value.to(device, non_blocking=True) for key, value in batch.items()}
-        if self.config.flip_augmentation:
-            batch = append_flipped(batch, self.windows.flip_permutation)
-        options = dict(bf16=self.bf16, grad_clip_norm=self.config.grad_clip_norm, ema=self.ema)
-        arguments = (self.network, batch, self.optimizer, self.loss_fn)
-        if not isinstance(unwrap_model(self.model), TwoStepMixedTraining):
-            return train_step(*arguments, **options)
-        if self.config.tmt_steps_per_batch == 1:
-            velocity = tmt_step(self.progress.global_step) == TMTStep.GROUND_TRUTH_VELOCITY
-            return {**train_step(*arguments, **options, tmt_velocity=velocity), "tmt_step": 2.0 if velocity else 1.0}
-        first = train_step(*arguments, **options, tmt_velocity=False)
-        second = train_step(*arguments, **options, tmt_velocity=True)
-        return {**first, **{f"{name}_step2": value for name, value in second.items()}}
+        batch = {key: value.to(self.context.device, non_blocking=True) for key, value in batch.items()}
+        if config.flip_augmentation:
+            batch = append_flipped(batch, self.data.windows.flip_permutation)
+        updates = batch_updates(
+            self.spec.config.needs_velocity_input, config.tmt_steps_per_batch, self.state.progress.global_step
+        )
+        metrics: dict[str, torch.Tensor | float] = {}
+        for update in updates:
+            values = train_step(
+                network.module, batch, self.state.optimizer, network.loss_fn, bf16=self.bf16,
+                grad_clip_norm=config.grad_clip_norm, ema=self.state.ema,
+                ground_truth_velocity=update.ground_truth_velocity,
+            )  # fmt: skip
+            metrics.update({name + update.suffix: value for name, value in values.items()})
+            if update.tmt_step is not None:
+                metrics["tmt_step"] = update.tmt_step
+        return metrics
 
     def validate(self) -> float | None:
         """Validation MPJPE (metres) of the EMA (if any) or trained weights; main process only."""
-        if self.validation is None or not self.context.is_main:
+        if self.data.validation is None or not self.context.is_main:
             return None
-        model = self.ema.module if self.ema is not None else self.model
-        value = validation_mpjpe(model, self.validation, self.context.device, self.bf16)
-        self.model.train()
+        state = self.state
+        model = state.ema.module if state.ema is not None else state.model
+        value = validation_mpjpe(model, self.data.validation, self.context.device, self.bf16)
+        state.model.train()
         return value
 
     def run(self, records: RunRecords) -> RunStatus:
         """Train until all epochs are done, ``max_steps`` is reached or a signal arrives."""
-        config, progress = self.config, self.progress
-        batches = self.sampler.batches_per_epoch
-        loader = make_window_loader(self.windows, self.sampler, config.num_workers, self.context.device.type == "cuda")
+        config, progress = self.config, self.state.progress
+        sampler = self.data.sampler
+        loader = make_window_loader(self.data.windows, sampler, config.num_workers, self.context.device.type == "cuda")
         bar = tqdm(
-            total=config.epochs * batches, initial=progress.global_step, unit="step", dynamic_ncols=True,
-            disable=None if config.progress_bar and self.context.is_main else True,  # None: off unless a terminal
-        )  # fmt: skip
+            total=config.epochs * sampler.batches_per_epoch, initial=progress.global_step, unit="step",
+            dynamic_ncols=True, disable=None if config.progress_bar and self.context.is_main else True,
+        )  # fmt: skip  # disable=None: off unless a terminal
         pending = PendingSteps(records, config.batch_size)
         with StopRequests() as stop, bar:
             while progress.epoch < config.epochs:
                 learning_rate = config.learning_rate_at(progress.epoch)
-                for group in self.optimizer.param_groups:
+                for group in self.state.optimizer.param_groups:
                     group["lr"] = learning_rate
-                self.sampler.set_epoch(progress.epoch, progress.batch_in_epoch)
+                sampler.set_epoch(progress.epoch, progress.batch_in_epoch)
                 pending.restart_clock()
-                for batch in loader:
-                    metrics = self.step(batch)
-                    progress.batch_in_epoch += 1
-                    progress.global_step += 1
-                    progress.epoch_batches += 1
-                    pending.add(progress.epoch, progress.global_step, metrics, learning_rate)
-                    bar.update(1)
-                    step = progress.global_step
-                    checkpoint = bool(config.checkpoint_every_steps) and step % config.checkpoint_every_steps == 0
-                    stopping = stop.received is not None or bool(config.max_steps and step >= config.max_steps)
-                    if checkpoint or stopping or progress.global_step % config.log_every_steps == 0:
-                        self.write_steps(pending, bar)
-                    if checkpoint:
-                        self.save(self.output_dir / LAST_CHECKPOINT)
-                    if stopping:
-                        self.save(self.output_dir / LAST_CHECKPOINT)
-                        return "interrupted" if stop.received is not None else "stopped"
+                status = self._train_epoch(loader, learning_rate, pending, bar, stop)
+                if status is not None:
+                    return status
                 self.write_steps(pending, bar)
                 self.end_epoch(records)
         return "completed"
+
+    def _train_epoch(
+        self, loader: Iterable, learning_rate: float, pending: PendingSteps, bar: tqdm, stop: StopRequests
+    ) -> RunStatus | None:
+        """The rest of the current epoch's batches; a status if the run must end before the epoch does."""
+        config, progress = self.config, self.state.progress
+        for batch in loader:
+            metrics = self.step(batch)
+            progress.batch_in_epoch += 1
+            progress.global_step += 1
+            progress.epoch_batches += 1
+            pending.add(progress.epoch, progress.global_step, metrics, learning_rate)
+            bar.update(1)
+            step = progress.global_step
+            checkpoint = bool(config.checkpoint_every_steps) and step % config.checkpoint_every_steps == 0
+            stopping = stop.received is not None or bool(config.max_steps and step >= config.max_steps)
+            if checkpoint or stopping or step % config.log_every_steps == 0:
+                self.write_steps(pending, bar)
+            if checkpoint or stopping:
+                self.save(self.output_dir / LAST_CHECKPOINT)
+            if stopping:
+                return "interrupted" if stop.received is not None else "stopped"
+        return None
 
     def write_steps(self, pending: PendingSteps, bar: tqdm) -> None:
         """Read the held step metrics back (one device sync), write them and add their losses to the epoch's."""
         rows = pending.flush()
         for values in rows:  # in step order, as the per-step sum always was
-            self.progress.epoch_loss_sum += values["loss"]
+            self.state.progress.epoch_loss_sum += values["loss"]
         if rows:
             last = rows[-1]
             bar.set_postfix(loss=f"{last['loss']:.4f}", lr=f"{last['lr']:.2e}", win_s=f"{last['windows_per_s']:.0f}")
 
     def end_epoch(self, records: RunRecords) -> None:
         """Epoch bookkeeping: mean loss, validation, records, last and best checkpoints."""
-        config, progress = self.config, self.progress
+        config, progress = self.config, self.state.progress
         progress.epoch += 1
         progress.batch_in_epoch = 0
         progress.last_epoch_loss = progress.epoch_loss_sum / max(progress.epoch_batches, 1)
@@ -321,7 +275,7 @@ class _TrainingRun:
         records.write("epoch", progress.epoch - 1, progress.global_step, values)
         self.save(self.output_dir / LAST_CHECKPOINT)
         best = self.output_dir / BEST_CHECKPOINT
-        if self.context.is_main and (improved or (self.validation is None) or not best.is_file()):
+        if self.context.is_main and (improved or (self.data.validation is None) or not best.is_file()):
             shutil.copyfile(self.output_dir / LAST_CHECKPOINT, best)
         barrier(self.context)
 
@@ -360,13 +314,14 @@ def train(
     output_dir = Path(output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
     stores = [train_store] if isinstance(train_store, PoseStore) else list(train_store)
+    spec = ModelSpec.resolve(model_name, model_preset, model_overrides)
     context = setup_distributed(device)
     try:
         with numerics(context.device, config):
-            run = _TrainingRun(
-                model_name, model_preset, model_overrides, stores, validation_store, config, output_dir, context
+            run = _TrainingRun.create(
+                spec, stores, validation_store, config, output_dir, context, init_checkpoint, resume
             )
-            resumed = run.build(init_checkpoint, resume)
+            resumed = run.state.progress if run.state.resumed else None
             records = RunRecords(output_dir, context.is_main, resumed)
             try:
                 status = run.run(records)
@@ -374,15 +329,21 @@ def train(
                 records.close()
     finally:
         teardown_distributed(context)
+    return _result(run, status)
+
+
+def _result(run: _TrainingRun, status: RunStatus) -> TrainingResult:
+    """The ``TrainingResult`` of a finished, stopped or interrupted run."""
+    output_dir, progress = run.output_dir, run.state.progress
     best = output_dir / BEST_CHECKPOINT
     return TrainingResult(
         output_dir=output_dir,
         checkpoint_last=output_dir / LAST_CHECKPOINT,
         checkpoint_best=best if best.is_file() else output_dir / LAST_CHECKPOINT,
         status=status,
-        epochs_completed=run.progress.epoch,
-        global_step=run.progress.global_step,
-        last_epoch_loss=run.progress.last_epoch_loss,
-        best_validation_mpjpe=run.progress.best_validation,
-        data=run.windows.describe(),
+        epochs_completed=progress.epoch,
+        global_step=progress.global_step,
+        last_epoch_loss=progress.last_epoch_loss,
+        best_validation_mpjpe=progress.best_validation,
+        data=run.data.windows.describe(),
     )

@@ -2,9 +2,11 @@
 
 - ``resolve_model_config``: a model's config from its preset (or its defaults) plus overrides.
 - ``model_config_to_dict`` / ``model_config_from_dict``: the config as JSON-ready data, as checkpoints hold it.
-- ``window_config_for``: the ``WindowConfig`` a model reads (length and strides from the model's config).
-- ``forward_windows``: run any model on a batch of windows (key-frame mask for Uplift-and-Upsample, the
-  ground-truth velocity in TMT's step 2).
+- ``window_config_for``: the ``WindowConfig`` a model reads (length, strides and output kind from its config).
+- ``forward_windows``: run any model on a batch of windows with the inputs its config names
+  (``LiftingModelConfig.forward_inputs``: the key-frame mask, TMT's ground-truth velocity in step 2).
+
+Nothing here asks which model it holds: each config states what the trainer needs (``lifting.models.common``).
 """
 
 from __future__ import annotations
@@ -18,18 +20,8 @@ from torch import nn
 
 from datasets.config import from_mapping, to_jsonable
 from datasets.windows import WindowConfig
-from lifting.models import (
-    MODELS,
-    LiftingOutput,
-    MixSTEConfig,
-    StridedTransformerConfig,
-    TMTConfig,
-    TwoStepMixedTraining,
-    UpliftUpsample,
-    UpliftUpsampleConfig,
-    load_model_config,
-    velocity_from_positions,
-)
+from lifting.models import MODELS, LiftingOutput, TMTConfig, load_model_config
+from lifting.models.common import LiftingModelConfig
 from lifting.models.registry import TMT_BACKBONE_OF, ModelConfig
 from lifting.models.tmt import POSITION_CHANNELS, TMT_BACKBONES, VELOCITY_CHANNELS
 from lifting.training.config import WindowSettings
@@ -81,18 +73,8 @@ def build_model_from_config(model: str, config: ModelConfig) -> nn.Module:
     return MODELS[model](config)
 
 
-def backbone_config(config: ModelConfig) -> ModelConfig:
-    """The config that shapes the windows: the backbone's for TMT, the config itself otherwise."""
-    return config.backbone_config if isinstance(config, TMTConfig) else config
-
-
-def is_seq2seq(config: ModelConfig) -> bool:
-    """Whether the model predicts every frame of its window from one pass (MixSTE; MixSTE-TMT)."""
-    return isinstance(backbone_config(config), MixSTEConfig)
-
-
 def window_config_for(
-    config: ModelConfig,
+    config: LiftingModelConfig,
     settings: WindowSettings,
     use: WindowUse = "training",
     input_stride: int | None = None,
@@ -101,7 +83,7 @@ def window_config_for(
     """The windows a model reads.
 
     Args:
-        config: The model's config (window length from ``receptive_field``, ``max_frames`` or ``frames``).
+        config: The model's config (its ``window_frames``, ``output_stride``, ``input_strides``, ``output_kind``).
         settings: Training-side choices (sampling, padding, 2D array, cache, virtual cameras).
         use: ``"training"``: every configured input stride, random key-frame shift per ``settings``, virtual
             cameras; ``"validation"`` / ``"evaluation"``: one input stride, key-frames aligned to the view's
@@ -114,35 +96,24 @@ def window_config_for(
     Returns:
         The window configuration.
     """
-    core = backbone_config(config)
-    strides: tuple[int, ...] = ()
-    output_stride = 1
-    if isinstance(core, UpliftUpsampleConfig):
-        frames, output_stride = core.receptive_field, core.output_stride
-        strides = tuple(core.input_strides)
-        if use != "training":
-            chosen = min(strides) if input_stride is None else input_stride
-            if chosen not in strides:
-                raise ValueError(f"input_stride {chosen} is not one of the model's input_strides {strides}")
-            strides = (chosen,)
-    elif isinstance(core, MixSTEConfig):
-        frames = core.max_frames
-    elif isinstance(core, StridedTransformerConfig):
-        frames = core.frames
-    else:
-        raise TypeError(f"no window layout for model config {type(core).__name__}")
+    training = use == "training"
+    strides = tuple(config.input_strides)
+    if strides and not training:
+        chosen = min(strides) if input_stride is None else input_stride
+        if chosen not in strides:
+            raise ValueError(f"input_stride {chosen} is not one of the model's input_strides {strides}")
+        strides = (chosen,)
     sampling = settings.sampling
-    if use != "training":
+    if not training:
         sampling = "centres"
     elif sampling == "auto":
-        sampling = "clips" if is_seq2seq(config) else "centres"
-    training = use == "training"
+        sampling = "clips" if config.output_kind == "seq2seq" else "centres"
     interval = settings.centre_interval if centre_interval is None else centre_interval
     if not training:
-        interval = math.lcm(interval, output_stride)
+        interval = math.lcm(interval, config.output_stride)
     return WindowConfig(
-        frames=frames,
-        output_stride=output_stride,
+        frames=config.window_frames,
+        output_stride=config.output_stride,
         input_strides=strides,
         key_frame_alignment="centre" if training else "global",
         random_key_frame_shift=training and settings.random_key_frame_shift and bool(strides),
@@ -168,21 +139,19 @@ def unwrap_model(model: nn.Module) -> nn.Module:
             return model
 
 
-def forward_windows(model: nn.Module, batch: Mapping[str, torch.Tensor], tmt_velocity: bool = False) -> LiftingOutput:
-    """Run a (possibly wrapped) model on a batch of windows.
+def forward_windows(
+    model: nn.Module, batch: Mapping[str, torch.Tensor], ground_truth_velocity: bool = False
+) -> LiftingOutput:
+    """Run a (possibly wrapped) model on a batch of windows, with the inputs its config asks for.
 
     Args:
         model: Any ``lifting.models`` model, possibly wrapped (DDP, compiled, EMA).
         batch: ``keypoints`` (B, P, J, 2), ``key_frame_mask`` (B, P) and, for TMT's step 2, ``joints_3d``.
-        tmt_velocity: TMT models: feed the ground-truth 3D velocity of ``joints_3d`` (step 2) instead of zeros.
+        ground_truth_velocity: Models that take a velocity (TMT): feed the ground-truth 3D velocity of
+            ``joints_3d`` (step 2) instead of zeros.
 
     Returns:
         ``LiftingOutput(sequence (B, P, J, 3), centre (B, J, 3))``, metres, root-relative, camera frame.
     """
-    core = unwrap_model(model)
-    if isinstance(core, UpliftUpsample):
-        return model(batch["keypoints"], key_frame_mask=batch["key_frame_mask"])
-    if isinstance(core, TwoStepMixedTraining):
-        velocity = velocity_from_positions(batch["joints_3d"]) if tmt_velocity else None
-        return model(batch["keypoints"], velocity=velocity)
-    return model(batch["keypoints"])
+    config: LiftingModelConfig = unwrap_model(model).config
+    return model(**config.forward_inputs(batch, ground_truth_velocity))

@@ -1,17 +1,19 @@
 """One optimisation step: data -> forward -> loss -> backward -> clip -> step -> EMA.
 
 ``train_step`` is the whole of what a training iteration does to the model; the loop around it
-(``lifting.training.loop``) only feeds batches, sets the schedule, logs and checkpoints.
+(``lifting.training.loop``) only feeds batches, sets the schedule, logs and checkpoints. ``batch_updates``
+says how many updates a batch gets and with which inputs (one; TMT's two steps).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 
 import torch
 from torch import nn
 
-from lifting.models import LiftingOutput
+from lifting.models import LiftingOutput, TMTStep, tmt_step
 from lifting.training.models import forward_windows, unwrap_model
 
 LossFunction = Callable[[LiftingOutput, Mapping[str, torch.Tensor]], dict[str, torch.Tensor]]
@@ -31,7 +33,7 @@ def train_step(
     bf16: bool = False,
     grad_clip_norm: float | None = None,
     ema: torch.optim.swa_utils.AveragedModel | None = None,
-    tmt_velocity: bool = False,
+    ground_truth_velocity: bool = False,
 ) -> dict[str, torch.Tensor]:
     """Update the model once on a batch of windows.
 
@@ -43,7 +45,7 @@ def train_step(
         bf16: Run the forward pass under bf16 autocast (the loss is computed in float32).
         grad_clip_norm: Clip the global gradient norm to this (None: no clipping).
         ema: Exponential moving average of the weights, updated after the step.
-        tmt_velocity: TMT models: feed the ground-truth velocity (step 2) instead of zeros (step 1).
+        ground_truth_velocity: TMT models: feed the ground-truth velocity (step 2) instead of zeros (step 1).
 
     Returns:
         ``{"loss", <parts>, ["grad_norm"]}`` as detached 0-d tensors on the model's device (metres for MPJPE
@@ -53,7 +55,7 @@ def train_step(
     optimizer.zero_grad(set_to_none=True)
     device = batch["keypoints"].device
     with autocast_context(device, bf16):
-        output = forward_windows(model, batch, tmt_velocity=tmt_velocity)
+        output = forward_windows(model, batch, ground_truth_velocity)
     losses = loss_fn(output, batch)
     losses["loss"].backward()
     metrics = {name: value.detach() for name, value in losses.items()}
@@ -63,3 +65,38 @@ def train_step(
     if ema is not None:
         ema.update_parameters(unwrap_model(model))
     return metrics
+
+
+@dataclass(frozen=True)
+class Update:
+    """One optimiser update of a batch.
+
+    Attributes:
+        ground_truth_velocity: Feed the ground-truth 3D velocity (TMT step 2).
+        suffix: Appended to the names of this update's metrics (``"_step2"``).
+        tmt_step: The TMT step to record as the ``tmt_step`` metric when steps alternate by batch, else None.
+    """
+
+    ground_truth_velocity: bool = False
+    suffix: str = ""
+    tmt_step: float | None = None
+
+
+def batch_updates(needs_velocity_input: bool, updates_per_batch: int, global_step: int) -> tuple[Update, ...]:
+    """The updates one batch gets.
+
+    Args:
+        needs_velocity_input: The model config's ``needs_velocity_input`` (TMT).
+        updates_per_batch: ``TrainingConfig.tmt_steps_per_batch``: 2 runs step 1 then step 2 on every batch
+            (TMT Sec. 4.5), 1 alternates them from batch to batch (``tmt_step``).
+        global_step: Batches trained on before this one.
+
+    Returns:
+        One plain update for models without a velocity input; TMT's step(s) otherwise.
+    """
+    if not needs_velocity_input:
+        return (Update(),)
+    if updates_per_batch == 2:
+        return (Update(False), Update(True, "_step2"))
+    step = tmt_step(global_step)
+    return (Update(step == TMTStep.GROUND_TRUTH_VELOCITY, tmt_step=float(step)),)
