@@ -16,6 +16,7 @@ Shape legend: ``B`` batch, ``N`` frames, ``J`` joints, ``C`` input channels, ``D
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Literal
 
@@ -25,7 +26,9 @@ from torch import nn
 from lifting.models.blocks import StridedTransformerBlock, TransformerBlock, strided_output_length
 from lifting.models.common import (
     LiftingOutput,
+    OutputKind,
     check_keypoints,
+    keypoint_inputs,
     require_divisible,
     require_known_skeleton,
     require_positive,
@@ -114,6 +117,38 @@ class StridedTransformerConfig:
         """``l`` of strided sparse attention: ``sparse_stride`` or ``round(sqrt(frames))``."""
         return self.sparse_stride if self.sparse_stride is not None else max(1, round(math.sqrt(self.frames)))
 
+    # What the trainer needs (``common.LiftingModelConfig``): N frames in, scored on the centre frame.
+    @property
+    def window_frames(self) -> int:
+        """Input frames of a window: ``frames`` (N)."""
+        return self.frames
+
+    @property
+    def output_stride(self) -> int:
+        """1: a pose for every input frame."""
+        return 1
+
+    @property
+    def input_strides(self) -> tuple[int, ...]:
+        """None: every frame carries a 2D pose."""
+        return ()
+
+    @property
+    def output_kind(self) -> OutputKind:
+        """``"centre"``: full-to-single: the centre head's pose is the prediction."""
+        return "centre"
+
+    @property
+    def needs_velocity_input(self) -> bool:
+        """False: keypoints only."""
+        return False
+
+    def forward_inputs(
+        self, batch: Mapping[str, torch.Tensor], ground_truth_velocity: bool = False
+    ) -> dict[str, torch.Tensor | None]:
+        """``{"keypoints": (B, N, J, C)}`` (``common.keypoint_inputs``)."""
+        return keypoint_inputs(batch, ground_truth_velocity)
+
 
 class PoseRegressionHead(nn.Module):
     """BatchNorm then a kernel-1 convolution ``D -> J * 3`` over a token sequence (released code)."""
@@ -132,34 +167,37 @@ class PoseRegressionHead(nn.Module):
         return poses.transpose(1, 2).reshape(batch, length, self.joints, 3)
 
 
-def _vanilla_blocks(config: StridedTransformerConfig) -> nn.ModuleList:
-    """The VTE: ``vanilla_depth`` full-length Transformer blocks (ReLU FFN, released code's LayerNorm eps)."""
-    sparse_stride = config.effective_sparse_stride if config.vte_attention == "strided_sparse" else None
-    return nn.ModuleList(
-        TransformerBlock(
-            config.dim, config.num_heads, config.ffn_dim, activation="relu", dropout=config.dropout,
-            attention_dropout=config.attention_dropout, norm_eps=NORM_EPS, norm=StdEpsLayerNorm,
-            sparse_stride=sparse_stride,
-        )
-        for _ in range(config.vanilla_depth)
-    )  # fmt: skip
+def _vanilla_block(config: StridedTransformerConfig) -> TransformerBlock:
+    """One VTE layer: full or strided sparse attention, ReLU FFN, the released code's norm."""
+    return TransformerBlock(
+        config.dim,
+        config.num_heads,
+        config.ffn_dim,
+        activation="relu",
+        dropout=config.dropout,
+        attention_dropout=config.attention_dropout,
+        norm_eps=NORM_EPS,
+        norm=StdEpsLayerNorm,
+        sparse_stride=config.effective_sparse_stride if config.vte_attention == "strided_sparse" else None,
+    )
 
 
-def _strided_blocks(config: StridedTransformerConfig) -> nn.ModuleList:
-    """The STE: one strided block per ``config.strides`` entry.
-
-    Every STE layer owns a full-length (N x D) positional embedding sliced to its input length, as the released
-    code does; this is what reproduces the published parameter counts.
-    """
-    return nn.ModuleList(
-        StridedTransformerBlock(
-            config.dim, config.num_heads, config.ffn_dim, stride=stride, padding=STRIDED_PADDING,
-            position_length=config.frames, kernel_size=STRIDED_KERNEL_SIZE, activation="relu",
-            dropout=config.dropout, attention_dropout=config.attention_dropout, norm_eps=NORM_EPS,
-            norm=StdEpsLayerNorm,
-        )
-        for stride in config.strides
-    )  # fmt: skip
+def _strided_block(config: StridedTransformerConfig, stride: int) -> StridedTransformerBlock:
+    """One STE layer of ``stride``, with its own full-length (N x D) positional embedding."""
+    return StridedTransformerBlock(
+        config.dim,
+        config.num_heads,
+        config.ffn_dim,
+        stride=stride,
+        padding=STRIDED_PADDING,
+        position_length=config.frames,
+        kernel_size=STRIDED_KERNEL_SIZE,
+        activation="relu",
+        dropout=config.dropout,
+        attention_dropout=config.attention_dropout,
+        norm_eps=NORM_EPS,
+        norm=StdEpsLayerNorm,
+    )
 
 
 class StridedTransformer(nn.Module):
@@ -187,13 +225,15 @@ class StridedTransformer(nn.Module):
         # Truncated normal, std 0.02, for every positional embedding (here and in each strided block): our choice.
         # The released code draws them from torch.randn (std 1), which is the one deliberate difference from it.
         nn.init.trunc_normal_(self.vanilla_position, std=0.02)
-        self.vanilla_blocks = _vanilla_blocks(config)
+        self.vanilla_blocks = nn.ModuleList(_vanilla_block(config) for _ in range(config.vanilla_depth))
         # The released encoders create a final norm each but never apply it: kept as parameters (state dicts and
         # parameter counts match the released model's), not called in forward (so the function matches too),
         # and frozen, since they get no gradient: the optimizer skips them as the released one does (no grad),
         # and DistributedDataParallel does not wait for their gradients.
         self.vanilla_norm = StdEpsLayerNorm(width, eps=NORM_EPS).requires_grad_(False)
-        self.strided_blocks = _strided_blocks(config)
+        # Every STE layer owns a full-length (N x D) positional embedding sliced to its input length, as
+        # the released code does; this is what reproduces the published parameter counts.
+        self.strided_blocks = nn.ModuleList(_strided_block(config, stride) for stride in config.strides)
         self.strided_norm = StdEpsLayerNorm(width, eps=NORM_EPS).requires_grad_(False)  # never applied, as above
         self.sequence_head = PoseRegressionHead(width, self.num_joints)
         self.centre_head = PoseRegressionHead(width, self.num_joints)
