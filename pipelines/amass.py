@@ -14,18 +14,21 @@ from __future__ import annotations
 import json
 from functools import partial
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pyarrow as pa
-from prefect import flow, task
-from prefect.artifacts import create_markdown_artifact
+from prefect import flow
 
 from datasets.amass.config import AmassConfig
 from datasets.config import load_config, to_jsonable
-from datasets.synthetic.amass_archive import DemoAmassPaths, build_demo_amass
 from datasets.workspace import Manifest, Workspace
 from pipelines.file_hashes import FileHashes, files_fingerprint
+from pipelines.orchestration import create_markdown_artifact, task
 from pipelines.preprocess import DEMO_DIRECTORY, generate_once
 from pipelines.stages import Conversion, run_conversion
+
+if TYPE_CHECKING:  # the demo generator imports trimesh (~1.5 s): only demo runs need it
+    from datasets.synthetic.amass_archive import DemoAmassPaths
 
 STAGE = "preprocess-amass"
 DEFAULT_PRESET = "default"
@@ -41,6 +44,8 @@ def demo_inputs(workspace: Workspace) -> DemoAmassPaths:
     Generated only when absent, by one run at a time (``pipelines.preprocess.generate_once``), which saves
     the time; the inputs count by content, so regenerated identical bytes would give the same version anyway.
     """
+    from datasets.synthetic.amass_archive import DemoAmassPaths, build_demo_amass
+
     root = workspace.local_directory(DEMO_DIRECTORY, "amass")
     record = root / "demo_paths.json"
     generate_once(root, record, lambda: record.write_text(json.dumps(to_jsonable(build_demo_amass(root)))))

@@ -14,11 +14,11 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from prefect import flow, task
-from prefect.artifacts import create_markdown_artifact
+from prefect import flow
 
 from datasets.workspace import Manifest, Workspace
 from pipelines.file_hashes import FileHashes, files_fingerprint
+from pipelines.orchestration import create_markdown_artifact, task
 from pipelines.stages import run_reader_conversion
 
 DEMO_DIRECTORY = "demo"

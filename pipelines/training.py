@@ -20,14 +20,14 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from prefect import flow, task
-from prefect.artifacts import create_markdown_artifact
+from prefect import flow
 
 from datasets.config import load_config, to_jsonable
 from datasets.storage import Location, write_atomically
 from datasets.store.integrity import open_verified_store
 from datasets.workspace import Manifest, Workspace
 from pipelines.code_identity import CodeIdentity, changed_sources, model_stage_code_identity, stage_code_identity
+from pipelines.orchestration import create_markdown_artifact, task
 from pipelines.stages import CACHE_DIRECTORY
 from pipelines.versioning import StageRun, rerun_parameters
 
