@@ -179,7 +179,7 @@ def s3(s3_endpoint):
 @pytest.fixture(scope="module")
 def dask(s3):
     """Two local worker processes, started after the environment is set so they inherit it."""
-    from pipelines.batch import dask_client
+    from pipelines.workers import dask_client
 
     with dask_client(workers=2, quiet=True) as client:
         yield client

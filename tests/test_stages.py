@@ -1,4 +1,4 @@
-"""The shared conversion stage: Dask build, rejections recorded, validation, reuse, worker-count independence."""
+"""The shared conversion stage on each kind of workers: rejections recorded, validation, reuse, same store."""
 
 from __future__ import annotations
 
@@ -9,8 +9,9 @@ from conftest import synthetic_views
 from datasets.store import open_store
 from datasets.views import Rejection
 from datasets.workspace import Workspace
-from pipelines.batch import NothingAcceptedError, dask_client
+from pipelines.batch import NothingAcceptedError
 from pipelines.stages import Conversion, run_conversion
+from pipelines.workers import dask_client, open_workers
 
 JOINT_NAMES = [f"joint_{i}" for i in range(17)]
 
@@ -33,10 +34,15 @@ def conversion(items, config=None):
     )  # fmt: skip
 
 
-@pytest.fixture(scope="module")
-def client():
-    with dask_client(workers=None, address=None, quiet=True) as dask:
-        yield dask
+@pytest.fixture(scope="module", params=["in-process", "forked", "dask"])
+def client(request):
+    """Each kind of workers a conversion runs on (``pipelines.workers``): the same store from each."""
+    if request.param == "dask":
+        with dask_client(workers=2, address=None, quiet=True) as dask:
+            yield dask
+    else:
+        with open_workers(workers=1 if request.param == "in-process" else 2, quiet=True) as workers:
+            yield workers
 
 
 def test_conversion_keeps_good_items_lists_bad_ones_and_reuses_its_version(tmp_path, client):
