@@ -111,10 +111,11 @@ class ForkedWorkers(Workers):
 class DaskWorkers(Workers):
     """Tasks on a Dask cluster through ``client`` (not pure: every submission runs)."""
 
-    def __init__(self, client: Any) -> None:
+    def __init__(self, client: Any, address: str | None = None) -> None:
         self.client = client
         self.count = max(1, len(client.scheduler_info()["workers"]))
-        self.description = f"Dask cluster of {self.count} workers; dashboard: {client.dashboard_link}"
+        where = f"cluster at {address}" if address else "local cluster"
+        self.description = f"Dask {where}: {self.count} workers; dashboard: {client.dashboard_link}"
 
     def submit(self, function: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:  # noqa: D102
         return self.client.submit(function, *args, pure=False, **kwargs)
@@ -167,7 +168,7 @@ def open_workers(workers: int | None = None, address: str | None = None, quiet: 
     address = check_workers_and_address(workers, address)
     if address:
         with dask_client(address=address, quiet=True) as client:
-            runner = DaskWorkers(client)
+            runner = DaskWorkers(client, address)
             _say(runner, quiet)
             yield runner
         return
@@ -231,7 +232,7 @@ def dask_client(workers: int | None = None, address: str | None = None, quiet: b
         client = Client(cluster)
     client.register_plugin(_torch_plugin(), name="mocaplift-torch-threads")
     if not quiet:
-        print(f"{DaskWorkers(client).description}")
+        print(DaskWorkers(client, address).description)
     try:
         yield client
     finally:
