@@ -5,7 +5,8 @@ API server for the command (``pipelines.cli.prefect_api``), which costs seconds 
 nothing after it ends. ``run_in_process(flow, parameters)`` runs the flow's own function instead: the
 flows' tasks (declared with this module's ``task``) call their plain function, artifacts are skipped, and
 ``flow_call()`` still tells ``pipelines.versioning.flow_parameters`` which flow ran with which parameters
-(so ``--refresh`` can repeat the call). Under a Prefect flow run (a deployment, ``--prefect``, or a
+(so ``--refresh`` can repeat the call); a flow that starts another goes through ``call_flow``, which stays
+in-process in-process. Under a Prefect flow run (a deployment, ``--prefect``, or a
 configured ``PREFECT_API_URL``) the same tasks are ordinary Prefect tasks with their retries.
 """
 
@@ -60,6 +61,13 @@ def run_in_process(flow: Any, parameters: Mapping[str, Any]) -> Any:
     bound.apply_defaults()
     with in_process(FlowCall(flow_name(flow), dict(bound.arguments))):
         return function(**bound.arguments)
+
+
+def call_flow(flow: Any, **parameters: Any) -> Any:
+    """Call a flow from inside another: in-process when the calling flow runs in-process, else as a subflow."""
+    if flow_call() is not None:
+        return run_in_process(flow, parameters)
+    return flow(**parameters)
 
 
 def flow_name(flow: Any) -> str:

@@ -264,16 +264,17 @@ def _default_data(workspace: str, stage: str, refresh: bool = False) -> str:
     newest version: nothing is done if its code, config and inputs are unchanged, and when the rerun
     produces identical arrays every downstream version is reused (early cutoff).
     """
+    from pipelines.orchestration import call_flow
     from pipelines.serve import load_flow
 
     registry = Workspace(workspace)
     manifests = registry.manifests(stage)
     if not manifests:
-        return load_flow(stage)(workspace=workspace)
+        return call_flow(load_flow(stage), workspace=workspace)
     newest = manifests[-1]
     if refresh:
         print(f"{stage}: --refresh: rerunning the call that made {newest.id}")
-        return load_flow(stage)(**{**rerun_parameters(newest), "workspace": workspace})
+        return call_flow(load_flow(stage), **{**rerun_parameters(newest), "workspace": workspace})
     _report_newest(newest, stage_code_identity(stage), "Add --refresh to rerun it.")
     return newest.id
 

@@ -139,12 +139,10 @@ def flow_parameters() -> dict[str, Any]:
 
     from pipelines.orchestration import flow_call
 
-    call = flow_call()
-    if call is not None:
-        return {"flow_run": {"flow": call.flow, "parameters": dict(call.parameters)}}
     context = FlowRunContext.get()
     if context is None or context.flow_run is None or context.flow is None:
-        return {}
+        call = flow_call()
+        return {} if call is None else {"flow_run": {"flow": call.flow, "parameters": dict(call.parameters)}}
     return {"flow_run": {"flow": context.flow.name, "parameters": dict(context.flow_run.parameters)}}
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from prefect import flow
 
-from pipelines.orchestration import create_markdown_artifact, flow_call, run_in_process, task
+from pipelines.orchestration import call_flow, create_markdown_artifact, flow_call, run_in_process, task
 from pipelines.versioning import flow_parameters
 
 REPOSITORY_ROOT = Path(__file__).resolve().parents[1]
@@ -40,6 +40,22 @@ def test_in_process_flow_calls_its_tasks_plainly_and_records_its_call(monkeypatc
     assert outcome == {"result": 13, "recorded": {"flow_run": {"flow": "tiny-flow",
                                                                "parameters": {"value": 5, "offset": 3}}}}  # fmt: skip
     assert flow_call() is None  # the in-process context ends with the call
+
+
+@flow(name="outer-flow")
+def outer_flow(value: int) -> dict:
+    inner = call_flow(tiny_flow, value=value, offset=0)
+    return {"inner": inner, "recorded": flow_parameters()}
+
+
+def test_a_flow_started_by_an_in_process_flow_runs_in_process_and_records_its_own_call(monkeypatch):
+    """``outer_flow(2)`` starts ``tiny_flow(2, offset=0)``: 2 * 2 + 0 = 4. Each records its own call (what
+    ``--refresh`` reruns for a stage started by ``pretrain-finetune``), and no Prefect API is contacted."""
+    monkeypatch.setenv("PREFECT_API_URL", UNREACHABLE_API)
+    outcome = run_in_process(outer_flow, {"value": 2})
+    inner_call = {"flow_run": {"flow": "tiny-flow", "parameters": {"value": 2, "offset": 0}}}
+    assert outcome["inner"] == {"result": 4, "recorded": inner_call}
+    assert outcome["recorded"] == {"flow_run": {"flow": "outer-flow", "parameters": {"value": 2}}}
 
 
 def test_a_task_outside_an_in_process_flow_is_still_a_prefect_task():
