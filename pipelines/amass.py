@@ -1,9 +1,10 @@
 """The ``preprocess-amass`` flow: AMASS archive -> versioned pose store of Human3.6M joints in virtual cameras.
 
 Tasks: check inputs (fail before any work on a missing body-model directory or regressor), discover (read
-only file headers into a Parquet manifest), convert on Dask (one task per file: body model, regressor,
-resampling, cameras; each file's views saved as a fragment), write (disjoint chunk-aligned blocks in forked
-Icechunk sessions), commit and publish. The maths lives in ``datasets.amass``; this module orchestrates.
+only file headers into a Parquet manifest), convert on workers (``pipelines.workers``; one task per file:
+body model, regressor, resampling, cameras; each file's views saved as a fragment), write (disjoint
+chunk-aligned blocks in forked Icechunk sessions), commit and publish. The maths lives in ``datasets.amass``;
+this module orchestrates.
 
 With no data arguments it runs on the licence-free demo (synthetic body models, regressor and archive
 generated under ``<workspace>/demo/amass``).
@@ -99,7 +100,7 @@ def convert_write_commit(
     dask_address: str | None,
     strict: bool,
 ) -> tuple[Manifest, bool]:
-    """Convert every file on Dask, write the store, validate and publish (reusing finished fragments)."""
+    """Convert every file on the workers, write the store, validate and publish (reusing finished fragments)."""
     from datasets.amass.convert import convert_amass_file
     from datasets.amass.discovery import manifest_files
     from datasets.skeletons import get_skeleton
@@ -163,7 +164,7 @@ def preprocess_amass(
         exclude: Glob patterns of archive-relative paths to skip.
         seed: Seed of the random cameras (mixed with each file's path).
         device: Torch device of the body model: ``auto`` (the GPU when present, else the CPU), ``cpu``, ``cuda``.
-        workers: Local Dask cluster size (default: cores); not with ``dask_address``.
+        workers: Local workers: 1 runs in this process, N > 1 forks N (default: cores); not with ``dask_address``.
         dask_address: Existing Dask scheduler (``tcp://host:8786``; default ``$DASK_SCHEDULER_ADDRESS``).
         strict: Publish nothing if any file is rejected.
         workspace: Workspace root.

@@ -66,7 +66,11 @@ def preprocess_amass_command(
         str | None, typer.Option(help="Torch device of the body model: auto (GPU when present), cpu or cuda.")
     ] = None,
     workers: Annotated[
-        int | None, typer.Option(help="Local Dask workers (default: one per core). Not with --dask-address.")
+        int | None,
+        typer.Option(
+            help="Local workers: 1 converts in this process, N > 1 forks N (default: one per core). "
+            "Not with --dask-address."
+        ),
     ] = None,
     dask_address: Annotated[
         str | None,
@@ -78,7 +82,7 @@ def preprocess_amass_command(
     """AMASS archive -> versioned pose store of Human3.6M joints seen by virtual cameras.
 
     Each file goes through the body model (SMPL+H or SMPL-X), the joint regressor, resampling to --fps and
-    projection into the virtual cameras, as one Dask task. Bad files are listed in the version's rejected
+    projection into the virtual cameras, as one task. Bad files are listed in the version's rejected
     table; the rest converts.
 
     Example: python flows.py preprocess-amass --amass-root /data/AMASS --body-models /data/body_models
