@@ -195,7 +195,7 @@ def run_conversion(
         if client is not None:
             built = build(client)
         else:
-            with open_workers(workers, dask_address) as runner:
+            with open_workers(workers, dask_address, items=len(conversion.items)) as runner:
                 built = build(runner)
         rejections = [*conversion.rejected_before, *built.rejected]
         if strict and rejections:

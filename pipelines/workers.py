@@ -2,8 +2,9 @@
 
 ``open_workers(workers, address)`` chooses:
 
-- ``workers == 1`` (and no address): every task runs in this process, in order, as a plain call; nothing
-  starts. One file's conversion is tens of milliseconds, so a pool would only add its start-up.
+- ``workers == 1`` (and no address), or the default with fewer than ``IN_PROCESS_BELOW_ITEMS`` items: every
+  task runs in this process, in order, as a plain call; nothing starts. One file's conversion is tens of
+  milliseconds, so for a few files a pool would only add its start-up.
 - ``workers > 1`` (or None: one per core), no address: conversions run in a pool of worker processes
   forked from this one (``ProcessPoolExecutor`` with the ``fork`` start method), so they share the modules
   this process imported (torch alone is ~3 CPU-s per fresh process, which on 2 cores ate the whole gain of a
@@ -32,6 +33,12 @@ TORCH_THREADS_PER_WORKER = 1
 """Each worker is one single-threaded worker: torch's own thread pool on top of it would oversubscribe the
 cores (the body-model fast path stalled from 13 ms to 250 ms per batch with 2 threads on a 2-core machine)
 and makes float32 rounding depend on the machine's core count."""
+
+
+IN_PROCESS_BELOW_ITEMS = 16
+"""With the default worker count, a run of fewer items than this converts in this process: a forked AMASS
+worker spends ~0.5 CPU s loading and folding body models before its first file, and a file takes ~30 ms
+(300 files: 9.2 CPU s), so a second worker pays off only beyond about 16 files."""
 
 
 def _single_threaded_torch() -> None:
@@ -154,13 +161,17 @@ def check_workers_and_address(workers: int | None, address: str | None) -> str |
 
 
 @contextmanager
-def open_workers(workers: int | None = None, address: str | None = None, quiet: bool = False) -> Iterator[Workers]:
+def open_workers(
+    workers: int | None = None, address: str | None = None, quiet: bool = False, items: int | None = None
+) -> Iterator[Workers]:
     """Workers for a conversion: in-process (1), forked local processes (> 1; None: one per core), or Dask.
 
     Args:
-        workers: Local worker count; None means one per core.
+        workers: Local worker count; None means one per core, or this process alone for fewer than
+            ``IN_PROCESS_BELOW_ITEMS`` items.
         address: Dask scheduler such as ``tcp://host:8786``; defaults to ``$DASK_SCHEDULER_ADDRESS``.
         quiet: Do not print where tasks run.
+        items: How many tasks the conversion has, when known.
 
     Raises:
         ValueError: see ``check_workers_and_address``.
@@ -173,6 +184,10 @@ def open_workers(workers: int | None = None, address: str | None = None, quiet: 
             yield runner
         return
     count = workers if workers is not None else os.cpu_count() or 1
+    if workers is None and items is not None and items < IN_PROCESS_BELOW_ITEMS and count > 1:
+        count = 1
+        if not quiet:
+            print(f"{items} items (< {IN_PROCESS_BELOW_ITEMS}): a worker pool would cost more than it saves")
     if count == 1:
         import torch
 
