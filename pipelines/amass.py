@@ -1,9 +1,10 @@
 """The ``preprocess-amass`` flow: AMASS archive -> versioned pose store of Human3.6M joints in virtual cameras.
 
 Tasks: check inputs (fail before any work on a missing body-model directory or regressor), discover (read
-only file headers into a Parquet manifest), convert on Dask (one task per file: body model, regressor,
-resampling, cameras; each file's views saved as a fragment), write (disjoint chunk-aligned blocks in forked
-Icechunk sessions), commit and publish. The maths lives in ``datasets.amass``; this module orchestrates.
+only file headers into a Parquet manifest), convert on workers (``pipelines.workers``; one task per file:
+body model, regressor, resampling, cameras; each file's views saved as a fragment), write (disjoint
+chunk-aligned blocks in forked Icechunk sessions), commit and publish. The maths lives in ``datasets.amass``;
+this module orchestrates.
 
 With no data arguments it runs on the licence-free demo (synthetic body models, regressor and archive
 generated under ``<workspace>/demo/amass``).
@@ -15,20 +16,22 @@ import json
 from collections.abc import Mapping
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
-from prefect import flow, task
-from prefect.artifacts import create_markdown_artifact
+from prefect import flow
 
 from datasets.amass.config import DEFAULT_PRESET, AmassConfig
 from datasets.config import load_config, to_jsonable
-from datasets.synthetic.amass_archive import DemoAmassPaths, build_demo_amass
 from datasets.workspace import Manifest, Workspace
 from pipelines.file_hashes import FileHashes, files_fingerprint
+from pipelines.orchestration import create_markdown_artifact, task
 from pipelines.preprocess import DEMO_DIRECTORY, generate_once
 from pipelines.run_options import RunOptions, as_options
 from pipelines.stages import Conversion, run_conversion
+
+if TYPE_CHECKING:  # the demo generator imports trimesh (~1.5 s): only demo runs need it
+    from datasets.synthetic.amass_archive import DemoAmassPaths
 
 STAGE = "preprocess-amass"
 DEMO_FIELDS = ("amass_root", "body_models", "regressor")
@@ -44,6 +47,8 @@ def demo_inputs(workspace: Workspace) -> DemoAmassPaths:
     Generated only when absent, by one run at a time (``pipelines.preprocess.generate_once``), which saves
     the time; the inputs count by content, so regenerated identical bytes would give the same version anyway.
     """
+    from datasets.synthetic.amass_archive import DemoAmassPaths, build_demo_amass
+
     root = workspace.local_directory(DEMO_DIRECTORY, "amass")
     record = root / "demo_paths.json"
     generate_once(root, record, lambda: record.write_text(json.dumps(to_jsonable(build_demo_amass(root)))))
@@ -97,7 +102,7 @@ def convert_write_commit(
     dask_address: str | None,
     strict: bool,
 ) -> tuple[Manifest, bool]:
-    """Convert every file on Dask, write the store, validate and publish (reusing finished fragments)."""
+    """Convert every file on the workers, write the store, validate and publish (reusing finished fragments)."""
     from datasets.amass.convert import convert_amass_file
     from datasets.amass.discovery import manifest_files
     from datasets.skeletons import get_skeleton

@@ -1,7 +1,5 @@
-"""Dask glue: a client on a local or existing cluster, and the parallel store build every converter uses.
+"""The parallel store build every converter uses, on any ``pipelines.workers.Workers`` (or a Dask client).
 
-``dask_client`` starts a ``LocalCluster`` (one single-threaded worker process per core by default) or
-connects to an existing scheduler (``--dask-address``, else ``$DASK_SCHEDULER_ADDRESS``).
 ``build_store`` runs the two parallel phases of a conversion: items -> fragments (one task per item,
 reusing fragments a previous run finished), then fragments -> disjoint chunk-aligned store blocks in
 forked Icechunk sessions, merged and committed once by this process. Fragments and the store may be in
@@ -11,14 +9,10 @@ own environment.
 
 from __future__ import annotations
 
-import logging
-import os
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from distributed.diagnostics.plugin import WorkerPlugin
 from tqdm.auto import tqdm
 
 from datasets.errors import ENVIRONMENT_RETRIES, EnvironmentFailure, describe_environment_failure, is_environment_error
@@ -26,16 +20,10 @@ from datasets.storage import Location
 from datasets.store import WORLD_ARRAY, commit_store, create_store, index_table, merge_specs, segment_layout
 from datasets.store.fragments import FragmentInfo, convert_to_fragment, write_fragment_block
 from datasets.views import Rejection, View
+from pipelines.workers import as_workers
 
-DASK_ADDRESS_ENVIRONMENT_VARIABLE = "DASK_SCHEDULER_ADDRESS"
 BLOCKS_PER_WORKER = 4
 """Aim for this many store blocks per worker, so the write phase balances load."""
-
-
-TORCH_THREADS_PER_WORKER = 1
-"""Each Dask worker process is one single-threaded worker: torch's own thread pool on top of it would
-oversubscribe the cores (the body-model fast path stalled from 13 ms to 250 ms per batch with 2 threads on a
-2-core machine) and makes float32 rounding depend on the machine's core count."""
 
 
 class NothingAcceptedError(RuntimeError):
@@ -50,68 +38,14 @@ class NothingAcceptedError(RuntimeError):
         return cls(f"{summary} First: {first.path}: {first.reason} ({first.detail})")
 
 
-@contextmanager
-def dask_client(workers: int | None = None, address: str | None = None, quiet: bool = False) -> Iterator[Any]:
-    """A Dask client on an existing cluster (``address``) or a fresh ``LocalCluster`` of ``workers`` processes.
-
-    Args:
-        workers: Worker processes of the local cluster (default: the number of cores).
-        address: Scheduler address such as ``tcp://host:8786``; defaults to ``$DASK_SCHEDULER_ADDRESS``.
-        quiet: Do not print where the dashboard is.
-
-    Raises:
-        ValueError: when ``workers`` is below 1, or both ``workers`` and an address are given (the cluster
-            decides its own workers).
-    """
-    from distributed import Client, LocalCluster
-
-    for name in ("distributed", "distributed.scheduler", "distributed.nanny", "distributed.core"):
-        logging.getLogger(name).setLevel(logging.WARNING)  # Prefect's log config would print every handshake
-    if workers is not None and workers < 1:
-        raise ValueError(f"workers must be at least 1, got {workers} (None: one per core)")
-    address = address or os.environ.get(DASK_ADDRESS_ENVIRONMENT_VARIABLE) or None
-    if address and workers is not None:
-        raise ValueError(
-            f"--workers {workers} and --dask-address {address} conflict: an existing cluster has its own workers. "
-            f"Drop --workers, or unset {DASK_ADDRESS_ENVIRONMENT_VARIABLE} to start a local cluster."
-        )
-    if address:
-        client = Client(address)
-        cluster = None
-    else:
-        cluster = LocalCluster(
-            n_workers=workers if workers is not None else os.cpu_count() or 1,
-            threads_per_worker=1,
-            processes=True,
-            dashboard_address=":0",
-            silence_logs=logging.ERROR,
-        )
-        client = Client(cluster)
-    client.register_plugin(SingleThreadedTorch(), name="mocaplift-torch-threads")
-    if not quiet:
-        kind = f"cluster at {address}" if address else f"local cluster of {len(client.scheduler_info()['workers'])}"
-        print(f"Dask {kind} workers; dashboard: {client.dashboard_link}")
-    try:
-        yield client
-    finally:
-        client.close()
-        if cluster is not None:
-            cluster.close()
-
-
-class SingleThreadedTorch(WorkerPlugin):
-    """Dask worker plugin: one torch thread per worker process (``TORCH_THREADS_PER_WORKER``)."""
-
-    def setup(self, worker: Any) -> None:
-        """Called by Dask on every worker, including workers that join later."""
-        import torch
-
-        torch.set_num_threads(TORCH_THREADS_PER_WORKER)
-
-
 def _failed_conversion(item: str, error: BaseException) -> FragmentInfo:
     detail = f"{type(error).__name__}: {error}"
     return FragmentInfo(item=item, path=None, rejection=Rejection(item, "conversion_error", detail))
+
+
+IN_FLIGHT_PER_WORKER = 4
+"""Tasks submitted ahead per worker: enough to keep every worker busy, few enough that in-process runs show
+progress file by file and a large archive does not queue one task object per file at once."""
 
 
 def convert_items(
@@ -122,53 +56,60 @@ def convert_items(
     description: str = "converting",
     root: int = 0,
 ) -> list[FragmentInfo]:
-    """Phase 1: convert every item to a fragment on the cluster; results in the order of ``items``.
+    """Phase 1: convert every item to a fragment on the workers; results in the order of ``items``.
 
     An item is identified by its ``path`` attribute if it has one, else by ``str(item)``. An item whose
     conversion raises because of its content is recorded as rejected (``conversion_error``) instead of
     stopping the batch; one that meets an environment error (``datasets.errors.is_environment_error``: full
     disk, network, a dead worker) is tried again up to ``ENVIRONMENT_RETRIES`` times, then the run fails.
 
+    Args:
+        client: ``pipelines.workers.Workers`` or a Dask client.
+        items: Source items.
+        convert: ``item -> list[View] | Rejection`` (picklable).
+        fragment_directory: Where fragments go.
+        description: Progress-bar label.
+        root: Root joint index of the views' skeleton.
+
     Raises:
         EnvironmentFailure: An item still met an environment error on its last attempt; the message names it.
     """
-    from distributed import as_completed
-
+    workers = as_workers(client)
     keys = [str(getattr(item, "path", item)) for item in items]
+    waiting = list(range(len(items)))[::-1]  # popped from the end: items in order
+    position: dict[Any, int] = {}
+    attempts = [1] * len(items)
+    results: list[FragmentInfo | None] = [None] * len(items)
 
-    def submit(number: int) -> Any:
-        return client.submit(convert_to_fragment, items[number], keys[number], convert=convert,
-                             directory=str(fragment_directory), root=root, pure=False)  # fmt: skip
+    def submit(number: int) -> None:
+        future = workers.submit(convert_to_fragment, items[number], keys[number], convert=convert,
+                                directory=str(fragment_directory), root=root)  # fmt: skip
+        position[future] = number
 
-    futures = [submit(number) for number in range(len(items))]
-    submitted = list(futures)
-    position = {future.key: number for number, future in enumerate(futures)}
-    attempts = [1] * len(futures)
-    results: list[FragmentInfo | None] = [None] * len(futures)
-    pending = as_completed(futures)
     frames = 0
-    with tqdm(total=len(futures), desc=description, unit="file", disable=None) as bar:
-        for future in pending:
-            number = position[future.key]
-            try:
-                results[number] = future.result()
-            except Exception as error:  # noqa: BLE001 - one broken item must not stop the batch
-                if not is_environment_error(error):
-                    results[number] = _failed_conversion(keys[number], error)
-                elif attempts[number] <= ENVIRONMENT_RETRIES:
-                    attempts[number] += 1
-                    retry = submit(number)
-                    submitted.append(retry)
-                    position[retry.key] = number
-                    pending.add(retry)
-                    continue
-                else:
-                    client.cancel([other for other in submitted if not other.done()])  # the run stops here
-                    raise EnvironmentFailure(
-                        describe_environment_failure(keys[number], error, attempts[number])
-                    ) from error
-            frames += results[number].frames
-            _advance(bar, frames)
+    with tqdm(total=len(items), desc=description, unit="file", disable=None) as bar:
+        while waiting or position:
+            while waiting and len(position) < IN_FLIGHT_PER_WORKER * workers.count:
+                submit(waiting.pop())
+            done, _ = workers.wait_first(position)
+            for future in done:
+                number = position.pop(future)
+                try:
+                    results[number] = future.result()
+                except Exception as error:  # noqa: BLE001 - one broken item must not stop the batch
+                    if not is_environment_error(error):
+                        results[number] = _failed_conversion(keys[number], error)
+                    elif attempts[number] <= ENVIRONMENT_RETRIES:
+                        attempts[number] += 1
+                        waiting.append(number)
+                        continue
+                    else:
+                        workers.cancel(list(position))  # the run stops here
+                        raise EnvironmentFailure(
+                            describe_environment_failure(keys[number], error, attempts[number])
+                        ) from error
+                frames += results[number].frames
+                _advance(bar, frames)
     return [info for info in results if info is not None]
 
 
@@ -232,20 +173,19 @@ def build_store(
     repository = create_store(
         store_directory, index_table(rows, world), specs, skeleton, joint_names, attributes, chunk_frames
     )
-    workers = max(1, len(client.scheduler_info()["workers"]))
+    workers = as_workers(client)
     chunks = -(-layout.total_frames // chunk_frames)
-    blocks = layout.blocks(chunks_per_block=max(1, chunks // (workers * BLOCKS_PER_WORKER)))
+    blocks = layout.blocks(chunks_per_block=max(1, chunks // (workers.count * BLOCKS_PER_WORKER)))
     session = repository.writable_session("main")
     names = sorted(specs)
     futures = [
-        client.submit(
+        workers.submit_write(
             write_fragment_block,
             session.fork(),
             layout,
             block,
             {segment: sources[owners[segment]] for segment in layout.views_in(*block)},
             names,
-            pure=False,
         )
         for block in blocks
     ]

@@ -107,9 +107,12 @@ class _DropStringStatements(ast.NodeTransformer):
         return self.generic_visit(node)
 
 
-def normalised_tree(source: str) -> str:
-    """``ast.dump`` of ``source`` without docstrings, comments, positions or formatting."""
-    tree = _DropStringStatements().visit(ast.parse(source))
+def normalised_tree(source: str | ast.Module) -> str:
+    """``ast.dump`` of ``source`` without docstrings, comments, positions or formatting.
+
+    ``source`` is the text or its parsed tree (which is modified in place).
+    """
+    tree = _DropStringStatements().visit(ast.parse(source) if isinstance(source, str) else source)
     return ast.dump(tree, annotate_fields=False, include_attributes=False)
 
 
@@ -155,7 +158,7 @@ def _parsed(module: str) -> tuple[str, frozenset[str], frozenset[str]]:
     imports = frozenset(parent for name in named for parent in _with_parents(name) if parent in module_files())
     strings = {node.value for node in ast.walk(tree) if isinstance(node, ast.Constant) and isinstance(node.value, str)}
     data = frozenset(name for name in data_files() if name in strings)
-    return hashlib.sha256(normalised_tree(source).encode()).hexdigest(), imports, data
+    return hashlib.sha256(normalised_tree(tree).encode()).hexdigest(), imports, data  # tree parsed once
 
 
 def _absolute(package: str, module: str | None, level: int) -> str:

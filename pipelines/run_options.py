@@ -23,7 +23,8 @@ class RunOptions:
     """Where and how strictly a conversion runs.
 
     Attributes:
-        workers: Local Dask workers (default: one per core); not with dask_address.
+        workers: Local workers: 1 converts in this process, N > 1 in N processes forked from it (default: one
+            per core, or this process alone for fewer than 16 items); not with dask_address.
         dask_address: Run on an existing Dask cluster, e.g. tcp://host:8786.
         strict: Fail (publish nothing) if any item is rejected.
     """

@@ -2,7 +2,7 @@
 
 A conversion is a list of source items (files or sequences) and a picklable function turning one item into
 views or a rejection. ``run_conversion`` derives the version from the stage, config and input fingerprint;
-if it is published already it returns it without work, otherwise it builds the store on Dask, re-opens and
+if it is published already it returns it without work, otherwise it builds the store on its workers, re-opens and
 validates it, writes the ``rejected`` table and the Markdown summary, and publishes the version. The
 workspace may be a directory or an object-storage URL; every output goes through ``datasets.storage``.
 """
@@ -22,8 +22,9 @@ from datasets.storage import Location, ObjectPath, remove_tree, write_parquet
 from datasets.store import PoseStore, raise_for_problems, write_store
 from datasets.views import Rejection, View
 from datasets.workspace import WORK_CACHE_DIRECTORY, Manifest, Workspace
-from pipelines.batch import BuiltStore, NothingAcceptedError, build_store, dask_client
+from pipelines.batch import BuiltStore, NothingAcceptedError, build_store
 from pipelines.versioning import StageRun
+from pipelines.workers import open_workers
 
 REJECTED_SCHEMA = pa.schema([("path", pa.string()), ("reason", pa.string()), ("detail", pa.string())])
 CACHE_DIRECTORY = WORK_CACHE_DIRECTORY
@@ -158,10 +159,12 @@ def run_conversion(
         conversion: What to convert.
         workspace: Workspace root, a directory or a URL (``s3://bucket/prefix``). In object storage the
             fragments go there too, so workers must reach it with the same environment (credentials).
-        workers: Local cluster size (ignored when ``client`` is given).
-        dask_address: Existing scheduler to use instead of a local cluster.
+        workers: Local workers (``pipelines.workers.open_workers``: 1 runs in this process; ignored when
+            ``client`` is given).
+        dask_address: Existing Dask scheduler to use instead of local workers.
         strict: Fail (publish nothing) if any item is rejected.
-        client: An already connected Dask client (tests, or a caller converting several datasets).
+        client: Already open ``pipelines.workers.Workers`` or a connected Dask client (tests, or a caller
+            converting several datasets).
 
     Raises:
         NothingAcceptedError: when nothing was accepted, or ``strict`` and something was rejected.
@@ -189,8 +192,8 @@ def run_conversion(
         if client is not None:
             built = build(client)
         else:
-            with dask_client(workers, dask_address) as dask:
-                built = build(dask)
+            with open_workers(workers, dask_address, items=len(conversion.items)) as runner:
+                built = build(runner)
         rejections = [*conversion.rejected_before, *built.rejected]
         if strict and rejections:
             _refuse_rejections(conversion.stage, rejections)

@@ -138,13 +138,17 @@ def parent_content(manifest: Manifest, reads: Sequence[str] | None = None) -> di
 def flow_parameters() -> dict[str, Any]:
     """``{"flow_run": {"flow": name, "parameters": {...}}}`` of the Prefect flow run this code runs in, or {}.
 
-    Recorded in the manifest's runtime so that ``--refresh`` can rerun a stage as it was called.
+    Recorded in the manifest's runtime so that ``--refresh`` can rerun a stage as it was called. A flow run
+    in-process (``pipelines.orchestration``) records its call the same way.
     """
     from prefect.context import FlowRunContext
 
+    from pipelines.orchestration import flow_call
+
     context = FlowRunContext.get()
     if context is None or context.flow_run is None or context.flow is None:
-        return {}
+        call = flow_call()
+        return {} if call is None else {"flow_run": {"flow": call.flow, "parameters": dict(call.parameters)}}
     return {"flow_run": {"flow": context.flow.name, "parameters": dict(context.flow_run.parameters)}}
 
 

@@ -4,7 +4,8 @@ Issue #10 measured it: with 8 busy processes on 2 cores, ``python flows.py prepr
 115 s with "Timed out while attempting to connect to ephemeral Prefect API server" (Prefect waits 20 s by
 default); one busy process per core was not enough to show it. This test starts four spinning processes per
 core, bounded in time and killed at the end whatever happens, and runs ``versions`` and the demo conversion
-under them with the user's environment saying nothing about Prefect.
+under them with the user's environment saying nothing about Prefect (the conversion with ``--prefect``, the
+path that starts the temporary server).
 """
 
 from __future__ import annotations
@@ -57,7 +58,7 @@ def test_conversion_and_versions_succeed_with_four_busy_processes_per_core(tmp_p
     workspace, prefect_home = tmp_path / "workspace", tmp_path / "prefect"
     busy = SPINNERS_PER_CORE * (os.cpu_count() or 1)
     with spinning_processes(busy, SPIN_SECONDS):
-        conversion = run_cli(["preprocess-amass"], workspace, prefect_home)
+        conversion = run_cli(["--prefect", "preprocess-amass"], workspace, prefect_home)
     assert conversion.returncode == 0, conversion.stdout[-3000:] + conversion.stderr[-3000:]
     assert "version preprocess-amass-" in conversion.stdout
     with spinning_processes(busy, VERSIONS_SPIN_SECONDS):

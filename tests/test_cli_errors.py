@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 import typer
 
-from pipelines.batch import dask_client
 from pipelines.cli.common import DEBUG_ENVIRONMENT_VARIABLE, run_flow
+from pipelines.workers import dask_client
 
 REPOSITORY_ROOT = Path(__file__).resolve().parents[1]
 COMMAND_TIMEOUT_S = 120

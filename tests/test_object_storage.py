@@ -179,7 +179,7 @@ def s3(s3_endpoint):
 @pytest.fixture(scope="module")
 def dask(s3):
     """Two local worker processes, started after the environment is set so they inherit it."""
-    from pipelines.batch import dask_client
+    from pipelines.workers import dask_client
 
     with dask_client(workers=2, quiet=True) as client:
         yield client
@@ -280,7 +280,7 @@ def convert_item(item: str):
 def test_dask_conversion_writes_fragments_and_forked_blocks_to_s3(s3, dask, tmp_path):
     """2 items x 2 views of 2100..2103 frames = 8406 frames: 3 chunks of 4096, so 3 forked block writes."""
     from datasets.store import open_store
-    from datasets.store.fragments import fragment_stem, load_fragment_view
+    from datasets.store.fragments import FRAGMENT_SUFFIX, fragment_stem, load_fragment_view
     from pipelines.batch import convert_items
     from pipelines.stages import Conversion, run_conversion
 
@@ -303,9 +303,9 @@ def test_dask_conversion_writes_fragments_and_forked_blocks_to_s3(s3, dask, tmp_
 
     # What the workers wrote: the fragment and its done-marker, as objects in the bucket.
     (info,) = convert_items(dask, ["good-5"], convert_item, as_location(f"{url}/fragments"))
-    assert info.path == f"{url}/fragments/{fragment_stem('good-5')}.npz"
-    assert sorted(bucket_keys("dask/fragments/")) == [f"dask/fragments/{fragment_stem('good-5')}.{suffix}"
-                                                      for suffix in ("json", "npz")]  # fmt: skip
+    assert info.path == f"{url}/fragments/{fragment_stem('good-5')}{FRAGMENT_SUFFIX}"
+    assert sorted(bucket_keys("dask/fragments/")) == [f"dask/fragments/{fragment_stem('good-5')}{suffix}"
+                                                      for suffix in (".json", FRAGMENT_SUFFIX)]  # fmt: skip
     np.testing.assert_array_equal(load_fragment_view(info.path, 1, ["joints_3d"])["joints_3d"],
                                   synthetic_views([5, 6], seed=5)[1].joints_3d)  # fmt: skip
 

@@ -48,7 +48,7 @@ def uvicorn_children(process: psutil.Process) -> list[psutil.Process]:
 def test_sigkill_of_the_command_stops_its_server(tmp_path):
     """Issue #12: a SIGKILLed command left its temporary server running; Linux now sends it SIGTERM."""
     command = subprocess.Popen(
-        [sys.executable, "flows.py", "preprocess-amass", "--workspace", str(tmp_path / "workspace")],
+        [sys.executable, "flows.py", "--prefect", "preprocess-amass", "--workspace", str(tmp_path / "workspace")],
         cwd=REPOSITORY_ROOT, env=fresh_prefect_environment(tmp_path), stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )  # fmt: skip

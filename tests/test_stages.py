@@ -1,4 +1,4 @@
-"""The shared conversion stage: Dask build, rejections recorded, validation, reuse, worker-count independence."""
+"""The shared conversion stage on each kind of workers: rejections recorded, validation, reuse, same store."""
 
 from __future__ import annotations
 
@@ -9,8 +9,9 @@ from conftest import synthetic_views
 from datasets.store import open_store
 from datasets.views import Rejection
 from datasets.workspace import Workspace
-from pipelines.batch import NothingAcceptedError, dask_client
+from pipelines.batch import NothingAcceptedError
 from pipelines.stages import Conversion, run_conversion
+from pipelines.workers import IN_PROCESS_BELOW_ITEMS, ForkedWorkers, InProcessWorkers, dask_client, open_workers
 
 JOINT_NAMES = [f"joint_{i}" for i in range(17)]
 
@@ -33,10 +34,15 @@ def conversion(items, config=None):
     )  # fmt: skip
 
 
-@pytest.fixture(scope="module")
-def client():
-    with dask_client(workers=None, address=None, quiet=True) as dask:
-        yield dask
+@pytest.fixture(scope="module", params=["in-process", "forked", "dask"])
+def client(request):
+    """Each kind of workers a conversion runs on (``pipelines.workers``): the same store from each."""
+    if request.param == "dask":
+        with dask_client(workers=2, address=None, quiet=True) as dask:
+            yield dask
+    else:
+        with open_workers(workers=1 if request.param == "in-process" else 2, quiet=True) as workers:
+            yield workers
 
 
 def test_conversion_keeps_good_items_lists_bad_ones_and_reuses_its_version(tmp_path, client):
@@ -68,6 +74,18 @@ def test_strict_publishes_nothing_when_an_item_is_rejected(tmp_path, client):
 def test_all_rejected_is_an_error_naming_the_first_reason(tmp_path, client):
     with pytest.raises(NothingAcceptedError, match="bad-2: nan_values"):
         run_conversion(conversion(["bad-2"]), tmp_path, client=client)
+
+
+def test_default_workers_convert_a_few_items_in_process_and_an_explicit_count_is_kept(monkeypatch):
+    """4 cores: the default is 4 forked workers, but 15 items (< 16) run in this process; --workers 2 is kept."""
+    monkeypatch.setattr("os.cpu_count", lambda: 4)
+    monkeypatch.delenv("DASK_SCHEDULER_ADDRESS", raising=False)
+    with open_workers(items=IN_PROCESS_BELOW_ITEMS - 1, quiet=True) as few:
+        assert isinstance(few, InProcessWorkers)
+    with open_workers(items=IN_PROCESS_BELOW_ITEMS, quiet=True) as many:
+        assert isinstance(many, ForkedWorkers) and many.count == 4
+    with open_workers(workers=2, items=1, quiet=True) as chosen:
+        assert isinstance(chosen, ForkedWorkers) and chosen.count == 2
 
 
 def test_workers_and_address_conflict_names_both():

@@ -12,7 +12,7 @@ from typing import Annotated, Any, NoReturn
 import typer
 
 from datasets.workspace import WORKSPACE_ENVIRONMENT_VARIABLE
-from pipelines.cli.prefect_api import start_temporary_api_early, wait_for_temporary_api
+from pipelines.cli.prefect_api import API_URL_VARIABLE, start_temporary_api_early, wait_for_temporary_api
 
 app = typer.Typer(
     name="flows.py",
@@ -30,6 +30,12 @@ app = typer.Typer(
 
 DEBUG_ENVIRONMENT_VARIABLE = "MOCAPLIFT_DEBUG"
 """Set (to 1) by ``--debug``: errors keep their tracebacks, in Prefect's logs and after ``error:``."""
+PREFECT_ENVIRONMENT_VARIABLE = "MOCAPLIFT_PREFECT"
+"""Set (to 1) by ``--prefect``: run flows through Prefect even when no ``PREFECT_API_URL`` is configured."""
+IN_PROCESS_NOTE = (
+    "running {flow} in this process without Prefect (no PREFECT_API_URL); "
+    "for Prefect run tracking pass --prefect (python flows.py --prefect {flow} ...) or set PREFECT_API_URL"
+)
 PREFECT_RUN_LOGGERS = ("prefect.flow_runs", "prefect.task_runs")
 """Prefect's loggers that log a failed run's exception with its traceback before ``run_flow`` reports it."""
 
@@ -37,10 +43,20 @@ PREFECT_RUN_LOGGERS = ("prefect.flow_runs", "prefect.task_runs")
 @app.callback()
 def global_options(
     debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks of errors (before the command).")] = False,
+    prefect: Annotated[
+        bool,
+        typer.Option(
+            "--prefect",
+            help="Run the flow through Prefect (a temporary local API server unless PREFECT_API_URL is set), "
+            "to see its runs in Prefect. Default: through Prefect only when PREFECT_API_URL is set.",
+        ),
+    ] = False,
 ) -> None:
     """Options before the command name, e.g. ``python flows.py --debug preprocess-amass``."""
     if debug:
         os.environ[DEBUG_ENVIRONMENT_VARIABLE] = "1"
+    if prefect:
+        os.environ[PREFECT_ENVIRONMENT_VARIABLE] = "1"
 
 
 class _WithoutTraceback(logging.Filter):
@@ -75,23 +91,36 @@ def fail(message: str, code: int = 2) -> NoReturn:
     raise typer.Exit(code)
 
 
+def use_prefect() -> bool:
+    """Whether a command runs its flow through Prefect: a Prefect API is configured, or ``--prefect`` was given.
+
+    Otherwise the flow runs in this process as plain calls (``pipelines.orchestration``): Prefect would start a
+    temporary API server for the command (seconds) only to record runs that vanish with it.
+    """
+    return bool(os.environ.get(API_URL_VARIABLE) or os.environ.get(PREFECT_ENVIRONMENT_VARIABLE))
+
+
 def run_flow(flow_function: Callable[..., Any] | str, announce_version: bool = True, **parameters) -> None:
     """Run a flow; turn clear input errors and interruptions into one message and exit 1 (no traceback).
 
     Prefect's own logs of the failure keep their one-line message but lose the traceback, unless ``--debug``.
 
     Args:
-        flow_function: The Prefect flow, or its name in ``pipelines.serve.FLOWS``: then Prefect's temporary API
-            server starts while the flow's modules are imported (``pipelines.cli.prefect_api``).
+        flow_function: The Prefect flow, or its name in ``pipelines.serve.FLOWS``: then, when the flow runs
+            through Prefect (``use_prefect``) without a configured API, Prefect's temporary API server starts
+            while the flow's modules are imported (``pipelines.cli.prefect_api``).
         announce_version: Print ``version <id>`` with the flow's result (flows that return a version id).
         **parameters: The flow's parameters.
     """
+    through_prefect = use_prefect()
     if isinstance(flow_function, str):
         from pipelines.serve import load_flow
 
-        start_temporary_api_early()
+        if through_prefect:
+            start_temporary_api_early()
         flow_function = load_flow(flow_function)
-        wait_for_temporary_api()
+        if through_prefect:
+            wait_for_temporary_api()
     from datasets.errors import EnvironmentFailure
     from pipelines.batch import NothingAcceptedError
     from pipelines.training import TrainingInterrupted
@@ -101,7 +130,13 @@ def run_flow(flow_function: Callable[..., Any] | str, announce_version: bool = T
         if not any(isinstance(existing, _WithoutTraceback) for existing in logger.filters):
             logger.addFilter(_WithoutTraceback())
     try:
-        result = flow_function(**parameters)
+        if through_prefect:
+            result = flow_function(**parameters)
+        else:
+            from pipelines.orchestration import flow_name, run_in_process
+
+            typer.echo(IN_PROCESS_NOTE.format(flow=flow_name(flow_function)))
+            result = run_in_process(flow_function, parameters)
     except (NothingAcceptedError, EnvironmentFailure, TrainingInterrupted, FileNotFoundError, ValueError) as error:
         if os.environ.get(DEBUG_ENVIRONMENT_VARIABLE):
             traceback.print_exc()

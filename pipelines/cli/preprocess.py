@@ -39,7 +39,7 @@ def preprocess_amass_command(
     """AMASS archive -> versioned pose store of Human3.6M joints seen by virtual cameras.
 
     Each file goes through the body model (SMPL+H or SMPL-X), the joint regressor, resampling to --fps and
-    projection into the virtual cameras, as one Dask task. Bad files are listed in the version's rejected
+    projection into the virtual cameras, as one task. Bad files are listed in the version's rejected
     table; the rest converts. Options not given take the preset's value. With none of --amass-root,
     --body-models and --regressor, it converts the licence-free demo data.
 
