@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
-from test_operations_e2e import REPOSITORY_ROOT, background, free_port, wait_for
+from test_operations_e2e import DASK, REPOSITORY_ROOT, background, free_port, wait_for
 
 from datasets.synthetic.amass_archive import ArchiveFile, build_demo_amass, write_demo_archive
 from datasets.workspace import Workspace
@@ -52,9 +52,9 @@ def test_killing_one_of_two_workers_mid_run_leaves_the_store_of_an_undisturbed_r
 
     disturbed = {**environment, "MOCAPLIFT_WORKSPACE": str(tmp_path / "disturbed")}
     address = f"tcp://127.0.0.1:{free_port()}"
-    scheduler_command = ["dask", "scheduler", "--host", "127.0.0.1", "--port", address.rsplit(":", 1)[1],
+    scheduler_command = [DASK, "scheduler", "--host", "127.0.0.1", "--port", address.rsplit(":", 1)[1],
                          "--dashboard-address", ":0"]  # fmt: skip
-    worker_command = ["dask", "worker", address, "--nthreads", "1", "--no-dashboard"]
+    worker_command = [DASK, "worker", address, "--nthreads", "1", "--no-dashboard"]
     with (
         background(scheduler_command, disturbed, tmp_path / "scheduler.log") as scheduler,
         background(worker_command, disturbed, tmp_path / "worker0.log"),
@@ -78,7 +78,10 @@ def test_killing_one_of_two_workers_mid_run_leaves_the_store_of_an_undisturbed_r
                 cache = tmp_path / "disturbed" / "cache"
                 deadline = time.monotonic() + 600
                 while len(list(cache.glob("*/*.json"))) < FRAGMENTS_BEFORE_THE_KILL:
-                    assert run.poll() is None and time.monotonic() < deadline, "the run ended before the kill"
+                    if run.poll() is not None or time.monotonic() > deadline:
+                        run.kill()
+                        reader.join()
+                        pytest.fail(f"the run ended (exit {run.poll()}) before the kill:\n{''.join(output)[-3000:]}")
                     time.sleep(0.1)
                 os.killpg(victim.pid, signal.SIGKILL)
             run.wait(timeout=900)

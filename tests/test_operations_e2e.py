@@ -22,6 +22,8 @@ import pytest
 pytestmark = pytest.mark.slow
 
 REPOSITORY_ROOT = Path(__file__).resolve().parents[1]
+DASK = str(Path(sys.executable).with_name("dask"))
+"""This interpreter's ``dask`` command: a ``dask`` found first on PATH may be another Python's, without mocaplift."""
 STARTUP_TIMEOUT_S = 180
 
 
@@ -110,11 +112,11 @@ def test_batch_run_on_a_dask_scheduler_with_two_workers(tmp_path):
         "MOCAPLIFT_WORKSPACE": str(tmp_path / "workspace"),
         "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
     }
-    scheduler_command = ["dask", "scheduler", "--host", "127.0.0.1", "--port", str(port), "--dashboard-address", ":0"]
+    scheduler_command = [DASK, "scheduler", "--host", "127.0.0.1", "--port", str(port), "--dashboard-address", ":0"]
     with background(scheduler_command, environment, tmp_path / "scheduler.log") as scheduler:
         wait_for(lambda: "Scheduler at" in (tmp_path / "scheduler.log").read_text(), "scheduler", scheduler,
                  tmp_path / "scheduler.log")  # fmt: skip
-        worker_command = ["dask", "worker", address, "--nthreads", "1", "--no-dashboard"]
+        worker_command = [DASK, "worker", address, "--nthreads", "1", "--no-dashboard"]
         with (
             background(worker_command, environment, tmp_path / "worker0.log") as worker0,
             background(worker_command, environment, tmp_path / "worker1.log") as worker1,

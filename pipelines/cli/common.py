@@ -123,7 +123,7 @@ def run_flow(flow_function: Callable[..., Any] | str, announce_version: bool = T
             wait_for_temporary_api()
     from datasets.errors import EnvironmentFailure
     from pipelines.batch import NothingAcceptedError
-    from pipelines.training import TrainingInterrupted
+    from pipelines.training_publish import TrainingInterrupted
 
     for name in PREFECT_RUN_LOGGERS:
         logger = logging.getLogger(name)
@@ -137,7 +137,7 @@ def run_flow(flow_function: Callable[..., Any] | str, announce_version: bool = T
 
             typer.echo(IN_PROCESS_NOTE.format(flow=flow_name(flow_function)))
             result = run_in_process(flow_function, parameters)
-    except (NothingAcceptedError, EnvironmentFailure, TrainingInterrupted, FileNotFoundError, ValueError) as error:
+    except (NothingAcceptedError, EnvironmentFailure, TrainingInterrupted, OSError, ValueError) as error:
         if os.environ.get(DEBUG_ENVIRONMENT_VARIABLE):
             traceback.print_exc()
         typer.echo(f"error: {error}", err=True)
