@@ -17,7 +17,15 @@ from tqdm.auto import tqdm
 
 from datasets.errors import ENVIRONMENT_RETRIES, EnvironmentFailure, describe_environment_failure, is_environment_error
 from datasets.storage import Location
-from datasets.store import WORLD_ARRAY, commit_store, create_store, index_table, merge_specs, segment_layout
+from datasets.store import (
+    WORLD_ARRAY,
+    StoreLayout,
+    commit_store,
+    create_store,
+    index_table,
+    merge_specs,
+    segment_layout,
+)
 from datasets.store.fragments import FragmentInfo, convert_to_fragment, write_fragment_block
 from datasets.views import Rejection, View
 from pipelines.workers import as_workers
@@ -159,10 +167,6 @@ def build_store(
     if not accepted:
         raise NothingAcceptedError.citing(f"All {len(items)} items were rejected; nothing to write.", rejected)
     rows = [row for info in accepted for row in info.rows]
-    sources = {}
-    for info in accepted:
-        for number in range(len(info.rows)):
-            sources[len(sources)] = (info.path, number)
     specs = merge_specs(
         [spec for info in accepted for spec in info.specs],
         [f"{info.item} view {number}" for info in accepted for number in range(len(info.specs))],
@@ -173,20 +177,40 @@ def build_store(
     repository = create_store(
         store_directory, index_table(rows, world), specs, skeleton, joint_names, attributes, chunk_frames
     )
-    workers = as_workers(client)
-    chunks = -(-layout.total_frames // chunk_frames)
+    sources = [(info.path, number) for info in accepted for number in range(len(info.rows))]
+    segment_sources = {segment: sources[view] for segment, view in enumerate(owners)}
+    forks = _write_blocks(as_workers(client), repository, layout, segment_sources, sorted(specs))
+    snapshot = commit_store(repository, forks, "Write pose store frames", commit_metadata)
+    return BuiltStore(snapshot, accepted, rejected, views=len(rows), frames=layout.total_frames)
+
+
+def _write_blocks(
+    workers: Any, repository: Any, layout: StoreLayout, sources: Mapping[int, tuple[str, int]], names: list[str]
+) -> list[Any]:
+    """Phase 2: copy fragments into disjoint chunk-aligned blocks of the store, each in a forked session.
+
+    Args:
+        workers: ``as_workers(client)``: where the block writes run.
+        repository: The store's Icechunk repository (``create_store``'s).
+        layout: Frame segments of the store.
+        sources: Per segment, the fragment file and the view number in it that hold its frames.
+        names: The frame arrays to copy.
+
+    Returns:
+        The forked sessions, in block order, for ``commit_store``.
+    """
+    chunks = -(-layout.total_frames // layout.chunk_frames)
     blocks = layout.blocks(chunks_per_block=max(1, chunks // (workers.count * BLOCKS_PER_WORKER)))
     session = repository.writable_session("main")
-    names = sorted(specs)
     futures = [
         workers.submit_write(
             write_fragment_block,
             session.fork(),
             layout,
             block,
-            {segment: sources[owners[segment]] for segment in layout.views_in(*block)},
+            {segment: sources[segment] for segment in layout.views_in(*block)},
             names,
-        )
+        )  # fmt: skip
         for block in blocks
     ]
     forks = []
@@ -194,5 +218,4 @@ def build_store(
         for future in futures:
             forks.append(future.result())
             bar.update()
-    snapshot = commit_store(repository, forks, "Write pose store frames", commit_metadata)
-    return BuiltStore(snapshot, accepted, rejected, views=len(rows), frames=layout.total_frames)
+    return forks
