@@ -83,6 +83,36 @@ def keypoint_inputs(
     return {"keypoints": batch["keypoints"]}
 
 
+class EveryFrameKeypointModel:
+    """``LiftingModelConfig`` answers shared by models that read a 2D pose in every frame and nothing else.
+
+    MixSTE and the Strided Transformer: a pose for every input frame (``output_stride`` 1), no key-frames, no
+    velocity input, ``forward(keypoints=...)``. A config class inherits these and states its own
+    ``window_frames`` and ``output_kind``.
+    """
+
+    @property
+    def output_stride(self) -> int:
+        """1: a pose for every input frame."""
+        return 1
+
+    @property
+    def input_strides(self) -> tuple[int, ...]:
+        """None: every frame carries a 2D pose."""
+        return ()
+
+    @property
+    def needs_velocity_input(self) -> bool:
+        """False: keypoints only."""
+        return False
+
+    def forward_inputs(
+        self, batch: Mapping[str, torch.Tensor], ground_truth_velocity: bool = False
+    ) -> dict[str, torch.Tensor | None]:
+        """``{"keypoints": (B, T, J, C)}`` (``keypoint_inputs``)."""
+        return keypoint_inputs(batch, ground_truth_velocity)
+
+
 def skeleton_joint_count(skeleton: str) -> int:
     """Number of joints of a named skeleton (``datasets.skeletons``), e.g. 17 for ``"h36m17"``."""
     return get_skeleton(skeleton).num_joints

@@ -11,7 +11,6 @@ Shape legend: ``B`` batch, ``T`` frames (``T <= max_frames``), ``J`` joints, ``C
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
 
 import torch
@@ -19,10 +18,10 @@ from torch import nn
 
 from lifting.models.blocks import TransformerBlock, linear_drop_path_rates
 from lifting.models.common import (
+    EveryFrameKeypointModel,
     LiftingOutput,
     OutputKind,
     check_keypoints,
-    keypoint_inputs,
     require_divisible,
     require_known_skeleton,
     require_positive,
@@ -38,7 +37,7 @@ HEAD_NORM_EPS = 1e-5
 
 
 @dataclass(frozen=True)
-class MixSTEConfig:
+class MixSTEConfig(EveryFrameKeypointModel):
     """MixSTE hyper-parameters; defaults are the paper's Human3.6M model (T = 243).
 
     Attributes:
@@ -78,37 +77,16 @@ class MixSTEConfig:
         for name in ("dropout", "attention_dropout", "drop_path"):
             require_rate(name, getattr(self, name))
 
-    # What the trainer needs (``common.LiftingModelConfig``): a seq2seq window of T frames, every frame read.
+    # What the trainer needs (``common.LiftingModelConfig``) beyond ``EveryFrameKeypointModel``: a seq2seq window of T.
     @property
     def window_frames(self) -> int:
         """Input frames of a training window: ``max_frames`` (T)."""
         return self.max_frames
 
     @property
-    def output_stride(self) -> int:
-        """1: a pose for every input frame."""
-        return 1
-
-    @property
-    def input_strides(self) -> tuple[int, ...]:
-        """None: every frame carries a 2D pose."""
-        return ()
-
-    @property
     def output_kind(self) -> OutputKind:
         """``"seq2seq"``: one pass predicts every frame of the window (the paper's seq2seq design)."""
         return "seq2seq"
-
-    @property
-    def needs_velocity_input(self) -> bool:
-        """False: keypoints only."""
-        return False
-
-    def forward_inputs(
-        self, batch: Mapping[str, torch.Tensor], ground_truth_velocity: bool = False
-    ) -> dict[str, torch.Tensor | None]:
-        """``{"keypoints": (B, T, J, C)}`` (``common.keypoint_inputs``)."""
-        return keypoint_inputs(batch, ground_truth_velocity)
 
 
 class MixSTE(nn.Module):

@@ -16,7 +16,6 @@ Shape legend: ``B`` batch, ``N`` frames, ``J`` joints, ``C`` input channels, ``D
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Literal
 
@@ -25,10 +24,10 @@ from torch import nn
 
 from lifting.models.blocks import StridedTransformerBlock, TransformerBlock, strided_output_length
 from lifting.models.common import (
+    EveryFrameKeypointModel,
     LiftingOutput,
     OutputKind,
     check_keypoints,
-    keypoint_inputs,
     require_divisible,
     require_known_skeleton,
     require_positive,
@@ -49,7 +48,7 @@ STRIDED_PADDING = (1, 1)
 
 
 @dataclass(frozen=True)
-class StridedTransformerConfig:
+class StridedTransformerConfig(EveryFrameKeypointModel):
     """Strided Transformer hyper-parameters; defaults are the paper's 351-frame Human3.6M model.
 
     Attributes:
@@ -117,37 +116,16 @@ class StridedTransformerConfig:
         """``l`` of strided sparse attention: ``sparse_stride`` or ``round(sqrt(frames))``."""
         return self.sparse_stride if self.sparse_stride is not None else max(1, round(math.sqrt(self.frames)))
 
-    # What the trainer needs (``common.LiftingModelConfig``): N frames in, scored on the centre frame.
+    # What the trainer needs (``common.LiftingModelConfig``) beyond ``EveryFrameKeypointModel``: N frames, centre.
     @property
     def window_frames(self) -> int:
         """Input frames of a window: ``frames`` (N)."""
         return self.frames
 
     @property
-    def output_stride(self) -> int:
-        """1: a pose for every input frame."""
-        return 1
-
-    @property
-    def input_strides(self) -> tuple[int, ...]:
-        """None: every frame carries a 2D pose."""
-        return ()
-
-    @property
     def output_kind(self) -> OutputKind:
         """``"centre"``: full-to-single: the centre head's pose is the prediction."""
         return "centre"
-
-    @property
-    def needs_velocity_input(self) -> bool:
-        """False: keypoints only."""
-        return False
-
-    def forward_inputs(
-        self, batch: Mapping[str, torch.Tensor], ground_truth_velocity: bool = False
-    ) -> dict[str, torch.Tensor | None]:
-        """``{"keypoints": (B, N, J, C)}`` (``common.keypoint_inputs``)."""
-        return keypoint_inputs(batch, ground_truth_velocity)
 
 
 class PoseRegressionHead(nn.Module):
