@@ -22,6 +22,7 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import os
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, ThreadPoolExecutor, wait
 from contextlib import contextmanager
@@ -47,7 +48,7 @@ def _single_threaded_torch() -> None:
     torch.set_num_threads(TORCH_THREADS_PER_WORKER)
 
 
-class Workers:
+class Workers(ABC):
     """A place to run tasks. ``submit`` is for conversions (CPU-bound Python), ``submit_write`` for store writes.
 
     Attributes:
@@ -58,9 +59,9 @@ class Workers:
     count: int = 1
     description: str = ""
 
+    @abstractmethod
     def submit(self, function: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         """Start ``function(*args, **kwargs)``; returns a future (``result()``, ``done()``)."""
-        raise NotImplementedError
 
     def submit_write(self, function: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         """Like ``submit``, for a task that writes to an Icechunk session it is given."""
