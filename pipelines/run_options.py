@@ -12,8 +12,7 @@ from dataclasses import dataclass, field, fields
 from typing import Any, TypeVar
 
 from datasets.config import from_mapping
-
-DASK_ADDRESS_VARIABLE = "DASK_SCHEDULER_ADDRESS"
+from pipelines.workers import DASK_ADDRESS_ENVIRONMENT_VARIABLE
 
 OptionsT = TypeVar("OptionsT")
 
@@ -30,7 +29,7 @@ class RunOptions:
     """
 
     workers: int | None = None
-    dask_address: str | None = field(default=None, metadata={"envvar": DASK_ADDRESS_VARIABLE})
+    dask_address: str | None = field(default=None, metadata={"envvar": DASK_ADDRESS_ENVIRONMENT_VARIABLE})
     strict: bool = False
 
     def __post_init__(self) -> None:
