@@ -178,6 +178,31 @@ def run_conversion(
     if not conversion.items:
         raise NothingAcceptedError(f"{conversion.stage}: no source items found; nothing to convert.")
     fragments = run.workspace.root / CACHE_DIRECTORY / run.id
+    try:
+        manifest = _convert_and_publish(run, conversion, fragments, workers, dask_address, strict, client)
+    except Exception:
+        # Runs of one version share its fragments, and the run that publishes removes them. A racing run can
+        # therefore fail reading or writing a fragment; the version it was building is then published (and
+        # identical by construction), so that is its answer. Otherwise the fragments stay for a rerun to resume.
+        published = run.existing()
+        if published is None:
+            raise
+        remove_tree(fragments)
+        return published, False
+    remove_tree(fragments)
+    return manifest, True
+
+
+def _convert_and_publish(
+    run: StageRun,
+    conversion: Conversion,
+    fragments: Location,
+    workers: int | None,
+    dask_address: str | None,
+    strict: bool,
+    client: Any,
+) -> Manifest:
+    """Convert every item into fragments, merge them into the run's store and publish (``run_conversion``)."""
     with run:
         store_directory = run.directory / "store"
         attributes = {**conversion.attributes, "version": run.id}
@@ -202,8 +227,7 @@ def run_conversion(
             run, conversion.stage, store_directory, built.snapshot, discovered, len(built.accepted), rejections,
             conversion.notes, conversion.tables,
         )  # fmt: skip
-    remove_tree(fragments)
-    return manifest, True
+    return manifest
 
 
 def run_reader_conversion(

@@ -114,7 +114,9 @@ def test_two_runs_of_one_version_at_once_publish_one_version(tmp_path):
         for _ in range(2)
     ]
     outputs = [run.communicate(timeout=900)[0] for run in runs]
-    assert [run.returncode for run in runs] == [0, 0], outputs
+    failed = [f"run {number} exit {run.returncode}:\n{output[-3000:]}" for number, (run, output) in
+              enumerate(zip(runs, outputs, strict=True)) if run.returncode]  # fmt: skip
+    assert not failed, "\n".join(failed)
     [manifest] = Workspace(tmp_path / "workspace").manifests()
     assert all(f"version {manifest.id}" in output for output in outputs)
     attempts = list((tmp_path / "workspace" / "versions" / manifest.id).iterdir())

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pyarrow.parquet as pq
 import pytest
 from conftest import synthetic_views
@@ -74,6 +76,29 @@ def test_strict_publishes_nothing_when_an_item_is_rejected(tmp_path, client):
 def test_all_rejected_is_an_error_naming_the_first_reason(tmp_path, client):
     with pytest.raises(NothingAcceptedError, match="bad-2: nan_values"):
         run_conversion(conversion(["bad-2"]), tmp_path, client=client)
+
+
+def test_a_run_whose_version_a_racing_run_published_answers_with_that_version_and_leaves_nothing(tmp_path):
+    """Runs of one version share its fragments; the publisher removes them while the loser is still converting.
+
+    Items are not part of the id, so a run of ``["good-5"]`` is the racing winner: it publishes while the loser
+    converts ``good-9`` and removes the fragments the loser wrote for ``good-5``.
+    """
+
+    def convert_while_another_run_publishes(item: str):
+        if item == "good-9":
+            with open_workers(workers=1, quiet=True) as winner_workers:
+                run_conversion(conversion(["good-5"]), tmp_path, client=winner_workers)
+        return convert(item)
+
+    loser = replace(conversion(["good-5", "good-9"]), convert=convert_while_another_run_publishes)
+    with open_workers(workers=1, quiet=True) as workers:
+        manifest, worked = run_conversion(loser, tmp_path, client=workers)
+    [published] = Workspace(tmp_path).manifests()
+    assert (manifest.id, worked) == (published.id, False)
+    assert published.counts["accepted"] == 1  # the winner's version, not a merge of both runs
+    assert len(list((tmp_path / "versions" / published.id).iterdir())) == 1  # the loser removed its attempt
+    assert not (tmp_path / "cache" / published.id).exists()
 
 
 def test_default_workers_convert_a_few_items_in_process_and_an_explicit_count_is_kept(monkeypatch):
