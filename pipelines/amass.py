@@ -19,13 +19,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
-from prefect import flow
 
 from datasets.amass.config import DEFAULT_PRESET, AmassConfig
 from datasets.config import load_config, to_jsonable
 from datasets.workspace import Manifest, Workspace
 from pipelines.file_hashes import FileHashes, files_fingerprint
-from pipelines.orchestration import create_markdown_artifact, task
+from pipelines.orchestration import create_markdown_artifact, flow, task
 from pipelines.preprocess import DEMO_DIRECTORY, generate_once
 from pipelines.run_options import RunOptions, as_options
 from pipelines.stages import Conversion, run_conversion

@@ -2,25 +2,31 @@
 
 A Prefect 3 flow or task call needs a Prefect API; without ``PREFECT_API_URL`` Prefect starts a temporary
 API server for the command (``pipelines.cli.prefect_api``), which costs seconds of every command and tracks
-nothing after it ends. ``run_in_process(flow, parameters)`` runs the flow's own function instead: the
-flows' tasks (declared with this module's ``task``) call their plain function, artifacts are skipped, and
-``flow_call()`` still tells ``pipelines.versioning.flow_parameters`` which flow ran with which parameters
-(so ``--refresh`` can repeat the call); a flow that starts another goes through ``call_flow``, which stays
-in-process in-process. Under a Prefect flow run (a deployment, ``--prefect``, or a
-configured ``PREFECT_API_URL``) the same tasks are ordinary Prefect tasks with their retries.
+nothing after it ends. So mocaplift declares its flows and tasks with this module's ``flow`` and ``task``:
+plain definitions that import Prefect only when they run under it (importing Prefect alone takes ~1.4 s).
+
+- ``run_in_process(flow, parameters)`` runs a flow's own function: its tasks call their plain function,
+  artifacts are skipped, and ``flow_call()`` still tells ``pipelines.versioning.flow_parameters`` which flow
+  ran with which parameters (so ``--refresh`` can repeat the call). A flow called inside an in-process flow
+  runs in-process too.
+- Outside an in-process flow (a deployment, ``--prefect``, a configured ``PREFECT_API_URL``, tests under
+  Prefect's harness) a call goes through the ``prefect.Flow`` / ``prefect.Task`` made from the definition on
+  first use (``FlowDefinition.prefect``, ``TaskDefinition.prefect``), with its retries and run tracking.
+  Prefect's entry points (``prefect.yaml``, ``python flows.py serve``) load those objects from ``flows.py``.
 """
 
 from __future__ import annotations
 
+import functools
 import inspect
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from prefect import Task
-from prefect.artifacts import create_markdown_artifact as _prefect_markdown_artifact
+if TYPE_CHECKING:
+    import prefect
 
 
 @dataclass(frozen=True)
@@ -49,11 +55,11 @@ def in_process(call: FlowCall) -> Iterator[None]:
         _IN_PROCESS.reset(token)
 
 
-def run_in_process(flow: Any, parameters: Mapping[str, Any]) -> Any:
-    """Call a Prefect flow's function with ``parameters`` without Prefect (no API, no flow run).
+def run_in_process(flow: FlowDefinition | Callable[..., Any], parameters: Mapping[str, Any]) -> Any:
+    """Call a flow's function with ``parameters`` without Prefect (no API, no flow run).
 
     Args:
-        flow: A ``prefect.Flow`` (its ``fn`` and ``name`` are used), or a plain function.
+        flow: A ``FlowDefinition`` (its ``fn`` and ``name`` are used), or a plain function.
         parameters: Keyword arguments of the flow.
     """
     function = getattr(flow, "fn", flow)
@@ -63,37 +69,83 @@ def run_in_process(flow: Any, parameters: Mapping[str, Any]) -> Any:
         return function(**bound.arguments)
 
 
-def call_flow(flow: Any, **parameters: Any) -> Any:
-    """Call a flow from inside another: in-process when the calling flow runs in-process, else as a subflow."""
-    if flow_call() is not None:
-        return run_in_process(flow, parameters)
-    return flow(**parameters)
-
-
 def flow_name(flow: Any) -> str:
-    """A Prefect flow's name (``preprocess-amass``), or a plain function's."""
+    """A flow's name (``preprocess-amass``), or a plain function's."""
     return getattr(flow, "name", None) or flow.__name__
 
 
-class StepTask(Task):
-    """A Prefect task that is a plain function call while a flow runs in-process (``run_in_process``)."""
+class FlowDefinition:
+    """A flow: its function and its Prefect options (``flow``).
 
-    def __call__(self, *args: Any, **kwargs: Any) -> Any:  # noqa: D102 - Prefect's call, see the class
+    Calling it inside an in-process flow runs it in-process (``run_in_process``); otherwise it runs as a
+    Prefect flow (a subflow under a Prefect flow run).
+
+    Attributes:
+        fn: The flow's function.
+        name: The flow's name (``preprocess-amass``).
+        options: Keyword arguments of ``prefect.Flow`` (``log_prints``, ...).
+    """
+
+    def __init__(self, fn: Callable[..., Any], name: str, options: Mapping[str, Any]) -> None:
+        functools.update_wrapper(self, fn)
+        self.fn, self.name, self.options = fn, name, dict(options)
+        self._prefect: prefect.Flow | None = None
+
+    def __call__(self, **parameters: Any) -> Any:  # noqa: D102 - see the class
+        if flow_call() is not None:
+            return run_in_process(self, parameters)
+        return self.prefect()(**parameters)
+
+    def prefect(self) -> prefect.Flow:
+        """The ``prefect.Flow`` of this definition, made (and Prefect imported) on first use."""
+        if self._prefect is None:
+            from prefect import Flow
+
+            self._prefect = Flow(fn=self.fn, name=self.name, **self.options)
+        return self._prefect
+
+
+class TaskDefinition:
+    """A flow's task: a plain call while its flow runs in-process, else a ``prefect.Task`` (``task``).
+
+    Attributes:
+        fn: The task's function.
+        name: The task's name.
+        options: Keyword arguments of ``prefect.Task`` (``retries``, ``retry_delay_seconds``, ...).
+    """
+
+    def __init__(self, fn: Callable[..., Any], name: str, options: Mapping[str, Any]) -> None:
+        functools.update_wrapper(self, fn)
+        self.fn, self.name, self.options = fn, name, dict(options)
+        self._prefect: prefect.Task | None = None
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:  # noqa: D102 - see the class
         if flow_call() is not None:
             return self.fn(*args, **kwargs)
-        return super().__call__(*args, **kwargs)
+        return self.prefect()(*args, **kwargs)
+
+    def prefect(self) -> prefect.Task:
+        """The ``prefect.Task`` of this definition, made (and Prefect imported) on first use."""
+        if self._prefect is None:
+            from prefect import Task
+
+            self._prefect = Task(fn=self.fn, name=self.name, **self.options)
+        return self._prefect
 
 
-def task(**options: Any) -> Callable[[Callable[..., Any]], StepTask]:
-    """``prefect.task(**options)`` for flows that may also run in-process (``StepTask``)."""
+def flow(name: str, **options: Any) -> Callable[[Callable[..., Any]], FlowDefinition]:
+    """Declare a flow, as ``prefect.flow(name=..., **options)`` would, without importing Prefect."""
+    return lambda function: FlowDefinition(function, name, options)
 
-    def decorate(function: Callable[..., Any]) -> StepTask:
-        return StepTask(fn=function, **options)
 
-    return decorate
+def task(name: str, **options: Any) -> Callable[[Callable[..., Any]], TaskDefinition]:
+    """Declare a task of a flow, as ``prefect.task(name=..., **options)`` would, without importing Prefect."""
+    return lambda function: TaskDefinition(function, name, options)
 
 
 def create_markdown_artifact(markdown: str, key: str, description: str | None = None) -> None:
     """Prefect's Markdown artifact under a flow run; nothing in-process (the version's summary.md has it)."""
     if flow_call() is None:
-        _prefect_markdown_artifact(markdown=markdown, key=key, description=description)
+        from prefect.artifacts import create_markdown_artifact as prefect_markdown_artifact
+
+        prefect_markdown_artifact(markdown=markdown, key=key, description=description)

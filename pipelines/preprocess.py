@@ -18,13 +18,11 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from prefect import flow
-
 from datasets.benchmark_config import H36mConversionConfig, HumanEvaConversionConfig, Mpi3dhpConversionConfig
 from datasets.config import from_mapping
 from datasets.workspace import Manifest, Workspace
 from pipelines.file_hashes import FileHashes, files_fingerprint
-from pipelines.orchestration import create_markdown_artifact, task
+from pipelines.orchestration import create_markdown_artifact, flow, task
 from pipelines.run_options import RunOptions, as_options
 from pipelines.stages import run_reader_conversion
 

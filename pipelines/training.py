@@ -18,13 +18,11 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from prefect import flow
-
 from datasets.config import load_config, to_jsonable
 from datasets.store.integrity import open_verified_store
 from datasets.workspace import Manifest, Workspace
 from pipelines.code_identity import CodeIdentity, changed_sources, model_stage_code_identity, stage_code_identity
-from pipelines.orchestration import create_markdown_artifact, task
+from pipelines.orchestration import create_markdown_artifact, flow, task
 from pipelines.run_options import as_options, regrouped
 from pipelines.stages import CACHE_DIRECTORY
 from pipelines.training_options import TrainingOptions, TrainingRunOptions
@@ -154,17 +152,16 @@ def _default_data(workspace: str, stage: str, refresh: bool = False) -> str:
     newest version: nothing is done if its code, config and inputs are unchanged, and when the rerun
     produces identical arrays every downstream version is reused (early cutoff).
     """
-    from pipelines.orchestration import call_flow
     from pipelines.serve import load_flow
 
     registry = Workspace(workspace)
     manifests = registry.manifests(stage)
     if not manifests:
-        return call_flow(load_flow(stage), workspace=workspace)
+        return load_flow(stage)(workspace=workspace)  # in-process when this flow is
     newest = manifests[-1]
     if refresh:
         print(f"{stage}: --refresh: rerunning the call that made {newest.id}")
-        return call_flow(load_flow(stage), **{**regrouped(rerun_parameters(newest)), "workspace": workspace})
+        return load_flow(stage)(**{**regrouped(rerun_parameters(newest)), "workspace": workspace})
     _report_newest(newest, stage_code_identity(stage), "Add --refresh to rerun it.")
     return newest.id
 

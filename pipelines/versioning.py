@@ -34,6 +34,7 @@ import importlib.metadata
 import json
 import os
 import subprocess
+import sys
 import time
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -141,14 +142,18 @@ def flow_parameters() -> dict[str, Any]:
     Recorded in the manifest's runtime so that ``--refresh`` can rerun a stage as it was called. A flow run
     in-process (``pipelines.orchestration``) records its call the same way.
     """
-    from prefect.context import FlowRunContext
-
     from pipelines.orchestration import flow_call
+
+    call = flow_call()
+    if call is not None:
+        return {"flow_run": {"flow": call.flow, "parameters": dict(call.parameters)}}
+    if "prefect" not in sys.modules:
+        return {}  # no Prefect flow run without Prefect imported (in-process runs import none)
+    from prefect.context import FlowRunContext
 
     context = FlowRunContext.get()
     if context is None or context.flow_run is None or context.flow is None:
-        call = flow_call()
-        return {} if call is None else {"flow_run": {"flow": call.flow, "parameters": dict(call.parameters)}}
+        return {}
     return {"flow_run": {"flow": context.flow.name, "parameters": dict(context.flow_run.parameters)}}
 
 

@@ -8,9 +8,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from prefect import flow
 
-from pipelines.orchestration import call_flow, create_markdown_artifact, flow_call, run_in_process, task
+from pipelines.orchestration import create_markdown_artifact, flow, flow_call, run_in_process, task
 from pipelines.versioning import flow_parameters
 
 REPOSITORY_ROOT = Path(__file__).resolve().parents[1]
@@ -44,7 +43,7 @@ def test_in_process_flow_calls_its_tasks_plainly_and_records_its_call(monkeypatc
 
 @flow(name="outer-flow")
 def outer_flow(value: int) -> dict:
-    inner = call_flow(tiny_flow, value=value, offset=0)
+    inner = tiny_flow(value=value, offset=0)
     return {"inner": inner, "recorded": flow_parameters()}
 
 
@@ -58,8 +57,50 @@ def test_a_flow_started_by_an_in_process_flow_runs_in_process_and_records_its_ow
     assert outcome["recorded"] == {"flow_run": {"flow": "outer-flow", "parameters": {"value": 2}}}
 
 
-def test_a_task_outside_an_in_process_flow_is_still_a_prefect_task():
-    assert double.fn(4) == 8 and double.retries == 2 and double.name == "double"
+def test_outside_an_in_process_flow_a_task_is_the_prefect_task_of_its_declaration():
+    from prefect import Task
+
+    task_of_prefect = double.prefect()
+    assert isinstance(task_of_prefect, Task) and double.prefect() is task_of_prefect  # made once
+    assert (task_of_prefect.fn(4), task_of_prefect.retries, task_of_prefect.name) == (8, 2, "double")
+
+
+def test_a_command_running_in_process_never_imports_prefect(tmp_path):
+    """Importing Prefect costs ~1.4 s of every command; the definitions and the in-process run import none."""
+    script = (
+        "import sys\n"
+        "from pipelines.orchestration import run_in_process\n"
+        "from pipelines.serve import load_flow\n"
+        "import tests_tiny\n"
+        "assert run_in_process(tests_tiny.tiny_flow, {'value': 5})['result'] == 13\n"
+        "for name in ('preprocess-amass', 'preprocess-h36m', 'pretrain-finetune'):\n"
+        "    load_flow(name)\n"
+        "print(sorted(module for module in sys.modules if module.split('.')[0] == 'prefect'))\n"
+    )
+    (tmp_path / "tests_tiny.py").write_text(
+        "from pipelines.orchestration import flow, task\n"
+        "@task(name='double')\ndef double(value):\n    return 2 * value\n"
+        "@flow(name='tiny')\ndef tiny_flow(value, offset=3):\n    return {'result': double(value) + offset}\n"
+    )  # fmt: skip
+    environment = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPOSITORY_ROOT), str(tmp_path)])}
+    run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=environment, timeout=300)
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert run.stdout.strip() == "[]"
+
+
+def test_prefect_loads_each_flow_from_flows_py_as_a_prefect_flow():
+    """``prefect.yaml``'s entry points (``flows.py:preprocess_amass``) go through Prefect's own loader."""
+    from prefect import Flow
+    from prefect.flows import load_flow_from_entrypoint
+
+    from pipelines.serve import FLOWS, entrypoint
+
+    for name in FLOWS:
+        script, attribute = entrypoint(name).split(":")
+        loaded = load_flow_from_entrypoint(f"{REPOSITORY_ROOT / script}:{attribute}")
+        assert isinstance(loaded, Flow) and loaded.name == name
+    with pytest.raises(Exception, match="'preprocess_nothing' not found"):
+        load_flow_from_entrypoint(f"{REPOSITORY_ROOT / 'flows.py'}:preprocess_nothing")
 
 
 @pytest.mark.slow

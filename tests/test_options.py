@@ -174,7 +174,7 @@ def test_every_deployment_runs_with_no_parameters_and_takes_the_config_mapping()
 
     from pipelines.serve import FLOWS, available_flows
 
-    schemas = {name: parameter_schema(flow) for name, flow in available_flows().items()}
+    schemas = {name: parameter_schema(flow.prefect()) for name, flow in available_flows().items()}
     assert set(schemas) == set(FLOWS)
     for name, schema in schemas.items():
         assert schema.required == [], name

@@ -98,12 +98,12 @@ def test_prefect_yaml_declares_the_same_deployments_as_serve():
     """`prefect deploy --all` and `python flows.py serve` must offer the same flows at the same entrypoints."""
     import yaml
 
-    from pipelines.serve import FLOWS
+    from pipelines.serve import FLOWS, entrypoint
 
     declared = yaml.safe_load((REPOSITORY_ROOT / "prefect.yaml").read_text())["deployments"]
     entrypoints = {item["name"]: item["entrypoint"] for item in declared}
-    served = {name: "{}.py:{}".format(*target.replace(".", "/").split(":")) for name, target in FLOWS.items()}
-    assert entrypoints == served
+    assert entrypoints == {name: entrypoint(name) for name in FLOWS}
+    assert entrypoints["preprocess-amass"] == "flows.py:preprocess_amass"  # the repository root is the project's
 
 
 @pytest.mark.parametrize(
@@ -121,8 +121,8 @@ def test_model_info_shows_the_paper_configuration_by_default(model, parameters):
 
 def fenced_commands(markdown: str, heading: str) -> list[str]:
     """The lines of the first ```bash block after ``heading`` in a Markdown text."""
-    section = markdown[markdown.index(heading):]
-    block = section[section.index("```bash") + len("```bash"):]
+    section = markdown[markdown.index(heading) :]
+    block = section[section.index("```bash") + len("```bash") :]
     return [line.strip() for line in block[: block.index("```")].strip().splitlines()]
 
 
