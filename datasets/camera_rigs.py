@@ -16,7 +16,6 @@ from importlib import resources
 from typing import Any
 
 import numpy as np
-from scipy.spatial.transform import Rotation
 
 from datasets.cameras import Camera
 from datasets.units import MILLIMETRES_PER_METRE
@@ -36,6 +35,8 @@ def _camera_file(file_name: str) -> dict[str, Any]:
 
 def _rig_extrinsics(orientation_wxyz: Sequence[float], centre_mm: Sequence[float]) -> tuple[np.ndarray, np.ndarray]:
     """World->camera rotation and translation (metres) from a camera->world quaternion and a centre in mm."""
+    from scipy.spatial.transform import Rotation  # ~0.4 s to import: only runs that build camera rigs pay it
+
     w, x, y, z = orientation_wxyz
     camera_to_world_rotation = Rotation.from_quat([x, y, z, w]).as_matrix()  # scipy wants [x, y, z, w]
     rotation = camera_to_world_rotation.T

@@ -39,7 +39,7 @@ WORK_CACHE_DIRECTORY = "cache"
 """Per-version work in progress (conversion fragments, training scratch), kept until the version is published."""
 CACHE_ENVIRONMENT_VARIABLE = "MOCAPLIFT_CACHE"
 DEFAULT_CACHE = Path("~/.cache/mocaplift")
-"""Local scratch of workspaces in object storage (``Workspace.local_directory``)."""
+"""Local scratch of workspaces in object storage (``Workspace.local_directory``) and of per-user records."""
 CACHE_NAME_DIGITS = 16
 
 
@@ -110,6 +110,11 @@ class Manifest:
         return cls(
             **{**data, "parents": tuple(data["parents"]), "parent_content": tuple(data.get("parent_content", ()))}
         )
+
+
+def user_cache_directory() -> Path:
+    """This user's local cache: ``$MOCAPLIFT_CACHE``, default ``~/.cache/mocaplift`` (not created)."""
+    return Path(os.environ.get(CACHE_ENVIRONMENT_VARIABLE) or DEFAULT_CACHE).expanduser()
 
 
 class Workspace:
@@ -220,7 +225,7 @@ class Workspace:
         """
         if isinstance(self.root, Path):
             return self.root.joinpath(*parts)
-        cache = Path(os.environ.get(CACHE_ENVIRONMENT_VARIABLE) or DEFAULT_CACHE).expanduser()
+        cache = user_cache_directory()
         name = hashlib.sha256(str(self.root).encode()).hexdigest()[:CACHE_NAME_DIGITS]
         return cache.joinpath(name, *parts)
 

@@ -140,13 +140,72 @@ def data_files() -> Mapping[str, Path]:
     return MappingProxyType(files)
 
 
+PARSE_CACHE_FILE = "code-parse.json"
+"""Parsed facts of each module source, under ``datasets.workspace.user_cache_directory()``: parsing the
+closure's ~30 modules took ~0.4 s of every command, reading them back takes milliseconds."""
+PARSE_CACHE_ENTRIES = 4096
+"""Entries kept (the newest): about ten versions of every module, ~4 MB."""
+
+
+@functools.cache
+def _parser_digest() -> str:
+    """Digest of this module's source: a change to how sources are parsed or normalised voids the cache."""
+    return hashlib.sha256(Path(__file__).read_bytes()).hexdigest()
+
+
+class _ParseCache:
+    """Parse results by SHA-256 of (parser, module name, source): a cached entry is what parsing would give."""
+
+    def __init__(self, file: Path) -> None:
+        self.file = file
+        self.entries: dict[str, list[Any]] = {}
+        self.changed = False
+        try:
+            loaded = json.loads(file.read_text())
+            self.entries = loaded if isinstance(loaded, dict) else {}
+        except (OSError, ValueError):
+            pass  # absent or unreadable: parse again
+
+    def save(self) -> None:
+        """Write the cache if it gained entries (best effort: a read-only home only costs parsing)."""
+        if not self.changed:
+            return
+        from datasets.storage import write_atomically
+
+        kept = dict(list(self.entries.items())[-PARSE_CACHE_ENTRIES:])  # insertion order: the oldest go first
+        try:
+            self.file.parent.mkdir(parents=True, exist_ok=True)
+            write_atomically(self.file, lambda handle: handle.write(json.dumps(kept).encode()))
+            self.changed = False
+        except OSError:
+            pass
+
+
+@functools.cache
+def _parse_cache() -> _ParseCache:
+    from datasets.workspace import user_cache_directory
+
+    return _ParseCache(user_cache_directory() / PARSE_CACHE_FILE)
+
+
 @functools.cache
 def _parsed(module: str) -> tuple[str, frozenset[str], frozenset[str]]:
     """(normalised tree digest, imported project modules, data files named) of one module."""
-    path = module_files()[module]
-    source = path.read_text()
+    source = module_files()[module].read_bytes()
+    key = hashlib.sha256(f"{_parser_digest()} {module} ".encode() + source).hexdigest()
+    cache = _parse_cache()
+    if key not in cache.entries:
+        cache.entries[key] = _parse(module, source.decode())
+        cache.changed = True
+    digest, named, strings = cache.entries[key]
+    imports = frozenset(parent for name in named for parent in _with_parents(name) if parent in module_files())
+    return digest, imports, frozenset(name for name in data_files() if name in strings)
+
+
+def _parse(module: str, source: str) -> list[Any]:
+    """[normalised tree digest, every imported name (absolute), string constants naming data files]."""
     tree = ast.parse(source)
-    package = module if path.name == "__init__.py" else module.rpartition(".")[0]
+    package = module if module_files()[module].name == "__init__.py" else module.rpartition(".")[0]
     named: set[str] = set()
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
@@ -155,10 +214,9 @@ def _parsed(module: str) -> tuple[str, frozenset[str], frozenset[str]]:
             base = _absolute(package, node.module, node.level)
             named.add(base)
             named.update(f"{base}.{alias.name}" for alias in node.names)
-    imports = frozenset(parent for name in named for parent in _with_parents(name) if parent in module_files())
     strings = {node.value for node in ast.walk(tree) if isinstance(node, ast.Constant) and isinstance(node.value, str)}
-    data = frozenset(name for name in data_files() if name in strings)
-    return hashlib.sha256(normalised_tree(tree).encode()).hexdigest(), imports, data  # tree parsed once
+    data_names = sorted(string for string in strings if string.endswith(DATA_SUFFIXES))
+    return [hashlib.sha256(normalised_tree(tree).encode()).hexdigest(), sorted(named), data_names]  # parsed once
 
 
 def _absolute(package: str, module: str | None, level: int) -> str:
@@ -212,6 +270,7 @@ def code_identity(entries: tuple[str, ...], exclude: frozenset[str] = frozenset(
     """The identity of the closure of ``entries`` (cached per process: the CLI derives it on every run)."""
     modules = closure(entries, exclude)
     digests = {module: _parsed(module)[0] for module in modules}
+    _parse_cache().save()
     for name in sorted({name for module in modules for name in _parsed(module)[2]}):
         digests[data_files()[name].relative_to(REPOSITORY_ROOT).as_posix()] = _data_digest(name)
     payload = json.dumps({"version": version, "sources": digests}, sort_keys=True)

@@ -32,7 +32,7 @@ ORIGINAL = textwrap.dedent(
 
 def _clear_caches() -> None:
     for cached in (code_identity.module_files, code_identity.data_files, code_identity._parsed,
-                   code_identity._data_digest, code_identity.code_identity):  # fmt: skip
+                   code_identity._parse_cache, code_identity._data_digest, code_identity.code_identity):  # fmt: skip
         cached.cache_clear()
 
 
@@ -53,6 +53,7 @@ def repository(tmp_path, monkeypatch):
         (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / name).write_text(text)
     monkeypatch.setattr(code_identity, "REPOSITORY_ROOT", tmp_path)
+    monkeypatch.setenv("MOCAPLIFT_CACHE", str(tmp_path / "user-cache"))
     _clear_caches()
     yield tmp_path
     _clear_caches()
@@ -97,6 +98,26 @@ def test_json_data_counts_by_value_not_layout(repository):
     assert identity_of("datasets.a") == before
     (repository / "datasets/data/cams.json").write_text('{"f": [1, 3]}')
     assert changed_sources(before.to_manifest(), identity_of("datasets.a")) == ["datasets/data/cams.json"]
+
+
+def test_a_second_run_reads_parsed_sources_from_the_user_cache_and_an_edit_parses_again(repository, monkeypatch):
+    cold = identity_of("datasets.a")
+    assert (repository / "user-cache" / code_identity.PARSE_CACHE_FILE).is_file()
+
+    def parse_refused(*args, **kwargs):
+        raise AssertionError("parsed although the cache holds this source")
+
+    monkeypatch.setattr(code_identity.ast, "parse", parse_refused)
+    assert identity_of("datasets.a") == cold  # every source from the cache, none parsed
+    b = repository / "datasets" / "b.py"
+    b.write_text(b.read_text() + "\n# an edit\n")
+    with pytest.raises(AssertionError, match="parsed although"):
+        identity_of("datasets.a")  # the edited source is a new key: it is parsed
+    monkeypatch.undo()
+    (repository / "user-cache" / code_identity.PARSE_CACHE_FILE).write_text("{truncated")
+    monkeypatch.setattr(code_identity, "REPOSITORY_ROOT", repository)
+    monkeypatch.setenv("MOCAPLIFT_CACHE", str(repository / "user-cache"))
+    assert identity_of("datasets.a") == cold  # an unreadable cache is parsed around (the edit was a comment)
 
 
 def test_a_stage_version_bump_changes_the_identity(repository):

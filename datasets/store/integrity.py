@@ -31,7 +31,7 @@ from datasets.errors import reraise_if_environment
 from datasets.storage import Location, ObjectPath, file_sha256
 from datasets.store.reader import PoseStore, open_store
 from datasets.store.schema import INDEX_FILE
-from datasets.workspace import CACHE_ENVIRONMENT_VARIABLE, DEFAULT_CACHE, Workspace
+from datasets.workspace import Workspace, user_cache_directory
 
 VERIFIED_DIRECTORY = "verified-stores"
 """Folder under ``$MOCAPLIFT_CACHE`` (default ``~/.cache/mocaplift``) of records of stores found intact."""
@@ -125,7 +125,7 @@ def _verified_record(store: PoseStore, recorded: Mapping[str, Any]) -> Path | No
         return None
     stamp = json.dumps([str(store.directory), store.snapshot, recorded, sorted(_files(store.directory).items())],
                        sort_keys=True, default=str)  # fmt: skip
-    cache = Path(os.environ.get(CACHE_ENVIRONMENT_VARIABLE) or DEFAULT_CACHE).expanduser()
+    cache = user_cache_directory()
     return cache / VERIFIED_DIRECTORY / hashlib.sha256(stamp.encode()).hexdigest()
 
 
