@@ -24,8 +24,9 @@ import numpy as np
 import torch
 
 from bench.harness import compare, report
-from datasets.amass.body_model import BodyModel, mesh_tensors
+from datasets.amass.body_model import BodyModel
 from datasets.amass.fast_joints import fold_joint_model, folded_joints, full_mesh_joints
+from datasets.amass.mesh import mesh_tensors
 from datasets.synthetic.amass_motion import generate_motion
 from datasets.synthetic.body_model import h36m_regressor, smplh_model_arrays
 

@@ -64,6 +64,15 @@ def h36m_cameras(subject: str) -> list[Camera]:
     Returns:
         Four cameras named by their ids.
     """
+    return list(_h36m_rig(subject))
+
+
+@functools.cache
+def _h36m_rig(subject: str) -> tuple[Camera, ...]:
+    """``h36m_cameras``, built once per subject: an AMASS conversion films every file with one rig.
+
+    The extrinsic arrays are read-only because every caller shares them.
+    """
     data = _camera_file("h36m_cameras.json")
     extrinsics = _subject_extrinsics(data, "Human3.6M", subject)
     cameras = []
@@ -73,8 +82,10 @@ def h36m_cameras(subject: str) -> list[Camera]:
         (fx, fy), (cx, cy) = intrinsics["focal_length"], intrinsics["center"]
         width, height = intrinsics["image_size"]
         distortion = tuple(intrinsics["radial_distortion"]), tuple(intrinsics["tangential_distortion"])
+        rotation.setflags(write=False)
+        translation.setflags(write=False)
         cameras.append(Camera(camera_id, fx, fy, cx, cy, width, height, rotation, translation, *distortion))
-    return cameras
+    return tuple(cameras)
 
 
 def humaneva_cameras(subject: str) -> list[Camera]:

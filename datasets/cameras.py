@@ -39,12 +39,11 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any
 
 import numpy as np
-import torch
 
-ArrayOrTensor = TypeVar("ArrayOrTensor", np.ndarray, torch.Tensor)
+from datasets.array_kinds import ArrayOrTensor, torch_if_tensor
 
 NORMALIZED_COORDINATE_LIMIT = 1.0
 """VideoPose3D ``project_to_2d`` clamps X/Z and Y/Z to [-1, 1] before distorting (formats.md 1.5)."""
@@ -176,14 +175,15 @@ class Camera:
 
 def _like(values: Any, reference: ArrayOrTensor) -> ArrayOrTensor:
     """``values`` as the same kind of array as ``reference`` (dtype and device too)."""
-    if isinstance(reference, torch.Tensor):
+    torch = torch_if_tensor(reference)
+    if torch is not None:
         return torch.tensor(np.asarray(values), dtype=reference.dtype, device=reference.device)
     return np.asarray(values, dtype=reference.dtype)
 
 
 def _floating(points: ArrayOrTensor) -> ArrayOrTensor:
     """Numpy input as a floating array (integers become float64); tensors must already be floating."""
-    if isinstance(points, torch.Tensor):
+    if torch_if_tensor(points) is not None:
         if not points.is_floating_point():
             raise TypeError(f"expected a floating-point tensor, got {points.dtype}")
         return points
@@ -192,7 +192,8 @@ def _floating(points: ArrayOrTensor) -> ArrayOrTensor:
 
 
 def _stack(parts: Sequence[ArrayOrTensor]) -> ArrayOrTensor:
-    return torch.stack(list(parts), dim=-1) if torch.is_tensor(parts[0]) else np.stack(parts, axis=-1)
+    torch = torch_if_tensor(parts[0])
+    return torch.stack(list(parts), dim=-1) if torch is not None else np.stack(parts, axis=-1)
 
 
 def _check_last_axis(points: ArrayOrTensor, size: int, what: str) -> None:
@@ -255,7 +256,7 @@ def project(points_camera: ArrayOrTensor, camera: Camera, distort: bool = True, 
     y = points_camera[..., 1] / points_camera[..., 2]
     if clamp:
         limit = NORMALIZED_COORDINATE_LIMIT
-        x, y = (v.clamp(-limit, limit) if torch.is_tensor(v) else np.clip(v, -limit, limit) for v in (x, y))
+        x, y = (v.clamp(-limit, limit) if torch_if_tensor(v) is not None else np.clip(v, -limit, limit) for v in (x, y))
     if distort:
         x, y = _distort(x, y, camera)
     return _stack([camera.fx * x + camera.cx, camera.fy * y + camera.cy])
@@ -288,7 +289,8 @@ def unproject(pixels: ArrayOrTensor, depth: ArrayOrTensor | float, camera: Camer
     distorted_y = (pixels[..., 1] - camera.cy) / camera.fy
     x, y = distorted_x, distorted_y
     if camera.has_distortion:
-        eps = torch.finfo(pixels.dtype).eps if torch.is_tensor(pixels) else np.finfo(pixels.dtype).eps
+        torch = torch_if_tensor(pixels)
+        eps = torch.finfo(pixels.dtype).eps if torch is not None else np.finfo(pixels.dtype).eps
         (p1, p2), tolerance = camera.tangential, 4.0 * float(eps)
         for _ in range(UNDISTORT_MAX_ITERATIONS):
             scale, r2 = _distortion_terms(x, y, camera)

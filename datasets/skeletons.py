@@ -20,11 +20,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import IntEnum
 from types import MappingProxyType
-from typing import TypeVar
 
 import numpy as np
-import torch
 
+from datasets.array_kinds import ArrayOrTensor, torch_if_tensor
 from datasets.joint_orders import (
     H36M32_NAMES,
     H36M32_PARENTS,
@@ -58,8 +57,6 @@ gives the paper's grouping.
 
 _SNAKE_CASE = re.compile(r"^[a-z][a-z0-9_]*$")
 _LEFT, _RIGHT = "left_", "right_"
-
-ArrayOrTensor = TypeVar("ArrayOrTensor", np.ndarray, torch.Tensor)
 
 
 @dataclass(frozen=True)
@@ -389,6 +386,7 @@ def convert_joints(poses: ArrayOrTensor, source: str, target: str) -> ArrayOrTen
     expected = get_skeleton(source).num_joints
     if poses.ndim < 2 or poses.shape[-2] != expected:
         raise ValueError(f"poses must be (..., {expected}, C) for {source}, got shape {tuple(poses.shape)}")
-    if isinstance(poses, torch.Tensor):
+    torch = torch_if_tensor(poses)
+    if torch is not None:
         return poses[..., torch.as_tensor(mapping, device=poses.device), :]
     return poses[..., mapping, :]

@@ -28,6 +28,7 @@ from pipelines.orchestration import create_markdown_artifact, flow, task
 from pipelines.preprocess import DEMO_DIRECTORY, generate_once
 from pipelines.run_options import RunOptions, as_options
 from pipelines.stages import Conversion, run_conversion
+from pipelines.workers import forked_early
 
 if TYPE_CHECKING:  # the demo generator imports trimesh (~1.5 s): only demo runs need it
     from datasets.synthetic.amass_archive import DemoAmassPaths
@@ -163,12 +164,13 @@ def preprocess_amass(
     """
     registry = Workspace(workspace)
     run = as_options(RunOptions, run)
-    config = resolve_config(registry, preset, options)
-    for warning in check_inputs_task(config):
-        print(f"warning: {warning}")
-    manifest_table = discover_task(config)
-    manifest, worked = convert_write_commit(config, manifest_table, str(registry.root), run.workers,
-                                            run.dask_address, run.strict)  # fmt: skip
+    with forked_early(run.workers, run.dask_address):  # workers import torch while this process prepares
+        config = resolve_config(registry, preset, options)
+        for warning in check_inputs_task(config):
+            print(f"warning: {warning}")
+        manifest_table = discover_task(config)
+        manifest, worked = convert_write_commit(config, manifest_table, str(registry.root), run.workers,
+                                                run.dask_address, run.strict)  # fmt: skip
     print(f"{STAGE}: {'published' if worked else 'reused'} version {manifest.id}")
     print(manifest.summary)
     create_markdown_artifact(markdown=manifest.summary, key=STAGE, description=manifest.id)

@@ -10,14 +10,8 @@ import smplx
 import torch
 from smplx.vertex_ids import vertex_ids as SMPLX_VERTEX_IDS
 
-from datasets.amass.body_model import (
-    dmpl_file,
-    fit_betas,
-    full_mesh_forward,
-    load_body_model,
-    mesh_tensors,
-    model_file,
-)
+from datasets.amass.body_model import dmpl_file, fit_betas, load_body_model, model_file
+from datasets.amass.mesh import full_mesh_forward, mesh_tensors
 from datasets.skeletons import get_skeleton
 from datasets.synthetic.body_model import write_body_models, write_npz
 

@@ -8,8 +8,9 @@ import numpy as np
 import pytest
 import torch
 
-from datasets.amass.body_model import dmpl_file, load_body_model, mesh_tensors, model_file
+from datasets.amass.body_model import dmpl_file, load_body_model, model_file
 from datasets.amass.fast_joints import fold_joint_model, folded_joints, full_mesh_joints
+from datasets.amass.mesh import mesh_tensors
 from datasets.skeletons import get_skeleton, joint_mapping
 from datasets.synthetic.body_model import h36m_regressor, write_body_models
 

@@ -9,6 +9,10 @@ run once before any work and raises for inputs that would fail every file.
 Pipeline per file: read and validate the arrays; pick the gender's model (``AmassConfig.unknown_gender``);
 plan the resampling to ``config.fps`` and evaluate the fast joint model (``datasets.amass.fast_joints``) at
 only the source frames the plan needs; interpolate; place in the Human3.6M world; film with each camera.
+
+torch (with the fast joint model) is imported by the first file a process converts, not with this module:
+a process that only checks inputs and hands files to forked workers never needs it, and its import (~1.4 s)
+was most of the serial part of a parallel run.
 """
 
 from __future__ import annotations
@@ -20,9 +24,9 @@ from dataclasses import dataclass
 from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
 
 from datasets.amass.body_model import (
     GENDERS,
@@ -36,13 +40,15 @@ from datasets.amass.body_model import (
 )
 from datasets.amass.config import AmassConfig
 from datasets.amass.discovery import FRAME_RATE_KEYS, AmassFile, decode_text, entry_problem, model_type_for_width
-from datasets.amass.fast_joints import FoldedJointModel, fold_joint_model, folded_joints
 from datasets.amass.regressor import load_regressor, regressor_side_warning
 from datasets.amass.virtual_cameras import film, place_in_h36m_world, sequence_cameras
 from datasets.errors import reraise_if_environment
 from datasets.resample import apply_plan, resampling_plan
 from datasets.skeletons import joint_mapping
 from datasets.views import Rejection, View
+
+if TYPE_CHECKING:
+    from datasets.amass.fast_joints import FoldedJointModel
 
 DATASET_NAME = "amass"
 
@@ -226,6 +232,10 @@ def joint_model(
     Raises:
         RegressorMismatchError: If the regressor does not fit the model's vertices.
     """
+    import torch
+
+    from datasets.amass.fast_joints import fold_joint_model
+
     model = load_body_model(
         Path(model_path), model_type, num_betas, None if dmpl_path is None else Path(dmpl_path), num_dmpls
     )
@@ -276,6 +286,10 @@ def motion_joints(motion: Motion, config: AmassConfig) -> np.ndarray:
     if plan.frames < 1:
         raise _Rejected(RejectionReason.TOO_SHORT, f"{motion.frames} frames at {motion.fps} Hz last less than "
                         f"one frame at {config.fps} Hz")  # fmt: skip
+    import torch
+
+    from datasets.amass.fast_joints import folded_joints
+
     folded = _model_for(motion, config)
     needed = plan.source_frames
     num_betas = folded.point_shapedirs.shape[0]
@@ -357,12 +371,15 @@ def check_inputs(config: AmassConfig) -> list[str]:
             f"no body model under {config.body_models}: expected smplh/<gender>/model.npz or "
             "smplx/SMPLX_<GENDER>.npz (AMASS's layout)"
         )
-    try:
-        device = torch.device(config.resolved_device)
-    except RuntimeError as error:
-        raise ValueError(f"device {config.device!r} is not a torch device: {error}") from error
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"device {config.device!r} requested but CUDA is not available")
+    if config.device not in ("cpu", "auto"):  # always valid; another device is checked with torch itself
+        import torch
+
+        try:
+            device = torch.device(config.device)
+        except RuntimeError as error:
+            raise ValueError(f"device {config.device!r} is not a torch device: {error}") from error
+        if device.type == "cuda" and not torch.cuda.is_available():
+            raise ValueError(f"device {config.device!r} requested but CUDA is not available")
     # Loading checks each model file: a truncated or foreign one is a ValueError naming it, before any work.
     models = [(path, load_body_model(path, model_type, config.num_betas)) for model_type, _, path in present]
     messages = []

@@ -28,7 +28,8 @@ import numpy as np
 import torch
 from smplx.lbs import batch_rigid_transform, batch_rodrigues
 
-from datasets.amass.body_model import BodyModel, MeshTensors, full_mesh_forward
+from datasets.amass.body_model import BodyModel
+from datasets.amass.mesh import MeshTensors, full_mesh_forward
 
 
 @dataclass(frozen=True, eq=False)
@@ -251,7 +252,7 @@ def full_mesh_joints(
     """The same output joints the slow way: pose all vertices, then regress (or pick kinematic joints).
 
     Args:
-        mesh: The body model, from ``datasets.amass.body_model.mesh_tensors``.
+        mesh: The body model, from ``datasets.amass.mesh.mesh_tensors``.
         poses: (T, 3 J) axis-angle, radians.
         betas: (S,) shape coefficients.
         trans: (T, 3) metres.

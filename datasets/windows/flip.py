@@ -11,12 +11,12 @@ identity. Functions accept numpy arrays and torch tensors alike.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, TypeVar
+from typing import Any
 
 import numpy as np
 import torch
 
-ArrayOrTensor = TypeVar("ArrayOrTensor", np.ndarray, torch.Tensor)
+from datasets.array_kinds import ArrayOrTensor
 
 FLIPPED_KEYS = ("keypoints", "joints_3d", "root")
 """Batch entries that change under a flip; ``root`` (B, P, 3) has no joint axis."""
