@@ -119,6 +119,12 @@ class ForkedWorkers(Workers):
         self._processes.shutdown(wait=True, cancel_futures=True)
         self._threads.shutdown(wait=True, cancel_futures=True)
 
+    def abandon(self) -> None:
+        """Stop without waiting, for a pool no task needed: its processes may still be importing torch."""
+        for process in list((self._processes._processes or {}).values()):  # noqa: SLF001 - the pool's processes
+            process.terminate()
+        self.close()
+
 
 class DaskWorkers(Workers):
     """Tasks on a Dask cluster through ``client`` (not pure: every submission runs)."""
@@ -248,7 +254,7 @@ def forked_early(workers: int | None = None, address: str | None = None) -> Iter
     finally:
         if pool in _EARLY_POOLS:
             _EARLY_POOLS.remove(pool)
-            pool.close()
+            pool.abandon()
 
 
 def _say(runner: Workers, quiet: bool) -> None:

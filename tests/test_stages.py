@@ -11,9 +11,17 @@ from conftest import synthetic_views
 from datasets.store import open_store
 from datasets.views import Rejection
 from datasets.workspace import Workspace
+from pipelines import workers as workers_module
 from pipelines.batch import NothingAcceptedError
 from pipelines.stages import Conversion, run_conversion
-from pipelines.workers import IN_PROCESS_BELOW_ITEMS, ForkedWorkers, InProcessWorkers, dask_client, open_workers
+from pipelines.workers import (
+    IN_PROCESS_BELOW_ITEMS,
+    ForkedWorkers,
+    InProcessWorkers,
+    dask_client,
+    forked_early,
+    open_workers,
+)
 
 JOINT_NAMES = [f"joint_{i}" for i in range(17)]
 
@@ -111,6 +119,29 @@ def test_default_workers_convert_a_few_items_in_process_and_an_explicit_count_is
         assert isinstance(many, ForkedWorkers) and many.count == 4
     with open_workers(workers=2, items=1, quiet=True) as chosen:
         assert isinstance(chosen, ForkedWorkers) and chosen.count == 2
+
+
+def test_a_pool_forked_early_is_adopted_by_open_workers_or_stopped_when_unused(monkeypatch):
+    """``forked_early`` forks before the conversion knows its items; ``open_workers`` takes that very pool."""
+    monkeypatch.delenv("DASK_SCHEDULER_ADDRESS", raising=False)
+    with forked_early(workers=2):
+        [early] = workers_module._EARLY_POOLS
+        forked = early._processes._processes
+        assert len(forked) == 2  # forked at once, before any task
+        with open_workers(workers=2, quiet=True) as adopted:
+            assert adopted is early and workers_module._EARLY_POOLS == []
+            assert adopted.submit(pow, 3, 4).result() == 81
+    with forked_early(workers=2):
+        [unused] = workers_module._EARLY_POOLS
+        processes = list(unused._processes._processes.values())
+        with open_workers(workers=1, quiet=True) as in_process:  # a conversion that chose this process
+            assert isinstance(in_process, InProcessWorkers)
+    assert workers_module._EARLY_POOLS == []
+    for process in processes:
+        process.join(timeout=30)
+        assert not process.is_alive()
+    with forked_early(workers=1), forked_early(workers=None, address="tcp://127.0.0.1:1"):
+        assert workers_module._EARLY_POOLS == []  # one worker runs here; a cluster has its own workers
 
 
 def test_workers_and_address_conflict_names_both():
