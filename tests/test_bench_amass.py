@@ -24,7 +24,8 @@ def test_two_file_run_prints_every_row_and_ratio(tmp_path):
     from bench.bench_amass import main
 
     text = main(["--files", "2", "--directory", str(tmp_path), "--authors-converter", str(tmp_path / "none")])
-    for expected in ("I/O floor", "in-process loop", "conversion phase", "command --workers 1",
+    for expected in ("I/O floor", "in-process loop", "the loop on 2 forked processes", "conversion phase",
+                     "2 processes' speed-up of the loop:", "command --workers 1",
                      "command --workers 2", "command, 1-file archive", "authors' converter (full mesh)",
                      "did not run: no body models", "command --workers 1 / I/O floor:",
                      "command --workers 2 speed-up:", "conversion phase / in-process loop:"):  # fmt: skip
