@@ -78,7 +78,7 @@ def input_fingerprint(config: AmassConfig, manifest: pa.Table, hashes: FileHashe
 @task(name="check-inputs")
 def check_inputs_task(config: AmassConfig) -> list[str]:
     """Fail before any work on missing inputs; returns warnings (e.g. a regressor that looks swapped)."""
-    from datasets.amass.convert import check_inputs
+    from datasets.amass.checks import check_inputs
 
     return check_inputs(config)
 

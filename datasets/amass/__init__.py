@@ -21,7 +21,7 @@ from typing import Any
 _EXPORTS = {
     "AmassConfig": "datasets.amass.config",
     "RejectionReason": "datasets.amass.convert",
-    "check_inputs": "datasets.amass.convert",
+    "check_inputs": "datasets.amass.checks",
     "convert_amass_file": "datasets.amass.convert",
     "AmassFile": "datasets.amass.discovery",
     "discover": "datasets.amass.discovery",

@@ -3,8 +3,8 @@
 ``convert_amass_file(item, config)`` is the unit of parallel work: a top-level function of plain, picklable
 arguments that never raises for a bad file; it returns ``list[View]`` or a ``Rejection`` whose ``reason`` is
 one of ``RejectionReason``. Body models and regressors are loaded once per process (``lru_cache`` keyed by
-paths), so calling it many times in one Dask worker costs one load per model. ``check_inputs(config)`` is
-run once before any work and raises for inputs that would fail every file.
+paths), so calling it many times in one Dask worker costs one load per model. ``datasets.amass.checks.check_inputs``
+runs once before any work and raises for inputs that would fail every file.
 
 Pipeline per file: read and validate the arrays; pick the gender's model (``AmassConfig.unknown_gender``);
 plan the resampling to ``config.fps`` and evaluate the fast joint model (``datasets.amass.fast_joints``) at
@@ -18,7 +18,6 @@ was most of the serial part of a parallel run.
 from __future__ import annotations
 
 import math
-import warnings
 import zipfile
 from dataclasses import dataclass
 from enum import StrEnum
@@ -30,7 +29,6 @@ import numpy as np
 
 from datasets.amass.body_model import (
     GENDERS,
-    MODEL_TYPES,
     POSE_WIDTHS,
     SKELETON_NAMES,
     dmpl_file,
@@ -40,7 +38,7 @@ from datasets.amass.body_model import (
 )
 from datasets.amass.config import AmassConfig
 from datasets.amass.discovery import FRAME_RATE_KEYS, AmassFile, decode_text, entry_problem, model_type_for_width
-from datasets.amass.regressor import load_regressor, regressor_side_warning
+from datasets.amass.regressor import load_regressor
 from datasets.amass.virtual_cameras import film, place_in_h36m_world, sequence_cameras
 from datasets.errors import reraise_if_environment
 from datasets.resample import apply_plan, resampling_plan
@@ -343,63 +341,3 @@ def convert_amass_file(item: AmassFile, config: AmassConfig) -> list[View] | Rej
     except Exception as error:  # a batch must never stop on one file: report it instead
         reraise_if_environment(error)
         return Rejection(str(item.path), RejectionReason.CONVERSION_ERROR.value, f"{type(error).__name__}: {error}")
-
-
-def check_inputs(config: AmassConfig) -> list[str]:
-    """Fail fast on inputs that would fail every file; warn about a regressor that looks swapped.
-
-    Args:
-        config: Conversion settings.
-
-    Returns:
-        The warning messages (also issued with ``warnings.warn``).
-
-    Raises:
-        FileNotFoundError: If the archive root, the body-model directory, every model file or the regressor
-            is missing.
-        ValueError: If a body model or the regressor is unreadable, the regressor fits none of the models, or
-            the device is unavailable.
-    """
-    if not config.amass_root.is_dir():
-        raise FileNotFoundError(f"AMASS root {config.amass_root} is not a directory")
-    if not config.body_models.is_dir():
-        raise FileNotFoundError(f"body-model directory {config.body_models} does not exist")
-    present = [(t, g, model_file(config.body_models, t, g)) for t in MODEL_TYPES for g in GENDERS]
-    present = [(t, g, p) for t, g, p in present if p.is_file()]
-    if not present:
-        raise FileNotFoundError(
-            f"no body model under {config.body_models}: expected smplh/<gender>/model.npz or "
-            "smplx/SMPLX_<GENDER>.npz (AMASS's layout)"
-        )
-    if config.device not in ("cpu", "auto"):  # always valid; another device is checked with torch itself
-        import torch
-
-        try:
-            device = torch.device(config.device)
-        except RuntimeError as error:
-            raise ValueError(f"device {config.device!r} is not a torch device: {error}") from error
-        if device.type == "cuda" and not torch.cuda.is_available():
-            raise ValueError(f"device {config.device!r} requested but CUDA is not available")
-    # Loading checks each model file: a truncated or foreign one is a ValueError naming it, before any work.
-    models = [(path, load_body_model(path, model_type, config.num_betas)) for model_type, _, path in present]
-    messages = []
-    if config.regressor is not None:
-        if not config.regressor.is_file():
-            raise FileNotFoundError(f"regressor {config.regressor} does not exist")
-        regressor = load_regressor(config.regressor, config.regressor_order)
-        fitting = 0
-        for path, model in models:
-            if model.num_vertices != regressor.shape[1]:
-                continue
-            fitting += 1
-            problem = regressor_side_warning(regressor, model)
-            if problem is not None:
-                messages.append(f"{path}: {problem}")
-        if not fitting:
-            raise ValueError(
-                f"regressor {config.regressor} has {regressor.shape[1]} vertex columns, which fits none of the "
-                f"body models under {config.body_models}"
-            )
-    for message in messages:
-        warnings.warn(message, UserWarning, stacklevel=2)
-    return messages
