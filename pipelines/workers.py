@@ -199,6 +199,7 @@ def open_workers(
         count = 1
         if not quiet:
             print(f"{items} items (< {IN_PROCESS_BELOW_ITEMS}): a worker pool would cost more than it saves")
+    early = _take_early_pool(count)
     if count == 1:
         import torch
 
@@ -211,9 +212,7 @@ def open_workers(
         finally:
             torch.set_num_threads(threads)
         return
-    runner = next((pool for pool in _EARLY_POOLS if pool.count == count), None) or ForkedWorkers(count)
-    if runner in _EARLY_POOLS:
-        _EARLY_POOLS.remove(runner)  # adopted: closed below, not by ``forked_early``
+    runner = early or ForkedWorkers(count)
     try:
         _say(runner, quiet)
         yield runner
@@ -223,6 +222,20 @@ def open_workers(
 
 _EARLY_POOLS: list[ForkedWorkers] = []
 """Pools forked by ``forked_early`` that no ``open_workers`` has adopted yet (at most one per open block)."""
+
+
+def _take_early_pool(count: int) -> ForkedWorkers | None:
+    """The early pool of ``count`` workers, adopted: closing it is now the adopter's job.
+
+    Any other early pool is stopped at once, so that its workers do not compete with the conversion that
+    chose otherwise (e.g. in this process, for a few files).
+    """
+    adopted = next((pool for pool in _EARLY_POOLS if pool.count == count), None) if count > 1 else None
+    for pool in list(_EARLY_POOLS):
+        _EARLY_POOLS.remove(pool)
+        if pool is not adopted:
+            pool.abandon()
+    return adopted
 
 
 @contextmanager

@@ -135,11 +135,10 @@ def test_a_pool_forked_early_is_adopted_by_open_workers_or_stopped_when_unused(m
         [unused] = workers_module._EARLY_POOLS
         processes = list(unused._processes._processes.values())
         with open_workers(workers=1, quiet=True) as in_process:  # a conversion that chose this process
-            assert isinstance(in_process, InProcessWorkers)
-    assert workers_module._EARLY_POOLS == []
-    for process in processes:
-        process.join(timeout=30)
-        assert not process.is_alive()
+            assert isinstance(in_process, InProcessWorkers) and workers_module._EARLY_POOLS == []
+            for process in processes:  # stopped before this process converts, not after
+                process.join(timeout=30)
+                assert not process.is_alive()
     with forked_early(workers=1), forked_early(workers=None, address="tcp://127.0.0.1:1"):
         assert workers_module._EARLY_POOLS == []  # one worker runs here; a cluster has its own workers
 
