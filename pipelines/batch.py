@@ -15,7 +15,12 @@ from typing import Any
 
 from tqdm.auto import tqdm
 
-from datasets.errors import ENVIRONMENT_RETRIES, EnvironmentFailure, describe_environment_failure, is_environment_error
+from datasets.errors import (
+    ENVIRONMENT_RETRIES,
+    EnvironmentFailure,
+    describe_environment_failure,
+    is_environment_error,
+)
 from datasets.storage import Location
 from datasets.store import (
     WORLD_ARRAY,
@@ -28,22 +33,11 @@ from datasets.store import (
 )
 from datasets.store.fragments import FragmentInfo, convert_to_fragment, write_fragment_block
 from datasets.views import Rejection, View
+from pipelines.errors import NothingAcceptedError
 from pipelines.workers import as_workers
 
 BLOCKS_PER_WORKER = 4
 """Aim for this many store blocks per worker, so the write phase balances load."""
-
-
-class NothingAcceptedError(RuntimeError):
-    """Every item of a conversion was rejected (or ``strict`` was set and some were)."""
-
-    @classmethod
-    def citing(cls, summary: str, rejections: Sequence[Rejection]) -> NothingAcceptedError:
-        """The error saying ``summary``, then the first rejection as ``First: PATH: REASON (DETAIL)``."""
-        if not rejections:
-            return cls(summary)
-        first = rejections[0]
-        return cls(f"{summary} First: {first.path}: {first.reason} ({first.detail})")
 
 
 def _failed_conversion(item: str, error: BaseException) -> FragmentInfo:

@@ -22,7 +22,8 @@ from datasets.storage import Location, ObjectPath, remove_tree, write_parquet
 from datasets.store import PoseStore, raise_for_problems, write_store
 from datasets.views import Rejection, View
 from datasets.workspace import WORK_CACHE_DIRECTORY, Manifest, Workspace
-from pipelines.batch import BuiltStore, NothingAcceptedError, build_store
+from pipelines.batch import BuiltStore, build_store
+from pipelines.errors import NothingAcceptedError
 from pipelines.versioning import StageRun
 from pipelines.workers import open_workers
 

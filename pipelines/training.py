@@ -26,7 +26,6 @@ from pipelines.orchestration import create_markdown_artifact, flow, task
 from pipelines.run_options import as_options, regrouped
 from pipelines.stages import CACHE_DIRECTORY
 from pipelines.training_options import TrainingOptions, TrainingRunOptions
-from pipelines.training_publish import TrainingInterrupted as TrainingInterrupted  # re-exported for the CLI
 from pipelines.training_publish import TrainingJob, copy_into, local_output, train_or_reuse
 from pipelines.versioning import StageRun, rerun_parameters
 

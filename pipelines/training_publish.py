@@ -24,6 +24,7 @@ from datasets.store.integrity import open_verified_store
 from datasets.units import MILLIMETRES_PER_METRE
 from datasets.workspace import Manifest, Workspace
 from pipelines.code_identity import model_stage_code_identity
+from pipelines.errors import TrainingInterrupted
 from pipelines.stages import CACHE_DIRECTORY
 from pipelines.versioning import StageRun
 
@@ -33,10 +34,6 @@ if TYPE_CHECKING:
 TRAINING_RUNTIME_FIELDS = ("num_workers", "progress_bar", "log_every_steps", "compile", "compile_mode")
 """TrainingConfig fields that do not change the trained weights: recorded, not hashed into the version (compiling
 changes only the floating-point order of the same operations, as another GPU would)."""
-
-
-class TrainingInterrupted(RuntimeError):
-    """Training stopped on a signal before finishing; its checkpoint is kept for ``--resume``."""
 
 
 @dataclass(frozen=True)

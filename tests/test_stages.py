@@ -12,7 +12,7 @@ from datasets.store import open_store
 from datasets.views import Rejection
 from datasets.workspace import Workspace
 from pipelines import workers as workers_module
-from pipelines.batch import NothingAcceptedError
+from pipelines.errors import NothingAcceptedError
 from pipelines.stages import Conversion, run_conversion
 from pipelines.workers import (
     IN_PROCESS_BELOW_ITEMS,

@@ -122,8 +122,7 @@ def run_flow(flow_function: Callable[..., Any] | str, announce_version: bool = T
         if through_prefect:
             wait_for_temporary_api()
     from datasets.errors import EnvironmentFailure
-    from pipelines.batch import NothingAcceptedError
-    from pipelines.training_publish import TrainingInterrupted
+    from pipelines.errors import NothingAcceptedError, TrainingInterrupted
 
     for name in PREFECT_RUN_LOGGERS:
         logger = logging.getLogger(name)
