@@ -7,9 +7,11 @@
   milliseconds, so for a few files a pool would only add its start-up.
 - ``workers > 1`` (or None: one per core), no address: conversions run in a pool of worker processes
   forked from this one (``ProcessPoolExecutor`` with the ``fork`` start method), so they share the modules
-  this process imported (torch alone is ~3 CPU-s per fresh process, which on 2 cores ate the whole gain of a
-  second Dask worker); store-block writes run in threads of this process (Icechunk and the codecs work
-  outside the GIL), since forked children must not use the Icechunk runtime their parent started.
+  this process imported before the fork (a fresh Dask worker re-imported everything, which on 2 cores ate the
+  whole gain of a second worker). ``forked_early`` forks them when a flow starts, before this process would
+  import torch (it never needs to): each worker imports torch (~1.4 s) while this process prepares the run.
+  Store-block writes run in threads of this process (Icechunk and the codecs work outside the GIL), since
+  forked children must not use the Icechunk runtime their parent started.
 - an address (``--dask-address`` or ``$DASK_SCHEDULER_ADDRESS``), or a Dask client handed in: both phases
   run on that cluster (``dask_client``).
 
