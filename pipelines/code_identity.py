@@ -29,6 +29,7 @@ outputs must bump the stage's ``version`` in ``STAGE_CODE``, which forces a reru
 from __future__ import annotations
 
 import ast
+import contextlib
 import functools
 import hashlib
 import json
@@ -36,7 +37,10 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from pipelines.file_hashes import JsonCacheFile
 
 REPOSITORY_ROOT = Path(__file__).resolve().parents[1]
 CODE_PACKAGES = ("datasets", "lifting", "pipelines")
@@ -153,39 +157,19 @@ def _parser_digest() -> str:
     return hashlib.sha256(Path(__file__).read_bytes()).hexdigest()
 
 
-class _ParseCache:
-    """Parse results by SHA-256 of (parser, module name, source): a cached entry is what parsing would give."""
-
-    def __init__(self, file: Path) -> None:
-        self.file = file
-        self.entries: dict[str, list[Any]] = {}
-        self.changed = False
-        try:
-            loaded = json.loads(file.read_text())
-            self.entries = loaded if isinstance(loaded, dict) else {}
-        except (OSError, ValueError):
-            pass  # absent or unreadable: parse again
-
-    def save(self) -> None:
-        """Write the cache if it gained entries (best effort: a read-only home only costs parsing)."""
-        if not self.changed:
-            return
-        from datasets.storage import write_atomically
-
-        kept = dict(list(self.entries.items())[-PARSE_CACHE_ENTRIES:])  # insertion order: the oldest go first
-        try:
-            self.file.parent.mkdir(parents=True, exist_ok=True)
-            write_atomically(self.file, lambda handle: handle.write(json.dumps(kept).encode()))
-            self.changed = False
-        except OSError:
-            pass
-
-
 @functools.cache
-def _parse_cache() -> _ParseCache:
+def _parse_cache() -> JsonCacheFile:
+    """Parse results by SHA-256 of (parser, module name, source): a cached entry is what parsing would give."""
     from datasets.workspace import user_cache_directory
+    from pipelines.file_hashes import JsonCacheFile
 
-    return _ParseCache(user_cache_directory() / PARSE_CACHE_FILE)
+    return JsonCacheFile(user_cache_directory() / PARSE_CACHE_FILE, limit=PARSE_CACHE_ENTRIES)
+
+
+def _save_parse_cache() -> None:
+    """Best effort: a read-only home only costs parsing again next time."""
+    with contextlib.suppress(OSError):
+        _parse_cache().save()
 
 
 @functools.cache
@@ -195,8 +179,7 @@ def _parsed(module: str) -> tuple[str, frozenset[str], frozenset[str]]:
     key = hashlib.sha256(f"{_parser_digest()} {module} ".encode() + source).hexdigest()
     cache = _parse_cache()
     if key not in cache.entries:
-        cache.entries[key] = _parse(module, source.decode())
-        cache.changed = True
+        cache.set(key, _parse(module, source.decode()))
     digest, named, strings = cache.entries[key]
     imports = frozenset(parent for name in named for parent in _with_parents(name) if parent in module_files())
     return digest, imports, frozenset(name for name in data_files() if name in strings)
@@ -270,7 +253,7 @@ def code_identity(entries: tuple[str, ...], exclude: frozenset[str] = frozenset(
     """The identity of the closure of ``entries`` (cached per process: the CLI derives it on every run)."""
     modules = closure(entries, exclude)
     digests = {module: _parsed(module)[0] for module in modules}
-    _parse_cache().save()
+    _save_parse_cache()
     for name in sorted({name for module in modules for name in _parsed(module)[2]}):
         digests[data_files()[name].relative_to(REPOSITORY_ROOT).as_posix()] = _data_digest(name)
     payload = json.dumps({"version": version, "sources": digests}, sort_keys=True)

@@ -37,6 +37,48 @@ RACY_WINDOW_NS = 2_000_000_000
 """A file modified less than this before it was hashed is re-hashed next time (2 s: FAT's granularity)."""
 
 
+class JsonCacheFile:
+    """A local cache of ``key -> JSON value`` entries kept in one JSON file.
+
+    Read once (an absent or unreadable file is an empty cache: it only costs recomputing); written
+    atomically, only when an entry was set, merged over what other processes wrote meanwhile.
+
+    Args:
+        path: The JSON file; None keeps the cache in memory only.
+        limit: Keep only this many entries when saving, the newest (None: all).
+    """
+
+    def __init__(self, path: Path | None, limit: int | None = None) -> None:
+        self.path, self.limit = path, limit
+        self.entries: dict[str, Any] = self._read()
+        self._changed = False
+
+    def _read(self) -> dict[str, Any]:
+        if self.path is None or not self.path.is_file():
+            return {}
+        try:
+            entries = json.loads(self.path.read_text())
+        except (json.JSONDecodeError, OSError):
+            return {}
+        return entries if isinstance(entries, dict) else {}
+
+    def set(self, key: str, value: Any) -> None:
+        """Set one entry (written by the next ``save``)."""
+        self.entries[key] = value
+        self._changed = True
+
+    def save(self) -> None:
+        """Write the file if an entry was set (its directory is created)."""
+        if self.path is None or not self._changed:
+            return
+        entries = {**self._read(), **self.entries}
+        if self.limit is not None:
+            entries = dict(list(entries.items())[-self.limit :])  # insertion order: the oldest go first
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        write_atomically(self.path, lambda handle: handle.write(json.dumps(entries).encode()))
+        self._changed = False
+
+
 class FileHashes:
     """SHA-256 of local files, cached by stat key in a JSON file.
 
@@ -47,9 +89,7 @@ class FileHashes:
     """
 
     def __init__(self, cache_file: Path | None = None) -> None:
-        self.cache_file = cache_file
-        self._entries: dict[str, list[Any]] = self._load()
-        self._changed = False
+        self._cache = JsonCacheFile(cache_file)
         self.hashed = 0
         """Files read (not found in the cache) by this object."""
 
@@ -58,20 +98,11 @@ class FileHashes:
         """The cache of a workspace (on local disk, see the module docstring)."""
         return cls(workspace.local_directory(HASHES_DIRECTORY) / HASHES_FILE)
 
-    def _load(self) -> dict[str, list[Any]]:
-        if self.cache_file is None or not self.cache_file.is_file():
-            return {}
-        try:
-            entries = json.loads(self.cache_file.read_text())
-        except (json.JSONDecodeError, OSError):
-            return {}  # an unreadable cache only costs re-hashing
-        return entries if isinstance(entries, dict) else {}
-
     def sha256(self, path: str | os.PathLike) -> str:
         """SHA-256 of a file's bytes, from the cache when its size, mtime and inode are unchanged."""
         key = str(Path(path).resolve())
         stat = os.stat(key)
-        cached = self._entries.get(key)
+        cached = self._cache.entries.get(key)
         if cached is not None and len(cached) == 5:
             size, mtime_ns, inode, hashed_at_ns, digest = cached
             unchanged = (size, mtime_ns, inode) == (stat.st_size, stat.st_mtime_ns, stat.st_ino)
@@ -80,17 +111,12 @@ class FileHashes:
         hashed_at_ns = time.time_ns()
         digest = file_sha256(key)
         self.hashed += 1
-        self._entries[key] = [stat.st_size, stat.st_mtime_ns, stat.st_ino, hashed_at_ns, digest]
-        self._changed = True
+        self._cache.set(key, [stat.st_size, stat.st_mtime_ns, stat.st_ino, hashed_at_ns, digest])
         return digest
 
     def save(self) -> None:
         """Write the cache if it changed, merged over what other processes wrote meanwhile."""
-        if self.cache_file is None or not self._changed:
-            return
-        entries = {**self._load(), **self._entries}
-        write_atomically(self.cache_file, lambda handle: handle.write(json.dumps(entries).encode()))
-        self._changed = False
+        self._cache.save()
 
     def __enter__(self) -> FileHashes:
         return self
