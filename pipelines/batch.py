@@ -15,12 +15,7 @@ from typing import Any
 
 from tqdm.auto import tqdm
 
-from datasets.errors import (
-    ENVIRONMENT_RETRIES,
-    EnvironmentFailure,
-    describe_environment_failure,
-    is_environment_error,
-)
+from datasets.errors import ENVIRONMENT_RETRIES, EnvironmentFailure, describe_environment_failure, is_environment_error
 from datasets.storage import Location
 from datasets.store import (
     WORLD_ARRAY,

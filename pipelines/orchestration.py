@@ -18,15 +18,13 @@ plain definitions that import Prefect only when they run under it (importing Pre
 from __future__ import annotations
 
 import functools
+import importlib
 import inspect
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:
-    import prefect
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -74,63 +72,55 @@ def flow_name(flow: Any) -> str:
     return getattr(flow, "name", None) or flow.__name__
 
 
-class FlowDefinition:
-    """A flow: its function and its Prefect options (``flow``).
-
-    Calling it inside an in-process flow runs it in-process (``run_in_process``); otherwise it runs as a
-    Prefect flow (a subflow under a Prefect flow run).
+class _Definition:
+    """A flow's or task's function and its Prefect options; ``prefect()`` makes the Prefect object once.
 
     Attributes:
-        fn: The flow's function.
-        name: The flow's name (``preprocess-amass``).
-        options: Keyword arguments of ``prefect.Flow`` (``log_prints``, ...).
+        fn: The function.
+        name: The flow's or task's name (``preprocess-amass``).
+        options: Keyword arguments of the Prefect class (``log_prints``, ``retries``, ...).
     """
+
+    prefect_class = ""
+    """``"Flow"`` or ``"Task"``: the class of ``prefect`` that ``prefect()`` makes."""
 
     def __init__(self, fn: Callable[..., Any], name: str, options: Mapping[str, Any]) -> None:
         functools.update_wrapper(self, fn)
         self.fn, self.name, self.options = fn, name, dict(options)
-        self._prefect: prefect.Flow | None = None
+        self._prefect: Any = None
+
+    def prefect(self) -> Any:
+        """The ``prefect.Flow`` or ``prefect.Task`` of this definition, made (and Prefect imported) on first use."""
+        if self._prefect is None:
+            made = getattr(importlib.import_module("prefect"), self.prefect_class)
+            self._prefect = made(fn=self.fn, name=self.name, **self.options)
+        return self._prefect
+
+
+class FlowDefinition(_Definition):
+    """A flow (``flow``).
+
+    Calling it inside an in-process flow runs it in-process (``run_in_process``); otherwise it runs as a
+    Prefect flow (a subflow under a Prefect flow run).
+    """
+
+    prefect_class = "Flow"
 
     def __call__(self, **parameters: Any) -> Any:  # noqa: D102 - see the class
         if flow_call() is not None:
             return run_in_process(self, parameters)
         return self.prefect()(**parameters)
 
-    def prefect(self) -> prefect.Flow:
-        """The ``prefect.Flow`` of this definition, made (and Prefect imported) on first use."""
-        if self._prefect is None:
-            from prefect import Flow
 
-            self._prefect = Flow(fn=self.fn, name=self.name, **self.options)
-        return self._prefect
+class TaskDefinition(_Definition):
+    """A flow's task (``task``): a plain call while its flow runs in-process, else its ``prefect.Task``."""
 
-
-class TaskDefinition:
-    """A flow's task: a plain call while its flow runs in-process, else a ``prefect.Task`` (``task``).
-
-    Attributes:
-        fn: The task's function.
-        name: The task's name.
-        options: Keyword arguments of ``prefect.Task`` (``retries``, ``retry_delay_seconds``, ...).
-    """
-
-    def __init__(self, fn: Callable[..., Any], name: str, options: Mapping[str, Any]) -> None:
-        functools.update_wrapper(self, fn)
-        self.fn, self.name, self.options = fn, name, dict(options)
-        self._prefect: prefect.Task | None = None
+    prefect_class = "Task"
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:  # noqa: D102 - see the class
         if flow_call() is not None:
             return self.fn(*args, **kwargs)
         return self.prefect()(*args, **kwargs)
-
-    def prefect(self) -> prefect.Task:
-        """The ``prefect.Task`` of this definition, made (and Prefect imported) on first use."""
-        if self._prefect is None:
-            from prefect import Task
-
-            self._prefect = Task(fn=self.fn, name=self.name, **self.options)
-        return self._prefect
 
 
 def flow(name: str, **options: Any) -> Callable[[Callable[..., Any]], FlowDefinition]:

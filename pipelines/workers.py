@@ -173,6 +173,11 @@ def check_workers_and_address(workers: int | None, address: str | None) -> str |
     return address
 
 
+def _local_count(workers: int | None) -> int:
+    """Local workers asked for: ``workers``, or one per core when None."""
+    return workers if workers is not None else os.cpu_count() or 1
+
+
 @contextmanager
 def open_workers(
     workers: int | None = None, address: str | None = None, quiet: bool = False, items: int | None = None
@@ -196,7 +201,7 @@ def open_workers(
             _say(runner, quiet)
             yield runner
         return
-    count = workers if workers is not None else os.cpu_count() or 1
+    count = _local_count(workers)
     if workers is None and items is not None and items < IN_PROCESS_BELOW_ITEMS and count > 1:
         count = 1
         if not quiet:
@@ -257,7 +262,7 @@ def forked_early(workers: int | None = None, address: str | None = None) -> Iter
     Raises:
         ValueError: see ``check_workers_and_address``.
     """
-    count = workers if workers is not None else os.cpu_count() or 1
+    count = _local_count(workers)
     if check_workers_and_address(workers, address) or count == 1:
         yield
         return
