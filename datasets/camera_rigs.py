@@ -71,7 +71,7 @@ def h36m_cameras(subject: str) -> list[Camera]:
 def _h36m_rig(subject: str) -> tuple[Camera, ...]:
     """``h36m_cameras``, built once per subject: an AMASS conversion films every file with one rig.
 
-    The extrinsic arrays are read-only because every caller shares them.
+    Sharing is safe: a ``Camera`` keeps read-only copies of its arrays.
     """
     data = _camera_file("h36m_cameras.json")
     extrinsics = _subject_extrinsics(data, "Human3.6M", subject)
@@ -82,8 +82,6 @@ def _h36m_rig(subject: str) -> tuple[Camera, ...]:
         (fx, fy), (cx, cy) = intrinsics["focal_length"], intrinsics["center"]
         width, height = intrinsics["image_size"]
         distortion = tuple(intrinsics["radial_distortion"]), tuple(intrinsics["tangential_distortion"])
-        rotation.setflags(write=False)
-        translation.setflags(write=False)
         cameras.append(Camera(camera_id, fx, fy, cx, cy, width, height, rotation, translation, *distortion))
     return tuple(cameras)
 

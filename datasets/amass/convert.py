@@ -3,8 +3,9 @@
 ``convert_amass_file(item, config)`` is the unit of parallel work: a top-level function of plain, picklable
 arguments that never raises for a bad file; it returns ``list[View]`` or a ``Rejection`` whose ``reason`` is
 one of ``RejectionReason``. Body models and regressors are loaded once per process (``lru_cache`` keyed by
-paths), so calling it many times in one Dask worker costs one load per model. ``datasets.amass.checks.check_inputs``
-runs once before any work and raises for inputs that would fail every file.
+paths), so calling it many times in one Dask worker costs one load per model.
+``datasets.amass.checks.check_inputs`` runs once before any work and raises for inputs that would fail every
+file.
 
 Pipeline per file: read and validate the arrays; pick the gender's model (``AmassConfig.unknown_gender``);
 plan the resampling to ``config.fps`` and evaluate the fast joint model (``datasets.amass.fast_joints``) at
