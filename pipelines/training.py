@@ -74,9 +74,11 @@ def evaluate_version(workspace: str, checkpoint: str, data: str, split: str, pre
     data_manifest = registry.resolve(data)
     config = load_config(EvaluationConfig, "evaluation", preset, {"split": split})
     hashed = {**to_jsonable(config), "precision": resolve_precision(config.precision, resolve_device(device))}
+    # An imported checkpoint has no training records: its version has no "metrics" output.
+    checkpoint_reads = tuple(name for name in ("checkpoint_best", "metrics") if name in checkpoint_manifest.outputs)
     run = StageRun(
         registry, "evaluate", config=hashed, parents=[checkpoint_manifest.id, data_manifest.id],
-        reads={checkpoint_manifest.id: ("checkpoint_best", "metrics"), data_manifest.id: ("store",)},
+        reads={checkpoint_manifest.id: checkpoint_reads, data_manifest.id: ("store",)},
         code=model_stage_code_identity("evaluate", model), runtime={"device": device},
     )  # fmt: skip
     existing = run.existing()
@@ -88,7 +90,8 @@ def evaluate_version(workspace: str, checkpoint: str, data: str, split: str, pre
     shutil.rmtree(scratch, ignore_errors=True)
     with run:
         checkpoint_file = local_output(registry, checkpoint_manifest, "checkpoint_best")
-        local_output(registry, checkpoint_manifest, "metrics")  # beside the checkpoint: the report plots its curves
+        if "metrics" in checkpoint_reads:  # beside the checkpoint: the report plots its curves
+            local_output(registry, checkpoint_manifest, "metrics")
         result = evaluate(checkpoint_file, store, config, scratch, device=device)
 
         def publish_file(path: Path) -> dict[str, Any]:
