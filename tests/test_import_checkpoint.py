@@ -96,7 +96,9 @@ def test_uplift_upsample_h5_reproduces_the_released_keras_model(tmp_path):
 def test_mixste_bin_reproduces_the_released_model(tmp_path):
     """The released dict's ``model_pos`` (``module.`` keys) gives the released (2, 9, 17, 3) output."""
     arrays, _ = _outputs("mixste")
-    imported = import_released(GOLDEN / "released_checkpoint_mixste.bin", "mixste", str(mixste_preset(tmp_path)), "demo")
+    imported = import_released(
+        GOLDEN / "released_checkpoint_mixste.bin", "mixste", str(mixste_preset(tmp_path)), "demo"
+    )
     model, _ = load_model(imported.checkpoint)
     with torch.no_grad():
         output = model(torch.from_numpy(arrays["keypoints"]))

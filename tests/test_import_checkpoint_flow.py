@@ -85,8 +85,9 @@ def test_evaluate_and_finetune_accept_the_imported_checkpoint(imported, tmp_path
     store = _store(tmp_path / "store")
     result = evaluate(path, store, EvaluationConfig(plots=False), tmp_path / "evaluation", device="cpu")
     assert result.frames == 30 and np.isfinite(result.summary["mpjpe_mm"])
-    config = TrainingConfig(epochs=1, steps_per_epoch=1, batch_size=2, learning_rate=1e-20, weight_decay=0.0,
-                            progress_bar=False)
+    config = TrainingConfig(
+        epochs=1, steps_per_epoch=1, batch_size=2, learning_rate=1e-20, weight_decay=0.0, progress_bar=False
+    )
     run = train("mixste", str(preset), store, None, config, tmp_path / "finetune", init_checkpoint=path, device="cpu")
     finetuned = load_checkpoint(run.checkpoint_last)["state"]["model"]
     imported_state = load_checkpoint(path)["state"]["model"]

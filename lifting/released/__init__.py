@@ -1,4 +1,4 @@
-"""The authors' released weights (Uplift-and-Upsample ``.h5``, MixSTE ``.bin``, Strided Transformer ``.pth``) as checkpoints.
+"""The authors' released weights (Uplift-and-Upsample ``.h5``, MixSTE ``.bin``, Strided ``.pth``) as checkpoints.
 
     imported = import_released("h36m_351.h5", "uplift-upsample", "h36m-351")
     save_checkpoint(Path("checkpoint_best.pt"), imported.checkpoint)

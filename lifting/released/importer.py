@@ -144,7 +144,9 @@ def fit_differences(mapped: Mapping[str, np.ndarray], expected: Mapping[str, tor
     return differences
 
 
-def import_released(path: str | Path, model: str, preset: str, training_preset: str | None = None) -> ImportedCheckpoint:
+def import_released(
+    path: str | Path, model: str, preset: str, training_preset: str | None = None
+) -> ImportedCheckpoint:
     """Read a released weights file into a checkpoint of ``model`` built from ``preset``.
 
     Args:

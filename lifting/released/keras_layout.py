@@ -102,7 +102,8 @@ def read_keras_h5(path: str | Path) -> dict[str, list[tuple[str, np.ndarray]]]:
     """
     try:
         with h5py.File(path, "r") as handle:
-            root = handle["model_weights"] if "layer_names" not in handle.attrs and "model_weights" in handle else handle
+            nested = "layer_names" not in handle.attrs and "model_weights" in handle
+            root = handle["model_weights"] if nested else handle
             if "layer_names" not in root.attrs and "layer_names0" not in root.attrs:
                 raise ValueError(f"{path} is an HDF5 file but not a Keras weights file (no 'layer_names' attribute)")
             return {
@@ -125,7 +126,7 @@ def _layer_target(layer: str) -> tuple[str, Sequence[tuple[str, str]]] | None:
 
 
 def _to_torch_layout(tail: str, value: np.ndarray) -> np.ndarray:
-    """Keras ``Dense`` kernels ``(in, out)`` -> ``(out, in)``; ``Conv1D`` kernels ``(k, in, out)`` -> ``(out, in, k)``."""
+    """Keras ``Dense`` kernels ``(in, out)`` -> ``(out, in)``; ``Conv1D`` ``(k, in, out)`` -> ``(out, in, k)``."""
     if tail == "kernel":
         return np.ascontiguousarray(value.T if value.ndim == 2 else value.transpose(2, 1, 0))
     return value

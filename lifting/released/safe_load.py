@@ -103,7 +103,7 @@ def load_released_torch_file(path: str | Path) -> Any:
     try:
         with torch.serialization.safe_globals(list(numpy_safe_globals())):
             return torch.load(Path(path), map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError as error:
+    except pickle.UnpicklingError:
         try:
             asked = refused_global(path)
         except ValueError as scan_error:

@@ -20,7 +20,9 @@ def import_checkpoint_command(
     ],
     preset: Annotated[
         str,
-        typer.Option(help="Model preset of the released config (presets/models/<model>/, e.g. h36m-351), or a YAML file."),
+        typer.Option(
+            help="Model preset of the released config (presets/models/<model>/, e.g. h36m-351), or a YAML file."
+        ),
     ],
     training_preset: Annotated[
         str | None,

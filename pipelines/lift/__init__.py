@@ -1,2 +1,1 @@
-"""Flows that bring 2D keypoints and released weights to 3D: ``import-checkpoint`` (the authors' released weights as a
-checkpoint version)."""
+"""Flows that bring keypoints and released weights to 3D: ``import-checkpoint`` (released weights -> checkpoint)."""

@@ -23,17 +23,21 @@ released), drawn per ``model.weights`` entry from ``numpy.random.default_rng(4)`
 
 MixSTE (JinluZhang1126/MixSTE) and Strided Transformer (Vegetebird/StridedTransformer-Pose3D) run with this
 repository's torch 2.13 and einops 0.8.2; MixSTE's ``common/model_cross.py`` also imports ``timm`` and
-``local_attention``, given as the stand-ins ``make_released_goldens.py`` describes (``--standins``)::
+``local_attention``, given as the stand-ins ``make_released_goldens.py`` describes (``--standins``: ``timm``'s
+``DropPath`` as the identity, ``trunc_normal_`` as torch's, ``to_2tuple``, ``register_model`` returning its
+argument, the ImageNet mean and std constants; an unused ``local_attention.LocalAttention`` class)::
 
+    pip install --target /tmp/scratch-importckpt/extra einops==0.8.2
     PYTHONPATH=/tmp/scratch-importckpt/extra python tests/golden/make_released_checkpoints.py torch \\
         --mixste /tmp/scratch-importckpt/MixSTE --strided /tmp/scratch-importckpt/StridedTransformer-Pose3D \\
         --standins /tmp/scratch-importckpt/standins --out tests/golden
 
 MixSTE's file is the dict its ``run.py`` saves (``epoch``, ``lr``, ``random_state`` of a NumPy ``RandomState``,
-``optimizer`` of an AdamW that took no step (its state empty: a small file), ``model_pos`` of the model wrapped in ``nn.DataParallel``); Strided's is the
-``state_dict()`` that ``common/utils.py``'s ``save_model`` writes as ``no_refine_*.pth``. Both float32,
-evaluation mode, weights from ``torch.Generator`` seeds 5 (MixSTE) and 6 (Strided) as ``make_released_goldens``'s
-``randomise`` draws them. Sizes are recorded in each outputs file (``sizes/<name>``) for the tests.
+``optimizer`` of an AdamW that took no step (its state empty: a small file), ``model_pos`` of the model wrapped
+in ``nn.DataParallel``); Strided's is the ``state_dict()`` that ``common/utils.py``'s ``save_model`` writes as
+``no_refine_*.pth``. Both float32, evaluation mode, weights from ``torch.Generator`` seeds 5 (MixSTE) and 6
+(Strided) as ``make_released_goldens``'s ``randomise`` draws them. Sizes are recorded in each outputs file
+(``sizes/<name>``) for the tests.
 """
 
 from __future__ import annotations
@@ -78,6 +82,7 @@ def uplift_upsample(repo: Path, out: Path) -> None:
     from common.net.uplift_upsample_transformer import UpliftUpsampleTransformer
 
     sizes = UPLIFT_SIZES
+    # The arguments build_uplift_upsample_transformer passes for the released configs, at the reduced sizes.
     model = UpliftUpsampleTransformer(
         full_output=True, num_frames=sizes["SEQUENCE_LENGTH"], num_keypoints=JOINTS,
         spatial_d_model=sizes["SPATIAL_EMBED_DIM"], temporal_d_model=sizes["TEMPORAL_EMBED_DIM"],
@@ -86,7 +91,7 @@ def uplift_upsample(repo: Path, out: Path) -> None:
         mlp_ratio=sizes["MLP_RATIO"], qkv_bias=True, attn_drop_rate=0.0, drop_rate=0.0, drop_path_rate=[0.1, 0.1, 0.0],
         output_bn=False, has_strided_input=True, first_strided_token_attention_layer=1, token_mask_rate=0.0,
         learnable_masked_token=False,
-    )  # fmt: skip  (the arguments build_uplift_upsample_transformer passes for the released configs)
+    )  # fmt: skip
     n = sizes["SEQUENCE_LENGTH"]
     model.build([(BATCH, n, JOINTS, 2), (BATCH, n)])
     rng = np.random.default_rng(4)
