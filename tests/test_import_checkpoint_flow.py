@@ -19,12 +19,14 @@ from conftest import synthetic_views
 from test_import_checkpoint import GOLDEN, mixste_preset, strided_preset
 
 from datasets.skeletons import get_skeleton
-from datasets.store import PoseStore, write_store
+from datasets.store import write_store
+from datasets.store.reader import open_store
 from datasets.workspace import Workspace
-from lifting.evaluation import EvaluationConfig, evaluate
 from lifting.training import TrainingConfig, load_checkpoint, train
 from pipelines.lift.import_checkpoint import import_checkpoint
 from pipelines.orchestration import run_in_process
+from pipelines.training import evaluate_version
+from pipelines.versioning import StageRun
 
 REPOSITORY_ROOT = Path(__file__).resolve().parents[1]
 MIXSTE_FILE = GOLDEN / "released_checkpoint_mixste.bin"
@@ -67,27 +69,33 @@ def test_the_version_records_the_file_hash_the_preset_and_the_mapping_code(impor
     assert checkpoint["model"]["name"] == "mixste" and checkpoint["model"]["config"] == manifest.config["model_config"]
 
 
-def _store(directory: Path) -> PoseStore:
-    """Two synthetic Human3.6M views (conftest): S9 test (30 frames), S1 train (40 frames)."""
+def _store_version(workspace: Path):
+    """A pose store version of two synthetic Human3.6M views (conftest): S9 test (30 frames), S1 train (40)."""
     views = synthetic_views([30, 40])
     for view, (subject, split) in zip(views, (("S9", "test"), ("S1", "train")), strict=True):
         view.subject, view.split, view.dataset, view.action = subject, split, "h36m", "Walking"
-    write_store(directory, views, "h36m17", get_skeleton("h36m17").joint_names)
-    return PoseStore(directory)
+    run = StageRun(workspace, "preprocess-test", config={"views": "synthetic S9 test, S1 train"})
+    with run:
+        snapshot = write_store(run.directory / "store", views, "h36m17", get_skeleton("h36m17").joint_names)
+        return run.publish(counts={"views": 2}, outputs={"store": run.store_output(run.directory / "store", snapshot)})
 
 
-def test_evaluate_and_finetune_accept_the_imported_checkpoint(imported, tmp_path):
-    """Evaluation scores the imported weights (finite MPJPE on the S9 view); finetuning starts from them: one
-    AdamW step moves a weight by about the learning rate (1e-20, no weight decay), invisible next to weights of
-    about 0.3 in float32, so the finetuned weights equal the imported ones."""
+def test_evaluate_and_finetune_accept_the_imported_checkpoint(imported, tmp_path, monkeypatch):
+    """The ``evaluate`` task scores the imported version (it has no training metrics) on a store version: 30
+    frames, a finite MPJPE. Finetuning starts from it: one AdamW step moves a weight by about the learning rate
+    (1e-20, no weight decay), invisible next to weights of about 0.3 in float32, so the finetuned weights equal
+    the imported ones."""
     workspace, version, _, preset = imported
+    monkeypatch.setenv("MOCAPLIFT_CACHE", str(tmp_path / "cache"))
+    data = _store_version(workspace)
+    evaluation = evaluate_version.fn(str(workspace), version, data.id, "test", "quick", "cpu")
+    assert list(evaluation.parents) == [version, data.id] and evaluation.counts["frames"] == 30
+    assert np.isfinite(evaluation.metadata["summary"]["mpjpe_mm"])
     path = Workspace(workspace).output_path(Workspace(workspace).get(version), "checkpoint_best")
-    store = _store(tmp_path / "store")
-    result = evaluate(path, store, EvaluationConfig(plots=False), tmp_path / "evaluation", device="cpu")
-    assert result.frames == 30 and np.isfinite(result.summary["mpjpe_mm"])
     config = TrainingConfig(
         epochs=1, steps_per_epoch=1, batch_size=2, learning_rate=1e-20, weight_decay=0.0, progress_bar=False
     )
+    store = open_store(workspace, data.id)
     run = train("mixste", str(preset), store, None, config, tmp_path / "finetune", init_checkpoint=path, device="cpu")
     finetuned = load_checkpoint(run.checkpoint_last)["state"]["model"]
     imported_state = load_checkpoint(path)["state"]["model"]
