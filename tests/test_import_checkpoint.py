@@ -179,6 +179,17 @@ def test_a_file_of_another_model_is_refused(tmp_path):
         import_released(GOLDEN / "released_checkpoint_strided.pth", "mixste", str(mixste_preset(tmp_path)), "demo")
 
 
+@pytest.mark.parametrize(
+    ("source", "model", "message"),
+    [("released_checkpoint_uplift_upsample.h5", "mixste", r"is not a PyTorch weights file \(not a pickle"),
+     ("released_checkpoint_mixste.bin", "uplift-upsample", r"is not a readable HDF5 file")],
+)  # fmt: skip
+def test_a_file_of_another_format_is_one_error_naming_it(tmp_path, source, model, message):
+    preset = mixste_preset(tmp_path) if model == "mixste" else uplift_upsample_preset(tmp_path)
+    with pytest.raises(ValueError, match=rf"{source} {message}"):
+        import_released(GOLDEN / source, model, str(preset), "demo")
+
+
 def test_an_h5_without_a_layer_names_the_missing_keys(tmp_path):
     """The released file without its ``temporal_fc`` layer (the sequence head): both head tensors are missing."""
     truncated = tmp_path / "truncated.h5"

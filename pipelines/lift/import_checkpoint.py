@@ -8,6 +8,9 @@ the model's modules), so importing the same file again reuses it wherever the fi
 ``checkpoint_best``, is what ``finetune --init``, ``evaluate --checkpoint`` and ``lift --checkpoint`` read from a
 trained version; it has no ``metrics`` (nothing was trained). The reading, mapping and checking are
 ``lifting.released.import_released``.
+
+It is a command, not a Prefect deployment (``pipelines.serve.FLOWS``): it reads a file on this machine, and every
+deployment must run with no parameters.
 """
 
 from __future__ import annotations
