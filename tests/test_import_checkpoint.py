@@ -1,12 +1,13 @@
 """Released weights imported as checkpoints reproduce the released models' outputs; unsafe or wrong files are refused.
 
-The fixtures ``tests/golden/released_checkpoint_*`` were written once by ``tests/golden/make_released_checkpoints.py``
-(its docstring gives the commands) with the authors' own code: a reduced Uplift-and-Upsample Keras model saved with
-``save_weights(".h5")`` (9 tokens at s_out 5, widths 8 / 16, 2 heads, strides [3, 3]), a reduced ``MixSTE2`` saved in
-the dict its ``run.py`` writes (9 frames, width 8, depth 2, 2 heads), and a reduced Strided Transformer ``Model``
-saved as its ``no_refine_*.pth`` (27 frames, strides [3, 3, 3], width 8, FFN 16, 1 vanilla layer), every weight
-random, each run in float32 on a random input whose outputs are stored beside it. Their sizes are stored in the
-outputs files (``sizes/<released name>``); the presets below are written from them, in our field names.
+The fixtures ``tests/golden/released_checkpoint_*`` (weights files gzipped) were written once by
+``tests/golden/make_released_checkpoints.py`` (its docstring gives the commands) with the authors' own code: a
+reduced Uplift-and-Upsample Keras model saved with ``save_weights(".h5")`` (9 tokens at s_out 5, widths 8 / 16, 2
+heads, strides [3, 3]), a reduced ``MixSTE2`` saved in the dict its ``run.py`` writes (9 frames, width 8, depth 2,
+2 heads), and a reduced Strided Transformer ``Model`` saved as its ``no_refine_*.pth`` (27 frames, strides
+[3, 3, 3], width 8, FFN 16, 1 vanilla layer), every weight random, each run in float32 on a random input whose
+outputs are stored beside it. Their sizes are stored in the outputs files (``sizes/<released name>``); the presets
+below are written from them, in our field names.
 
 Float32 through different kernels (TensorFlow's, or the same torch ops in another order) agrees to rounding:
 ``max |ours - released| <= 1e-5 * max |released|`` (the outputs reach about 20).
@@ -14,6 +15,7 @@ Float32 through different kernels (TensorFlow's, or the same torch ops in anothe
 
 from __future__ import annotations
 
+import gzip
 import os
 import pickle
 from pathlib import Path
@@ -30,6 +32,13 @@ from lifting.training.checkpoint import load_model
 
 GOLDEN = Path(__file__).parent / "golden"
 RELATIVE = 1e-5
+
+
+def released_file(name: str, directory: Path) -> Path:
+    """The released file ``name`` unpacked from ``tests/golden/<name>.gz`` into ``directory``."""
+    path = directory / name
+    path.write_bytes(gzip.decompress((GOLDEN / f"{name}.gz").read_bytes()))
+    return path
 
 
 def _outputs(name: str) -> tuple[dict[str, np.ndarray], dict[str, object]]:
@@ -83,8 +92,8 @@ def _assert_close(ours: torch.Tensor, released: np.ndarray) -> None:
 def test_uplift_upsample_h5_reproduces_the_released_keras_model(tmp_path):
     """Both outputs of the released Keras model (sequence (2, 9, 17, 3), centre (2, 17, 3)) on its key-frame mask."""
     arrays, _ = _outputs("uplift_upsample")
-    imported = import_released(GOLDEN / "released_checkpoint_uplift_upsample.h5", "uplift-upsample",
-                               str(uplift_upsample_preset(tmp_path)), "demo")  # fmt: skip
+    path = released_file("released_checkpoint_uplift_upsample.h5", tmp_path)
+    imported = import_released(path, "uplift-upsample", str(uplift_upsample_preset(tmp_path)), "demo")
     model, info = load_model(imported.checkpoint)
     with torch.no_grad():
         output = model(torch.from_numpy(arrays["keypoints"]), key_frame_mask=torch.from_numpy(arrays["key_frame_mask"]))
@@ -97,7 +106,7 @@ def test_mixste_bin_reproduces_the_released_model(tmp_path):
     """The released dict's ``model_pos`` (``module.`` keys) gives the released (2, 9, 17, 3) output."""
     arrays, _ = _outputs("mixste")
     imported = import_released(
-        GOLDEN / "released_checkpoint_mixste.bin", "mixste", str(mixste_preset(tmp_path)), "demo"
+        released_file("released_checkpoint_mixste.bin", tmp_path), "mixste", str(mixste_preset(tmp_path)), "demo"
     )
     model, _ = load_model(imported.checkpoint)
     with torch.no_grad():
@@ -110,7 +119,7 @@ def test_strided_pth_reproduces_the_released_model(tmp_path, variant):
     """The ``no_refine`` state dict as released, and re-saved the way a DataParallel run with the refinement module
     in the same dict would save it: both give the released centre (2, 17, 3) and sequence (2, 27, 17, 3)."""
     arrays, _ = _outputs("strided")
-    path = GOLDEN / "released_checkpoint_strided.pth"
+    path = released_file("released_checkpoint_strided.pth", tmp_path)
     if variant != "as released":
         state = torch.load(path, weights_only=True)
         state = {f"module.{key}": value for key, value in state.items()}
@@ -167,7 +176,7 @@ def test_a_file_of_another_size_names_the_first_differing_keys(tmp_path):
     """The reduced MixSTE (width 8) against a width-16 preset: the error names keys with both shapes, on one line."""
     preset = _preset(tmp_path, "wide", {"max_frames": 9, "dim": 16, "depth": 2, "num_heads": 2})
     with pytest.raises(ValueError) as raised:
-        import_released(GOLDEN / "released_checkpoint_mixste.bin", "mixste", str(preset), "demo")
+        import_released(released_file("released_checkpoint_mixste.bin", tmp_path), "mixste", str(preset), "demo")
     message = str(raised.value)
     assert "\n" not in message and "released_checkpoint_mixste.bin does not fit mixste" in message
     assert "file (8,), model (16,)" in message and "more" in message
@@ -176,7 +185,9 @@ def test_a_file_of_another_size_names_the_first_differing_keys(tmp_path):
 def test_a_file_of_another_model_is_refused(tmp_path):
     """A Strided state dict imported as MixSTE: it has no ``model_pos``."""
     with pytest.raises(ValueError, match=r"not a released MixSTE checkpoint: it has no 'model_pos'"):
-        import_released(GOLDEN / "released_checkpoint_strided.pth", "mixste", str(mixste_preset(tmp_path)), "demo")
+        import_released(
+            released_file("released_checkpoint_strided.pth", tmp_path), "mixste", str(mixste_preset(tmp_path)), "demo"
+        )
 
 
 @pytest.mark.parametrize(
@@ -187,13 +198,16 @@ def test_a_file_of_another_model_is_refused(tmp_path):
 def test_a_file_of_another_format_is_one_error_naming_it(tmp_path, source, model, message):
     preset = mixste_preset(tmp_path) if model == "mixste" else uplift_upsample_preset(tmp_path)
     with pytest.raises(ValueError, match=rf"{source} {message}"):
-        import_released(GOLDEN / source, model, str(preset), "demo")
+        import_released(released_file(source, tmp_path), model, str(preset), "demo")
 
 
 def test_an_h5_without_a_layer_names_the_missing_keys(tmp_path):
     """The released file without its ``temporal_fc`` layer (the sequence head): both head tensors are missing."""
     truncated = tmp_path / "truncated.h5"
-    with h5py.File(GOLDEN / "released_checkpoint_uplift_upsample.h5") as source, h5py.File(truncated, "w") as out:
+    with (
+        h5py.File(released_file("released_checkpoint_uplift_upsample.h5", tmp_path)) as source,
+        h5py.File(truncated, "w") as out,
+    ):
         names = [name.decode() if isinstance(name, bytes) else name for name in source.attrs["layer_names"]]
         kept = [name for name in names if name != "temporal_fc"]
         out.attrs["layer_names"] = np.array([name.encode() for name in kept])

@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 import torch
 from conftest import synthetic_views
-from test_import_checkpoint import GOLDEN, mixste_preset, strided_preset
+from test_import_checkpoint import mixste_preset, released_file, strided_preset
 
 from datasets.skeletons import get_skeleton
 from datasets.store import write_store
@@ -29,7 +29,7 @@ from pipelines.training import evaluate_version
 from pipelines.versioning import StageRun
 
 REPOSITORY_ROOT = Path(__file__).resolve().parents[1]
-MIXSTE_FILE = GOLDEN / "released_checkpoint_mixste.bin"
+MIXSTE_FILE = "released_checkpoint_mixste.bin"
 
 
 @pytest.fixture(scope="module")
@@ -37,11 +37,12 @@ def imported(tmp_path_factory) -> tuple[Path, str, str, Path]:
     """A workspace after importing the MixSTE fixture twice: (workspace, first id, second id, preset)."""
     directory = tmp_path_factory.mktemp("import")
     preset = mixste_preset(directory)
-    parameters = {"source": str(MIXSTE_FILE), "model": "mixste", "preset": str(preset), "training_preset": "demo",
+    source = released_file(MIXSTE_FILE, directory)
+    parameters = {"source": str(source), "model": "mixste", "preset": str(preset), "training_preset": "demo",
                   "workspace": str(directory / "workspace")}  # fmt: skip
     first = run_in_process(import_checkpoint, parameters)
     copy = directory / "elsewhere.bin"  # the same content under another name and place
-    copy.write_bytes(MIXSTE_FILE.read_bytes())
+    copy.write_bytes(source.read_bytes())
     second = run_in_process(import_checkpoint, {**parameters, "source": str(copy)})
     return directory / "workspace", first, second, preset
 
@@ -52,12 +53,13 @@ def test_importing_the_same_file_again_reuses_the_version(imported):
     assert [manifest.id for manifest in Workspace(workspace).manifests("import-checkpoint")] == [first]
 
 
-def test_the_version_records_the_file_hash_the_preset_and_the_mapping_code(imported):
+def test_the_version_records_the_file_hash_the_preset_and_the_mapping_code(imported, tmp_path):
     """The file's SHA-256 (computed here with hashlib), the preset and its resolved config, and the importer's
     modules in the code identity; the checkpoint holds the config exactly as a trained one does."""
     workspace, version, _, preset = imported
     manifest = Workspace(workspace).get(version)
-    assert manifest.inputs == {"source_sha256": hashlib.sha256(MIXSTE_FILE.read_bytes()).hexdigest()}
+    unpacked = released_file(MIXSTE_FILE, tmp_path)
+    assert manifest.inputs == {"source_sha256": hashlib.sha256(unpacked.read_bytes()).hexdigest()}
     assert manifest.config["model"] == "mixste" and manifest.config["model_preset"] == str(preset)
     assert manifest.config["model_config"]["dim"] == 8 and manifest.config["model_config"]["depth"] == 2
     assert manifest.config["released"]["repository"] == "JinluZhang1126/MixSTE"

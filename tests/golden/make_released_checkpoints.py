@@ -37,12 +37,13 @@ MixSTE's file is the dict its ``run.py`` saves (``epoch``, ``lr``, ``random_stat
 in ``nn.DataParallel``); Strided's is the ``state_dict()`` that ``common/utils.py``'s ``save_model`` writes as
 ``no_refine_*.pth``. Both float32, evaluation mode, weights from ``torch.Generator`` seeds 5 (MixSTE) and 6
 (Strided) as ``make_released_goldens``'s ``randomise`` draws them. Sizes are recorded in each outputs file
-(``sizes/<name>``) for the tests.
+(``sizes/<name>``) for the tests. Each weights file is kept gzipped (``gzip_fixture``); the tests unpack it.
 """
 
 from __future__ import annotations
 
 import argparse
+import gzip
 import sys
 from pathlib import Path
 from types import SimpleNamespace
@@ -59,6 +60,19 @@ MIXSTE_SIZES = {"num_frame": 9, "embed_dim_ratio": 8, "depth": 2, "num_heads": 2
 STRIDED_SIZES = {"frames": 27, "stride_num": [3, 3, 3], "channel": 8, "d_hid": 16, "layers": 1}
 BATCH = 2
 JOINTS = 17
+
+
+def gzip_fixture(path: Path) -> Path:
+    """Replace a written file by ``<name>.gz`` (no timestamp inside: the same bytes every run); returns it.
+
+    The released formats pad generously (HDF5 headers, 64-byte-aligned zip members): gzip keeps the files a
+    third of their size, and the tests unpack the exact bytes the released code wrote.
+    """
+    packed = path.with_name(path.name + ".gz")
+    with gzip.GzipFile(packed, "wb", compresslevel=9, mtime=0) as handle:
+        handle.write(path.read_bytes())
+    path.unlink()
+    return packed
 
 
 def _bool_trainable() -> None:
@@ -103,6 +117,7 @@ def uplift_upsample(repo: Path, out: Path) -> None:
     mask = np.tile(np.asarray(UPLIFT_KEY_FRAMES, dtype=bool), (BATCH, 1))
     sequence, centre = model([tf.constant(keypoints), tf.constant(mask)], training=False)
     model.save_weights(str(out / "released_checkpoint_uplift_upsample.h5"))
+    gzip_fixture(out / "released_checkpoint_uplift_upsample.h5")
     sizes_flat = {f"sizes/{k}": np.asarray(v) for k, v in sizes.items()}
     np.savez_compressed(out / "released_checkpoint_uplift_upsample_outputs.npz", keypoints=keypoints,
                         key_frame_mask=mask, sequence=sequence.numpy(), centre=centre.numpy()[:, :, :],
@@ -147,6 +162,7 @@ def mixste(repo: Path, standins: Path, out: Path) -> None:
     torch.save({"epoch": 3, "lr": 3.9e-5, "random_state": np.random.RandomState(1234).get_state(),
                 "optimizer": optimizer.state_dict(), "model_pos": wrapped.state_dict()},
                out / "released_checkpoint_mixste.bin")  # fmt: skip
+    gzip_fixture(out / "released_checkpoint_mixste.bin")
     sizes = {f"sizes/{k}": np.asarray(v) for k, v in MIXSTE_SIZES.items()}
     np.savez_compressed(out / "released_checkpoint_mixste_outputs.npz", keypoints=keypoints.numpy(),
                         sequence=sequence.numpy(), **sizes)  # fmt: skip
@@ -166,6 +182,7 @@ def strided(repo: Path, out: Path) -> None:
     with torch.no_grad():
         centre, sequence = model(keypoints.clone())
     torch.save(model.state_dict(), out / "released_checkpoint_strided.pth")
+    gzip_fixture(out / "released_checkpoint_strided.pth")
     sizes = {f"sizes/{k}": np.asarray(v) for k, v in STRIDED_SIZES.items()}
     np.savez_compressed(out / "released_checkpoint_strided_outputs.npz", keypoints=keypoints.numpy(),
                         centre=centre[:, 0].numpy(), sequence=sequence.numpy(), **sizes)  # fmt: skip
