@@ -63,6 +63,7 @@ def test_the_version_records_the_file_hash_the_preset_and_the_mapping_code(impor
     assert manifest.config["model"] == "mixste" and manifest.config["model_preset"] == str(preset)
     assert manifest.config["model_config"]["dim"] == 8 and manifest.config["model_config"]["depth"] == 2
     assert manifest.config["released"]["repository"] == "JinluZhang1126/MixSTE"
+    assert manifest.config["fps"] == 50.0  # MixSTE trained on Human3.6M at 50 Hz (VideoPose3D's files)
     assert {"lifting.released.importer", "lifting.released.torch_layouts", "lifting.models.mixste"} <= set(
         manifest.code["sources"]
     )

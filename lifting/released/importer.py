@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from datasets.amass.config import H36M_FPS
 from datasets.config import available_presets, load_config, to_jsonable
 from datasets.skeletons import get_skeleton
 from lifting.models import load_model_config
@@ -49,11 +50,15 @@ class ReleasedFormat:
         repository: The GitHub repository of the released code and files.
         files: The released file kind, as the help and the docs name it.
         read: ``(path, model config) -> (our name -> array, released keys left out on purpose)``.
+        frame_rate: Frame rate of the poses the released models were trained on, Hz (what ``lift`` resamples
+            keypoints to): Human3.6M's 50 Hz for all three (Uplift-and-Upsample's AMASS model too: its AMASS
+            data is resampled to that rate).
     """
 
     repository: str
     files: str
     read: Callable[[Path, Any], tuple[dict[str, np.ndarray], tuple[str, ...]]]
+    frame_rate: float = H36M_FPS
 
 
 def _arrays(state: Mapping[str, Any], path: Path) -> dict[str, np.ndarray]:

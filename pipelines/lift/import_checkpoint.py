@@ -3,7 +3,8 @@
     version = import_checkpoint("h36m_351.h5", model="uplift-upsample", preset="h36m-351")
 
 The version's id follows the file's content (SHA-256), the model, its preset and resolved config, the training
-preset and the importer's code (``pipelines.code_identity``, stage ``import-checkpoint``: ``lifting.released`` and
+preset, the frame rate the released model was trained at (``fps``, what ``lift`` resamples keypoints to) and the
+importer's code (``pipelines.code_identity``, stage ``import-checkpoint``: ``lifting.released`` and
 the model's modules), so importing the same file again reuses it wherever the file lies. Its one output,
 ``checkpoint_best``, is what ``finetune --init``, ``evaluate --checkpoint`` and ``lift --checkpoint`` read from a
 trained version; it has no ``metrics`` (nothing was trained). The reading, mapping and checking are
@@ -45,7 +46,8 @@ def import_stage_run(registry: Workspace, source: Path, model: str, preset: str,
         config={"model": model, "model_preset": preset, "training_preset": training_preset,
                 "model_config": model_config_to_dict(load_model_config(model, preset)),
                 "training": to_jsonable(load_config(TrainingConfig, "training", training_preset)),
-                "released": {"repository": released.repository, "files": released.files}},
+                "released": {"repository": released.repository, "files": released.files},
+                "fps": released.frame_rate},
         runtime={"source": str(source)},
     )  # fmt: skip
 
