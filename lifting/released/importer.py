@@ -68,7 +68,7 @@ def _arrays(state: Mapping[str, Any], path: Path) -> dict[str, np.ndarray]:
     wrong = sorted(key for key, value in state.items() if not isinstance(value, torch.Tensor))
     if wrong:
         raise ValueError(f"{path} is not a state dict of tensors: {', '.join(map(str, wrong[:DIFFERENCES_SHOWN]))} "
-                         "are not tensors")  # fmt: skip
+                         "are not tensors (check --model)")  # fmt: skip
     return {str(key): value.detach().cpu().numpy() for key, value in state.items()}
 
 
@@ -80,9 +80,9 @@ def _read_mixste(path: Path, config: Any) -> tuple[dict[str, np.ndarray], tuple[
     """``model_pos`` of the released ``.bin`` (epoch, lr, optimizer and random state are not weights)."""
     loaded = load_released_torch_file(path)
     if not isinstance(loaded, Mapping) or MIXSTE_WEIGHTS_KEY not in loaded:
-        keys = sorted(map(str, loaded)) if isinstance(loaded, Mapping) else type(loaded).__name__
+        keys = sorted(map(str, loaded))[:DIFFERENCES_SHOWN] if isinstance(loaded, Mapping) else type(loaded).__name__
         raise ValueError(f"{path} is not a released MixSTE checkpoint: it has no {MIXSTE_WEIGHTS_KEY!r} "
-                         f"(it holds {keys}); check --model")  # fmt: skip
+                         f"(it holds {keys}, ...); check --model")  # fmt: skip
     state = without_data_parallel_prefix(_arrays(loaded[MIXSTE_WEIGHTS_KEY], path))
     return mixste_from_released(state), ()
 
