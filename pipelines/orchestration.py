@@ -6,7 +6,7 @@ nothing after it ends. So mocaplift declares its flows and tasks with this modul
 plain definitions that import Prefect only when they run under it (importing Prefect alone takes ~1.4 s).
 
 - ``run_in_process(flow, parameters)`` runs a flow's own function: its tasks call their plain function,
-  artifacts are skipped, and ``flow_call()`` still tells ``pipelines.versioning.flow_parameters`` which flow
+  artifacts are skipped, and ``flow_call()`` still tells ``pipelines.lineage.versioning.flow_parameters`` which flow
   ran with which parameters (so ``--refresh`` can repeat the call). A flow called inside an in-process flow
   runs in-process too.
 - Outside an in-process flow (a deployment, ``--prefect``, a configured ``PREFECT_API_URL``, tests under

@@ -20,14 +20,14 @@ if TYPE_CHECKING:
     from pipelines.orchestration import FlowDefinition
 
 FLOWS: Mapping[str, str] = {
-    "preprocess-amass": "pipelines.amass:preprocess_amass",
-    "preprocess-h36m": "pipelines.preprocess:preprocess_h36m",
-    "preprocess-3dhp": "pipelines.preprocess:preprocess_3dhp",
-    "preprocess-humaneva": "pipelines.preprocess:preprocess_humaneva",
-    "pretrain": "pipelines.training:pretrain",
-    "finetune": "pipelines.training:finetune",
-    "evaluate": "pipelines.training:evaluate_flow",
-    "pretrain-finetune": "pipelines.training:pretrain_finetune",
+    "preprocess-amass": "pipelines.convert.amass:preprocess_amass",
+    "preprocess-h36m": "pipelines.convert.benchmarks:preprocess_h36m",
+    "preprocess-3dhp": "pipelines.convert.benchmarks:preprocess_3dhp",
+    "preprocess-humaneva": "pipelines.convert.benchmarks:preprocess_humaneva",
+    "pretrain": "pipelines.train.flows:pretrain",
+    "finetune": "pipelines.train.flows:finetune",
+    "evaluate": "pipelines.train.flows:evaluate_flow",
+    "pretrain-finetune": "pipelines.train.flows:pretrain_finetune",
 }
 """Flow name -> ``module:function`` of its definition (``pipelines.orchestration.flow``)."""
 

@@ -55,7 +55,7 @@ def resolve_view_source(workspace: str | None, reference: str) -> ViewSource:
         ValueError: The version is neither a store nor an evaluation with saved predictions.
     """
     from lifting.evaluation import PREDICTIONS_FILE, load_predictions
-    from pipelines.training import local_output  # imports Prefect: only for evaluation versions
+    from pipelines.train.flows import local_output  # imports Prefect: only for evaluation versions
 
     registry = Workspace(workspace)
     manifest = registry.resolve(reference)

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from pipelines.lineage.versioning import flow_parameters
 from pipelines.orchestration import create_markdown_artifact, flow, flow_call, run_in_process, task
-from pipelines.versioning import flow_parameters
 
 REPOSITORY_ROOT = Path(__file__).resolve().parents[1]
 UNREACHABLE_API = "http://127.0.0.1:9/api"

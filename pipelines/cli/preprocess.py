@@ -1,8 +1,8 @@
 """``preprocess-*`` commands: each parses its options and starts the conversion flow of one dataset.
 
 The options are generated from the conversions' config dataclasses (``pipelines.cli.options``): the fields
-of ``datasets.amass.config.AmassConfig`` / ``datasets.benchmark_config`` and ``pipelines.run_options.RunOptions``
-are the only place an option, its type, default and help are declared.
+of ``datasets.amass.config.AmassConfig`` / ``datasets.benchmark_config`` and
+``pipelines.convert.run_options.RunOptions`` are the only place an option, its type, default and help are declared.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from pipelines.cli.common import (
     run_flow,
 )
 from pipelines.cli.options import OptionGroup, with_options
-from pipelines.run_options import RunOptions
+from pipelines.convert.run_options import RunOptions
 
 
 @app.command("preprocess-amass")

@@ -1,7 +1,7 @@
 """Training commands: ``pretrain``, ``finetune``, ``pretrain-finetune`` and ``evaluate``.
 
 What to train (model, presets, budget) and how to run (device, resume, refresh) are generated from
-``pipelines.training_options`` (``pipelines.cli.options``); only the version references each command reads
+``pipelines.train.options`` (``pipelines.cli.options``); only the version references each command reads
 (``--data``, ``--init``, ...) are declared here.
 """
 
@@ -13,7 +13,7 @@ import typer
 
 from pipelines.cli.common import WorkspaceOption, app, optional_str, run_flow
 from pipelines.cli.options import OptionGroup, with_options
-from pipelines.training_options import TrainingOptions, TrainingRunOptions
+from pipelines.train.options import TrainingOptions, TrainingRunOptions
 
 TRAINING = OptionGroup(TrainingOptions)
 RUN = OptionGroup(TrainingRunOptions)

@@ -24,7 +24,7 @@ def versions_command(
     as_json: JsonOption = False,
 ) -> None:
     """List versions (oldest first) with their parents, counts and time; MISSING marks lost output files."""
-    from pipelines.versioning import missing_outputs
+    from pipelines.lineage.versioning import missing_outputs
 
     registry = Workspace(workspace)
     manifests = registry.manifests(stage)
@@ -70,7 +70,7 @@ def verify_command(
 
     Reads every file and every store chunk. Example: python flows.py verify preprocess-amass
     """
-    from pipelines.versioning import verify_version
+    from pipelines.lineage.versioning import verify_version
 
     registry = Workspace(workspace)
     try:
@@ -97,7 +97,7 @@ def show_command(
     as_json: JsonOption = False,
 ) -> None:
     """Print a version's manifest: stage, parents, config, code, counts, outputs and checksums."""
-    from pipelines.versioning import missing_outputs
+    from pipelines.lineage.versioning import missing_outputs
 
     registry = Workspace(workspace)
     try:

@@ -21,13 +21,18 @@ from typing import Any
 from datasets.config import load_config, to_jsonable
 from datasets.store.integrity import open_verified_store
 from datasets.workspace import Manifest, Workspace
-from pipelines.code_identity import CodeIdentity, changed_sources, model_stage_code_identity, stage_code_identity
+from pipelines.convert.conversion import CACHE_DIRECTORY
+from pipelines.convert.run_options import as_options, regrouped
+from pipelines.lineage.code_identity import (
+    CodeIdentity,
+    changed_sources,
+    model_stage_code_identity,
+    stage_code_identity,
+)
+from pipelines.lineage.versioning import StageRun, rerun_parameters
 from pipelines.orchestration import create_markdown_artifact, flow, task
-from pipelines.run_options import as_options, regrouped
-from pipelines.stages import CACHE_DIRECTORY
-from pipelines.training_options import TrainingOptions, TrainingRunOptions
-from pipelines.training_publish import TrainingJob, copy_into, local_output, train_or_reuse
-from pipelines.versioning import StageRun, rerun_parameters
+from pipelines.train.options import TrainingOptions, TrainingRunOptions
+from pipelines.train.publish import TrainingJob, copy_into, local_output, train_or_reuse
 
 BASELINE_ROUTE = "mean pose"
 """Name of the constant-pose baseline's row in the pretrain-finetune table."""
@@ -52,7 +57,7 @@ def train_version(
     device: str,
     resume: bool,
 ) -> Manifest:
-    """Reuse or train and publish a checkpoint version (``pipelines.training_publish``, ``lifting.training.train``)."""
+    """Reuse or train and publish a checkpoint version (``pipelines.train.publish``, ``lifting.training.train``)."""
     job = TrainingJob(stage, data, init, model, model_preset, training_preset,
                       _training_config(training_preset, overrides), device, resume)  # fmt: skip
     return train_or_reuse(Workspace(workspace), job)
@@ -147,7 +152,7 @@ def _default_data(workspace: str, stage: str, refresh: bool = False) -> str:
     """The newest version of a preprocess stage (running it on the demo data if there is none).
 
     Says which version it picked and whether the code that made it differs from the stage's current code
-    (``pipelines.code_identity``). With ``refresh``, reruns the stage first with the arguments that made the
+    (``pipelines.lineage.code_identity``). With ``refresh``, reruns the stage first with the arguments that made the
     newest version: nothing is done if its code, config and inputs are unchanged, and when the rerun
     produces identical arrays every downstream version is reused (early cutoff).
     """
@@ -204,7 +209,7 @@ def pretrain(
 
     Args:
         data: Pose store version (id or stage).
-        options: ``TrainingOptions`` fields (``pipelines.training_options``): model, presets, budget.
+        options: ``TrainingOptions`` fields (``pipelines.train.options``): model, presets, budget.
         run: ``TrainingRunOptions``: device, resume, and refresh (rerun the default data's conversion first,
             see ``_default_data``).
         workspace: Workspace root.
@@ -225,7 +230,7 @@ def finetune(
     Args:
         data: Target pose store version (id or stage).
         init: Checkpoint version to start from.
-        options: ``TrainingOptions`` fields (``pipelines.training_options``): model, presets, budget.
+        options: ``TrainingOptions`` fields (``pipelines.train.options``): model, presets, budget.
         run: ``TrainingRunOptions``: device, resume, refresh.
         workspace: Workspace root.
     """

@@ -23,10 +23,10 @@ from datasets.storage import Location, write_atomically
 from datasets.store.integrity import open_verified_store
 from datasets.units import MILLIMETRES_PER_METRE
 from datasets.workspace import Manifest, Workspace
-from pipelines.code_identity import model_stage_code_identity
+from pipelines.convert.conversion import CACHE_DIRECTORY
 from pipelines.errors import TrainingInterrupted
-from pipelines.stages import CACHE_DIRECTORY
-from pipelines.versioning import StageRun
+from pipelines.lineage.code_identity import model_stage_code_identity
+from pipelines.lineage.versioning import StageRun
 
 if TYPE_CHECKING:
     from lifting.training import TrainingConfig

@@ -21,10 +21,10 @@ from typing import Any
 from datasets.benchmark_config import H36mConversionConfig, HumanEvaConversionConfig, Mpi3dhpConversionConfig
 from datasets.config import from_mapping
 from datasets.workspace import Manifest, Workspace
-from pipelines.file_hashes import FileHashes, files_fingerprint
+from pipelines.convert.conversion import run_reader_conversion
+from pipelines.convert.run_options import RunOptions, as_options
+from pipelines.lineage.file_hashes import FileHashes, files_fingerprint
 from pipelines.orchestration import create_markdown_artifact, flow, task
-from pipelines.run_options import RunOptions, as_options
-from pipelines.stages import run_reader_conversion
 
 DEMO_DIRECTORY = "demo"
 SOURCE_SUFFIXES = (".npz", ".cdf", ".mat", ".calibration", ".h5", ".txt")
@@ -93,7 +93,7 @@ def convert_and_publish(
     strict: bool,
     source: Path,
 ) -> Manifest:
-    """Reuse or build and publish the version (``pipelines.stages.run_reader_conversion``)."""
+    """Reuse or build and publish the version (``pipelines.convert.conversion.run_reader_conversion``)."""
     runtime = {"source": str(Path(source).resolve())}
     manifest, worked = run_reader_conversion(stage, config, inputs, read, attributes, workspace, strict, runtime)
     print(f"{stage}: {'published' if worked else 'reused'} version {manifest.id}")

@@ -1,7 +1,7 @@
 """The ``preprocess-amass`` flow: AMASS archive -> versioned pose store of Human3.6M joints in virtual cameras.
 
 Tasks: check inputs (fail before any work on a missing body-model directory or regressor), discover (read
-only file headers into a Parquet manifest), convert on workers (``pipelines.workers``; one task per file:
+only file headers into a Parquet manifest), convert on workers (``pipelines.convert.workers``; one task per file:
 body model, regressor, resampling, cameras; each file's views saved as a fragment), write (disjoint
 chunk-aligned blocks in forked Icechunk sessions), commit and publish. The maths lives in ``datasets.amass``;
 this module orchestrates.
@@ -23,12 +23,12 @@ import pyarrow as pa
 from datasets.amass.config import DEFAULT_PRESET, AmassConfig
 from datasets.config import load_config, to_jsonable
 from datasets.workspace import Manifest, Workspace
-from pipelines.file_hashes import FileHashes, files_fingerprint
+from pipelines.convert.benchmarks import DEMO_DIRECTORY, generate_once
+from pipelines.convert.conversion import Conversion, run_conversion
+from pipelines.convert.run_options import RunOptions, as_options
+from pipelines.convert.workers import forked_early
+from pipelines.lineage.file_hashes import FileHashes, files_fingerprint
 from pipelines.orchestration import create_markdown_artifact, flow, task
-from pipelines.preprocess import DEMO_DIRECTORY, generate_once
-from pipelines.run_options import RunOptions, as_options
-from pipelines.stages import Conversion, run_conversion
-from pipelines.workers import forked_early
 
 if TYPE_CHECKING:  # the demo generator imports trimesh (~1.5 s): only demo runs need it
     from datasets.synthetic.amass_archive import DemoAmassPaths
@@ -44,7 +44,7 @@ version id uses the inputs' fingerprints instead of them."""
 def demo_inputs(workspace: Workspace) -> DemoAmassPaths:
     """The licence-free demo's archive, body models and regressor, generated once per workspace.
 
-    Generated only when absent, by one run at a time (``pipelines.preprocess.generate_once``), which saves
+    Generated only when absent, by one run at a time (``pipelines.convert.benchmarks.generate_once``), which saves
     the time; the inputs count by content, so regenerated identical bytes would give the same version anyway.
     """
     from datasets.synthetic.amass_archive import DemoAmassPaths, build_demo_amass
@@ -158,7 +158,7 @@ def preprocess_amass(
         preset: ``presets/amass/<preset>.yaml`` (or a YAML path) with the conversion settings.
         options: ``AmassConfig`` fields (``datasets.amass.config``, where each is documented) overriding the
             preset; JSON values (paths as strings, tuples as lists).
-        run: Workers, Dask address and strictness (``pipelines.run_options.RunOptions``); they never change
+        run: Workers, Dask address and strictness (``pipelines.convert.run_options.RunOptions``); they never change
             the version.
         workspace: Workspace root.
     """
