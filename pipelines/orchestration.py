@@ -24,7 +24,10 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from datasets.workspace import Manifest
 
 
 @dataclass(frozen=True)
@@ -139,3 +142,9 @@ def create_markdown_artifact(markdown: str, key: str, description: str | None = 
         from prefect.artifacts import create_markdown_artifact as prefect_markdown_artifact
 
         prefect_markdown_artifact(markdown=markdown, key=key, description=description)
+
+
+def publish_summary(manifest: Manifest) -> str:
+    """A version's Markdown summary as Prefect's artifact under its stage's key (nothing in-process); its id."""
+    create_markdown_artifact(markdown=manifest.summary, key=manifest.stage, description=manifest.id)
+    return manifest.id

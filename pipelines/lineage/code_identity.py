@@ -39,6 +39,17 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
+from pipelines.stage_names import (
+    BASELINE,
+    EVALUATE,
+    FINETUNE,
+    PREPROCESS_3DHP,
+    PREPROCESS_AMASS,
+    PREPROCESS_H36M,
+    PREPROCESS_HUMANEVA,
+    PRETRAIN,
+)
+
 if TYPE_CHECKING:
     from pipelines.lineage.file_hashes import JsonCacheFile
 
@@ -72,16 +83,16 @@ class StageCode:
 
 STAGE_CODE: Mapping[str, StageCode] = MappingProxyType(
     {
-        "preprocess-amass": StageCode(
+        PREPROCESS_AMASS: StageCode(
             ("datasets.amass.convert", "datasets.amass.discovery", "pipelines.convert.conversion")
         ),
-        "preprocess-h36m": StageCode(("datasets.h36m", "pipelines.convert.conversion")),
-        "preprocess-3dhp": StageCode(("datasets.mpi_inf_3dhp", "pipelines.convert.conversion")),
-        "preprocess-humaneva": StageCode(("datasets.humaneva", "pipelines.convert.conversion")),
-        "pretrain": StageCode(("lifting.training",)),
-        "finetune": StageCode(("lifting.training",)),
-        "evaluate": StageCode(("lifting.evaluation",)),
-        "baseline": StageCode(("lifting.evaluation.baseline",)),
+        PREPROCESS_H36M: StageCode(("datasets.h36m", "pipelines.convert.conversion")),
+        PREPROCESS_3DHP: StageCode(("datasets.mpi_inf_3dhp", "pipelines.convert.conversion")),
+        PREPROCESS_HUMANEVA: StageCode(("datasets.humaneva", "pipelines.convert.conversion")),
+        PRETRAIN: StageCode(("lifting.training",)),
+        FINETUNE: StageCode(("lifting.training",)),
+        EVALUATE: StageCode(("lifting.evaluation",)),
+        BASELINE: StageCode(("lifting.evaluation.baseline",)),
     }
 )
 """Stage name -> its code. Stages not listed (ad-hoc stages, tests) count every project module."""
