@@ -84,7 +84,7 @@ def training_stage_run(workspace: Workspace, job: TrainingJob, data: Manifest, i
     """The version a job makes: id from data, initial checkpoint, model, hashed config and resolved precision."""
     from lifting.models import load_model_config
     from lifting.training.distributed import resolve_device, resolve_precision
-    from lifting.training.models import model_config_to_dict
+    from lifting.training.model_interface import model_config_to_dict
 
     everything = to_jsonable(job.config)
     hashed = {key: value for key, value in everything.items() if key not in TRAINING_RUNTIME_FIELDS}
