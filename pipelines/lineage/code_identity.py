@@ -16,10 +16,10 @@ Two refinements keep identities narrow:
 - *Version machinery* (``IDENTITY_MACHINERY``): the modules that derive and record version ids never shape
   an output; they are neither counted nor followed.
 
-Flow modules (``pipelines/convert/amass.py``, ``pipelines/convert/benchmarks.py``, ``pipelines/train/flows.py`` with
-``pipelines/train/publish.py``) only orchestrate and are not entries: a change there that does alter
-outputs must bump the stage's ``version`` in ``STAGE_CODE``, which forces a rerun of that stage. See
-``docs/versioning.md``.
+Flow modules (``pipelines/convert/amass.py``, ``pipelines/convert/benchmarks.py``, ``pipelines/train/flows.py``
+with ``pipelines/train/publish.py``, ``pipelines/evaluate/flows.py``) only orchestrate and are not entries: a
+change there that does alter outputs must bump the stage's ``version`` in ``STAGE_CODE``, which forces a rerun
+of that stage. See ``docs/versioning.md``.
 
     >>> identity = stage_code_identity("preprocess-h36m")
     >>> "datasets.h36m" in identity.sources and "lifting.models.mixste" not in identity.sources
