@@ -261,9 +261,9 @@ _SKELETON_LIST = (
         (-1, 0, 1, 2, 3, 1, 5, 6, 0, 8, 9, 0, 11, 12, 1),
         _groups(HUMANEVA15_NAMES, _MIXSTE_GROUP_OF),
     ),
-    # 2D detector orders. Trees (roots at the hips) follow the drawn limbs of mmpose's coco/halpe configs and
-    # OpenPose's BODY_25 pairs; they serve drawing and the flip pairs, not kinematics.
-    Skeleton("coco17", COCO17_NAMES, (1, 3, 4, 5, 6, 11, 12, 5, 6, 7, 8, -1, 11, 11, 12, 13, 14), root=11),
+    # 2D detector orders. Trees follow the drawn limbs of mmpose's coco/halpe configs and OpenPose's BODY_25
+    # pairs (COCO has no mid-body joint: its tree hangs from the nose); they serve drawing, not kinematics.
+    Skeleton("coco17", COCO17_NAMES, (-1, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8, 5, 6, 11, 12, 13, 14), root=0),
     Skeleton(
         "halpe26",
         HALPE26_NAMES,

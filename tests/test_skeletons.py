@@ -190,7 +190,7 @@ def test_convert_joints_numpy_and_torch():
 
 def test_unknown_names_raise_key_errors_that_list_the_options():
     with pytest.raises(KeyError, match="known: h36m17, h36m32"):
-        get_skeleton("coco17")
+        get_skeleton("mpii16")
     with pytest.raises(KeyError, match="no joint correspondence humaneva15->h36m17"):
         joint_mapping("humaneva15", "h36m17")
     with pytest.raises(KeyError, match="h36m17 has no joint 'nose'"):
