@@ -20,8 +20,8 @@ from pathlib import Path
 import numpy as np
 
 from datasets.keypoints.errors import KeypointFileError
-from datasets.keypoints.joint_mapping import H36M17_FROM, order_for_names
-from datasets.keypoints.tracks import RawDetections
+from datasets.keypoints.joint_mapping import resolve_order
+from datasets.keypoints.tracks import RawDetections, with_scores
 from datasets.safe_npz import npz_member_names, read_npz_member
 from datasets.skeletons import get_skeleton
 
@@ -44,39 +44,6 @@ def _npz_fields(path: Path) -> tuple[np.ndarray, tuple[str, ...] | None, float |
     fps = float(read_npz_member(path, "fps")) if "fps" in members else None
     size = read_npz_member(path, "image_size").ravel() if "image_size" in members else None
     return read_npz_member(path, key), names, fps, (int(size[0]), int(size[1])) if size is not None else None
-
-
-def _order(count: int, names: tuple[str, ...] | None, joint_order: str | None, path: Path) -> str:
-    """The joint order of an array with ``count`` joints (names first, then the option, then the count)."""
-    if names is not None:
-        if len(names) != count:
-            raise KeypointFileError(path, f"names {len(names)} joints but its array has {count}")
-        return order_for_names(names, path)
-    if joint_order is not None:
-        if joint_order not in H36M17_FROM:
-            raise KeypointFileError(path, f"joint order {joint_order!r} is not one of {', '.join(H36M17_FROM)}")
-        expected = get_skeleton(joint_order).num_joints
-        if count != expected:
-            raise KeypointFileError(
-                path,
-                f"has {count} joints per frame but joint order {joint_order} has "
-                f"{expected}; give the order the file was saved in",
-            )
-        return joint_order
-    implied = [o for o in H36M17_FROM if get_skeleton(o).num_joints == count]
-    if len(implied) == 1:
-        return implied[0]
-    if not implied:
-        raise KeypointFileError(
-            path,
-            f"has {count} joints per frame, which no known order has "
-            f"({', '.join(f'{o}: {get_skeleton(o).num_joints}' for o in H36M17_FROM)})",
-        )
-    raise KeypointFileError(
-        path,
-        f"has {count} joints per frame, which fits {' and '.join(implied)}; give the "
-        "joint order (h36m17 or coco17) or save joint_names in the npz",
-    )
 
 
 def read_array(path: Path, joint_order: str | None = None) -> RawDetections:
@@ -105,11 +72,8 @@ def read_array(path: Path, joint_order: str | None = None) -> RawDetections:
         )
     if len(array) == 0:
         raise KeypointFileError(path, "no usable person: the array has no frames")
-    order = _order(array.shape[1], names, joint_order, path)
-    keypoints = np.asarray(array, dtype=np.float32)
-    if keypoints.shape[-1] == 2:
-        score = np.where(np.isfinite(keypoints).all(axis=-1), 1.0, np.nan).astype(np.float32)
-        keypoints = np.concatenate([keypoints, score[..., None]], axis=-1)
+    order = resolve_order(array.shape[1], names, joint_order, path)
+    keypoints = with_scores(array)
     frames = np.arange(len(keypoints), dtype=np.int64)
     return RawDetections(
         joint_names=names or get_skeleton(order).joint_names,

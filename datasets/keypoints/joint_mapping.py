@@ -109,6 +109,46 @@ def order_for_names(names: Sequence[str], path: Path | str) -> str:
     )
 
 
+def resolve_order(
+    count: int, names: Sequence[str] | None, joint_order: str | None, path: Path | str, default: str | None = None
+) -> str:
+    """The joint order of a file with ``count`` joints per person.
+
+    Decided by, in turn: the file's joint ``names`` (``order_for_names``); the ``joint_order`` option; the
+    format's ``default`` order; the count where only one order has it (26: Halpe-26, 25: BODY_25).
+
+    Raises:
+        KeypointFileError: The names do not match the count, the option or the default has another joint
+            count (a wrong joint count), or the count alone is ambiguous (17) or fits no order.
+    """
+    if names is not None:
+        if len(names) != count:
+            raise KeypointFileError(path, f"names {len(names)} joints but holds {count} per person")
+        return order_for_names(names, path)
+    for given in (joint_order, default):
+        if given is None:
+            continue
+        if given not in H36M17_FROM:
+            raise KeypointFileError(path, f"joint order {given!r} is not one of {', '.join(H36M17_FROM)}")
+        expected = get_skeleton(given).num_joints
+        if count != expected:
+            raise KeypointFileError(
+                path, f"has {count} joints per person but joint order {given} has {expected}; wrong joint count"
+            )
+        return given
+    implied = [order for order in H36M17_FROM if get_skeleton(order).num_joints == count]
+    if len(implied) == 1:
+        return implied[0]
+    if not implied:
+        counts = ", ".join(f"{order}: {get_skeleton(order).num_joints}" for order in H36M17_FROM)
+        raise KeypointFileError(path, f"has {count} joints per person, which no known order has ({counts})")
+    raise KeypointFileError(
+        path,
+        f"has {count} joints per person, which fits {' and '.join(implied)}; give the joint order "
+        "or name the joints in the file",
+    )
+
+
 def map_to_h36m17(keypoints: np.ndarray, names: Sequence[str], order: str) -> np.ndarray:
     """Map keypoints named ``names`` to Human3.6M-17 with the ``order`` table.
 

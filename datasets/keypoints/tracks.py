@@ -49,6 +49,15 @@ class RawDetections:
     image_size: tuple[int, int] | None = None
 
 
+def with_scores(array: np.ndarray) -> np.ndarray:
+    """(T, J, 3) float32 from (T, J, 2) x, y (score 1 where finite, NaN where not) or (T, J, 3) as given."""
+    keypoints = np.asarray(array, dtype=np.float32)
+    if keypoints.shape[-1] == 3:
+        return keypoints
+    score = np.where(np.isfinite(keypoints).all(axis=-1), 1.0, np.nan).astype(np.float32)
+    return np.concatenate([keypoints, score[..., None]], axis=-1)
+
+
 def group_instances(
     instances: Iterable[tuple[str | None, int, np.ndarray, float]], path: Path
 ) -> tuple[dict[str | None, tuple[np.ndarray, np.ndarray]], bool]:
