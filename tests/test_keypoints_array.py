@@ -70,7 +70,9 @@ def test_option_fps_is_used_when_the_file_has_none_and_a_contradiction_is_an_err
 
 def test_wrong_joint_count_for_the_order_is_one_error_naming_the_file(tmp_path):
     np.save(tmp_path / "clip.npy", np.zeros((4, 16, 3), np.float32))
-    with pytest.raises(KeypointFileError, match=r"clip.npy: has 16 joints per person but joint order coco17 has 17; wrong joint count"):
+    with pytest.raises(
+        KeypointFileError, match=r"clip.npy: has 16 joints per person but joint order coco17 has 17; wrong joint count"
+    ):
         read_keypoints(tmp_path / "clip.npy", joint_order="coco17")
 
 
