@@ -4,10 +4,11 @@ Formats (``KEYPOINT_FORMATS``; each reader's module docstring documents its fiel
 ``docs/keypoint-formats.md`` shows them side by side): ``coco``, ``mmpose``, ``alphapose``, ``openpose``,
 ``videopose3d``, ``array``. Without ``format`` it is detected from the file (``detect_format``).
 
-    >>> from datasets.keypoints import read_keypoints  # doctest: +SKIP
-    >>> detected = read_keypoints(Path("run.json"), min_score=0.3)  # doctest: +SKIP
-    >>> detected.keypoints.shape, detected.person, detected.fps_source  # doctest: +SKIP
-    ((412, 17, 3), '1', 'default')
+Usage::
+
+    from datasets.keypoints import read_keypoints
+    detected = read_keypoints(Path("alphapose-results.json"), min_score=0.3)
+    detected.keypoints.shape, detected.person, detected.fps_source   # (412, 17, 3), "1", "default"
 """
 
 from __future__ import annotations
