@@ -23,10 +23,10 @@ from datasets.store import write_store
 from datasets.store.reader import open_store
 from datasets.workspace import Workspace
 from lifting.training import TrainingConfig, load_checkpoint, train
+from pipelines.evaluate.flows import evaluation_version
 from pipelines.lift.import_checkpoint import import_checkpoint
+from pipelines.lineage.versioning import StageRun
 from pipelines.orchestration import run_in_process
-from pipelines.training import evaluate_version
-from pipelines.versioning import StageRun
 
 REPOSITORY_ROOT = Path(__file__).resolve().parents[1]
 MIXSTE_FILE = "released_checkpoint_mixste.bin"
@@ -91,7 +91,7 @@ def test_evaluate_and_finetune_accept_the_imported_checkpoint(imported, tmp_path
     workspace, version, _, preset = imported
     monkeypatch.setenv("MOCAPLIFT_CACHE", str(tmp_path / "cache"))
     data = _store_version(workspace)
-    evaluation = evaluate_version.fn(str(workspace), version, data.id, "test", "quick", "cpu")
+    evaluation = evaluation_version.fn(str(workspace), version, data.id, "test", "quick", "cpu")
     assert list(evaluation.parents) == [version, data.id] and evaluation.counts["frames"] == 30
     assert np.isfinite(evaluation.metadata["summary"]["mpjpe_mm"])
     path = Workspace(workspace).output_path(Workspace(workspace).get(version), "checkpoint_best")
@@ -129,3 +129,9 @@ class _Touch:
 
     def __reduce__(self):
         return os.system, (f"touch {self.marker}",)
+
+
+def test_the_served_flow_without_a_file_says_what_to_give(tmp_path):
+    """A Prefect deployment run passes no parameters: the flow stops naming the file, --model and --preset."""
+    with pytest.raises(ValueError, match=r"import-checkpoint needs the released file, --model and --preset"):
+        run_in_process(import_checkpoint, {"workspace": str(tmp_path)})

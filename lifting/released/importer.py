@@ -35,7 +35,7 @@ from lifting.released.torch_layouts import (
 )
 from lifting.training.checkpoint import TrainingProgress, make_checkpoint
 from lifting.training.config import TrainingConfig
-from lifting.training.models import build_model_from_config, model_config_to_dict
+from lifting.training.model_interface import build_model_from_config, model_config_to_dict
 from lifting.training.state import make_optimizer
 
 DIFFERENCES_SHOWN = 3

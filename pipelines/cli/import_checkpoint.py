@@ -7,10 +7,11 @@ from typing import Annotated
 
 import typer
 
-from pipelines.cli.common import WorkspaceOption, app, fail, optional_str, run_flow
+from pipelines.cli.common import WorkspaceOption, fail, flow_command, optional_str, run_flow
+from pipelines.stage_names import IMPORT_CHECKPOINT
 
 
-@app.command("import-checkpoint")
+@flow_command(IMPORT_CHECKPOINT)
 def import_checkpoint_command(
     source: Annotated[
         Path, typer.Argument(help="The released weights file (.h5 for uplift-upsample, .bin mixste, .pth strided).")

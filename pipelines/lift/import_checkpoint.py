@@ -4,14 +4,14 @@
 
 The version's id follows the file's content (SHA-256), the model, its preset and resolved config, the training
 preset, the frame rate the released model was trained at (``fps``, what ``lift`` resamples keypoints to) and the
-importer's code (``pipelines.code_identity``, stage ``import-checkpoint``: ``lifting.released`` and
+importer's code (``pipelines.lineage.code_identity``, stage ``import-checkpoint``: ``lifting.released`` and
 the model's modules), so importing the same file again reuses it wherever the file lies. Its one output,
 ``checkpoint_best``, is what ``finetune --init``, ``evaluate --checkpoint`` and ``lift --checkpoint`` read from a
 trained version; it has no ``metrics`` (nothing was trained). The reading, mapping and checking are
 ``lifting.released.import_released``.
 
-It is a command, not a Prefect deployment (``pipelines.serve.FLOWS``): it reads a file on this machine, and every
-deployment must run with no parameters.
+Served like every flow (``pipelines.serve.FLOWS``), it is the one whose parameters have no working default: a
+run without the file, the model and the preset stops with one line saying what to give.
 """
 
 from __future__ import annotations
@@ -22,13 +22,13 @@ from pathlib import Path
 from datasets.config import load_config, to_jsonable
 from datasets.storage import file_sha256
 from datasets.workspace import Manifest, Workspace
-from pipelines.code_identity import model_stage_code_identity
-from pipelines.orchestration import create_markdown_artifact, flow, task
-from pipelines.stages import CACHE_DIRECTORY
-from pipelines.training_publish import copy_into
-from pipelines.versioning import StageRun
+from pipelines.convert.conversion import CACHE_DIRECTORY
+from pipelines.lineage.code_identity import model_stage_code_identity
+from pipelines.lineage.versioning import StageRun
+from pipelines.orchestration import flow, publish_summary, task
+from pipelines.stage_names import IMPORT_CHECKPOINT as STAGE
+from pipelines.train.publish import copy_into
 
-STAGE = "import-checkpoint"
 CHECKPOINT_OUTPUT = "checkpoint_best"
 """The output name trained versions give their checkpoint (what ``evaluate`` and ``finetune --init`` read)."""
 
@@ -38,7 +38,7 @@ def import_stage_run(registry: Workspace, source: Path, model: str, preset: str,
     from lifting.models import load_model_config
     from lifting.released import RELEASED_FORMATS
     from lifting.training import TrainingConfig
-    from lifting.training.models import model_config_to_dict
+    from lifting.training.model_interface import model_config_to_dict
 
     released = RELEASED_FORMATS[model]
     return StageRun(
@@ -52,7 +52,7 @@ def import_stage_run(registry: Workspace, source: Path, model: str, preset: str,
     )  # fmt: skip
 
 
-@task(name="import-checkpoint")
+@task(name=STAGE)
 def import_checkpoint_version(workspace: str, source: str, model: str, preset: str,
                               training_preset: str | None) -> Manifest:  # fmt: skip
     """Reuse or import and publish a checkpoint version (``lifting.released.import_released``)."""
@@ -88,11 +88,11 @@ def import_checkpoint_version(workspace: str, source: str, model: str, preset: s
     return manifest
 
 
-@flow(name="import-checkpoint", log_prints=True)
+@flow(name=STAGE, log_prints=True)
 def import_checkpoint(
-    source: str,
-    model: str,
-    preset: str,
+    source: str | None = None,
+    model: str | None = None,
+    preset: str | None = None,
     training_preset: str | None = None,
     workspace: str | None = None,
 ) -> str:
@@ -105,7 +105,8 @@ def import_checkpoint(
         training_preset: Training preset recorded with it (default ``<model>-<preset>``).
         workspace: Workspace root.
     """
+    if source is None or model is None or preset is None:
+        raise ValueError(f"{STAGE} needs the released file, --model and --preset (source={source!r}, model={model!r}, "
+                         f"preset={preset!r}), e.g. h36m_351.h5 --model uplift-upsample --preset h36m-351")  # fmt: skip
     root = str(Workspace(workspace).root)
-    manifest = import_checkpoint_version(root, source, model, preset, training_preset)
-    create_markdown_artifact(markdown=manifest.summary, key=STAGE, description=manifest.id)
-    return manifest.id
+    return publish_summary(import_checkpoint_version(root, source, model, preset, training_preset))
