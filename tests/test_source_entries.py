@@ -146,3 +146,48 @@ def test_h36m_reader_and_fingerprint_reject_each_odd_entry_and_read_the_rest(tmp
     rejected = {Path(rejection.path).name: (rejection.reason, rejection.detail) for rejection in result.rejected}
     assert rejected == {name: ("unreadable_file", reason) for name, reason in expected.items()}
     assert result.views  # the regular files still convert
+
+
+def _rejected_reasons(workspace: Path, version: str) -> dict[str, tuple[str, str]]:
+    import pyarrow.parquet as pq
+
+    from datasets.workspace import Workspace
+
+    registry = Workspace(workspace)
+    table = pq.read_table(registry.output_path(registry.get(version), "rejected"))
+    return {Path(row["path"]).name: (row["reason"], row["detail"]) for row in table.to_pylist()}
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(300)
+def test_amass_flow_publishes_the_rest_and_lists_each_odd_entry(demo_amass, tmp_path):
+    from pipelines.amass import preprocess_amass
+    from pipelines.orchestration import run_in_process
+    from pipelines.run_options import RunOptions
+
+    archive = tmp_path / "archive"
+    shutil.copytree(demo_amass.amass_root, archive)
+    expected = add_odd_entries(sorted(archive.rglob("*_poses.npz"))[0].parent, tmp_path / "elsewhere")
+    options = {"amass_root": str(archive), "body_models": str(demo_amass.body_models),
+               "regressor": str(demo_amass.regressor), "regressor_order": demo_amass.regressor_order}  # fmt: skip
+    version = run_in_process(preprocess_amass, {"options": options, "run": RunOptions(workers=1),
+                                                "workspace": str(tmp_path / "workspace")})  # fmt: skip
+    rejected = _rejected_reasons(tmp_path / "workspace", version)
+    assert {name: rejected[name] for name in expected} == {name: ("unreadable_file", why) for name, why in
+                                                           expected.items()}  # fmt: skip
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(300)
+def test_h36m_flow_publishes_the_rest_and_lists_each_odd_entry(tmp_path):
+    from datasets.synthetic.h36m_archive import build_demo_h36m
+    from pipelines.orchestration import run_in_process
+    from pipelines.preprocess import preprocess_h36m
+
+    source = build_demo_h36m(tmp_path / "source")
+    expected = add_odd_entries(source, tmp_path / "elsewhere", name="data_2d_h36m_{}.npz")
+    version = run_in_process(preprocess_h36m, {"options": {"source": str(source)},
+                                               "workspace": str(tmp_path / "workspace")})  # fmt: skip
+    assert _rejected_reasons(tmp_path / "workspace", version) == {
+        name: ("unreadable_file", why) for name, why in expected.items()
+    }
