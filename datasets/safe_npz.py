@@ -137,7 +137,8 @@ class _RestrictedUnpickler(pickle.Unpickler):
 
         def reconstruct(subtype: Any, shape: Any, dtype: Any) -> Any:
             _refuse_if_larger(_declared_bytes(shape, dtype), f"an array of shape {shape!r}", budget, where)
-            return found(np.ndarray if isinstance(subtype, type) and issubclass(subtype, _CheckedNdarray) else subtype, shape, dtype)
+            checked = isinstance(subtype, type) and issubclass(subtype, _CheckedNdarray)
+            return found(np.ndarray if checked else subtype, shape, dtype)
 
         def sized_result(*args: Any) -> Any:  # a dtype or scalar: check the item size it declares
             value = found(*args)

@@ -29,7 +29,15 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from datasets.storage import Location, ObjectPath, as_location, create_exclusively, is_remote, relative_path, remove_tree
+from datasets.storage import (
+    Location,
+    ObjectPath,
+    as_location,
+    create_exclusively,
+    is_remote,
+    relative_path,
+    remove_tree,
+)
 from datasets.work_lock import is_held, newest_change_age_s, unless_held
 
 WORKSPACE_ENVIRONMENT_VARIABLE = "MOCAPLIFT_WORKSPACE"
