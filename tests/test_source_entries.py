@@ -191,3 +191,17 @@ def test_h36m_flow_publishes_the_rest_and_lists_each_odd_entry(tmp_path):
     assert _rejected_reasons(tmp_path / "workspace", version) == {
         name: ("unreadable_file", why) for name, why in expected.items()
     }
+
+
+@pytest.mark.timeout(120)
+def test_humaneva_reader_rejects_each_odd_detection_entry_and_reads_the_rest(tmp_path):
+    from datasets.humaneva import read_humaneva
+    from datasets.synthetic.humaneva_archive import write_humaneva_npz
+
+    source = tmp_path / "source"
+    write_humaneva_npz(source)
+    expected = add_odd_entries(source, tmp_path / "elsewhere", name="data_2d_humaneva15_{}.npz")
+    result = read_humaneva(source)
+    rejected = {Path(rejection.path).name: (rejection.reason, rejection.detail) for rejection in result.rejected}
+    assert rejected == {name: ("unreadable_file", reason) for name, reason in expected.items()}
+    assert result.views
