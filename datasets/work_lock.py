@@ -1,6 +1,6 @@
 """Work a live process holds: a lock a running stage keeps on its version's work folder, which ``gc`` respects.
 
-A stage run (``pipelines.versioning.StageRun``, inside ``with run:``) holds a shared ``fcntl.flock`` on
+A stage run (``pipelines.lineage.versioning.StageRun``, inside ``with run:``) holds a shared ``fcntl.flock`` on
 ``cache/<id>/.held`` of its workspace for as long as it runs. ``gc`` removes a version's leftovers (its
 ``cache/<id>`` folder, its unpublished attempt directories) only while it can take that lock exclusively,
 so it never removes what a running conversion or training writes, however old its files are. The kernel

@@ -25,7 +25,7 @@ TWO_DAYS_AGO_S = 2 * DAY_S
 
 RUNNING_STAGE = """
 import sys, time
-from pipelines.versioning import StageRun
+from pipelines.lineage.versioning import StageRun
 run = StageRun(sys.argv[1], "preprocess-h36m", config={"a stage that is": "running"})
 with run:
     work = run.workspace.work_directory(run.id) / "train"

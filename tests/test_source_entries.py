@@ -17,7 +17,7 @@ import pytest
 
 from datasets.source_entries import NotARegularFileError, entry_problem, open_regular
 from datasets.storage import file_sha256
-from pipelines.file_hashes import files_fingerprint
+from pipelines.lineage.file_hashes import files_fingerprint
 
 ODD_ENTRIES = {
     "fifo": "a named pipe (FIFO), not a regular file",
@@ -113,7 +113,7 @@ def demo_amass(tmp_path_factory):
 def test_amass_discovery_fingerprint_and_conversion_reject_each_odd_entry(demo_amass, tmp_path):
     from datasets.amass import AmassConfig, convert_amass_file, discover, manifest_files
     from datasets.views import Rejection
-    from pipelines.amass import input_fingerprint
+    from pipelines.convert.amass import input_fingerprint
 
     archive = tmp_path / "archive"
     shutil.copytree(demo_amass.amass_root, archive)
@@ -136,7 +136,7 @@ def test_amass_discovery_fingerprint_and_conversion_reject_each_odd_entry(demo_a
 def test_h36m_reader_and_fingerprint_reject_each_odd_entry_and_read_the_rest(tmp_path):
     from datasets.h36m import read_h36m
     from datasets.synthetic.h36m_archive import H36MArchiveSpec, write_videopose3d_h36m
-    from pipelines.preprocess import source_fingerprint
+    from pipelines.convert.benchmarks import source_fingerprint
 
     source = tmp_path / "source"
     write_videopose3d_h36m(source, H36MArchiveSpec(subjects=("S1",), sequences=("Walking 1",), frames=8))
@@ -161,9 +161,9 @@ def _rejected_reasons(workspace: Path, version: str) -> dict[str, tuple[str, str
 @pytest.mark.slow
 @pytest.mark.timeout(300)
 def test_amass_flow_publishes_the_rest_and_lists_each_odd_entry(demo_amass, tmp_path):
-    from pipelines.amass import preprocess_amass
+    from pipelines.convert.amass import preprocess_amass
+    from pipelines.convert.run_options import RunOptions
     from pipelines.orchestration import run_in_process
-    from pipelines.run_options import RunOptions
 
     archive = tmp_path / "archive"
     shutil.copytree(demo_amass.amass_root, archive)
@@ -181,8 +181,8 @@ def test_amass_flow_publishes_the_rest_and_lists_each_odd_entry(demo_amass, tmp_
 @pytest.mark.timeout(300)
 def test_h36m_flow_publishes_the_rest_and_lists_each_odd_entry(tmp_path):
     from datasets.synthetic.h36m_archive import build_demo_h36m
+    from pipelines.convert.benchmarks import preprocess_h36m
     from pipelines.orchestration import run_in_process
-    from pipelines.preprocess import preprocess_h36m
 
     source = build_demo_h36m(tmp_path / "source")
     expected = add_odd_entries(source, tmp_path / "elsewhere", name="data_2d_h36m_{}.npz")
