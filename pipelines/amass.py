@@ -22,12 +22,13 @@ import pyarrow as pa
 
 from datasets.amass.config import DEFAULT_PRESET, AmassConfig
 from datasets.config import load_config, to_jsonable
+from datasets.escaping import terminal_text
 from datasets.workspace import Manifest, Workspace
 from pipelines.file_hashes import FileHashes, files_fingerprint
 from pipelines.orchestration import create_markdown_artifact, flow, task
 from pipelines.preprocess import DEMO_DIRECTORY, generate_once
 from pipelines.run_options import RunOptions, as_options
-from pipelines.stages import Conversion, run_conversion
+from pipelines.stages import Conversion, announce_version, run_conversion
 from pipelines.workers import forked_early
 
 if TYPE_CHECKING:  # the demo generator imports trimesh (~1.5 s): only demo runs need it
@@ -167,11 +168,10 @@ def preprocess_amass(
     with forked_early(run.workers, run.dask_address):  # workers import torch while this process prepares
         config = resolve_config(registry, preset, options)
         for warning in check_inputs_task(config):
-            print(f"warning: {warning}")
+            print(terminal_text(f"warning: {warning}"))
         manifest_table = discover_task(config)
         manifest, worked = convert_write_commit(config, manifest_table, str(registry.root), run.workers,
                                                 run.dask_address, run.strict)  # fmt: skip
-    print(f"{STAGE}: {'published' if worked else 'reused'} version {manifest.id}")
-    print(manifest.summary)
+    announce_version(STAGE, manifest, worked)
     create_markdown_artifact(markdown=manifest.summary, key=STAGE, description=manifest.id)
     return manifest.id

@@ -24,7 +24,7 @@ from datasets.workspace import Manifest, Workspace
 from pipelines.file_hashes import FileHashes, files_fingerprint
 from pipelines.orchestration import create_markdown_artifact, flow, task
 from pipelines.run_options import RunOptions, as_options
-from pipelines.stages import run_reader_conversion
+from pipelines.stages import announce_version, run_reader_conversion
 
 DEMO_DIRECTORY = "demo"
 SOURCE_SUFFIXES = (".npz", ".cdf", ".mat", ".calibration", ".h5", ".txt")
@@ -96,8 +96,7 @@ def convert_and_publish(
     """Reuse or build and publish the version (``pipelines.stages.run_reader_conversion``)."""
     runtime = {"source": str(Path(source).resolve())}
     manifest, worked = run_reader_conversion(stage, config, inputs, read, attributes, workspace, strict, runtime)
-    print(f"{stage}: {'published' if worked else 'reused'} version {manifest.id}")
-    print(manifest.summary)
+    announce_version(stage, manifest, worked)
     return manifest
 
 

@@ -11,6 +11,7 @@ from typing import Annotated, Any, NoReturn
 
 import typer
 
+from datasets.escaping import terminal_text
 from datasets.workspace import WORKSPACE_ENVIRONMENT_VARIABLE
 from pipelines.cli.prefect_api import API_URL_VARIABLE, start_temporary_api_early, wait_for_temporary_api
 
@@ -85,9 +86,14 @@ def optional_str(path: str | Path | None) -> str | None:
     return None if path is None else str(path)
 
 
+def echo(text: object, err: bool = False) -> None:
+    """Print a line that may hold names from data files or manifests, control characters escaped (ESC, BEL)."""
+    typer.echo(terminal_text(text), err=err)
+
+
 def fail(message: str, code: int = 2) -> NoReturn:
     """Stop the command with one ``error: <message>`` line on stderr (exit 2: a bad argument, before any work)."""
-    typer.echo(f"error: {message}", err=True)
+    echo(f"error: {message}", err=True)
     raise typer.Exit(code)
 
 
@@ -139,7 +145,7 @@ def run_flow(flow_function: Callable[..., Any] | str, announce_version: bool = T
     except (NothingAcceptedError, EnvironmentFailure, TrainingInterrupted, OSError, ValueError) as error:
         if os.environ.get(DEBUG_ENVIRONMENT_VARIABLE):
             traceback.print_exc()
-        typer.echo(f"error: {error}", err=True)
+        echo(f"error: {error}", err=True)
         raise typer.Exit(1) from None
     if announce_version:
         typer.echo(f"version {result}")
