@@ -25,8 +25,8 @@ import os
 import time
 import uuid
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field
-from pathlib import Path
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 from datasets.storage import Location, ObjectPath, as_location, create_exclusively, is_remote, relative_path
@@ -55,6 +55,35 @@ def resolve_workspace(path: str | os.PathLike | ObjectPath | None = None) -> Loc
 
 class VersionNotFoundError(LookupError):
     """A reference that names no version, or more than one."""
+
+
+class ManifestError(ValueError):
+    """A manifest that cannot be trusted as written: unreadable, malformed, or naming a path outside its version."""
+
+
+MANIFEST_FIELDS = {"id": str, "stage": str, "parents": list, "config": dict, "inputs": dict, "code": dict,
+                   "packages": dict, "started": str, "finished": str, "wall_time_s": (int, float), "counts": dict,
+                   "outputs": dict}  # fmt: skip
+"""The fields every manifest holds, and their JSON types (``summary``, ``metadata``, ``parent_content`` are
+optional)."""
+
+
+@dataclass(frozen=True)
+class UnreadableManifest:
+    """A file in ``registry/`` that is not a valid manifest (truncated, empty, not JSON, fields missing).
+
+    Attributes:
+        path: The file.
+        reason: Why it cannot be read, in words.
+    """
+
+    path: Location
+    reason: str
+
+    @property
+    def version(self) -> str:
+        """The version id its file name gives."""
+        return self.path.name.removesuffix(".json")
 
 
 @dataclass(frozen=True)
@@ -137,22 +166,42 @@ class Workspace:
         """Directory of published manifests."""
         return self.root / REGISTRY_DIRECTORY
 
-    def manifests(self, stage: str | None = None) -> list[Manifest]:
-        """Published versions, oldest first, optionally of one stage."""
+    def scan(self, stage: str | None = None) -> tuple[list[Manifest], list[UnreadableManifest]]:
+        """Published versions, oldest first (optionally of one stage), and every manifest file that is unreadable.
+
+        One broken manifest never hides the others: it is returned, with its path and the reason, beside
+        the versions that read (its stage is unknown, so it is returned whatever ``stage`` is).
+        """
         if not is_remote(self.registry) and not self.registry.is_dir():
-            return []
-        paths = [path for path in self.registry.glob("*.json") if not path.name.startswith(".")]
-        manifests = [Manifest.from_dict(json.loads(text)) for text in _read_texts(paths)]
+            return [], []
+        paths = sorted((path for path in self.registry.glob("*.json") if not path.name.startswith(".")), key=str)
+        manifests, unreadable = [], []
+        for path, content in zip(paths, _read_contents(paths), strict=True):
+            try:
+                manifests.append(parse_manifest(content, path))
+            except ManifestError as error:
+                unreadable.append(UnreadableManifest(path, str(error)))
         manifests.sort(key=lambda manifest: (manifest.finished, manifest.id))
-        return [manifest for manifest in manifests if stage is None or manifest.stage == stage]
+        return [manifest for manifest in manifests if stage is None or manifest.stage == stage], unreadable
+
+    def manifests(self, stage: str | None = None) -> list[Manifest]:
+        """Published versions, oldest first, optionally of one stage; unreadable manifests are left out (``scan``)."""
+        return self.scan(stage)[0]
 
     def get(self, version_id: str) -> Manifest | None:
-        """The manifest of exactly this version id, or None."""
+        """The manifest of exactly this version id, or None.
+
+        Raises:
+            ManifestError: its file exists but is not a valid manifest (naming the file and why).
+        """
         path = self.registry / f"{version_id}.json"
         try:
-            return Manifest.from_dict(json.loads(path.read_text()))
+            content: bytes | OSError = path.read_bytes()
         except FileNotFoundError:
             return None
+        except OSError as error:  # a directory, no permission
+            content = error
+        return parse_manifest(content, path)
 
     def resolve(self, reference: str) -> Manifest:
         """A version by id, by unique id prefix, or by stage name (its newest version).
@@ -185,10 +234,32 @@ class Workspace:
         )
 
     def output_path(self, manifest: Manifest, name: str) -> Location:
-        """Location of one named output of a version (absolute path, or URL in object storage)."""
+        """Location of one named output of a version (absolute path, or URL in object storage).
+
+        Outputs lie inside their version's directory ``versions/<id>``: a recorded path that is absolute,
+        climbs out with ``..``, names another directory, or leads out through a symbolic link is refused, so
+        an edited manifest cannot make a command read (or ``verify`` hash) a file elsewhere.
+
+        Raises:
+            KeyError: no such output.
+            ManifestError: the recorded path leads outside ``versions/<id>``.
+        """
         if name not in manifest.outputs:
             raise KeyError(f"Version {manifest.id} has no output {name!r}; it has {sorted(manifest.outputs)}.")
-        return self.root / manifest.outputs[name]["path"]
+        recorded = str(manifest.outputs[name].get("path"))
+        directory = self.root / VERSIONS_DIRECTORY / manifest.id
+        parts = PurePosixPath(recorded).parts
+        location = self.root / recorded
+        inside = parts[:2] == (VERSIONS_DIRECTORY, manifest.id) and ".." not in parts and "\\" not in recorded
+        if inside and isinstance(location, Path):
+            inside = location.resolve().is_relative_to(Path(directory).resolve())  # no link leads out
+        if not inside:
+            raise ManifestError(
+                f"version {manifest.id}: output {name!r} records the path {recorded!r}, outside the version's "
+                f"directory {VERSIONS_DIRECTORY}/{manifest.id}: refused; the manifest "
+                f"{REGISTRY_DIRECTORY}/{manifest.id}.json was edited or damaged (restore it from a copy)"
+            )
+        return location
 
     def new_attempt_directory(self, version_id: str) -> Location:
         """A fresh, empty directory (or prefix) for one run's outputs, never shared with another run."""
@@ -236,7 +307,8 @@ class Workspace:
         ``<id>`` is published and the manifest names another attempt (the run lost the race or crashed
         before the winner published), or when ``<id>`` is unpublished and the directory is older than
         ``older_than_s`` (a run may still be writing it). Ages are known on local disk only: in object
-        storage, unpublished versions' leftovers are listed only when ``older_than_s`` is 0.
+        storage, unpublished versions' leftovers are listed only when ``older_than_s`` is 0. Nothing of a
+        version whose manifest is unreadable is listed: which attempt it names is unknown until it is repaired.
 
         Args:
             older_than_s: Minimum age in seconds of leftovers of unpublished versions.
@@ -244,7 +316,9 @@ class Workspace:
         Returns:
             The directories to delete (nothing is deleted here).
         """
-        published = {manifest.id: manifest for manifest in self.manifests()}
+        manifests, unreadable = self.scan()
+        published = {manifest.id: manifest for manifest in manifests}
+        unknown = {entry.version for entry in unreadable}
         referenced = {
             "/".join(str(output["path"]).split("/")[:3])
             for manifest in published.values()
@@ -261,22 +335,68 @@ class Workspace:
         versions = self.root / VERSIONS_DIRECTORY
         for version in sorted(versions.iterdir(), key=str) if versions.is_dir() else []:
             for attempt in sorted(version.iterdir(), key=str):
-                if f"{VERSIONS_DIRECTORY}/{version.name}/{attempt.name}" in referenced:
+                if version.name in unknown or f"{VERSIONS_DIRECTORY}/{version.name}/{attempt.name}" in referenced:
                     continue
                 if version.name in published or old_enough(attempt):
                     leftovers.append(attempt)
         cache = self.root / WORK_CACHE_DIRECTORY
         for entry in sorted(cache.iterdir(), key=str) if cache.is_dir() else []:
-            if entry.name in published or old_enough(entry):
+            if entry.name not in unknown and (entry.name in published or old_enough(entry)):
                 leftovers.append(entry)
         return leftovers
 
 
-def _read_texts(paths: list[Location]) -> list[str]:
-    """The text of each file; objects in one filesystem are fetched concurrently."""
+def parse_manifest(content: bytes | OSError, path: Location) -> Manifest:
+    """A manifest from its file's bytes (or the error reading it), else ``ManifestError`` naming ``path`` and why."""
+
+    def refuse(reason: str) -> ManifestError:
+        return ManifestError(
+            f"manifest {path} is unreadable: {reason}; restore it from a copy, or delete it (and its "
+            f"{VERSIONS_DIRECTORY}/ directory) and rerun the stage that made it"
+        )
+
+    if isinstance(content, OSError):
+        raise refuse(f"it cannot be read ({content.strerror or content})")
+    if not content.strip():
+        raise refuse("the file is empty")
+    try:
+        data = json.loads(content.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise refuse(f"not valid JSON ({error})") from None
+    if not isinstance(data, dict):
+        raise refuse(f"a JSON {type(data).__name__}, not an object")
+    missing = sorted(set(MANIFEST_FIELDS) - set(data))
+    if missing:
+        raise refuse(f"fields missing: {', '.join(missing)}")
+    unknown = sorted(set(data) - {item.name for item in fields(Manifest)})
+    if unknown:
+        raise refuse(f"unknown fields: {', '.join(unknown)}")
+    for key, kind in MANIFEST_FIELDS.items():
+        if not isinstance(data[key], kind) or isinstance(data[key], bool):
+            raise refuse(f"field {key!r} is a {type(data[key]).__name__}")
+    if not all(isinstance(parent, str) for parent in data["parents"]):
+        raise refuse("field 'parents' holds something other than version ids")
+    if not all(isinstance(recorded, dict) for recorded in data.get("parent_content", [])):
+        raise refuse("field 'parent_content' holds something other than objects")
+    if not all(isinstance(output, dict) and isinstance(output.get("path"), str) for output in data["outputs"].values()):
+        raise refuse("an output records no path")
+    return Manifest.from_dict(data)
+
+
+def _read_contents(paths: list[Location]) -> list[bytes | OSError]:
+    """The bytes of each file, or the error reading it; objects in one filesystem are fetched concurrently."""
     remote = [path for path in paths if isinstance(path, ObjectPath)]
     fetched: dict[str, bytes] = {}
     if remote:
         contents = remote[0].filesystem.cat([path.path for path in remote])
         fetched = {key.strip("/"): value for key, value in contents.items()}  # keys as ObjectPath.path spells them
-    return [fetched[path.path].decode() if isinstance(path, ObjectPath) else path.read_text() for path in paths]
+
+    def read(path: Location) -> bytes | OSError:
+        if isinstance(path, ObjectPath):
+            return fetched[path.path]
+        try:
+            return path.read_bytes()
+        except OSError as error:  # a directory named *.json, no permission
+            return error
+
+    return [read(path) for path in paths]

@@ -42,7 +42,7 @@ from typing import Any
 from datasets.storage import Location, ObjectPath, file_sha256, remove_tree
 from datasets.store import PoseStore
 from datasets.store.integrity import listing_problem, store_listing, store_mismatches
-from datasets.workspace import Manifest, Workspace
+from datasets.workspace import Manifest, ManifestError, Workspace
 from pipelines.code_identity import REPOSITORY_ROOT, CodeIdentity, stage_code_identity
 
 RECORDED_PACKAGES = (
@@ -308,7 +308,11 @@ def missing_outputs(workspace: Workspace, manifest: Manifest) -> list[str]:
     """
     problems = []
     for name, output in manifest.outputs.items():
-        location = workspace.output_path(manifest, name)
+        try:
+            location = workspace.output_path(manifest, name)
+        except ManifestError as error:  # a path leading outside the version: never read
+            problems.append(str(error))
+            continue
         if output.get("kind") == "store":
             problem = listing_problem(location, output, manifest.id)
             problems += [problem] if problem else []
@@ -321,14 +325,20 @@ def verify_version(workspace: Workspace, manifest: Manifest) -> list[str]:
     """Re-hash every output of a version and compare with its manifest; one sentence per difference.
 
     Files are compared by SHA-256, stores by index, array-value checksums and file listing
-    (``datasets.store.integrity.store_mismatches``), directories only for being there. Reads everything.
+    (``datasets.store.integrity.store_mismatches``), directories only for being there. Reads everything
+    inside the version's directory, nothing outside it (``Workspace.output_path``). The lineage fields are
+    checked by ``pipelines.lineage.audit.lineage_problems``.
 
     Returns:
         The differences; empty when the version is intact.
     """
     problems = []
     for name, output in manifest.outputs.items():
-        location = workspace.output_path(manifest, name)
+        try:
+            location = workspace.output_path(manifest, name)
+        except ManifestError as error:
+            problems.append(str(error))
+            continue
         kind = output.get("kind")
         if not location.exists():
             problems.append(f"version {manifest.id}: output {name!r} ({output['path']}) is missing")

@@ -8,8 +8,8 @@ from typing import Annotated
 
 import typer
 
-from datasets.workspace import Manifest, VersionNotFoundError, Workspace
-from pipelines.cli.common import WorkspaceOption, app, optional_str
+from datasets.workspace import Manifest, ManifestError, VersionNotFoundError, Workspace
+from pipelines.cli.common import WorkspaceOption, app, echo, optional_str
 
 DEFAULT_LEFTOVER_AGE_HOURS = 24.0
 SECONDS_PER_HOUR = 3600.0
@@ -23,29 +23,37 @@ def versions_command(
     workspace: WorkspaceOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """List versions (oldest first) with their parents, counts and time; MISSING marks lost output files."""
+    """List versions (oldest first) with their parents, counts and time; MISSING marks lost output files.
+
+    A manifest that cannot be read is listed as UNREADABLE with its file and the reason.
+    """
     from pipelines.versioning import missing_outputs
 
     registry = Workspace(workspace)
-    manifests = registry.manifests(stage)
+    manifests, unreadable = registry.scan(stage)
     missing = {manifest.id: missing_outputs(registry, manifest) for manifest in manifests}
     if as_json:
         rows = [{**_summary_row(manifest), "missing": missing[manifest.id]} for manifest in manifests]
+        rows += [{"id": entry.version, "unreadable": entry.reason, "path": str(entry.path)} for entry in unreadable]
         typer.echo(json.dumps(rows, indent=2))
         return
-    if not manifests:
-        typer.echo(f"No versions{f' of {stage}' if stage else ''} in {registry.root}.")
+    if not manifests and not unreadable:
+        echo(f"No versions{f' of {stage}' if stage else ''} in {registry.root}.")
         return
     header = f"{'version':<36} {'finished':<29} {'wall s':>8}  {'files':<8} parents"
-    typer.echo(header)
-    typer.echo("-" * len(header))
+    echo(header)
+    echo("-" * len(header))
     for manifest in manifests:
         parents = ", ".join(manifest.parents) or "-"
         state = "MISSING" if missing[manifest.id] else "ok"
-        typer.echo(f"{manifest.id:<36} {manifest.finished:<29} {manifest.wall_time_s:>8.1f}  {state:<8} {parents}")
+        echo(f"{manifest.id:<36} {manifest.finished:<29} {manifest.wall_time_s:>8.1f}  {state:<8} {parents}")
+    for entry in unreadable:
+        echo(f"{entry.version:<36} {'UNREADABLE':<29} {'':>8}  {'-':<8} {entry.path}")
     for problems in missing.values():
         for problem in problems:
-            typer.echo(f"missing: {problem}", err=True)
+            echo(f"missing: {problem}", err=True)
+    for entry in unreadable:
+        echo(f"unreadable: {entry.reason}", err=True)
 
 
 def _summary_row(manifest: Manifest) -> dict:
@@ -66,27 +74,40 @@ def verify_command(
     ] = None,
     workspace: WorkspaceOption = None,
 ) -> None:
-    """Re-hash the outputs of one version (or all) and compare with their manifests; exit 1 on any difference.
+    """Re-hash the outputs of one version (or all), re-derive their lineage, compare with their manifests.
 
-    Reads every file and every store chunk. Example: python flows.py verify preprocess-amass
+    Checks that the id derives from the recorded fields, that every parent exists and holds the recorded
+    content, and that outputs lie inside the version; names each field that disagrees. Exit 1 on any
+    difference or unreadable manifest. Reads every file and every store chunk.
+    Example: python flows.py verify preprocess-amass
     """
+    from pipelines.lineage.audit import lineage_problems
     from pipelines.versioning import verify_version
 
     registry = Workspace(workspace)
     try:
-        manifests = registry.manifests() if reference is None else [registry.resolve(reference)]
-    except VersionNotFoundError as error:
-        typer.echo(f"error: {error}", err=True)
+        if reference is None:
+            manifests, unreadable = registry.scan()
+        else:
+            manifests, unreadable = [registry.resolve(reference)], []
+    except (VersionNotFoundError, ManifestError) as error:
+        echo(f"error: {error}", err=True)
         raise typer.Exit(1) from None
     damaged = 0
     for manifest in manifests:
-        problems = verify_version(registry, manifest)
+        problems = lineage_problems(registry, manifest)
+        problems += verify_version(registry, manifest)
         damaged += bool(problems)
-        typer.echo(f"{'DAMAGED' if problems else 'ok':<8} {manifest.id}")
+        echo(f"{'DAMAGED' if problems else 'ok':<8} {manifest.id}")
         for problem in problems:
-            typer.echo(f"  {problem}")
-    if damaged:
-        typer.echo(f"error: {damaged} of {len(manifests)} version(s) differ from their manifests", err=True)
+            echo(f"  {problem}")
+    for entry in unreadable:
+        echo(f"{'UNREADABLE':<8} {entry.version}")
+        echo(f"  {entry.reason}")
+    if damaged or unreadable:
+        total = len(manifests) + len(unreadable)
+        echo(f"error: {damaged + len(unreadable)} of {total} version(s) differ from or lack a readable manifest",
+             err=True)  # fmt: skip
         raise typer.Exit(1)
 
 
@@ -102,34 +123,37 @@ def show_command(
     registry = Workspace(workspace)
     try:
         manifest = registry.resolve(reference)
-    except VersionNotFoundError as error:
-        typer.echo(str(error), err=True)
+    except (VersionNotFoundError, ManifestError) as error:
+        echo(f"error: {error}", err=True)
         raise typer.Exit(1) from None
     if as_json:
         typer.echo(json.dumps(manifest.to_dict(), indent=2, sort_keys=True, default=str))
         return
-    typer.echo(f"version   {manifest.id}")
-    typer.echo(f"stage     {manifest.stage}")
-    typer.echo(f"parents   {', '.join(manifest.parents) or '-'}")
+    echo(f"version   {manifest.id}")
+    echo(f"stage     {manifest.stage}")
+    echo(f"parents   {', '.join(manifest.parents) or '-'}")
     code = manifest.code
-    typer.echo(
+    echo(
         f"code      {str(code.get('commit'))[:12]}{' (dirty)' if code.get('dirty') else ''}, "
         f"fingerprint {str(code.get('fingerprint'))[:12]}"
     )
-    typer.echo(f"run       {manifest.started} -> {manifest.finished} ({manifest.wall_time_s:.1f} s)")
-    typer.echo("counts    " + ", ".join(f"{key} {value}" for key, value in manifest.counts.items()))
-    typer.echo("outputs")
+    echo(f"run       {manifest.started} -> {manifest.finished} ({manifest.wall_time_s:.1f} s)")
+    echo("counts    " + ", ".join(f"{key} {value}" for key, value in manifest.counts.items()))
+    echo("outputs")
     for name, output in manifest.outputs.items():
-        typer.echo(f"  {name:<12} {output.get('kind', '?'):<9} {output['path']}")
+        echo(f"  {name:<12} {output.get('kind', '?'):<9} {output['path']}")
     missing = missing_outputs(registry, manifest)
     state = "MISSING: " + "; ".join(missing) if missing else "present (python flows.py verify re-hashes them)"
-    typer.echo(f"files     {state}")
-    typer.echo("config")
+    echo(f"files     {state}")
+    echo("config")
     for line in json.dumps(manifest.config, indent=2, sort_keys=True).splitlines():
-        typer.echo(f"  {line}")
+        echo(f"  {line}")
     if manifest.summary:
-        typer.echo("")
-        typer.echo(manifest.summary)
+        echo("")
+        echo(manifest.summary)
+    _, unreadable = registry.scan()
+    if unreadable:
+        echo(f"unreadable: {len(unreadable)} other manifest(s) (python flows.py versions lists them)", err=True)
 
 
 @app.command("export")
@@ -169,15 +193,18 @@ def gc_command(
 ) -> None:
     """Delete what no version needs: attempt directories of failed or losing runs, and finished work caches.
 
-    Published versions are never touched. Leftovers of versions that are not published (a run may still be
-    writing them, or resume from them) go only once older than --older-than-hours.
+    Published versions are never touched, nor the files of a version whose manifest is unreadable (it is
+    named, with the reason). Leftovers of versions that are not published (a run may still be writing them,
+    or resume from them) go only once older than --older-than-hours.
     """
     from datasets.storage import remove_tree
 
     registry = Workspace(workspace)
     leftovers = registry.unreferenced(older_than_hours * SECONDS_PER_HOUR)
+    for entry in registry.scan()[1]:
+        echo(f"keeping every file of {entry.version}: {entry.reason}", err=True)
     for location in leftovers:
-        typer.echo(f"{'would delete' if dry_run else 'deleting'} {registry.relative(location)}")
+        echo(f"{'would delete' if dry_run else 'deleting'} {registry.relative(location)}")
         if not dry_run:
             remove_tree(location)
     typer.echo(f"{len(leftovers)} leftover(s) {'found' if dry_run else 'deleted'} in {registry.root}")
