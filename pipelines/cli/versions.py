@@ -105,9 +105,8 @@ def verify_command(
         echo(f"{'UNREADABLE':<8} {entry.version}")
         echo(f"  {entry.reason}")
     if damaged or unreadable:
-        total = len(manifests) + len(unreadable)
-        echo(f"error: {damaged + len(unreadable)} of {total} version(s) differ from or lack a readable manifest",
-             err=True)  # fmt: skip
+        cannot = f"; {len(unreadable)} manifest(s) cannot be read" if unreadable else ""
+        echo(f"error: {damaged} of {len(manifests)} version(s) differ from their manifests{cannot}", err=True)
         raise typer.Exit(1)
 
 
