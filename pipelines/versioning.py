@@ -39,10 +39,11 @@ import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from datasets.manifest import Manifest, ManifestError
 from datasets.storage import Location, ObjectPath, file_sha256, remove_tree
 from datasets.store import PoseStore
 from datasets.store.integrity import listing_problem, store_listing, store_mismatches
-from datasets.workspace import Manifest, ManifestError, Workspace
+from datasets.workspace import Workspace
 from pipelines.code_identity import REPOSITORY_ROOT, CodeIdentity, stage_code_identity
 
 RECORDED_PACKAGES = (

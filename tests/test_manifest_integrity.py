@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from datasets.workspace import ManifestError, Workspace
+from datasets.manifest import ManifestError
+from datasets.workspace import Workspace
 from pipelines.cli import app
 from pipelines.lineage.audit import lineage_problems
 from pipelines.versioning import StageRun

@@ -24,6 +24,7 @@ import numpy as np
 import pytest
 from conftest import synthetic_views
 
+from datasets.manifest import ManifestError
 from datasets.storage import (
     ObjectPath,
     as_location,
@@ -33,7 +34,7 @@ from datasets.storage import (
     relative_path,
     write_atomically,
 )
-from datasets.workspace import Manifest, ManifestError, Workspace
+from datasets.workspace import Manifest, Workspace
 
 REPOSITORY_ROOT = Path(__file__).resolve().parents[1]
 BUCKET = "mocaplift-test"

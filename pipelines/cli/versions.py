@@ -8,7 +8,8 @@ from typing import Annotated
 
 import typer
 
-from datasets.workspace import Manifest, ManifestError, VersionNotFoundError, Workspace
+from datasets.manifest import Manifest, ManifestError
+from datasets.workspace import VersionNotFoundError, Workspace
 from pipelines.cli.common import WorkspaceOption, app, echo, optional_str
 
 DEFAULT_LEFTOVER_AGE_HOURS = 24.0

@@ -15,7 +15,8 @@ runs both.
 
 from __future__ import annotations
 
-from datasets.workspace import Manifest, ManifestError, Workspace
+from datasets.manifest import Manifest, ManifestError
+from datasets.workspace import Workspace
 from pipelines.versioning import parent_content, version_id
 
 
