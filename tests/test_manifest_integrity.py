@@ -118,6 +118,7 @@ def test_one_unreadable_manifest_is_listed_and_every_other_version_still_handled
 
     shown = cli(root, "show", second.id)
     assert shown.exit_code == 0 and f"version   {second.id}" in shown.output
+    assert f"unreadable: manifest {broken} is unreadable: {reason}" in shown.output
     refused = cli(root, "show", lineage["first"].id)
     assert refused.exit_code == 1 and f"error: manifest {broken} is unreadable: {reason}" in refused.output
 

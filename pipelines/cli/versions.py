@@ -151,9 +151,8 @@ def show_command(
     if manifest.summary:
         echo("")
         echo(manifest.summary)
-    _, unreadable = registry.scan()
-    if unreadable:
-        echo(f"unreadable: {len(unreadable)} other manifest(s) (python flows.py versions lists them)", err=True)
+    for entry in registry.scan()[1]:
+        echo(f"unreadable: {entry.reason}", err=True)
 
 
 @app.command("export")
