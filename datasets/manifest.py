@@ -62,7 +62,7 @@ class Manifest:
         config: The resolved stage configuration (JSON).
         inputs: Fingerprint of external inputs (source files) that are not versions themselves.
         code: ``{"fingerprint", "version", "sources", "commit", "dirty"}``: the stage's code identity (see
-            ``pipelines.code_identity``), the digest of each source it counts, and the git state.
+            ``pipelines.lineage.code_identity``), the digest of each source it counts, and the git state.
         packages: Versions of the libraries that shaped the output.
         started: ISO-8601 UTC time the run started.
         finished: ISO-8601 UTC time it was published.

@@ -13,7 +13,7 @@ conditional PUT on S3: ``datasets.storage.create_exclusively``), so a run killed
 an unreferenced attempt directory and never a half-visible version; two runs of the same version race only
 on that create, and the loser reuses the winner's version. Paths inside manifests are relative to the
 workspace root, so a workspace can be copied between a disk and a bucket. How versions are derived from
-inputs, config and code lives in ``pipelines.versioning``; this module only reads and publishes manifests
+inputs, config and code lives in ``pipelines.lineage.versioning``; this module only reads and publishes manifests
 so that ``datasets.store.open_store`` can resolve references without importing the orchestration layer.
 What a manifest holds, and how its file is read without trusting it, is ``datasets.manifest``.
 """

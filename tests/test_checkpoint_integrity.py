@@ -18,7 +18,7 @@ from datasets.store import integrity, write_store
 from datasets.store.integrity import FileIntegrityError, check_file
 from datasets.workspace import Workspace
 from pipelines.cli import app
-from pipelines.versioning import StageRun
+from pipelines.lineage.versioning import StageRun
 
 JOINT_NAMES = [f"joint_{i}" for i in range(17)]
 
@@ -71,18 +71,18 @@ def test_check_file_hashes_once_and_again_only_after_a_change(published, monkeyp
 
 
 def test_evaluate_refuses_a_replaced_checkpoint_and_publishes_nothing(published):
-    from pipelines.training import evaluate_version
+    from pipelines.evaluate.flows import evaluation_version
 
     root, checkpoint, data = published["root"], published["checkpoint"], published["data"]
     replace_checkpoint(root, checkpoint)
     with pytest.raises(FileIntegrityError, match=checkpoint.id) as refusal:
-        evaluate_version.fn(str(root), checkpoint.id, data.id, "test", None, "cpu")
+        evaluation_version.fn(str(root), checkpoint.id, data.id, "test", None, "cpu")
     assert checkpoint.outputs["checkpoint_best"]["path"] in str(refusal.value)
     assert [manifest.stage for manifest in Workspace(root).manifests()] == ["convert-test", "finetune"]
 
 
 def test_finetune_refuses_a_replaced_init_checkpoint_and_publishes_nothing(published):
-    from pipelines.training import train_version
+    from pipelines.train.flows import train_version
 
     root, checkpoint, data = published["root"], published["checkpoint"], published["data"]
     replace_checkpoint(root, checkpoint)

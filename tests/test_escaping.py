@@ -18,8 +18,8 @@ from datasets.store import PoseStore, write_store
 from lifting.evaluation import EvaluationConfig, evaluate_predictions
 from lifting.visualization import build_scenes, write_viewer
 from pipelines.cli import app
-from pipelines.stages import announce_version, conversion_summary
-from pipelines.versioning import StageRun
+from pipelines.convert.conversion import announce_version, conversion_summary
+from pipelines.lineage.versioning import StageRun
 
 SKELETON = get_skeleton("h36m17")
 SCRIPT_NAME = "<script>alert(1)</script>"

@@ -13,7 +13,7 @@ from datasets.manifest import ManifestError
 from datasets.workspace import Workspace
 from pipelines.cli import app
 from pipelines.lineage.audit import lineage_problems
-from pipelines.versioning import StageRun
+from pipelines.lineage.versioning import StageRun
 
 
 def publish_text(workspace: Path, stage: str, text: str, parents: tuple[str, ...] = ()):

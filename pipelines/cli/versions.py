@@ -10,7 +10,7 @@ import typer
 
 from datasets.manifest import Manifest, ManifestError
 from datasets.workspace import VersionNotFoundError, Workspace
-from pipelines.cli.common import WorkspaceOption, app, echo, optional_str
+from pipelines.cli.common import WorkspaceOption, command, echo, optional_str
 
 DEFAULT_LEFTOVER_AGE_HOURS = 24.0
 SECONDS_PER_HOUR = 3600.0
@@ -18,7 +18,7 @@ SECONDS_PER_HOUR = 3600.0
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
 
 
-@app.command("versions")
+@command("versions")
 def versions_command(
     stage: Annotated[str | None, typer.Argument(help="Only this stage, e.g. preprocess-amass.")] = None,
     workspace: WorkspaceOption = None,
@@ -28,18 +28,18 @@ def versions_command(
 
     A manifest that cannot be read is listed as UNREADABLE with its file and the reason.
     """
-    from pipelines.versioning import missing_outputs
+    from pipelines.lineage.versioning import missing_outputs
 
-    registry = Workspace(workspace)
-    manifests, unreadable = registry.scan(stage)
-    missing = {manifest.id: missing_outputs(registry, manifest) for manifest in manifests}
+    workspace = Workspace(workspace)
+    manifests, unreadable = workspace.scan(stage)
+    missing = {manifest.id: missing_outputs(workspace, manifest) for manifest in manifests}
     if as_json:
         rows = [{**_summary_row(manifest), "missing": missing[manifest.id]} for manifest in manifests]
         rows += [{"id": entry.version, "unreadable": entry.reason, "path": str(entry.path)} for entry in unreadable]
         typer.echo(json.dumps(rows, indent=2))
         return
     if not manifests and not unreadable:
-        echo(f"No versions{f' of {stage}' if stage else ''} in {registry.root}.")
+        echo(f"No versions{f' of {stage}' if stage else ''} in {workspace.root}.")
         return
     header = f"{'version':<36} {'finished':<29} {'wall s':>8}  {'files':<8} parents"
     echo(header)
@@ -68,7 +68,7 @@ def _summary_row(manifest: Manifest) -> dict:
     }
 
 
-@app.command("verify")
+@command("verify")
 def verify_command(
     reference: Annotated[
         str | None, typer.Argument(help="Version id (or unique prefix) or stage name; default: every version.")
@@ -83,21 +83,21 @@ def verify_command(
     Example: python flows.py verify preprocess-amass
     """
     from pipelines.lineage.audit import lineage_problems
-    from pipelines.versioning import verify_version
+    from pipelines.lineage.versioning import verify_version
 
-    registry = Workspace(workspace)
+    workspace = Workspace(workspace)
     try:
         if reference is None:
-            manifests, unreadable = registry.scan()
+            manifests, unreadable = workspace.scan()
         else:
-            manifests, unreadable = [registry.resolve(reference)], []
+            manifests, unreadable = [workspace.resolve(reference)], []
     except (VersionNotFoundError, ManifestError) as error:
         echo(f"error: {error}", err=True)
         raise typer.Exit(1) from None
     damaged = 0
     for manifest in manifests:
-        problems = lineage_problems(registry, manifest)
-        problems += verify_version(registry, manifest)
+        problems = lineage_problems(workspace, manifest)
+        problems += verify_version(workspace, manifest)
         damaged += bool(problems)
         echo(f"{'DAMAGED' if problems else 'ok':<8} {manifest.id}")
         for problem in problems:
@@ -111,18 +111,18 @@ def verify_command(
         raise typer.Exit(1)
 
 
-@app.command("show")
+@command("show")
 def show_command(
     reference: Annotated[str, typer.Argument(help="Version id (or unique prefix), or a stage name for its newest.")],
     workspace: WorkspaceOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """Print a version's manifest: stage, parents, config, code, counts, outputs and checksums."""
-    from pipelines.versioning import missing_outputs
+    from pipelines.lineage.versioning import missing_outputs
 
-    registry = Workspace(workspace)
+    workspace = Workspace(workspace)
     try:
-        manifest = registry.resolve(reference)
+        manifest = workspace.resolve(reference)
     except (VersionNotFoundError, ManifestError) as error:
         echo(f"error: {error}", err=True)
         raise typer.Exit(1) from None
@@ -142,7 +142,7 @@ def show_command(
     echo("outputs")
     for name, output in manifest.outputs.items():
         echo(f"  {name:<12} {output.get('kind', '?'):<9} {output['path']}")
-    missing = missing_outputs(registry, manifest)
+    missing = missing_outputs(workspace, manifest)
     state = "MISSING: " + "; ".join(missing) if missing else "present (python flows.py verify re-hashes them)"
     echo(f"files     {state}")
     echo("config")
@@ -151,11 +151,11 @@ def show_command(
     if manifest.summary:
         echo("")
         echo(manifest.summary)
-    for entry in registry.scan()[1]:
+    for entry in workspace.scan()[1]:
         echo(f"unreadable: {entry.reason}", err=True)
 
 
-@app.command("export")
+@command("export")
 def export_command(
     reference: Annotated[str, typer.Argument(help="Version id (or prefix) or stage name of a pose store.")],
     out: Annotated[Path, typer.Option("--out", help="Output folder for the exported files.")],
@@ -181,7 +181,7 @@ def export_command(
         typer.echo(f"wrote {path}")
 
 
-@app.command("gc")
+@command("gc")
 def gc_command(
     older_than_hours: Annotated[
         float,
@@ -198,18 +198,18 @@ def gc_command(
     """
     from datasets.storage import remove_tree
 
-    registry = Workspace(workspace)
-    leftovers = registry.unreferenced(older_than_hours * SECONDS_PER_HOUR)
-    for entry in registry.scan()[1]:
+    workspace = Workspace(workspace)
+    leftovers = workspace.unreferenced(older_than_hours * SECONDS_PER_HOUR)
+    for entry in workspace.scan()[1]:
         echo(f"keeping every file of {entry.version}: {entry.reason}", err=True)
     for location in leftovers:
-        echo(f"{'would delete' if dry_run else 'deleting'} {registry.relative(location)}")
+        echo(f"{'would delete' if dry_run else 'deleting'} {workspace.relative(location)}")
         if not dry_run:
             remove_tree(location)
-    typer.echo(f"{len(leftovers)} leftover(s) {'found' if dry_run else 'deleted'} in {registry.root}")
+    typer.echo(f"{len(leftovers)} leftover(s) {'found' if dry_run else 'deleted'} in {workspace.root}")
 
 
-@app.command("serve")
+@command("serve")
 def serve_command(
     workspace: WorkspaceOption = None,
     limit: Annotated[int | None, typer.Option(help="Most flow runs executed at once.")] = None,
@@ -224,7 +224,7 @@ def serve_command(
     serve_all(workspace=optional_str(workspace), limit=limit)
 
 
-@app.command("model-info")
+@command("model-info")
 def model_info_command(
     model: Annotated[str, typer.Argument(help="Model name: uplift-upsample, mixste, strided, mixste-tmt, ...")],
     preset: Annotated[

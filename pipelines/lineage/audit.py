@@ -1,6 +1,6 @@
 """Does a manifest's lineage still hold? Re-derive what can be re-derived and name each field that disagrees.
 
-A version id is derived from its content (``pipelines.versioning.version_id``: stage, the parents' recorded
+A version id is derived from its content (``pipelines.lineage.versioning.version_id``: stage, the parents' recorded
 output checksums ``parent_content``, inputs, config, code fingerprint), so an edited manifest betrays itself:
 
 * ``id``: the id no longer derives from the recorded fields, or is not its manifest file's name;
@@ -9,7 +9,7 @@ output checksums ``parent_content``, inputs, config, code fingerprint), so an ed
 * ``parents``: a parent does not exist, or a parent's outputs differ from ``parent_content`` while the id
   still derives from it (the list of parents was edited to name another version).
 
-Output files are re-hashed separately (``pipelines.versioning.verify_version``); ``python flows.py verify``
+Output files are re-hashed separately (``pipelines.lineage.versioning.verify_version``); ``python flows.py verify``
 runs both.
 """
 
@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from datasets.manifest import Manifest, ManifestError
 from datasets.workspace import Workspace
-from pipelines.versioning import parent_content, version_id
+from pipelines.lineage.versioning import parent_content, version_id
 
 
 def lineage_problems(workspace: Workspace, manifest: Manifest) -> list[str]:
