@@ -23,11 +23,10 @@ Conventions and choices:
   has no ``S*/Seq*/camera.calibration`` either, the cameras have unknown (NaN) intrinsics and identity
   extrinsics, like ``datasets.camera_rigs.humaneva_cameras``.
 - Test cameras come from the official test calibration (``test_util/camera_calibration``; numbers and
-  conversion in ``datasets.mpi_inf_3dhp_cameras``), so both test sources give the same views. Converting
-  its millimetre sensor units to pixels (``fx = focal / sensor_width * width``, ``fy = fx / pixel_aspect``,
-  principal point = image centre + centre offset) is our reading of the format [inferred]; the GoPro's
-  OpenCV tangential terms (|p| < 1.2e-3) are dropped because ``Camera`` models Human3.6M's tangential form,
-  not OpenCV's.
+  conversion in ``datasets.mpi_inf_3dhp_cameras``), so both test sources give the same views. Its millimetre
+  sensor units become pixels as formats.md 2.2 records, measured on the real annotations: ``fx = focal /
+  sensor_width * width``, ``fy = fx * pixel_aspect``, principal point = image centre + centre offset, and no
+  distortion (the GoPro's coefficients describe its video; ``annot2`` is the pinhole projection of ``annot3``).
 - Test frame rates are not documented (formats.md 2.2): ``TEST_FPS`` assumes 25 Hz for the studio sequences
   TS1-TS4 and 50 Hz for the outdoor GoPro sequences TS5-TS6 [unconfirmed]; ``options.test_fps`` overrides.
 """

@@ -22,9 +22,10 @@ import pyarrow as pa
 
 from datasets.amass.config import DEFAULT_PRESET, AmassConfig
 from datasets.config import load_config, to_jsonable
+from datasets.escaping import terminal_text
 from datasets.workspace import Manifest, Workspace
 from pipelines.convert.benchmarks import DEMO_DIRECTORY, generate_once
-from pipelines.convert.conversion import Conversion, run_conversion
+from pipelines.convert.conversion import Conversion, announce_version, run_conversion
 from pipelines.convert.run_options import RunOptions, as_options
 from pipelines.convert.workers import forked_early
 from pipelines.lineage.file_hashes import FileHashes, files_fingerprint
@@ -169,10 +170,9 @@ def preprocess_amass(
     with forked_early(run.workers, run.dask_address):  # workers import torch while this process prepares
         config = resolve_config(workspace, preset, options)
         for warning in check_inputs_task(config):
-            print(f"warning: {warning}")
+            print(terminal_text(f"warning: {warning}"))
         discovery = discover_task(config)
         manifest, worked = convert_write_commit(config, discovery, str(workspace.root), run.workers,
                                                 run.dask_address, run.strict)  # fmt: skip
-    print(f"{PREPROCESS_AMASS}: {'published' if worked else 'reused'} version {manifest.id}")
-    print(manifest.summary)
+    announce_version(PREPROCESS_AMASS, manifest, worked)
     return publish_summary(manifest)

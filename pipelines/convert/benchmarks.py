@@ -26,7 +26,7 @@ from datasets.synthetic.h36m_archive import build_demo_h36m
 from datasets.synthetic.humaneva_archive import write_humaneva_npz
 from datasets.synthetic.mpi_inf_3dhp_archive import write_3dhp_mat
 from datasets.workspace import Manifest, Workspace
-from pipelines.convert.conversion import run_reader_conversion
+from pipelines.convert.conversion import announce_version, run_reader_conversion
 from pipelines.convert.run_options import RunOptions, as_options
 from pipelines.lineage.file_hashes import FileHashes, files_fingerprint
 from pipelines.orchestration import flow, publish_summary, task
@@ -105,8 +105,7 @@ def convert_and_publish(
     """Reuse or build and publish the version (``pipelines.convert.conversion.run_reader_conversion``)."""
     runtime = {"source": str(Path(source).resolve())}
     manifest, worked = run_reader_conversion(stage, config, inputs, read, attributes, workspace, strict, runtime)
-    print(f"{stage}: {'published' if worked else 'reused'} version {manifest.id}")
-    print(manifest.summary)
+    announce_version(stage, manifest, worked)
     return manifest
 
 

@@ -41,11 +41,12 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from datasets.manifest import Manifest, ManifestError
 from datasets.storage import Location, ObjectPath, file_sha256, remove_tree
 from datasets.store import PoseStore
 from datasets.store.integrity import listing_problem, store_listing, store_mismatches
 from datasets.work_lock import holding
-from datasets.workspace import Manifest, Workspace
+from datasets.workspace import Workspace
 from pipelines.lineage.code_identity import REPOSITORY_ROOT, CodeIdentity, stage_code_identity
 
 RECORDED_PACKAGES = (
@@ -316,7 +317,11 @@ def missing_outputs(workspace: Workspace, manifest: Manifest) -> list[str]:
     """
     problems = []
     for name, output in manifest.outputs.items():
-        location = workspace.output_path(manifest, name)
+        try:
+            location = workspace.output_path(manifest, name)
+        except ManifestError as error:  # a path leading outside the version: never read
+            problems.append(str(error))
+            continue
         if output.get("kind") == "store":
             problem = listing_problem(location, output, manifest.id)
             problems += [problem] if problem else []
@@ -329,14 +334,20 @@ def verify_version(workspace: Workspace, manifest: Manifest) -> list[str]:
     """Re-hash every output of a version and compare with its manifest; one sentence per difference.
 
     Files are compared by SHA-256, stores by index, array-value checksums and file listing
-    (``datasets.store.integrity.store_mismatches``), directories only for being there. Reads everything.
+    (``datasets.store.integrity.store_mismatches``), directories only for being there. Reads everything
+    inside the version's directory, nothing outside it (``Workspace.output_path``). The lineage fields are
+    checked by ``pipelines.lineage.audit.lineage_problems``.
 
     Returns:
         The differences; empty when the version is intact.
     """
     problems = []
     for name, output in manifest.outputs.items():
-        location = workspace.output_path(manifest, name)
+        try:
+            location = workspace.output_path(manifest, name)
+        except ManifestError as error:
+            problems.append(str(error))
+            continue
         kind = output.get("kind")
         if not location.exists():
             problems.append(f"version {manifest.id}: output {name!r} ({output['path']}) is missing")
