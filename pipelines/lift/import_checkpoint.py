@@ -20,6 +20,7 @@ import shutil
 from pathlib import Path
 
 from datasets.config import load_config, to_jsonable
+from datasets.escaping import markdown_text, terminal_text
 from datasets.storage import file_sha256
 from datasets.workspace import Manifest, Workspace
 from pipelines.convert.conversion import CACHE_DIRECTORY
@@ -78,13 +79,13 @@ def import_checkpoint_version(workspace: str, source: str, model: str, preset: s
         imported = import_released(path, model, preset, training_preset)
         save_checkpoint(scratch, imported.checkpoint)
         output = run.file_output(copy_into(scratch, run.directory / BEST_CHECKPOINT))
-        left_out = f"; left out: {', '.join(imported.left_out)}" if imported.left_out else ""
-        summary = (f"## {STAGE}\n\n{model} ({preset}) from {path.name} ({RELEASED_FORMATS[model].repository}), "
-                   f"{imported.parameters:,} parameters{left_out}")  # fmt: skip
+        left_out = f"; left out: {markdown_text(', '.join(imported.left_out))}" if imported.left_out else ""
+        summary = (f"## {STAGE}\n\n{model} ({markdown_text(preset)}) from {markdown_text(path.name)} "
+                   f"({RELEASED_FORMATS[model].repository}), {imported.parameters:,} parameters{left_out}")  # fmt: skip
         manifest = run.publish(counts={"parameters": imported.parameters}, outputs={CHECKPOINT_OUTPUT: output},
                                summary=summary, metadata={"left_out": list(imported.left_out)})  # fmt: skip
     shutil.rmtree(scratch.parents[1], ignore_errors=True)
-    print(manifest.summary)
+    print(terminal_text(manifest.summary))
     return manifest
 
 
