@@ -145,3 +145,13 @@ def test_a_file_name_with_markup_reaches_the_summary_as_text(tmp_path):
                   "training_preset": "demo", "workspace": str(tmp_path / "workspace")}  # fmt: skip
     manifest = Workspace(tmp_path / "workspace").get(run_in_process(import_checkpoint, parameters))
     assert "x&lt;img src=x onerror=alert(1)&gt;.bin" in manifest.summary and "<img" not in manifest.summary
+
+
+def test_a_pipe_named_like_weights_is_refused_before_it_is_read(tmp_path):
+    """A FIFO called ``h36m_351.h5`` would block any read (hashing included): refused by kind, never opened."""
+    fifo = tmp_path / "h36m_351.h5"
+    os.mkfifo(fifo)
+    parameters = {"source": str(fifo), "model": "uplift-upsample", "preset": "h36m-351",
+                  "workspace": str(tmp_path / "workspace")}  # fmt: skip
+    with pytest.raises(ValueError, match=r"h36m_351\.h5 is not a regular file"):
+        run_in_process(import_checkpoint, parameters)

@@ -173,7 +173,7 @@ def import_released(
     if model not in RELEASED_FORMATS:
         raise ValueError(f"no released format known for model {model!r}; importable: {', '.join(RELEASED_FORMATS)}")
     if not path.is_file():
-        raise ValueError(f"{path} does not exist")
+        raise ValueError(f"{path} is not a regular file (missing, a folder, a pipe or a device)")
     config = load_model_config(model, preset)
     training_name = training_preset or default_training_preset(model, preset)
     training = load_config(TrainingConfig, "training", training_name)

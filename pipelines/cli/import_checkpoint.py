@@ -46,7 +46,7 @@ def import_checkpoint_command(
     Then: python flows.py evaluate --checkpoint import-checkpoint --preset h36m
     """
     if not source.is_file():
-        fail(f"{source} does not exist; give the released weights file.")
+        fail(f"{source} is not a regular file (missing, a folder, a pipe or a device); give the released weights file.")
     from pipelines.lift.import_checkpoint import import_checkpoint
 
     run_flow(import_checkpoint, source=str(source), model=model, preset=preset, training_preset=training_preset,

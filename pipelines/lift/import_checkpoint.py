@@ -65,7 +65,8 @@ def import_checkpoint_version(workspace: str, source: str, model: str, preset: s
         raise ValueError(f"no released format known for --model {model}; importable: {', '.join(RELEASED_FORMATS)}")
     path = Path(source)
     if not path.is_file():
-        raise ValueError(f"{path} does not exist; give the released weights file ({RELEASED_FORMATS[model].files})")
+        raise ValueError(f"{path} is not a regular file (missing, a folder, a pipe or a device); give the released "
+                         f"weights file ({RELEASED_FORMATS[model].files})")  # fmt: skip
     registry = Workspace(workspace)
     training_preset = training_preset or default_training_preset(model, preset)
     run = import_stage_run(registry, path, model, preset, training_preset)
