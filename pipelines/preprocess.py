@@ -153,6 +153,15 @@ def _function(target: str) -> Callable[..., Any]:
     return getattr(importlib.import_module(module), name)
 
 
+def benchmark_record(benchmark: Benchmark, config: Any) -> dict[str, Any]:
+    """The config a benchmark version hashes: what the reader records of ``config`` and whether it is the demo.
+
+    The source folder is a ``runtime_field``: its content counts through the input fingerprint, its path not.
+    """
+    recorded, _, _ = benchmark.reading(config)
+    return {**recorded, "demo": config.source is None}
+
+
 def convert_benchmark(
     benchmark: Benchmark,
     options: Mapping[str, Any] | None,
@@ -168,12 +177,12 @@ def convert_benchmark(
     strict = as_options(RunOptions, run).strict
     registry = Workspace(workspace)
     root = config.source or demo_source(registry, benchmark.dataset, _function(benchmark.build_demo))
-    recorded, keywords, extra_files = benchmark.reading(config)
+    _, keywords, extra_files = benchmark.reading(config)
     with FileHashes.of_workspace(registry) as hashes:
         inputs = source_fingerprint(root, extra_files, hashes)
     read = partial(_function(benchmark.read), root, **keywords)
     manifest = convert_and_publish(
-        benchmark.stage, {**recorded, "demo": config.source is None}, inputs, read,
+        benchmark.stage, benchmark_record(benchmark, config), inputs, read,
         {"dataset": benchmark.dataset}, str(registry.root), strict, root,
     )  # fmt: skip
     create_markdown_artifact(markdown=manifest.summary, key=manifest.stage, description=manifest.id)

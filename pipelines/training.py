@@ -18,7 +18,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from datasets.config import load_config, to_jsonable
+from datasets.config import load_config, split_runtime
 from datasets.store.integrity import open_verified_store
 from datasets.workspace import Manifest, Workspace
 from pipelines.code_identity import CodeIdentity, changed_sources, model_stage_code_identity, stage_code_identity
@@ -58,12 +58,34 @@ def train_version(
     return train_or_reuse(Workspace(workspace), job)
 
 
+def evaluation_stage_run(registry: Workspace, checkpoint: Manifest, data: Manifest, config: Any,
+                         device: str) -> StageRun:  # fmt: skip
+    """The version an evaluation makes: id from the checkpoint's and store's content, the config and precision.
+
+    Args:
+        registry: The workspace.
+        checkpoint: The checkpoint version evaluated (its ``config["model"]`` picks the code identity).
+        data: The pose store version.
+        config: The resolved ``lifting.evaluation.EvaluationConfig``; its ``runtime_field`` fields are
+            recorded, not hashed.
+        device: ``"auto"``, ``"cpu"``, ``"cuda"`` or ``"cuda:N"``: it decides ``"auto"`` precision.
+    """
+    from lifting.training.distributed import resolve_device, resolve_precision
+
+    hashed, runtime = split_runtime(config)
+    hashed["precision"] = resolve_precision(config.precision, resolve_device(device))  # "auto" differs by device
+    return StageRun(
+        registry, "evaluate", config=hashed, parents=[checkpoint.id, data.id],
+        reads={checkpoint.id: ("checkpoint_best", "metrics"), data.id: ("store",)},
+        code=model_stage_code_identity("evaluate", checkpoint.config["model"]), runtime={"device": device, **runtime},
+    )  # fmt: skip
+
+
 @task(name="evaluate")
 def evaluate_version(workspace: str, checkpoint: str, data: str, split: str, preset: str | None,
                      device: str) -> Manifest:  # fmt: skip
     """Reuse or evaluate and publish a metrics version (``lifting.evaluation.evaluate``)."""
     from lifting.evaluation import EvaluationConfig, evaluate
-    from lifting.training.distributed import resolve_device, resolve_precision
 
     registry = Workspace(workspace)
     checkpoint_manifest = registry.resolve(checkpoint)
@@ -73,12 +95,7 @@ def evaluate_version(workspace: str, checkpoint: str, data: str, split: str, pre
         _report_newest(checkpoint_manifest, current, f"Rerun `python flows.py {checkpoint}` to train it anew.")
     data_manifest = registry.resolve(data)
     config = load_config(EvaluationConfig, "evaluation", preset, {"split": split})
-    hashed = {**to_jsonable(config), "precision": resolve_precision(config.precision, resolve_device(device))}
-    run = StageRun(
-        registry, "evaluate", config=hashed, parents=[checkpoint_manifest.id, data_manifest.id],
-        reads={checkpoint_manifest.id: ("checkpoint_best", "metrics"), data_manifest.id: ("store",)},
-        code=model_stage_code_identity("evaluate", model), runtime={"device": device},
-    )  # fmt: skip
+    run = evaluation_stage_run(registry, checkpoint_manifest, data_manifest, config, device)
     existing = run.existing()
     if existing is not None:
         print(f"evaluate: reused version {existing.id}")
@@ -114,8 +131,9 @@ def baseline_version(workspace: str, data: str, split: str) -> Manifest:
     registry = Workspace(workspace)
     data_manifest = registry.resolve(data)
     config = EvaluationConfig(split=split, plots=False)
-    run = StageRun(registry, "baseline", config={"prediction": "mean-pose", "train_splits": ["train"],
-                   **to_jsonable(config)}, parents=[data_manifest.id], reads={data_manifest.id: ("store",)},
+    hashed, runtime = split_runtime(config)
+    run = StageRun(registry, "baseline", config={"prediction": "mean-pose", "train_splits": ["train"], **hashed},
+                   parents=[data_manifest.id], reads={data_manifest.id: ("store",)}, runtime=runtime,
                    code=model_stage_code_identity("baseline", None))  # fmt: skip
     existing = run.existing()
     if existing is not None:

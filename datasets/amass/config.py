@@ -11,6 +11,8 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 
+from datasets.config import runtime_field
+
 DEFAULT_PRESET = "default"
 """``presets/amass/default.yaml``: Uplift-and-Upsample's AMASS settings."""
 REGRESSOR_ORDERS = ("spin", "h36m")
@@ -73,9 +75,10 @@ class AmassConfig:
         precision: ``"float32"`` or ``"float64"`` for the body model.
     """
 
-    amass_root: Path
-    body_models: Path
-    regressor: Path | None = None
+    # Where the inputs are: their content counts through the input fingerprint, so the paths are runtime.
+    amass_root: Path = runtime_field()
+    body_models: Path = runtime_field()
+    regressor: Path | None = runtime_field(default=None)
     regressor_order: str = "spin"
     fps: float = H36M_FPS
     placement: str = "as_recorded"  # Uplift-and-Upsample's released pipeline; measured in docs/amass.md
@@ -92,8 +95,8 @@ class AmassConfig:
     include: tuple[str, ...] = ()
     exclude: tuple[str, ...] = ()
     validation_subsets: tuple[str, ...] = UPLIFT_UPSAMPLE_VALIDATION_SUBSETS
-    batch_frames: int = 4096
-    device: str = "cpu"
+    batch_frames: int = runtime_field(default=4096)  # how the run executes (memory), not what it makes
+    device: str = runtime_field(default="cpu")
     precision: str = "float32"
 
     def __post_init__(self) -> None:
