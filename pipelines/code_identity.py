@@ -1,8 +1,8 @@
 """A stage's code identity: a fingerprint of the project code the stage runs, blind to comments and layout.
 
 A stage names its *entry modules* (``STAGE_CODE``); its code is the closure of those modules over the
-static import graph (every ``import`` and ``from ... import`` in a module, function-level imports included),
-restricted to the project packages ``datasets``, ``lifting`` and ``pipelines``, plus the parent packages
+static import graph (every ``import`` and ``from ... import`` in a module, function-level and relative imports
+included, and ``importlib.import_module`` / ``__import__`` of a literal name), restricted to the project packages ``datasets``, ``lifting`` and ``pipelines``, plus the parent packages
 whose ``__init__`` runs on import and the package data files (``*.json``) a module names in a string
 constant. Each module counts by its parsed syntax tree with docstrings and other bare string statements
 removed (``ast.dump``): comments, docstrings, blank lines and formatting do not change the identity; any
@@ -16,10 +16,13 @@ Two refinements keep identities narrow:
 - *Version machinery* (``IDENTITY_MACHINERY``): the modules that derive and record version ids never shape
   an output; they are neither counted nor followed.
 
-Flow modules (``pipelines/amass.py``, ``pipelines/preprocess.py``, ``pipelines/training.py`` with
-``pipelines/training_publish.py``) only orchestrate and are not entries: a change there that does alter
-outputs must bump the stage's ``version`` in ``STAGE_CODE``, which forces a rerun of that stage. See
-``docs/versioning.md``.
+The entries of a stage include its flow module and the module that derives its version id from the config
+(which fields are hashed), so an edit to either is a new identity; ``tests/test_code_identity.py`` checks
+that every stage's flow and id derivation are in its closure. The closure does not enter the modules that
+define other flows (a module with a ``@flow`` function that is not an entry): another stage reaches this
+one only through its outputs, which count by content as parents. An import the closure cannot follow (a module
+named by a computed string: ``importlib.import_module(name)``, ``__import__(name)``) is an error
+(``UnfollowableImportError``) rather than a blind spot. See ``docs/versioning.md``.
 
     >>> identity = stage_code_identity("preprocess-h36m")
     >>> "datasets.h36m" in identity.sources and "lifting.models.mixste" not in identity.sources
@@ -58,10 +61,10 @@ class StageCode:
     """What a stage runs.
 
     Attributes:
-        entries: Modules whose closure is the stage's code (the task bodies, and for conversions the
-            store writer in ``pipelines.stages``).
-        version: Bump to force a new version of the stage when code outside the closure (e.g. a flow
-            module) changes its output.
+        entries: Modules whose closure is the stage's code: the task bodies, the flow, and the module that
+            derives the version id (for conversions, the store writer in ``pipelines.stages`` too).
+        version: Bump to force a new version of the stage when something outside the project's code changes
+            its output (e.g. a library upgrade that changes results); project code counts by itself.
     """
 
     entries: tuple[str, ...]
@@ -70,14 +73,14 @@ class StageCode:
 
 STAGE_CODE: Mapping[str, StageCode] = MappingProxyType(
     {
-        "preprocess-amass": StageCode(("datasets.amass.convert", "datasets.amass.discovery", "pipelines.stages")),
-        "preprocess-h36m": StageCode(("datasets.h36m", "pipelines.stages")),
-        "preprocess-3dhp": StageCode(("datasets.mpi_inf_3dhp", "pipelines.stages")),
-        "preprocess-humaneva": StageCode(("datasets.humaneva", "pipelines.stages")),
-        "pretrain": StageCode(("lifting.training",)),
-        "finetune": StageCode(("lifting.training",)),
-        "evaluate": StageCode(("lifting.evaluation",)),
-        "baseline": StageCode(("lifting.evaluation.baseline",)),
+        "preprocess-amass": StageCode(("datasets.amass.convert", "datasets.amass.discovery", "pipelines.amass")),
+        "preprocess-h36m": StageCode(("datasets.h36m", "pipelines.preprocess")),
+        "preprocess-3dhp": StageCode(("datasets.mpi_inf_3dhp", "pipelines.preprocess")),
+        "preprocess-humaneva": StageCode(("datasets.humaneva", "pipelines.preprocess")),
+        "pretrain": StageCode(("lifting.training", "pipelines.training", "pipelines.training_publish")),
+        "finetune": StageCode(("lifting.training", "pipelines.training", "pipelines.training_publish")),
+        "evaluate": StageCode(("lifting.evaluation", "pipelines.training")),
+        "baseline": StageCode(("lifting.evaluation.baseline", "pipelines.training")),
     }
 )
 """Stage name -> its code. Stages not listed (ad-hoc stages, tests) count every project module."""
@@ -100,6 +103,18 @@ class CodeIdentity:
     def to_manifest(self) -> dict[str, Any]:
         """The manifest's ``code`` fields (the git state is added by ``StageRun``)."""
         return {"fingerprint": self.fingerprint, "version": self.version, "sources": dict(self.sources)}
+
+
+class UnfollowableImportError(ImportError):
+    """A module of a counted closure imports a module by a computed name, which the closure cannot follow."""
+
+    @classmethod
+    def at(cls, path: Path, problems: Sequence[str]) -> UnfollowableImportError:
+        """The error naming the file, each unfollowable import (``line N: call``) and the fix."""
+        return cls(
+            f"{path}: {'; '.join(problems)}: a stage's code identity cannot follow a module named by a computed "
+            "string; import the module by name (an import statement or a literal importlib.import_module)."
+        )
 
 
 class _DropStringStatements(ast.NodeTransformer):
@@ -172,38 +187,109 @@ def _save_parse_cache() -> None:
         _parse_cache().save()
 
 
+@dataclass(frozen=True)
+class ParsedModule:
+    """What the closure needs of one module's source.
+
+    Attributes:
+        digest: SHA-256 of its normalised syntax tree.
+        imports: Project modules (and parent packages) it imports.
+        data: Package data files it names.
+        unfollowable: ``line N: call`` of each import by a computed name.
+        defines_flow: Whether it defines a flow (a function decorated with ``flow(...)``).
+    """
+
+    digest: str
+    imports: frozenset[str]
+    data: frozenset[str]
+    unfollowable: tuple[str, ...]
+    defines_flow: bool
+
+
 @functools.cache
-def _parsed(module: str) -> tuple[str, frozenset[str], frozenset[str]]:
-    """(normalised tree digest, imported project modules, data files named) of one module."""
+def _parsed(module: str) -> ParsedModule:
+    """The parsed facts of one project module (from the user cache when its source was parsed before)."""
     source = module_files()[module].read_bytes()
     key = hashlib.sha256(f"{_parser_digest()} {module} ".encode() + source).hexdigest()
     cache = _parse_cache()
     if key not in cache.entries:
         cache.set(key, _parse(module, source.decode()))
-    digest, named, strings = cache.entries[key]
+    digest, named, strings, unfollowable, defines_flow = cache.entries[key]
     imports = frozenset(parent for name in named for parent in _with_parents(name) if parent in module_files())
-    return digest, imports, frozenset(name for name in data_files() if name in strings)
+    data = frozenset(name for name in data_files() if name in strings)
+    return ParsedModule(digest, imports, data, tuple(unfollowable), defines_flow)
 
 
 def _parse(module: str, source: str) -> list[Any]:
-    """[normalised tree digest, every imported name (absolute), string constants naming data files]."""
+    """[tree digest, imported names (absolute), string constants naming data files, unfollowable, defines a flow]."""
     tree = ast.parse(source)
     package = module if module_files()[module].name == "__init__.py" else module.rpartition(".")[0]
+    named, unfollowable = imported_names(tree, package)
+    strings = {node.value for node in ast.walk(tree) if isinstance(node, ast.Constant) and isinstance(node.value, str)}
+    data_names = sorted(string for string in strings if string.endswith(DATA_SUFFIXES))
+    defines_flow = any(
+        isinstance(decorator, ast.Call) and _called_name(decorator.func) == FLOW_DECORATOR
+        for node in tree.body if isinstance(node, ast.FunctionDef) for decorator in node.decorator_list
+    )  # fmt: skip
+    digest = hashlib.sha256(normalised_tree(tree).encode()).hexdigest()
+    return [digest, sorted(named), data_names, unfollowable, defines_flow]  # parsed once
+
+
+FLOW_DECORATOR = "flow"
+"""``pipelines.orchestration.flow``: a module that uses it defines a flow."""
+DYNAMIC_IMPORTS = frozenset({"import_module", "__import__"})
+"""Calls that import a module by name (``importlib.import_module``, ``__import__``): followed when the name is a
+literal, an error otherwise."""
+
+
+def imported_names(tree: ast.Module, package: str) -> tuple[set[str], list[str]]:
+    """Every module name a module's code imports, made absolute, and the imports that cannot be followed.
+
+    Args:
+        tree: The module's syntax tree.
+        package: The package the module belongs to (the module itself for a package's ``__init__``), which
+            relative imports start from.
+
+    Returns:
+        ``(names, unfollowable)``: ``from a.b import c`` names ``a.b`` and ``a.b.c`` (``c`` may be a module);
+        ``unfollowable`` holds ``line N: call`` for each import of a name computed at run time.
+
+    >>> names, unfollowable = imported_names(ast.parse("from .registry import MODELS"), "lifting.models")
+    >>> sorted(names), unfollowable
+    (['lifting.models.registry', 'lifting.models.registry.MODELS'], [])
+    """
     named: set[str] = set()
+    unfollowable: list[str] = []
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
             named.update(alias.name for alias in node.names)
         elif isinstance(node, ast.ImportFrom):
-            base = _absolute(package, node.module, node.level)
+            base = absolute_name(package, node.module, node.level)
             named.add(base)
             named.update(f"{base}.{alias.name}" for alias in node.names)
-    strings = {node.value for node in ast.walk(tree) if isinstance(node, ast.Constant) and isinstance(node.value, str)}
-    data_names = sorted(string for string in strings if string.endswith(DATA_SUFFIXES))
-    return [hashlib.sha256(normalised_tree(tree).encode()).hexdigest(), sorted(named), data_names]  # parsed once
+        elif isinstance(node, ast.Call) and _called_name(node.func) in DYNAMIC_IMPORTS:
+            target = node.args[0] if node.args else None
+            literal = isinstance(target, ast.Constant) and isinstance(target.value, str)
+            if literal and not target.value.startswith("."):
+                named.add(target.value)
+            else:
+                unfollowable.append(f"line {node.lineno}: {ast.unparse(node)}")
+    return named, unfollowable
 
 
-def _absolute(package: str, module: str | None, level: int) -> str:
-    """The absolute name of ``from <level dots><module> import ...`` inside ``package``."""
+def _called_name(function: ast.expr) -> str:
+    """The last name of a called expression: ``importlib.import_module`` -> ``import_module``."""
+    if isinstance(function, ast.Attribute):
+        return function.attr
+    return function.id if isinstance(function, ast.Name) else ""
+
+
+def absolute_name(package: str, module: str | None, level: int) -> str:
+    """The absolute name of ``from <level dots><module> import ...`` inside ``package``.
+
+    One dot is ``package`` itself, each further dot one package up: ``absolute_name("a.b", "c", 1) == "a.b.c"``,
+    ``absolute_name("a.b", "c", 2) == "a.c"``.
+    """
     if level == 0:
         return module or ""
     parts = package.split(".")[: len(package.split(".")) - (level - 1)]
@@ -219,13 +305,18 @@ def _with_parents(module: str) -> list[str]:
 def closure(entries: Iterable[str], exclude: Iterable[str] = ()) -> list[str]:
     """Project modules reachable from ``entries`` (and their parent packages), sorted.
 
+    Modules that define a flow are entered only when they are entries: another stage's flow shapes this
+    stage only through the outputs it reads, which count by content.
+
     Args:
         entries: Dotted module names; each must be a project module.
         exclude: Modules neither counted nor followed (besides ``IDENTITY_MACHINERY``).
 
     Raises:
         KeyError: an entry that is not a project module, naming it.
+        UnfollowableImportError: a module of the closure imports a module by a computed name.
     """
+    entries = tuple(entries)
     skipped = IDENTITY_MACHINERY | frozenset(exclude)
     pending = [parent for entry in entries for parent in _with_parents(entry)]
     for entry in entries:
@@ -236,8 +327,13 @@ def closure(entries: Iterable[str], exclude: Iterable[str] = ()) -> list[str]:
         module = pending.pop()
         if module in seen or module in skipped or module not in module_files():
             continue
+        parsed = _parsed(module)
+        if parsed.defines_flow and module not in entries:
+            continue
         seen.add(module)
-        pending.extend(_parsed(module)[1])
+        if parsed.unfollowable:
+            raise UnfollowableImportError.at(module_files()[module], parsed.unfollowable)
+        pending.extend(parsed.imports)
     return sorted(seen)
 
 
@@ -252,9 +348,9 @@ def _data_digest(name: str) -> str:
 def code_identity(entries: tuple[str, ...], exclude: frozenset[str] = frozenset(), version: int = 1) -> CodeIdentity:
     """The identity of the closure of ``entries`` (cached per process: the CLI derives it on every run)."""
     modules = closure(entries, exclude)
-    digests = {module: _parsed(module)[0] for module in modules}
+    digests = {module: _parsed(module).digest for module in modules}
     _save_parse_cache()
-    for name in sorted({name for module in modules for name in _parsed(module)[2]}):
+    for name in sorted({name for module in modules for name in _parsed(module).data}):
         digests[data_files()[name].relative_to(REPOSITORY_ROOT).as_posix()] = _data_digest(name)
     payload = json.dumps({"version": version, "sources": digests}, sort_keys=True)
     return CodeIdentity(

@@ -13,7 +13,10 @@ import numpy as np
 import pytest
 import torch
 
-from datasets.amass import AmassConfig, RejectionReason, check_inputs, convert_amass_file, discover, manifest_files
+from datasets.amass.checks import check_inputs
+from datasets.amass.config import AmassConfig
+from datasets.amass.convert import RejectionReason, convert_amass_file
+from datasets.amass.discovery import discover, manifest_files
 from datasets.amass.convert import EXTRA_COLUMNS, joint_model
 from datasets.amass.discovery import AmassFile
 from datasets.cameras import project

@@ -8,6 +8,9 @@ import pytest
 
 from pipelines import code_identity
 from pipelines.code_identity import (
+    STAGE_CODE,
+    UnfollowableImportError,
+    absolute_name,
     changed_sources,
     closure,
     model_stage_code_identity,
@@ -145,6 +148,78 @@ def test_real_stages_count_what_they_run_and_not_other_models():
 def test_an_unlisted_stage_counts_every_project_module():
     sources = stage_code_identity("convert-test").sources
     assert {"datasets.amass.convert", "lifting.models.mixste", "pipelines.training"} <= set(sources)
+
+
+def _write(root, files):
+    for name, text in files.items():
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_text(text)
+    _clear_caches()
+
+
+def test_relative_imports_resolve_from_the_importing_package():
+    """One dot is the package itself, each further dot one package up; a package's ``__init__`` is its package."""
+    assert absolute_name("lifting.models", "registry", 1) == "lifting.models.registry"
+    assert absolute_name("lifting.models", None, 1) == "lifting.models"
+    assert absolute_name("lifting.models", "metrics", 2) == "lifting.metrics"
+    assert absolute_name("lifting.models", None, 2) == "lifting"
+    assert absolute_name("lifting", "losses", 0) == "losses"
+
+
+def test_the_closure_follows_relative_imports(repository):
+    _write(repository, {
+        "datasets/sub/__init__.py": "from . import d\n",
+        "datasets/sub/d.py": "from .e import X\nfrom ..b import scaled\n",
+        "datasets/sub/e.py": "X = 1\n",
+    })  # fmt: skip
+    assert closure(["datasets.sub.d"]) == ["datasets", "datasets.b", "datasets.sub", "datasets.sub.d", "datasets.sub.e"]
+
+
+def test_a_literal_import_module_is_followed_and_a_computed_one_is_an_error_naming_file_and_line(repository):
+    _write(repository, {
+        "datasets/literal.py": "import importlib\n\nB = importlib.import_module('datasets.b')\n",
+        "datasets/computed.py": "import importlib\n\nNAME = 'datasets.b'\nB = importlib.import_module(NAME)\n",
+        "datasets/dunder.py": "B = __import__('datasets.' + 'b')\n",
+        "lifting/d.py": "from datasets import computed\n",
+    })  # fmt: skip
+    assert "datasets.b" in closure(["datasets.literal"])
+    with pytest.raises(UnfollowableImportError, match=r"datasets/computed\.py: line 4: importlib\.import_module\(NAME\)"):
+        closure(["lifting.d"])  # reached through an import, not only as an entry
+    with pytest.raises(UnfollowableImportError, match=r"dunder\.py: line 1: __import__"):
+        identity_of("datasets.dunder")
+
+
+def test_every_real_closure_holds_only_imports_it_can_follow():
+    for stage in STAGE_CODE:
+        assert closure(STAGE_CODE[stage].entries), stage
+    assert stage_code_identity("convert-test").sources  # every project module: raises on any unfollowable import
+
+
+def _flows_and_id_derivations():
+    """Stage -> the functions its output and id depend on beyond the task bodies: the flow and the id derivation."""
+    from pipelines import amass, preprocess, stages, training, training_publish
+
+    return {
+        "preprocess-amass": (amass.preprocess_amass, amass.amass_conversion, stages.conversion_run),
+        **{benchmark.stage: (flow, preprocess.benchmark_record, stages.run_reader_conversion)
+           for benchmark, flow in ((preprocess.H36M, preprocess.preprocess_h36m),
+                                   (preprocess.MPI_3DHP, preprocess.preprocess_3dhp),
+                                   (preprocess.HUMANEVA, preprocess.preprocess_humaneva))},
+        "pretrain": (training.pretrain, training.train_version, training_publish.training_stage_run),
+        "finetune": (training.finetune, training.train_version, training_publish.training_stage_run),
+        "evaluate": (training.evaluate_flow, training.evaluate_version, training.evaluation_stage_run),
+        "baseline": (training.pretrain_finetune, training.baseline_version),
+    }  # fmt: skip
+
+
+def test_each_stage_counts_its_flow_and_the_module_deriving_its_version_id():
+    """Editing a flow or how a stage hashes its config changes that stage's identity, with no version to bump."""
+    counted = _flows_and_id_derivations()
+    assert set(counted) == set(STAGE_CODE)
+    for stage, functions in counted.items():
+        modules = closure(STAGE_CODE[stage].entries)
+        for function in functions:
+            assert function.__module__ in modules, f"{stage}: {function.__module__} is not counted"
 
 
 def test_an_unknown_entry_is_named():

@@ -25,7 +25,9 @@ REPOSITORY = Path(__file__).resolve().parents[2]
 if str(REPOSITORY) not in sys.path:
     sys.path.insert(0, str(REPOSITORY))
 
-from datasets.amass import AmassConfig, convert_amass_file, discover, manifest_files  # noqa: E402
+from datasets.amass.config import AmassConfig  # noqa: E402
+from datasets.amass.convert import convert_amass_file  # noqa: E402
+from datasets.amass.discovery import discover, manifest_files  # noqa: E402
 from datasets.skeletons import get_skeleton  # noqa: E402
 from datasets.store import PoseStore, write_store  # noqa: E402
 from datasets.synthetic.amass_archive import build_demo_amass  # noqa: E402
