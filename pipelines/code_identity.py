@@ -1,12 +1,12 @@
 """A stage's code identity: a fingerprint of the project code the stage runs, blind to comments and layout.
 
 A stage names its *entry modules* (``STAGE_CODE``); its code is the closure of those modules over the
-static import graph (every ``import`` and ``from ... import`` in a module, function-level and relative imports
-included, and ``importlib.import_module`` / ``__import__`` of a literal name), restricted to the project packages ``datasets``, ``lifting`` and ``pipelines``, plus the parent packages
-whose ``__init__`` runs on import and the package data files (``*.json``) a module names in a string
-constant. Each module counts by its parsed syntax tree with docstrings and other bare string statements
-removed (``ast.dump``): comments, docstrings, blank lines and formatting do not change the identity; any
-change to what runs does. A JSON data file counts by its parsed value.
+static import graph (every ``import`` and ``from ... import`` in a module, function-level and relative
+imports included, and ``importlib.import_module`` / ``__import__`` of a literal name), restricted to the
+project packages ``datasets``, ``lifting`` and ``pipelines``, plus the parent packages whose ``__init__`` runs
+on import and the package data files (``*.json``) a module names in a string constant. Each module counts
+by its parsed syntax tree with docstrings and other bare string statements removed (``ast.dump``):
+comments, docstrings, blank lines and formatting do not change the identity; any change to what runs does. A JSON data file counts by its parsed value.
 
 Two refinements keep identities narrow:
 

@@ -31,6 +31,7 @@ from pipelines.versioning import StageRun
 if TYPE_CHECKING:
     from lifting.training import TrainingConfig
 
+
 @dataclass(frozen=True)
 class TrainingJob:
     """One training stage as a flow asks for it.

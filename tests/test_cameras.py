@@ -121,7 +121,11 @@ def test_project_then_unproject_with_depth_returns_the_point(camera, x, y, depth
 
 
 def normalized_to_pixels(normalized: np.ndarray, width: int, height: int) -> np.ndarray:
-    """Solving ``x = u / w * 2 - 1``, ``y = v / w * 2 - h / w`` for the pixel: ``u = (x + 1) w / 2``, ``v = (y + h / w) w / 2``."""
+    """Inverse of ``pixels_to_normalized``, by hand.
+
+    Solving ``x = u / w * 2 - 1`` and ``y = v / w * 2 - h / w`` for the pixel: ``u = (x + 1) w / 2``,
+    ``v = (y + h / w) w / 2``.
+    """
     return (normalized + np.array([1.0, height / width])) * width / 2.0
 
 

@@ -10,10 +10,11 @@ import numpy as np
 import pyarrow as pa
 import pytest
 import zarr
+from conftest import open_repository
 
 from datasets.skeletons import get_skeleton
 from datasets.storage import write_parquet
-from datasets.store import WORLD_ARRAY, PoseStore, open_repository, write_store
+from datasets.store import WORLD_ARRAY, PoseStore, write_store
 from datasets.store.migrate import MigrationError, migrate_to_world_frames
 from datasets.store.schema import INDEX_FILE
 from datasets.store.world import film_world, world_from_view

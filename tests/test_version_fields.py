@@ -39,8 +39,18 @@ REVIEWED_RUNTIME: Mapping[type, frozenset[str]] = {
     H36mConversionConfig: frozenset({"source"}),
     HumanEvaConversionConfig: frozenset({"source"}),
     Mpi3dhpConversionConfig: frozenset({"source"}),
-    TrainingConfig: frozenset({"window.cache", "window.memory_limit_bytes", "window.cache_chunks", "compile",
-                               "compile_mode", "log_every_steps", "num_workers", "progress_bar"}),  # fmt: skip
+    TrainingConfig: frozenset(
+        {
+            "window.cache",
+            "window.memory_limit_bytes",
+            "window.cache_chunks",
+            "compile",
+            "compile_mode",
+            "log_every_steps",
+            "num_workers",
+            "progress_bar",
+        }
+    ),  # fmt: skip
     LossConfig: frozenset(),
     WindowSettings: frozenset({"cache", "memory_limit_bytes", "cache_chunks"}),
     VirtualCameraConfig: frozenset(),
@@ -70,8 +80,12 @@ STRING_VALUES: Mapping[str, tuple[Any, ...]] = {
 COUPLED: Mapping[str, Mapping[str, Any]] = {
     "UpliftUpsampleConfig.receptive_field": {"receptive_field": 41, "strides": (3, 3), "paddings": ((0, 0), (0, 0))},
     "UpliftUpsampleConfig.strides": {"strides": (3, 9), "paddings": ((0, 0), (0, 0))},
-    "UpliftUpsampleConfig.output_stride": {"output_stride": 10, "input_strides": (10, 20), "strides": (14,),
-                                           "paddings": ((0, 0),)},
+    "UpliftUpsampleConfig.output_stride": {
+        "output_stride": 10,
+        "input_strides": (10, 20),
+        "strides": (14,),
+        "paddings": ((0, 0),),
+    },
     "TMTConfig.backbone": {"backbone": "strided", "backbone_config": StridedTransformerConfig(input_channels=5)},
 }
 """Fields that cannot change alone (another field must follow): the changes tried first, by ``Type.field``."""
@@ -181,6 +195,7 @@ def changed_configs(
     for field in dataclasses.fields(config):
         value, name = getattr(config, field.name), prefix + field.name
         if dataclasses.is_dataclass(value):
+
             def rebuild(inner: Any, outer: Any = config, key: str = field.name) -> Any:
                 return whole(dataclasses.replace(outer, **{key: inner}))
 
