@@ -6,7 +6,8 @@ imports included, and ``importlib.import_module`` / ``__import__`` of a literal 
 project packages ``datasets``, ``lifting`` and ``pipelines``, plus the parent packages whose ``__init__`` runs
 on import and the package data files (``*.json``) a module names in a string constant. Each module counts
 by its parsed syntax tree with docstrings and other bare string statements removed (``ast.dump``):
-comments, docstrings, blank lines and formatting do not change the identity; any change to what runs does. A JSON data file counts by its parsed value.
+comments, docstrings, blank lines and formatting do not change the identity; any change to what runs does.
+A JSON data file counts by its parsed value.
 
 Two refinements keep identities narrow:
 

@@ -195,5 +195,3 @@ def build_demo_amass(root: Path) -> DemoAmassPaths:
     write_h36m_regressor(paths.regressor, DEMO_REGRESSOR_ORDER)
     write_demo_archive(paths.amass_root)
     return paths
-
-

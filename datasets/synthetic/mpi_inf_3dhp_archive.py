@@ -278,5 +278,3 @@ def write_3dhp_mat(root: Path, spec: MpiInf3dhpArchiveSpec = MpiInf3dhpArchiveSp
         write_matlab_v73(folder / "annot_data.mat", datasets)
         written.append(folder / "annot_data.mat")
     return written
-
-
