@@ -41,6 +41,9 @@ def golden_stores(tmp_path_factory):
 def test_windows_equal_those_of_the_camera_frame_schema(golden_stores):
     """Windows and reads of today's world-frame store equal the golden ones of a schema-1 store.
 
+    A regression guard, not an independent derivation: our own code (schema 1) made the golden file, so this
+    shows that schema 2 changed nothing, not that either is right.
+
     ``amass_store_windows.npz`` was written by ``python tests/golden/make_amass_store_golden.py
     tests/golden/amass_store_windows.npz`` at commit "Golden windows of a schema-1 AMASS store" (before
     schema 2): three demo AMASS files, Human3.6M and random cameras, windows in RAM and chunk modes, with
