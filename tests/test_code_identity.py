@@ -190,6 +190,23 @@ def test_a_literal_import_module_is_followed_and_a_computed_one_is_an_error_nami
         identity_of("datasets.dunder")
 
 
+def test_an_edit_to_a_stages_flow_changes_its_identity_and_other_flows_are_not_entered(repository):
+    """``pipelines.train`` is an entry and defines a flow; it imports ``pipelines.convert``, another stage's flow,
+    which reaches this stage only through its outputs: not entered, so its ``datasets.a`` is not counted."""
+    flow = "from pipelines.orchestration import flow\n\n\n@flow(name='{name}')\ndef run():\n    return {value}\n"
+    _write(repository, {
+        "pipelines/orchestration.py": "def flow(name):\n    return lambda function: function\n",
+        "pipelines/convert.py": "import datasets.a\n" + flow.format(name="convert", value=1),
+        "pipelines/train.py": "import pipelines.convert\nimport lifting.c\n" + flow.format(name="train", value=2),
+    })  # fmt: skip
+    assert closure(["pipelines.train"]) == ["lifting", "lifting.c", "pipelines", "pipelines.orchestration",
+                                            "pipelines.train"]  # fmt: skip
+    before = identity_of("pipelines.train")
+    train = repository / "pipelines" / "train.py"
+    train.write_text(train.read_text().replace("return 2", "return 3"))
+    assert changed_sources(before.to_manifest(), identity_of("pipelines.train")) == ["pipelines.train"]
+
+
 def test_every_real_closure_holds_only_imports_it_can_follow():
     for stage in STAGE_CODE:
         assert closure(STAGE_CODE[stage].entries), stage
