@@ -303,7 +303,7 @@ def _with_parents(module: str) -> list[str]:
     return [".".join(parts[: index + 1]) for index in range(len(parts))]
 
 
-def closure(entries: Iterable[str], exclude: Iterable[str] = ()) -> list[str]:
+def closure(entries: Iterable[str], exclude: Iterable[str] = (), strict: bool = True) -> list[str]:
     """Project modules reachable from ``entries`` (and their parent packages), sorted.
 
     Modules that define a flow are entered only when they are entries: another stage's flow shapes this
@@ -312,10 +312,12 @@ def closure(entries: Iterable[str], exclude: Iterable[str] = ()) -> list[str]:
     Args:
         entries: Dotted module names; each must be a project module.
         exclude: Modules neither counted nor followed (besides ``IDENTITY_MACHINERY``).
+        strict: Raise on an import by a computed name; False only where every project module is an entry,
+            so that nothing such an import names can be missing.
 
     Raises:
         KeyError: an entry that is not a project module, naming it.
-        UnfollowableImportError: a module of the closure imports a module by a computed name.
+        UnfollowableImportError: with ``strict``, a module of the closure imports a module by a computed name.
     """
     entries = tuple(entries)
     skipped = IDENTITY_MACHINERY | frozenset(exclude)
@@ -332,7 +334,7 @@ def closure(entries: Iterable[str], exclude: Iterable[str] = ()) -> list[str]:
         if parsed.defines_flow and module not in entries:
             continue
         seen.add(module)
-        if parsed.unfollowable:
+        if strict and parsed.unfollowable:
             raise UnfollowableImportError.at(module_files()[module], parsed.unfollowable)
         pending.extend(parsed.imports)
     return sorted(seen)
@@ -346,9 +348,11 @@ def _data_digest(name: str) -> str:
 
 
 @functools.cache
-def code_identity(entries: tuple[str, ...], exclude: frozenset[str] = frozenset(), version: int = 1) -> CodeIdentity:
+def code_identity(
+    entries: tuple[str, ...], exclude: frozenset[str] = frozenset(), version: int = 1, strict: bool = True
+) -> CodeIdentity:
     """The identity of the closure of ``entries`` (cached per process: the CLI derives it on every run)."""
-    modules = closure(entries, exclude)
+    modules = closure(entries, exclude, strict)
     digests = {module: _parsed(module).digest for module in modules}
     _save_parse_cache()
     for name in sorted({name for module in modules for name in _parsed(module).data}):
@@ -369,7 +373,10 @@ def stage_code_identity(stage: str, chosen: Sequence[str] = (), exclude: Iterabl
         chosen: Extra entry modules this run executes (the trained model's modules).
         exclude: Modules this run does not execute although imported (the other models' modules).
     """
-    code = STAGE_CODE.get(stage, StageCode(tuple(sorted(set(module_files()) - IDENTITY_MACHINERY))))
+    code = STAGE_CODE.get(stage)
+    if code is None:  # every module is an entry: an import by a computed name cannot miss one
+        everything = tuple(sorted(set(module_files()) - IDENTITY_MACHINERY))
+        return code_identity(everything, frozenset(exclude) - set(chosen), strict=False)
     return code_identity(tuple(code.entries) + tuple(chosen), frozenset(exclude) - set(chosen), code.version)
 
 

@@ -11,7 +11,6 @@ names what differs (config type, reader, demo builder). Their options are the fi
 from __future__ import annotations
 
 import fcntl
-import importlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import partial
@@ -20,6 +19,12 @@ from typing import Any
 
 from datasets.benchmark_config import H36mConversionConfig, HumanEvaConversionConfig, Mpi3dhpConversionConfig
 from datasets.config import from_mapping
+from datasets.h36m import read_h36m
+from datasets.humaneva import read_humaneva
+from datasets.mpi_inf_3dhp import read_3dhp
+from datasets.synthetic.h36m_archive import build_demo_h36m
+from datasets.synthetic.humaneva_archive import write_humaneva_npz
+from datasets.synthetic.mpi_inf_3dhp_archive import write_3dhp_mat
 from datasets.workspace import Manifest, Workspace
 from pipelines.file_hashes import FileHashes, files_fingerprint
 from pipelines.orchestration import create_markdown_artifact, flow, task
@@ -109,16 +114,16 @@ class Benchmark:
         stage: The stage (and flow) name, e.g. ``"preprocess-h36m"``.
         dataset: The store's ``dataset`` attribute and the demo's folder name.
         config_type: The conversion's options (``datasets.benchmark_config``).
-        build_demo: ``module:function`` writing the licence-free demo tree into a folder.
-        read: ``module:function`` reading a source folder into views (keywords from ``reading``).
+        build_demo: Writes the licence-free demo tree into a folder.
+        read: Reads a source folder into views (keywords from ``reading``).
         reading: The config -> (what the version records of it, the reader's keywords, extra input files).
     """
 
     stage: str
     dataset: str
     config_type: type
-    build_demo: str
-    read: str
+    build_demo: Callable[[Path], Any]
+    read: Callable[..., Any]
     reading: Callable[[Any], tuple[dict[str, Any], dict[str, Any], dict[str, Path]]]
 
 
@@ -137,20 +142,10 @@ def _mpi_3dhp(config: Mpi3dhpConversionConfig) -> tuple[dict, dict, dict]:
     return recorded, {"format": config.format, "options": options}, {}
 
 
-H36M = Benchmark("preprocess-h36m", "h36m", H36mConversionConfig, "datasets.synthetic.h36m_archive:build_demo_h36m",
-                 "datasets.h36m:read_h36m", _with_detections)  # fmt: skip
-HUMANEVA = Benchmark("preprocess-humaneva", "humaneva", HumanEvaConversionConfig,
-                     "datasets.synthetic.humaneva_archive:write_humaneva_npz", "datasets.humaneva:read_humaneva",
+H36M = Benchmark("preprocess-h36m", "h36m", H36mConversionConfig, build_demo_h36m, read_h36m, _with_detections)
+HUMANEVA = Benchmark("preprocess-humaneva", "humaneva", HumanEvaConversionConfig, write_humaneva_npz, read_humaneva,
                      _with_detections)  # fmt: skip
-MPI_3DHP = Benchmark("preprocess-3dhp", "mpi_inf_3dhp", Mpi3dhpConversionConfig,
-                     "datasets.synthetic.mpi_inf_3dhp_archive:write_3dhp_mat", "datasets.mpi_inf_3dhp:read_3dhp",
-                     _mpi_3dhp)  # fmt: skip
-
-
-def _function(target: str) -> Callable[..., Any]:
-    """The function a ``module:function`` string names (readers import heavy libraries: only when run)."""
-    module, _, name = target.partition(":")
-    return getattr(importlib.import_module(module), name)
+MPI_3DHP = Benchmark("preprocess-3dhp", "mpi_inf_3dhp", Mpi3dhpConversionConfig, write_3dhp_mat, read_3dhp, _mpi_3dhp)
 
 
 def benchmark_record(benchmark: Benchmark, config: Any) -> dict[str, Any]:
@@ -176,11 +171,11 @@ def convert_benchmark(
     config = from_mapping(benchmark.config_type, options or {}, f"{benchmark.stage} options")
     strict = as_options(RunOptions, run).strict
     registry = Workspace(workspace)
-    root = config.source or demo_source(registry, benchmark.dataset, _function(benchmark.build_demo))
+    root = config.source or demo_source(registry, benchmark.dataset, benchmark.build_demo)
     _, keywords, extra_files = benchmark.reading(config)
     with FileHashes.of_workspace(registry) as hashes:
         inputs = source_fingerprint(root, extra_files, hashes)
-    read = partial(_function(benchmark.read), root, **keywords)
+    read = partial(benchmark.read, root, **keywords)
     manifest = convert_and_publish(
         benchmark.stage, benchmark_record(benchmark, config), inputs, read,
         {"dataset": benchmark.dataset}, str(registry.root), strict, root,

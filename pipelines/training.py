@@ -169,16 +169,19 @@ def _default_data(workspace: str, stage: str, refresh: bool = False) -> str:
     newest version: nothing is done if its code, config and inputs are unchanged, and when the rerun
     produces identical arrays every downstream version is reused (early cutoff).
     """
-    from pipelines.serve import load_flow
+    from pipelines.amass import preprocess_amass
+    from pipelines.preprocess import preprocess_3dhp, preprocess_h36m, preprocess_humaneva
 
+    conversions = (preprocess_amass, preprocess_h36m, preprocess_3dhp, preprocess_humaneva)
+    convert = {conversion.name: conversion for conversion in conversions}[stage]
     registry = Workspace(workspace)
     manifests = registry.manifests(stage)
     if not manifests:
-        return load_flow(stage)(workspace=workspace)  # in-process when this flow is
+        return convert(workspace=workspace)  # in-process when this flow is
     newest = manifests[-1]
     if refresh:
         print(f"{stage}: --refresh: rerunning the call that made {newest.id}")
-        return load_flow(stage)(**{**regrouped(rerun_parameters(newest)), "workspace": workspace})
+        return convert(**{**regrouped(rerun_parameters(newest)), "workspace": workspace})
     _report_newest(newest, stage_code_identity(stage), "Add --refresh to rerun it.")
     return newest.id
 

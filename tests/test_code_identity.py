@@ -209,8 +209,7 @@ def test_an_edit_to_a_stages_flow_changes_its_identity_and_other_flows_are_not_e
 
 def test_every_real_closure_holds_only_imports_it_can_follow():
     for stage in STAGE_CODE:
-        assert closure(STAGE_CODE[stage].entries), stage
-    assert stage_code_identity("convert-test").sources  # every project module: raises on any unfollowable import
+        assert closure(STAGE_CODE[stage].entries), stage  # raises on an import by a computed name
 
 
 def _flows_and_id_derivations():
