@@ -15,7 +15,7 @@ from datasets.amass.convert import convert_amass_file
 from datasets.amass.discovery import discover, manifest_files
 from datasets.skeletons import get_skeleton
 from datasets.synthetic.amass_archive import build_demo_amass
-from pipelines.stages import Conversion, run_conversion
+from pipelines.convert.conversion import Conversion, run_conversion
 
 pytestmark = pytest.mark.slow
 

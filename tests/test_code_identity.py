@@ -6,8 +6,8 @@ import textwrap
 
 import pytest
 
-from pipelines import code_identity
-from pipelines.code_identity import (
+from pipelines.lineage import code_identity
+from pipelines.lineage.code_identity import (
     STAGE_CODE,
     UnfollowableImportError,
     absolute_name,
@@ -17,6 +17,7 @@ from pipelines.code_identity import (
     normalised_tree,
     stage_code_identity,
 )
+from pipelines.stage_names import BASELINE, EVALUATE, FINETUNE, PREPROCESS_AMASS, PRETRAIN
 
 ORIGINAL = textwrap.dedent(
     '''
@@ -131,7 +132,7 @@ def test_real_stages_count_what_they_run_and_not_other_models():
     amass = stage_code_identity("preprocess-amass").sources
     assert "datasets.amass.convert" in amass and "datasets/data/h36m_cameras.json" in amass
     assert not any(name.startswith("lifting.models") for name in amass)
-    assert "pipelines.versioning" not in amass  # version machinery never shapes an output
+    assert "pipelines.lineage.versioning" not in amass  # version machinery never shapes an output
     uplift = model_stage_code_identity("pretrain", "uplift-upsample").sources
     assert "lifting.models.uplift_upsample" in uplift and "lifting.training.loop" in uplift
     assert "lifting.models.mixste" not in uplift and "lifting.models.tmt" not in uplift
@@ -147,7 +148,7 @@ def test_real_stages_count_what_they_run_and_not_other_models():
 
 def test_an_unlisted_stage_counts_every_project_module():
     sources = stage_code_identity("convert-test").sources
-    assert {"datasets.amass.convert", "lifting.models.mixste", "pipelines.training"} <= set(sources)
+    assert {"datasets.amass.convert", "lifting.models.mixste", "pipelines.train.flows"} <= set(sources)
 
 
 def _write(root, files):
@@ -213,19 +214,25 @@ def test_every_real_closure_holds_only_imports_it_can_follow():
 
 
 def _flows_and_id_derivations():
-    """Stage -> the functions its output and id depend on beyond the task bodies: the flow and the id derivation."""
-    from pipelines import amass, preprocess, stages, training, training_publish
+    """Stage -> the functions its output and id depend on beyond the task bodies: the flow and the id derivation.
+
+    The baseline is a task of ``pretrain-finetune`` whose parameters (data, split) count as parent and config.
+    """
+    from pipelines.convert import amass, benchmarks, conversion
+    from pipelines.evaluate import flows as evaluation
+    from pipelines.train import flows as training
+    from pipelines.train import publish
 
     return {
-        "preprocess-amass": (amass.preprocess_amass, amass.amass_conversion, stages.conversion_run),
-        **{benchmark.stage: (flow, preprocess.benchmark_record, stages.run_reader_conversion)
-           for benchmark, flow in ((preprocess.H36M, preprocess.preprocess_h36m),
-                                   (preprocess.MPI_3DHP, preprocess.preprocess_3dhp),
-                                   (preprocess.HUMANEVA, preprocess.preprocess_humaneva))},
-        "pretrain": (training.pretrain, training.train_version, training_publish.training_stage_run),
-        "finetune": (training.finetune, training.train_version, training_publish.training_stage_run),
-        "evaluate": (training.evaluate_flow, training.evaluate_version, training.evaluation_stage_run),
-        "baseline": (training.pretrain_finetune, training.baseline_version),
+        PREPROCESS_AMASS: (amass.preprocess_amass, amass.amass_conversion, conversion.conversion_run),
+        **{benchmark.stage: (flow, benchmarks.benchmark_record, conversion.run_reader_conversion)
+           for benchmark, flow in ((benchmarks.H36M, benchmarks.preprocess_h36m),
+                                   (benchmarks.MPI_3DHP, benchmarks.preprocess_3dhp),
+                                   (benchmarks.HUMANEVA, benchmarks.preprocess_humaneva))},
+        PRETRAIN: (training.pretrain, training.train_version, publish.training_stage_run),
+        FINETUNE: (training.finetune, training.train_version, publish.training_stage_run),
+        EVALUATE: (evaluation.evaluate_checkpoint, evaluation.evaluation_version, evaluation.evaluation_stage_run),
+        BASELINE: (evaluation.baseline_version,),
     }  # fmt: skip
 
 

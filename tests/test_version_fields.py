@@ -32,7 +32,7 @@ from lifting.evaluation import EvaluationConfig
 from lifting.models import MixSTEConfig, StridedTransformerConfig, TMTConfig, UpliftUpsampleConfig, load_model_config
 from lifting.training import TrainingConfig
 from lifting.training.config import LossConfig, WindowSettings
-from pipelines.versioning import StageRun
+from pipelines.lineage.versioning import StageRun
 
 REVIEWED_RUNTIME: Mapping[type, frozenset[str]] = {
     AmassConfig: frozenset({"amass_root", "body_models", "regressor", "batch_frames", "device"}),
@@ -255,7 +255,7 @@ def workspace(tmp_path_factory):
 
 
 def test_every_training_field_shapes_the_checkpoint_version_unless_reviewed_as_runtime(workspace):
-    from pipelines.training_publish import TrainingJob, training_stage_run
+    from pipelines.train.publish import TrainingJob, training_stage_run
 
     registry, data, _ = workspace
     base = TrainingConfig(window=WindowSettings(virtual_cameras=VirtualCameraConfig()))
@@ -270,7 +270,7 @@ def test_every_training_field_shapes_the_checkpoint_version_unless_reviewed_as_r
 @pytest.mark.parametrize("config_type", list(MODEL_NAMES), ids=lambda config_type: config_type.__name__)
 def test_every_model_field_shapes_the_checkpoint_version(workspace, monkeypatch, config_type):
     import lifting.models
-    from pipelines.training_publish import TrainingJob, training_stage_run
+    from pipelines.train.publish import TrainingJob, training_stage_run
 
     registry, data, _ = workspace
     model = MODEL_NAMES[config_type]
@@ -287,7 +287,7 @@ def test_every_model_field_shapes_the_checkpoint_version(workspace, monkeypatch,
 
 
 def test_every_evaluation_field_shapes_the_metrics_version(workspace):
-    from pipelines.training import evaluation_stage_run
+    from pipelines.evaluate.flows import evaluation_stage_run
 
     registry, data, checkpoint = workspace
     _assert_walk(EvaluationConfig(), lambda config: evaluation_stage_run(registry, checkpoint, data, config, "cpu"),
@@ -298,8 +298,8 @@ def test_every_amass_field_shapes_the_store_version_unless_reviewed_as_runtime(w
     import pyarrow as pa
 
     from datasets.amass.discovery import MANIFEST_SCHEMA
-    from pipelines.amass import amass_conversion
-    from pipelines.stages import conversion_run
+    from pipelines.convert.amass import amass_conversion
+    from pipelines.convert.conversion import conversion_run
 
     registry = workspace[0]
     discovery = pa.Table.from_pylist([], schema=MANIFEST_SCHEMA)
@@ -312,7 +312,7 @@ def test_every_amass_field_shapes_the_store_version_unless_reviewed_as_runtime(w
 
 @pytest.mark.parametrize("name", ["H36M", "HUMANEVA", "MPI_3DHP"])
 def test_every_benchmark_field_shapes_the_store_version_unless_reviewed_as_runtime(workspace, name):
-    from pipelines import preprocess
+    from pipelines.convert import benchmarks as preprocess
 
     registry = workspace[0]
     benchmark = getattr(preprocess, name)

@@ -21,8 +21,8 @@ The entries of a stage include its flow module and the module that derives its v
 (which fields are hashed), so an edit to either is a new identity; ``tests/test_code_identity.py`` checks
 that every stage's flow and id derivation are in its closure. The closure does not enter the modules that
 define other flows (a module with a ``@flow`` function that is not an entry): another stage reaches this
-one only through its outputs, which count by content as parents. An import the closure cannot follow (a module
-named by a computed string: ``importlib.import_module(name)``, ``__import__(name)``) is an error
+one only through its outputs, which count by content as parents. An import the closure cannot follow (a
+module named by a computed string: ``importlib.import_module(name)``, ``__import__(name)``) is an error
 (``UnfollowableImportError``) rather than a blind spot. See ``docs/versioning.md``.
 
     >>> identity = stage_code_identity("preprocess-h36m")
@@ -43,15 +43,28 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
-if TYPE_CHECKING:
-    from pipelines.file_hashes import JsonCacheFile
+from pipelines.stage_names import (
+    BASELINE,
+    EVALUATE,
+    FINETUNE,
+    PREPROCESS_3DHP,
+    PREPROCESS_AMASS,
+    PREPROCESS_H36M,
+    PREPROCESS_HUMANEVA,
+    PRETRAIN,
+)
 
-REPOSITORY_ROOT = Path(__file__).resolve().parents[1]
+if TYPE_CHECKING:
+    from pipelines.lineage.file_hashes import JsonCacheFile
+
+REPOSITORY_ROOT = Path(__file__).resolve().parents[2]
 CODE_PACKAGES = ("datasets", "lifting", "pipelines")
 """Project packages whose modules can be part of a stage's code."""
 DATA_SUFFIXES = (".json",)
 """Package data counted when a module of the closure names the file (e.g. the camera files)."""
-IDENTITY_MACHINERY = frozenset({"pipelines.versioning", "pipelines.code_identity", "pipelines.file_hashes"})
+IDENTITY_MACHINERY = frozenset(
+    {"pipelines.lineage.versioning", "pipelines.lineage.code_identity", "pipelines.lineage.file_hashes"}
+)
 """Modules that derive and record versions but never shape an output: not counted, not followed."""
 SOURCE_DIGITS = 16
 """Hex digits of each source's digest recorded in the manifest (enough to tell which source changed)."""
@@ -63,7 +76,7 @@ class StageCode:
 
     Attributes:
         entries: Modules whose closure is the stage's code: the task bodies, the flow, and the module that
-            derives the version id (for conversions, the store writer in ``pipelines.stages`` too).
+            derives the version id (for conversions, the store writer in ``pipelines.convert.conversion`` too).
         version: Bump to force a new version of the stage when something outside the project's code changes
             its output (e.g. a library upgrade that changes results); project code counts by itself.
     """
@@ -74,14 +87,14 @@ class StageCode:
 
 STAGE_CODE: Mapping[str, StageCode] = MappingProxyType(
     {
-        "preprocess-amass": StageCode(("datasets.amass.convert", "datasets.amass.discovery", "pipelines.amass")),
-        "preprocess-h36m": StageCode(("datasets.h36m", "pipelines.preprocess")),
-        "preprocess-3dhp": StageCode(("datasets.mpi_inf_3dhp", "pipelines.preprocess")),
-        "preprocess-humaneva": StageCode(("datasets.humaneva", "pipelines.preprocess")),
-        "pretrain": StageCode(("lifting.training", "pipelines.training", "pipelines.training_publish")),
-        "finetune": StageCode(("lifting.training", "pipelines.training", "pipelines.training_publish")),
-        "evaluate": StageCode(("lifting.evaluation", "pipelines.training")),
-        "baseline": StageCode(("lifting.evaluation.baseline", "pipelines.training")),
+        PREPROCESS_AMASS: StageCode(("datasets.amass.convert", "datasets.amass.discovery", "pipelines.convert.amass")),
+        PREPROCESS_H36M: StageCode(("datasets.h36m", "pipelines.convert.benchmarks")),
+        PREPROCESS_3DHP: StageCode(("datasets.mpi_inf_3dhp", "pipelines.convert.benchmarks")),
+        PREPROCESS_HUMANEVA: StageCode(("datasets.humaneva", "pipelines.convert.benchmarks")),
+        PRETRAIN: StageCode(("lifting.training", "pipelines.train.flows", "pipelines.train.publish")),
+        FINETUNE: StageCode(("lifting.training", "pipelines.train.flows", "pipelines.train.publish")),
+        EVALUATE: StageCode(("lifting.evaluation", "pipelines.evaluate.flows")),
+        BASELINE: StageCode(("lifting.evaluation.baseline", "pipelines.evaluate.flows")),
     }
 )
 """Stage name -> its code. Stages not listed (ad-hoc stages, tests) count every project module."""
@@ -177,7 +190,7 @@ def _parser_digest() -> str:
 def _parse_cache() -> JsonCacheFile:
     """Parse results by SHA-256 of (parser, module name, source): a cached entry is what parsing would give."""
     from datasets.workspace import user_cache_directory
-    from pipelines.file_hashes import JsonCacheFile
+    from pipelines.lineage.file_hashes import JsonCacheFile
 
     return JsonCacheFile(user_cache_directory() / PARSE_CACHE_FILE, limit=PARSE_CACHE_ENTRIES)
 

@@ -26,10 +26,11 @@ from datasets.synthetic.h36m_archive import build_demo_h36m
 from datasets.synthetic.humaneva_archive import write_humaneva_npz
 from datasets.synthetic.mpi_inf_3dhp_archive import write_3dhp_mat
 from datasets.workspace import Manifest, Workspace
-from pipelines.file_hashes import FileHashes, files_fingerprint
-from pipelines.orchestration import create_markdown_artifact, flow, task
-from pipelines.run_options import RunOptions, as_options
-from pipelines.stages import run_reader_conversion
+from pipelines.convert.conversion import run_reader_conversion
+from pipelines.convert.run_options import RunOptions, as_options
+from pipelines.lineage.file_hashes import FileHashes, files_fingerprint
+from pipelines.orchestration import flow, publish_summary, task
+from pipelines.stage_names import PREPROCESS_3DHP, PREPROCESS_H36M, PREPROCESS_HUMANEVA
 
 DEMO_DIRECTORY = "demo"
 SOURCE_SUFFIXES = (".npz", ".cdf", ".mat", ".calibration", ".h5", ".txt")
@@ -98,7 +99,7 @@ def convert_and_publish(
     strict: bool,
     source: Path,
 ) -> Manifest:
-    """Reuse or build and publish the version (``pipelines.stages.run_reader_conversion``)."""
+    """Reuse or build and publish the version (``pipelines.convert.conversion.run_reader_conversion``)."""
     runtime = {"source": str(Path(source).resolve())}
     manifest, worked = run_reader_conversion(stage, config, inputs, read, attributes, workspace, strict, runtime)
     print(f"{stage}: {'published' if worked else 'reused'} version {manifest.id}")
@@ -111,7 +112,7 @@ class Benchmark:
     """What differs between the benchmark conversions; ``convert_benchmark`` is the one flow body for all.
 
     Attributes:
-        stage: The stage (and flow) name, e.g. ``"preprocess-h36m"``.
+        stage: The stage (and flow) name (``pipelines.stage_names``).
         dataset: The store's ``dataset`` attribute and the demo's folder name.
         config_type: The conversion's options (``datasets.benchmark_config``).
         build_demo: Writes the licence-free demo tree into a folder.
@@ -142,10 +143,10 @@ def _mpi_3dhp(config: Mpi3dhpConversionConfig) -> tuple[dict, dict, dict]:
     return recorded, {"format": config.format, "options": options}, {}
 
 
-H36M = Benchmark("preprocess-h36m", "h36m", H36mConversionConfig, build_demo_h36m, read_h36m, _with_detections)
-HUMANEVA = Benchmark("preprocess-humaneva", "humaneva", HumanEvaConversionConfig, write_humaneva_npz, read_humaneva,
+H36M = Benchmark(PREPROCESS_H36M, "h36m", H36mConversionConfig, build_demo_h36m, read_h36m, _with_detections)
+HUMANEVA = Benchmark(PREPROCESS_HUMANEVA, "humaneva", HumanEvaConversionConfig, write_humaneva_npz, read_humaneva,
                      _with_detections)  # fmt: skip
-MPI_3DHP = Benchmark("preprocess-3dhp", "mpi_inf_3dhp", Mpi3dhpConversionConfig, write_3dhp_mat, read_3dhp, _mpi_3dhp)
+MPI_3DHP = Benchmark(PREPROCESS_3DHP, "mpi_inf_3dhp", Mpi3dhpConversionConfig, write_3dhp_mat, read_3dhp, _mpi_3dhp)
 
 
 def benchmark_record(benchmark: Benchmark, config: Any) -> dict[str, Any]:
@@ -170,21 +171,20 @@ def convert_benchmark(
     """
     config = from_mapping(benchmark.config_type, options or {}, f"{benchmark.stage} options")
     strict = as_options(RunOptions, run).strict
-    registry = Workspace(workspace)
-    root = config.source or demo_source(registry, benchmark.dataset, benchmark.build_demo)
+    workspace = Workspace(workspace)
+    root = config.source or demo_source(workspace, benchmark.dataset, benchmark.build_demo)
     _, keywords, extra_files = benchmark.reading(config)
-    with FileHashes.of_workspace(registry) as hashes:
+    with FileHashes.of_workspace(workspace) as hashes:
         inputs = source_fingerprint(root, extra_files, hashes)
     read = partial(benchmark.read, root, **keywords)
     manifest = convert_and_publish(
         benchmark.stage, benchmark_record(benchmark, config), inputs, read,
-        {"dataset": benchmark.dataset}, str(registry.root), strict, root,
+        {"dataset": benchmark.dataset}, str(workspace.root), strict, root,
     )  # fmt: skip
-    create_markdown_artifact(markdown=manifest.summary, key=manifest.stage, description=manifest.id)
-    return manifest.id
+    return publish_summary(manifest)
 
 
-@flow(name="preprocess-h36m", log_prints=True)
+@flow(name=PREPROCESS_H36M, log_prints=True)
 def preprocess_h36m(
     options: dict[str, Any] | None = None, run: RunOptions | None = None, workspace: str | None = None
 ) -> str:
@@ -198,7 +198,7 @@ def preprocess_h36m(
     return convert_benchmark(H36M, options, run, workspace)
 
 
-@flow(name="preprocess-3dhp", log_prints=True)
+@flow(name=PREPROCESS_3DHP, log_prints=True)
 def preprocess_3dhp(
     options: dict[str, Any] | None = None, run: RunOptions | None = None, workspace: str | None = None
 ) -> str:
@@ -212,7 +212,7 @@ def preprocess_3dhp(
     return convert_benchmark(MPI_3DHP, options, run, workspace)
 
 
-@flow(name="preprocess-humaneva", log_prints=True)
+@flow(name=PREPROCESS_HUMANEVA, log_prints=True)
 def preprocess_humaneva(
     options: dict[str, Any] | None = None, run: RunOptions | None = None, workspace: str | None = None
 ) -> str:
