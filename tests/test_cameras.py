@@ -17,7 +17,6 @@ from datasets.cameras import (
     Camera,
     camera_to_world,
     look_at_camera,
-    normalized_to_pixels,
     pixels_to_normalized,
     project,
     unproject,
@@ -119,6 +118,15 @@ def test_unproject_then_project_returns_the_pixel_anywhere_in_the_image(camera, 
 def test_project_then_unproject_with_depth_returns_the_point(camera, x, y, depth):
     point = np.array([x * depth, y * depth, depth])
     np.testing.assert_allclose(unproject(project(point, camera), depth, camera), point, atol=1e-9)
+
+
+def normalized_to_pixels(normalized: np.ndarray, width: int, height: int) -> np.ndarray:
+    """Inverse of ``pixels_to_normalized``, by hand.
+
+    Solving ``x = u / w * 2 - 1`` and ``y = v / w * 2 - h / w`` for the pixel: ``u = (x + 1) w / 2``,
+    ``v = (y + h / w) w / 2``.
+    """
+    return (normalized + np.array([1.0, height / width])) * width / 2.0
 
 
 @FAST

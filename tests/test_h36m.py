@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from fixture_archives import write_h36m_cdf
 
 from datasets.camera_rigs import h36m_cameras
 from datasets.h36m import detect_format, normalise_sequence, read_h36m
@@ -13,7 +14,6 @@ from datasets.skeletons import convert_joints
 from datasets.synthetic.h36m_archive import (
     H36MArchiveSpec,
     synthetic_world_poses,
-    write_h36m_cdf,
     write_videopose3d_h36m,
 )
 

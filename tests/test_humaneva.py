@@ -8,11 +8,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from fixture_archives import write_humaneva_mat
 from scipy.io import loadmat, savemat
 from scipy.spatial.transform import Rotation
 
 from datasets.humaneva import detect_format, read_humaneva, split_of
-from datasets.synthetic.humaneva_archive import HumanEvaArchiveSpec, write_humaneva_mat, write_humaneva_npz
+from datasets.synthetic.humaneva_archive import HumanEvaArchiveSpec, write_humaneva_npz
 
 SPEC = HumanEvaArchiveSpec()
 CAMERAS_JSON = Path(__file__).resolve().parents[1] / "datasets" / "data" / "humaneva_cameras.json"

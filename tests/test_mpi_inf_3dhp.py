@@ -7,12 +7,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from fixture_archives import write_3dhp_npz
 from scipy.io import loadmat, savemat
 
 from datasets.cameras import project
 from datasets.mpi_inf_3dhp import MpiInf3dhpOptions, detect_format, read_3dhp
 from datasets.mpi_inf_3dhp_cameras import camera_of_test_sequence, read_calibration
-from datasets.synthetic.mpi_inf_3dhp_archive import MpiInf3dhpArchiveSpec, write_3dhp_mat, write_3dhp_npz
+from datasets.synthetic.mpi_inf_3dhp_archive import MpiInf3dhpArchiveSpec, write_3dhp_mat
 
 SPEC = MpiInf3dhpArchiveSpec()
 VNECT_CAMERAS = (0, 1, 2, 4, 5, 6, 7, 8)  # formats.md 2.1: the default camera set of the reader

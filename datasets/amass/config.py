@@ -11,6 +11,8 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 
+from datasets.config import runtime_field
+
 DEFAULT_PRESET = "default"
 """``presets/amass/default.yaml``: Uplift-and-Upsample's AMASS settings."""
 REGRESSOR_ORDERS = ("spin", "h36m")
@@ -18,16 +20,11 @@ REGRESSOR_ORDERS = ("spin", "h36m")
 H36M_FPS = 50.0
 """Human3.6M's frame rate; uplift-upsample resamples AMASS to it (formats.md 1.1, 4.5)."""
 
-# Uplift-and-Upsample (Einfalt et al., WACV 2023) AMASS splits, from its released code
-# (common/dataset/amass_dataset.py via AMASS-to-3DHPE; formats.md 4.5), spelled as AMASS-to-3DHPE names the
-# sub-dataset folders. Matching ignores case and non-alphanumerics ("MPI_HDM05" matches "MPIHDM05").
-UPLIFT_UPSAMPLE_TRAIN_SUBSETS = (
-    "CMU", "DanceDB", "MPILimits", "TotalCapture", "EyesJapanDataset", "HUMAN4D", "KIT", "BMLhandball",
-    "BMLmovi", "BMLrub", "EKUT", "TCDhandMocap", "ACCAD", "Transitionsmocap",
-)  # fmt: skip
+# Uplift-and-Upsample (Einfalt et al., WACV 2023) AMASS validation split, from its released code
+# (common/dataset/amass_dataset.py via AMASS-to-3DHPE; formats.md 4.5): the other sub-datasets train. Matching
+# ignores case and non-alphanumerics ("MPI_HDM05" matches "MPIHDM05").
 UPLIFT_UPSAMPLE_VALIDATION_SUBSETS = ("MPIHDM05", "SFU", "MPImosh")
 
-CAMERA_MODES = ("h36m", "random")
 PLACEMENTS = ("as_recorded", "start_at_origin")
 """Where a sequence goes in the Human3.6M world (``datasets.amass.virtual_cameras.place_in_h36m_world``)."""
 UNKNOWN_GENDER_POLICIES = ("reject", "neutral")
@@ -73,9 +70,10 @@ class AmassConfig:
         precision: ``"float32"`` or ``"float64"`` for the body model.
     """
 
-    amass_root: Path
-    body_models: Path
-    regressor: Path | None = None
+    # Where the inputs are: their content counts through the input fingerprint, so the paths are runtime.
+    amass_root: Path = runtime_field()
+    body_models: Path = runtime_field()
+    regressor: Path | None = runtime_field(default=None)
     regressor_order: str = "spin"
     fps: float = H36M_FPS
     placement: str = "as_recorded"  # Uplift-and-Upsample's released pipeline; measured in docs/amass.md
@@ -92,8 +90,8 @@ class AmassConfig:
     include: tuple[str, ...] = ()
     exclude: tuple[str, ...] = ()
     validation_subsets: tuple[str, ...] = UPLIFT_UPSAMPLE_VALIDATION_SUBSETS
-    batch_frames: int = 4096
-    device: str = "cpu"
+    batch_frames: int = runtime_field(default=4096)  # how the run executes (memory), not what it makes
+    device: str = runtime_field(default="cpu")
     precision: str = "float32"
 
     def __post_init__(self) -> None:

@@ -26,10 +26,9 @@ import numpy as np
 
 from datasets.amass.config import PLACEMENTS, AmassConfig
 from datasets.camera_rigs import h36m_cameras
-from datasets.cameras import Camera, look_at_camera
+from datasets.cameras import Camera, look_at_camera, out_of_frame_ratio
 from datasets.skeletons import H36MJoint
 from datasets.store.world import film_world
-from datasets.visibility import out_of_frame_ratio
 
 AMASS_TO_H36M_ROTATION = np.eye(3)
 """Rotation from AMASS world to Human3.6M world: both z-up with the floor at z = 0 (module docstring)."""

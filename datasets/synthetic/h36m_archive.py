@@ -20,7 +20,6 @@ import numpy as np
 from datasets.camera_rigs import h36m_cameras
 from datasets.cameras import project, world_to_camera
 from datasets.skeletons import convert_joints, get_skeleton
-from datasets.units import MILLIMETRES_PER_METRE
 
 REFERENCE_HEIGHT = 1.72
 """Body height (metres) the segment lengths below are written for; each subject scales them. Ours: the
@@ -315,46 +314,6 @@ def _detections(keypoints: np.ndarray, extra: int, spec: H36MArchiveSpec, rng: n
     padded = np.concatenate([keypoints, np.repeat(keypoints[-1:], extra, axis=0)])
     bias = rng.normal(0.0, spec.detection_noise, (1, keypoints.shape[1], 2))
     return (padded + bias + rng.normal(0.0, spec.detection_noise, padded.shape)).astype(np.float32)
-
-
-def original_sequence_name(subject: str, sequence: str) -> str:
-    """The CDF file stem of a sequence: S1 keeps the release's ``TakingPhoto``/``WalkingDog`` names."""
-    base, _, repeat = sequence.partition(" ")
-    if subject == "S1":
-        base = {"Photo": "TakingPhoto", "WalkDog": "WalkingDog"}.get(base, base)
-    return f"{base} {repeat}" if repeat else base
-
-
-def write_h36m_cdf(root: Path, spec: H36MArchiveSpec = H36MArchiveSpec()) -> list[Path]:
-    """Write ``S<n>/MyPoseFeatures/D3_Positions/<Action>.cdf`` files: variable ``Pose`` (1, N, 96) float32 mm.
-
-    Returns:
-        The files written.
-    """
-    from cdflib.cdfwrite import CDF
-
-    written = []
-    for subject, sequences in synthetic_world_poses(spec).items():
-        folder = root / subject / "MyPoseFeatures" / "D3_Positions"
-        folder.mkdir(parents=True, exist_ok=True)
-        for sequence, poses in sequences.items():
-            path = folder / f"{original_sequence_name(subject, sequence)}.cdf"
-            millimetres = (poses.astype(np.float64) * MILLIMETRES_PER_METRE).astype(np.float32)
-            writer = CDF(str(path), delete=True)
-            writer.write_var(
-                {
-                    "Variable": "Pose",
-                    "Data_Type": CDF.CDF_FLOAT,
-                    "Num_Elements": 1,
-                    "Rec_Vary": True,
-                    "Dim_Sizes": [len(poses), 96],
-                },
-                var_attrs={},
-                var_data=millimetres.reshape(1, len(poses), 96),
-            )
-            writer.close()
-            written.append(path)
-    return written
 
 
 DEMO_SPEC = H36MArchiveSpec(sequences=("Directions 1", "Photo", "Walking", "WalkDog 1", "Sitting 1"), frames=100)

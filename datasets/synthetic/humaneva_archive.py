@@ -1,6 +1,7 @@
 """Licence-free HumanEva-I stand-ins: ConvertHumanEva.m's MATLAB export and VideoPose3D's npz files.
 
-``write_humaneva_mat(root)`` writes ``converted_15j/{Train,Validate}/S<n>/<Action>_1.mat`` with ``poses_3d``
+The tests' ``write_humaneva_mat(root)`` (``tests/fixture_archives.py``) writes
+``converted_15j/{Train,Validate}/S<n>/<Action>_1.mat`` with ``poses_3d``
 (N, 15, 3) mm in the world frame and ``poses_2d`` (3, N, 15, 2) pixels for cameras C1-C3, frames without
 mocap as all-NaN rows (``../shared/reference/formats.md`` 3.3). ``write_humaneva_npz(root)`` writes the same
 motion as ``data_3d_humaneva15.npz`` / ``data_2d_humaneva15_gt.npz`` cut into chunks the way VideoPose3D's
@@ -118,20 +119,6 @@ def synthetic_sequences(spec: HumanEvaArchiveSpec) -> dict[tuple[str, str], tupl
             keypoints[:, middle : middle + spec.gap] = np.nan
         sequences[(f"{part}/{subject}", f"{action} 1")] = (poses, keypoints)
     return sequences
-
-
-def write_humaneva_mat(root: Path, spec: HumanEvaArchiveSpec = HumanEvaArchiveSpec()) -> list[Path]:
-    """Write ``converted_15j/<part>/<subject>/<Action>_1.mat`` files; return them."""
-    from scipy.io import savemat
-
-    written = []
-    for (key, sequence), (poses, keypoints) in synthetic_sequences(spec).items():
-        folder = root / "converted_15j" / key
-        folder.mkdir(parents=True, exist_ok=True)
-        path = folder / f"{sequence.replace(' ', '_')}.mat"
-        savemat(path, {"poses_3d": poses, "poses_2d": keypoints})
-        written.append(path)
-    return written
 
 
 def write_humaneva_npz(root: Path, spec: HumanEvaArchiveSpec = HumanEvaArchiveSpec()) -> list[Path]:

@@ -9,8 +9,9 @@
                                    annot2 (N, 1, 17, 2), annot3, univ_annot3 (N, 1, 17, 3), valid_frame,
                                    activity_annotation (N, 1)
 
-``write_3dhp_npz(root)`` writes the same motion as P-STMO's ``data_train_3dhp.npz`` / ``data_test_3dhp.npz``
-(formats.md 2.4), so tests can check that both routes give the same views.
+The tests' ``write_3dhp_npz(root)`` (``tests/fixture_archives.py``) writes the same motion as P-STMO's
+``data_train_3dhp.npz`` / ``data_test_3dhp.npz`` (formats.md 2.4), so tests can check that both routes give
+the same views.
 
 Every fact about the format is written here as a literal read off formats.md (joint orders, camera count and
 sets, sequence lengths and rates, image sizes, units), and the 2D annotations come from a pinhole written out
@@ -265,33 +266,4 @@ def write_3dhp_mat(root: Path, spec: MpiInf3dhpArchiveSpec = MpiInf3dhpArchiveSp
         datasets = {name: values[:, None] for name, values in content.items()}  # MATLAB's person axis
         write_matlab_v73(folder / "annot_data.mat", datasets)
         written.append(folder / "annot_data.mat")
-    return written
-
-
-def write_3dhp_npz(root: Path, spec: MpiInf3dhpArchiveSpec = MpiInf3dhpArchiveSpec()) -> list[Path]:
-    """Write P-STMO's ``data_train_3dhp.npz`` (vnect cameras) and ``data_test_3dhp.npz`` from the same motion.
-
-    Returns:
-        The files written.
-    """
-    root.mkdir(parents=True, exist_ok=True)
-    train = {}
-    for (subject, sequence), content in synthetic_training(spec).items():
-        frames, fps = SEQUENCE_INFO[(subject, sequence)]
-        per_camera = {}
-        for camera in VNECT:
-            keypoints = content["annot2"][camera][:frames].reshape(-1, 28, 2)
-            poses = content["univ_annot3"][camera][:frames].reshape(-1, 28, 3)
-            per_camera[str(camera)] = {
-                "data_2d": keypoints[:, list(TEST17_FROM_MPI28)],
-                "data_3d": poses[:, list(TEST17_FROM_MPI28)],
-            }
-        train[f"{subject} {sequence}"] = [per_camera, int(fps)]
-    test = {
-        sequence: {"data_2d": c["annot2"], "data_3d": c["univ_annot3"], "valid": c["valid_frame"]}
-        for sequence, c in synthetic_test(spec).items()
-    }
-    written = [root / "data_train_3dhp.npz", root / "data_test_3dhp.npz"]
-    np.savez_compressed(written[0], data=train)
-    np.savez_compressed(written[1], data=test)
     return written

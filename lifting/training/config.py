@@ -16,6 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
+from datasets.config import runtime_field
 from datasets.windows import DEFAULT_CACHE_CHUNKS, DEFAULT_MEMORY_LIMIT_BYTES, VirtualCameraConfig
 
 LossKind = Literal["auto", "uplift-upsample", "mixste", "strided", "mpjpe"]
@@ -89,9 +90,9 @@ class WindowSettings:
     padding: Literal["edge", "zero"] = "edge"
     keypoints: str = "keypoints_2d"
     random_key_frame_shift: bool = True
-    cache: Literal["auto", "memory", "chunks"] = "auto"
-    memory_limit_bytes: int = DEFAULT_MEMORY_LIMIT_BYTES
-    cache_chunks: int = DEFAULT_CACHE_CHUNKS
+    cache: Literal["auto", "memory", "chunks"] = runtime_field(default="auto")  # where frames are read from
+    memory_limit_bytes: int = runtime_field(default=DEFAULT_MEMORY_LIMIT_BYTES)
+    cache_chunks: int = runtime_field(default=DEFAULT_CACHE_CHUNKS)
     virtual_cameras: VirtualCameraConfig | None = None
 
     def __post_init__(self) -> None:
@@ -179,11 +180,13 @@ class TrainingConfig:
     seed: int = 0
     precision: Precision = "auto"
     tf32: bool = True
-    compile: bool | None = None
-    compile_mode: CompileMode = "auto"
-    log_every_steps: int = 50
-    num_workers: int = 0
-    progress_bar: bool = True
+    # How the run executes, not what it trains (datasets.config.runtime_field): recorded, not hashed. Compiling
+    # changes only the floating-point order of the same operations, as another GPU would.
+    compile: bool | None = runtime_field(default=None)
+    compile_mode: CompileMode = runtime_field(default="auto")
+    log_every_steps: int = runtime_field(default=50)
+    num_workers: int = runtime_field(default=0)
+    progress_bar: bool = runtime_field(default=True)
 
     def __post_init__(self) -> None:
         """Validate the configuration; each message names the rule and the value."""

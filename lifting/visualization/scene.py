@@ -21,11 +21,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from datasets.cameras import Camera, camera_to_world, project, unproject
+from datasets.cameras import Camera, camera_to_world, out_of_frame_mask, project, unproject
 from datasets.skeletons import get_skeleton
 from datasets.store import PoseStore
 from datasets.units import MILLIMETRES_PER_METRE
-from datasets.visibility import out_of_frame_mask
 from lifting.metrics import per_joint_position_error
 from lifting.visualization.selection import sequence_key
 from lifting.visualization.style import AZIMUTH_OFFSET_RAD, ELEVATION_RAD
