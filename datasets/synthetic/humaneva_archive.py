@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from datasets.synthetic.h36m_archive import figure_motion
+from datasets.units import MILLIMETRES_PER_METRE
 
 HUMANEVA15_JOINTS = (
     "pelvis", "thorax", "left_shoulder", "left_elbow", "left_wrist", "right_shoulder", "right_elbow",
@@ -45,8 +46,6 @@ SEQUENCE_FRAMES = {
     ("Validate/S3", "Gestures 1"): 528, ("Validate/S3", "Box 1"): 507,
 }  # fmt: skip
 """Frames of each trial-1 sequence (formats.md 3.5; Train/S3 ThrowCatch is skipped, damaged mocap)."""
-MILLIMETRES = 1000.0
-"""``poses_3d`` is millimetres, the npz files metres (formats.md 3.3, 3.4)."""
 SYNTHETIC_FOCAL = 760.0
 """Invented focal length (pixels) for the synthetic 640x480 images; not a HumanEva-I calibration."""
 SYNTHETIC_CAMERAS = ((4.0, 0.6, 1.5), (0.8, -3.8, 1.5), (-0.8, 3.9, 1.4))
@@ -111,7 +110,7 @@ def synthetic_sequences(spec: HumanEvaArchiveSpec) -> dict[tuple[str, str], tupl
         points = figure_motion(frames, 60.0, PROFILES.get(action, "stand"), spec.seed * 7919 + number)
         world = np.stack([points[_HUMANEVA15_FROM_FIGURE.get(name, name)] for name in HUMANEVA15_JOINTS], axis=1)
         keypoints = synthetic_keypoints(world)
-        poses = world * MILLIMETRES
+        poses = world * MILLIMETRES_PER_METRE
         if spec.gap and number % 2:
             middle = frames // 2
             poses[middle : middle + spec.gap] = np.nan
@@ -146,7 +145,7 @@ def write_humaneva_npz(root: Path, spec: HumanEvaArchiveSpec = HumanEvaArchiveSp
         for chunk, (start, stop) in enumerate(itertools.pairwise(boundaries)):
             if finite[start]:
                 name = f"{sequence} chunk{chunk}"
-                positions_3d[key][name] = poses[start:stop].astype(np.float32) / np.float32(MILLIMETRES)
+                positions_3d[key][name] = poses[start:stop].astype(np.float32) / np.float32(MILLIMETRES_PER_METRE)
                 positions_2d[key][name] = [camera[start:stop].astype(np.float32) for camera in keypoints]
     root.mkdir(parents=True, exist_ok=True)
     metadata = {"layout_name": "humaneva15", "num_joints": 15, "keypoints_symmetry": HUMANEVA15_SYMMETRY}

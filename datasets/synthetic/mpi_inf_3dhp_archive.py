@@ -26,6 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from datasets.synthetic.h36m_archive import figure_motion
+from datasets.units import MILLIMETRES_PER_METRE
 
 MPI28_JOINTS = (
     "spine3", "spine4", "spine2", "spine", "pelvis", "neck", "head", "head_top", "left_clavicle", "left_shoulder",
@@ -60,8 +61,6 @@ studio ``cam_8`` (TS1-TS4, 2048 x 2048), GoPro (TS5, TS6, 1920 x 1080, 10 x 5.62
 OUTDOOR_RADIAL = (-0.276859611, 0.131125256, -0.049318332)
 """The GoPro's OpenCV k1, k2, k3 (formats.md 2.2); its tangential p1, p2 (|p| < 1.2e-3) are left out, as the
 reader documents that it drops them."""
-MILLIMETRES = 1000.0
-"""``annot3``, ``univ_annot3`` and calibration translations are millimetres (formats.md 2.1, 2.2)."""
 _MPI28_FROM_FIGURE = {"spine3": "chest", "spine4": "thorax", "spine2": "spine_mid"}
 UNIVERSAL_SCALE = 0.93
 """Stand-in for the rescaling of ``univ_annot3`` to the universal skeleton (about the pelvis, camera frame)."""
@@ -181,7 +180,7 @@ def synthetic_training(spec: MpiInf3dhpArchiveSpec) -> dict[tuple[str, str], dic
             content: dict[str, list[np.ndarray]] = {"annot2": [], "annot3": [], "univ_annot3": []}
             for camera in cameras:
                 points = camera.to_camera(world)
-                millimetres = points * MILLIMETRES
+                millimetres = points * MILLIMETRES_PER_METRE
                 content["annot2"].append(camera.pixels(points).reshape(spec.frames, 56))
                 content["annot3"].append(millimetres.reshape(spec.frames, 84))
                 content["univ_annot3"].append(_universal(millimetres, PELVIS_MPI28).reshape(spec.frames, 84))
@@ -201,8 +200,8 @@ def synthetic_test(spec: MpiInf3dhpArchiveSpec) -> dict[str, dict[str, np.ndarra
         valid[3:6] = 0.0
         sequences[sequence] = {
             "annot2": camera_of_test(sequence).pixels(poses),
-            "annot3": poses * MILLIMETRES,
-            "univ_annot3": _universal(poses * MILLIMETRES, PELVIS_TEST17),
+            "annot3": poses * MILLIMETRES_PER_METRE,
+            "univ_annot3": _universal(poses * MILLIMETRES_PER_METRE, PELVIS_TEST17),
             "valid_frame": valid,
             "activity_annotation": 1.0 + (np.arange(spec.test_frames) // 10) % 7,
         }
@@ -215,7 +214,7 @@ def write_calibration(path: Path, cameras: list[PinholeCamera]) -> None:
     for index, camera in enumerate(cameras):
         intrinsic = [camera.fx, 0, camera.cx, 0, 0, camera.fy, camera.cy, 0, 0, 0, 1, 0, 0, 0, 0, 1]
         extrinsic = np.eye(4)
-        extrinsic[:3, :3], extrinsic[:3, 3] = camera.rotation, camera.translation * MILLIMETRES
+        extrinsic[:3, :3], extrinsic[:3, 3] = camera.rotation, camera.translation * MILLIMETRES_PER_METRE
         lines += [
             f"name          {index}",
             "  sensor      10 10",
