@@ -12,7 +12,7 @@ from dataclasses import dataclass, field, fields
 from typing import Any, TypeVar
 
 from datasets.config import from_mapping
-from pipelines.workers import DASK_ADDRESS_ENVIRONMENT_VARIABLE
+from pipelines.workers import DASK_ADDRESS_ENVIRONMENT_VARIABLE, check_worker_count
 
 OptionsT = TypeVar("OptionsT")
 
@@ -33,8 +33,7 @@ class RunOptions:
     strict: bool = False
 
     def __post_init__(self) -> None:
-        if self.workers is not None and self.workers < 1:
-            raise ValueError(f"workers must be at least 1, got {self.workers}; omit it for one worker per core.")
+        check_worker_count(self.workers)
 
 
 def as_options(options_type: type[OptionsT], value: OptionsT | Mapping[str, Any] | None) -> OptionsT:

@@ -155,6 +155,12 @@ def as_workers(runner: Any) -> Workers:
     return runner if isinstance(runner, Workers) else DaskWorkers(runner)
 
 
+def check_worker_count(workers: int | None) -> None:
+    """Raise ``ValueError`` unless ``workers`` is None (one per core) or at least 1."""
+    if workers is not None and workers < 1:
+        raise ValueError(f"workers must be at least 1, got {workers}; omit it for one worker per core.")
+
+
 def check_workers_and_address(workers: int | None, address: str | None) -> str | None:
     """The scheduler address to use (``address`` or ``$DASK_SCHEDULER_ADDRESS``), after checking both options.
 
@@ -162,8 +168,7 @@ def check_workers_and_address(workers: int | None, address: str | None) -> str |
         ValueError: when ``workers`` is below 1, or both ``workers`` and an address are given (the cluster
             decides its own workers).
     """
-    if workers is not None and workers < 1:
-        raise ValueError(f"workers must be at least 1, got {workers} (None: one per core)")
+    check_worker_count(workers)
     address = address or os.environ.get(DASK_ADDRESS_ENVIRONMENT_VARIABLE) or None
     if address and workers is not None:
         raise ValueError(
@@ -307,7 +312,7 @@ def dask_client(workers: int | None = None, address: str | None = None, quiet: b
         cluster = None
     else:
         cluster = LocalCluster(
-            n_workers=workers if workers is not None else os.cpu_count() or 1,
+            n_workers=_local_count(workers),
             threads_per_worker=1,
             processes=True,
             dashboard_address=":0",
