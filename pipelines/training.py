@@ -63,7 +63,7 @@ def evaluate_version(workspace: str, checkpoint: str, data: str, split: str, pre
                      device: str) -> Manifest:  # fmt: skip
     """Reuse or evaluate and publish a metrics version (``lifting.evaluation.evaluate``)."""
     from lifting.evaluation import EvaluationConfig, evaluate
-    from lifting.training.distributed import resolve_device, resolve_precision
+    from lifting.training.distributed import run_precision
 
     registry = Workspace(workspace)
     checkpoint_manifest = registry.resolve(checkpoint)
@@ -73,7 +73,7 @@ def evaluate_version(workspace: str, checkpoint: str, data: str, split: str, pre
         _report_newest(checkpoint_manifest, current, f"Rerun `python flows.py {checkpoint}` to train it anew.")
     data_manifest = registry.resolve(data)
     config = load_config(EvaluationConfig, "evaluation", preset, {"split": split})
-    hashed = {**to_jsonable(config), "precision": resolve_precision(config.precision, resolve_device(device))}
+    hashed = {**to_jsonable(config), "precision": run_precision(config.precision, device)}
     run = StageRun(
         registry, "evaluate", config=hashed, parents=[checkpoint_manifest.id, data_manifest.id],
         reads={checkpoint_manifest.id: ("checkpoint_best", "metrics"), data_manifest.id: ("store",)},
