@@ -1,8 +1,8 @@
 """MPI-INF-3DHP cameras: the official test calibration and the training sets' Skeletool calibration files.
 
 ``camera_of_test_sequence("TS5")`` converts the official test calibration (``test_util/camera_calibration``,
-``../shared/reference/formats.md`` 2.2) into a ``Camera``; ``read_calibration(path)`` parses a training
-sequence's ``camera.calibration`` (formats.md 2.1). The reader, ``datasets.mpi_inf_3dhp``, attaches these
+``docs/formats.md`` 2.2) into a ``Camera``; ``read_calibration(path)`` parses a training
+sequence's ``camera.calibration`` (docs/formats.md 2.1). The reader, ``datasets.mpi_inf_3dhp``, attaches these
 cameras to its views; the conventions it documents (millimetres to pixels, dropped GoPro tangential terms)
 are implemented here.
 """
@@ -21,7 +21,7 @@ from datasets.units import MILLIMETRES_PER_METRE
 
 @dataclass(frozen=True)
 class OfficialCalibration:
-    """One camera of the official test calibration ("tc camera calibration v0.3"; formats.md 2.2).
+    """One camera of the official test calibration ("tc camera calibration v0.3"; docs/formats.md 2.2).
 
     Lengths of the sensor are millimetres; ``origin`` is the camera centre in the test world, millimetres;
     ``up`` and ``right`` are the image's up and right directions in that world.
@@ -77,7 +77,7 @@ def _nearest_rotation(matrix: np.ndarray) -> np.ndarray:
 
 
 def read_calibration(path: Path) -> dict[int, Camera]:
-    """Parse a Skeletool ``camera.calibration`` file (formats.md 2.1) into cameras by index.
+    """Parse a Skeletool ``camera.calibration`` file (docs/formats.md 2.1) into cameras by index.
 
     Each block starts with ``name <c>`` and holds ``size <w> <h>``, ``intrinsic`` (4x4 row-major, pixels) and
     ``extrinsic`` (4x4 row-major world->camera, translation in millimetres).

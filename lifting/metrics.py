@@ -8,12 +8,12 @@ batched over any leading dimensions. Shape legend: ``...`` any leading dimension
 There is one implementation of each metric, in numpy: evaluation scores numpy predictions, and
 training's validation measures its torch batches with ``lifting.losses.mpjpe_loss`` (no Procrustes there).
 
-Protocols (reference/papers.md, "Common protocol"; reference/models.md, "Metrics conventions"):
+Protocols (docs/references.md, "Common protocol" and "Metrics conventions"):
 Human3.6M Protocol 1 is root-relative MPJPE, Protocol 2 is P-MPJPE (per-pose similarity Procrustes),
 N-MPJPE aligns scale only, MPJVE is the MPJPE of first temporal differences; papers average per action,
 then over actions (``aggregate_by_group``). MPI-INF-3DHP reports PCK at 150 mm and AUC over
 0, 5, ..., 150 mm, counting a joint as correct when its error is strictly below the threshold, as the
-official ``mpii_compute_3d_pck.m`` does (reference/formats.md, section 2.3).
+official ``mpii_compute_3d_pck.m`` does (docs/formats.md, section 2.3).
 
 Example:
     >>> import numpy as np
@@ -32,10 +32,10 @@ import numpy as np
 from datasets.windows.codec import root_relative
 
 PCK_THRESHOLD_METRES = 0.150
-"""PCK threshold: 150 mm, the MPI-INF-3DHP protocol (reference/papers.md, "Common protocol")."""
+"""PCK threshold: 150 mm, the MPI-INF-3DHP protocol (docs/references.md, "Common protocol")."""
 
 AUC_THRESHOLDS_METRES = np.linspace(0.0, 0.150, 31)
-"""AUC thresholds 0, 5, ..., 150 mm (31 values), the MPI-INF-3DHP protocol (papers.md, "Common protocol")."""
+"""AUC thresholds 0, 5, ..., 150 mm (31 values), the MPI-INF-3DHP protocol (docs/references.md, "Common protocol")."""
 AUC_THRESHOLDS_METRES.flags.writeable = False
 
 AVERAGE_KEY = "average"

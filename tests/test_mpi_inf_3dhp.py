@@ -15,11 +15,11 @@ from datasets.mpi_inf_3dhp_cameras import camera_of_test_sequence, read_calibrat
 from datasets.synthetic.mpi_inf_3dhp_archive import MpiInf3dhpArchiveSpec, write_3dhp_mat, write_3dhp_npz
 
 SPEC = MpiInf3dhpArchiveSpec()
-VNECT_CAMERAS = (0, 1, 2, 4, 5, 6, 7, 8)  # formats.md 2.1: the default camera set of the reader
-# h36m17 joints as MPI-INF-3DHP 28-joint indices, read off formats.md 2.1 by name: pelvis 4, right hip/knee/ankle
+VNECT_CAMERAS = (0, 1, 2, 4, 5, 6, 7, 8)  # docs/formats.md 2.1: the default camera set of the reader
+# h36m17 joints as MPI-INF-3DHP 28-joint indices, read off docs/formats.md 2.1 by name: pelvis 4, right hip/knee/ankle
 # 23-25, left 18-20, spine 3, neck 5, head 6, head_top 7, left shoulder/elbow/wrist 9-11, right 14-16.
 H36M17_FROM_MPI28 = [4, 23, 24, 25, 18, 19, 20, 3, 5, 6, 7, 9, 10, 11, 14, 15, 16]
-# ... and as test-set 17-joint indices (formats.md 2.2, the mapping m).
+# ... and as test-set 17-joint indices (docs/formats.md 2.2, the mapping m).
 H36M17_FROM_MPI17 = [14, 8, 9, 10, 11, 12, 13, 15, 1, 16, 0, 5, 6, 7, 2, 3, 4]
 
 

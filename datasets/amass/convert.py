@@ -52,7 +52,7 @@ if TYPE_CHECKING:
 DATASET_NAME = "amass"
 
 REQUIRED_KEYS = ("poses", "trans", "betas")
-"""Keys a motion file must have, besides a frame rate (formats.md 4.2, 4.3). A missing ``gender`` counts as
+"""Keys a motion file must have, besides a frame rate (docs/formats.md 4.2, 4.3). A missing ``gender`` counts as
 an unknown gender (rejected, or posed with the neutral model under ``unknown_gender="neutral"``)."""
 
 EXTRA_COLUMNS = ("out_of_frame_ratio", "source_fps", "source_frames", "gender", "model_type")

@@ -2,13 +2,13 @@
 
 ``write_humaneva_mat(root)`` writes ``converted_15j/{Train,Validate}/S<n>/<Action>_1.mat`` with ``poses_3d``
 (N, 15, 3) mm in the world frame and ``poses_2d`` (3, N, 15, 2) pixels for cameras C1-C3, frames without
-mocap as all-NaN rows (``../shared/reference/formats.md`` 3.3). ``write_humaneva_npz(root)`` writes the same
+mocap as all-NaN rows (``docs/formats.md`` 3.3). ``write_humaneva_npz(root)`` writes the same
 motion as ``data_3d_humaneva15.npz`` / ``data_2d_humaneva15_gt.npz`` cut into chunks the way VideoPose3D's
-``prepare_data_humaneva.py`` does (formats.md 3.4). Sequence lengths are the real ones (formats.md 3.5).
+``prepare_data_humaneva.py`` does (docs/formats.md 3.4). Sequence lengths are the real ones (docs/formats.md 3.5).
 
 VideoPose3D publishes no HumanEva-I intrinsics, and readers take the 2D as given, so the synthetic 2D comes
 from invented pinhole cameras written out here (``SYNTHETIC_CAMERAS``). Every format fact (joint order and
-symmetry, sequence lengths, units, key names) is a literal read off formats.md, not imported from
+symmetry, sequence lengths, units, key names) is a literal read off docs/formats.md, not imported from
 ``datasets.humaneva`` or ``datasets.skeletons``: a reader that misreads the format then disagrees with
 these files instead of sharing the misreading.
 """
@@ -28,9 +28,9 @@ HUMANEVA15_JOINTS = (
     "pelvis", "thorax", "left_shoulder", "left_elbow", "left_wrist", "right_shoulder", "right_elbow",
     "right_wrist", "left_hip", "left_knee", "left_ankle", "right_hip", "right_knee", "right_ankle", "head",
 )  # fmt: skip
-"""VideoPose3D's ``humaneva15`` order (formats.md 3.2)."""
+"""VideoPose3D's ``humaneva15`` order (docs/formats.md 3.2)."""
 HUMANEVA15_SYMMETRY = [[2, 3, 4, 8, 9, 10], [5, 6, 7, 11, 12, 13]]
-"""``keypoints_symmetry`` of the 2D file's metadata: left joints, right joints (formats.md 3.2, 3.4)."""
+"""``keypoints_symmetry`` of the 2D file's metadata: left joints, right joints (docs/formats.md 3.2, 3.4)."""
 SEQUENCE_FRAMES = {
     ("Train/S1", "Walking 1"): 613, ("Train/S1", "Jog 1"): 373, ("Train/S1", "ThrowCatch 1"): 472,
     ("Train/S1", "Gestures 1"): 406, ("Train/S1", "Box 1"): 404,
@@ -45,11 +45,11 @@ SEQUENCE_FRAMES = {
     ("Validate/S3", "Walking 1"): 443, ("Validate/S3", "Jog 1"): 396, ("Validate/S3", "ThrowCatch 1"): 488,
     ("Validate/S3", "Gestures 1"): 528, ("Validate/S3", "Box 1"): 507,
 }  # fmt: skip
-"""Frames of each trial-1 sequence (formats.md 3.5; Train/S3 ThrowCatch is skipped, damaged mocap)."""
+"""Frames of each trial-1 sequence (docs/formats.md 3.5; Train/S3 ThrowCatch is skipped, damaged mocap)."""
 SYNTHETIC_FOCAL = 760.0
 """Invented focal length (pixels) for the synthetic 640x480 images; not a HumanEva-I calibration."""
 SYNTHETIC_CAMERAS = ((4.0, 0.6, 1.5), (0.8, -3.8, 1.5), (-0.8, 3.9, 1.4))
-"""Invented centres (world metres, z up) of C1-C3, near the real ones (formats.md 3.1: z about 1.4-1.5 m)."""
+"""Invented centres (world metres, z up) of C1-C3, near the real ones (docs/formats.md 3.1: z about 1.4-1.5 m)."""
 PROFILES = {"Walking": "walk", "Jog": "jog", "Box": "box", "Gestures": "stand", "ThrowCatch": "stand"}
 _HUMANEVA15_FROM_FIGURE = {"head": "head_top"}  # HumanEva's head is headDistal, the top of the head
 

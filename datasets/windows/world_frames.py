@@ -6,7 +6,8 @@ as ``MemoryFrames`` and ``ChunkFrames`` (``datasets.windows.frames``), with the 
 from a camera-frame store: each window's joints are filmed by its view's camera with
 ``datasets.store.world.film_world`` (the reader's own derivation), then encoded like every other window
 by ``datasets.windows.codec`` (2D to screen coordinates, 3D relative to the root). RAM holds ``joints_world``
-(F_seq, J, 3) float32 and ``valid`` only, not a copy per camera: for full AMASS at 50 Hz about 1.5 GB (``docs/store.md``).
+(F_seq, J, 3) float32 and ``valid`` only, not a copy per camera: for full AMASS at 50 Hz about 1.5 GB
+(``docs/store.md``).
 
 - ``cache="memory"`` (or ``"auto"`` within ``memory_limit_bytes``): the world array lives in shared memory,
   mapped by DataLoader workers.

@@ -33,10 +33,10 @@ MPI_INF_3DHP_ACTIVITIES = {
     1: "Standing/Walking", 2: "Exercising", 3: "Sitting", 4: "Reaching/Crouching", 5: "On The Floor",
     6: "Sports", 7: "Miscellaneous",
 }  # fmt: skip
-"""``activity_annotation`` codes of the MPI-INF-3DHP test set (reference formats.md 2.2)."""
+"""``activity_annotation`` codes of the MPI-INF-3DHP test set (docs/formats.md 2.2)."""
 
 MPI_INF_3DHP_PCK_EXCLUDED = ("pelvis", "spine", "head")
-"""mpi_inf_3dhp17 joints left out of PCK/AUC: the official evaluation counts the other 14 (formats.md 2.3)."""
+"""mpi_inf_3dhp17 joints left out of PCK/AUC: the official evaluation counts the other 14 (docs/formats.md 2.3)."""
 
 ALL_FRAMES = "all frames"
 ERROR_COLUMNS = ("mpjpe_mm", "p_mpjpe_mm", "n_mpjpe_mm", "mpjve_mm")
