@@ -12,8 +12,8 @@ plan the resampling to ``config.fps`` and evaluate the fast joint model (``datas
 only the source frames the plan needs; interpolate; place in the Human3.6M world; film with each camera.
 
 torch (with the fast joint model) is imported by the first file a process converts, not with this module:
-a process that only checks inputs and hands files to forked workers never needs it, and its import (~1.4 s)
-was most of the serial part of a parallel run.
+a process that only checks inputs and hands files to forked workers never needs it, and its import would be
+most of the serial part of a parallel run (``docs/performance.md``, "Conversion workers").
 """
 
 from __future__ import annotations

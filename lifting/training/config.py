@@ -26,7 +26,7 @@ CompileMode = Literal["auto", "default", "reduce-overhead", "max-autotune-no-cud
 COMPILE_MODES: tuple[str, ...] = ("auto", "default", "reduce-overhead", "max-autotune-no-cudagraphs")
 CUDA_GRAPH_MAX_BATCH = 16
 """``compile_mode="auto"`` replays CUDA graphs (``"reduce-overhead"``) up to this many windows per process and
-step: MixSTE's released batch of 4 clips launched 1,492 kernels per H200 step and left the GPU idle ~40 % of it."""
+step: small batches are launch-bound (``docs/performance.md``, MixSTE at 4 clips)."""
 
 
 @dataclass(frozen=True)
