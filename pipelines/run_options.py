@@ -54,9 +54,9 @@ FLOW_KEYWORDS = ("preset", "workspace")
 def regrouped(parameters: Mapping[str, Any]) -> dict[str, Any]:
     """A conversion call recorded before options were grouped, in today's form (others unchanged).
 
-    mocaplift before issue 15 recorded flat parameters (``amass_root=..., fps=..., workers=...``); today a
-    conversion flow takes ``options`` (config fields) and ``run`` (``RunOptions``). ``--refresh`` replays a
-    recorded call, so an old version's call is regrouped: run fields to ``run``, the rest (unset values
+    A version's manifest may record its call as flat parameters (``amass_root=..., fps=..., workers=...``),
+    where a conversion flow takes ``options`` (config fields) and ``run`` (``RunOptions``). ``--refresh``
+    replays a recorded call, so a flat call is regrouped: run fields to ``run``, the rest (unset values
     dropped) to ``options``.
 
     >>> regrouped({"source": "/data/h36m", "format": None, "strict": True, "workspace": "w"})

@@ -19,7 +19,7 @@ from lifting.models import (
 from lifting.models import registry as registry_module
 from lifting.models.info import count_flops
 
-# Issue 5's tolerances: Uplift-and-Upsample, MixSTE and MixSTE-TMT within 1 %, Strided Transformer within 2 %.
+# Tolerances: Uplift-and-Upsample, MixSTE and MixSTE-TMT within 1 %, Strided Transformer within 2 %.
 PAPER_PRESETS = {
     ("uplift-upsample", "h36m-351"): 0.01,
     ("uplift-upsample", "h36m-81"): 0.01,

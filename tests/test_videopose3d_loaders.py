@@ -1,4 +1,4 @@
-"""The VideoPose3D export read the way VideoPose3D's own loaders read it (issue #11).
+"""The VideoPose3D export read the way VideoPose3D's own loaders read it.
 
 VideoPose3D's ``Human36mDataset`` and ``HumanEvaDataset`` (copied by MixSTE, PoseFormer, P-STMO and the Strided
 Transformer) load ``positions_3d`` unchanged; ``Human36mDataset`` then keeps the 17 joints that remain after

@@ -5,7 +5,7 @@ here; their code is imported, or for MixSTE's loss, which lives inline in ``run.
 paths given)::
 
     python tests/golden/make_released_goldens.py \\
-        --strided /tmp/scratch/StridedTransformer-Pose3D --mixste /tmp/scratch/MixSTE --out tests/golden
+        --strided ../released/StridedTransformer-Pose3D --mixste ../released/MixSTE --out tests/golden
 
 MixSTE's ``common/model_cross.py`` imports ``einops``, ``timm`` and ``local_attention``; the fixtures were made
 with einops 0.8.2 and small stand-ins for the three ``timm`` helpers it uses at evaluation (``DropPath`` as the
