@@ -25,11 +25,17 @@ import numpy as np
 
 from datasets.array_kinds import ArrayOrTensor, torch_if_tensor
 from datasets.joint_orders import (
+    COCO17_NAMES,
+    COCO17_PARENTS,
     H36M32_NAMES,
     H36M32_PARENTS,
+    HALPE26_NAMES,
+    HALPE26_PARENTS,
     HUMANEVA15_NAMES,
     MPI_INF_3DHP17_NAMES,
     MPI_INF_3DHP28_NAMES,
+    OPENPOSE25_NAMES,
+    OPENPOSE25_PARENTS,
     SMPL_BODY_NAMES,
     SMPL_BODY_PARENTS,
     hand_joints,
@@ -258,6 +264,10 @@ _SKELETON_LIST = (
         (-1, 0, 1, 2, 3, 1, 5, 6, 0, 8, 9, 0, 11, 12, 1),
         _groups(HUMANEVA15_NAMES, _MIXSTE_GROUP_OF),
     ),
+    # 2D detector orders; their trees (joint_orders) serve drawing and flipping, not kinematics.
+    Skeleton("coco17", COCO17_NAMES, COCO17_PARENTS, root=0),
+    Skeleton("halpe26", HALPE26_NAMES, HALPE26_PARENTS, root=19),
+    Skeleton("openpose25", OPENPOSE25_NAMES, OPENPOSE25_PARENTS, root=8),
     Skeleton(
         "smplh52",
         SMPL_BODY_NAMES + _SMPLH_LEFT_HAND[0] + _SMPLH_RIGHT_HAND[0],

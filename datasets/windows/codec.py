@@ -1,7 +1,7 @@
 """The lifting codec: what the model sees of a pose (encode) and how its output meets the metric (decode).
 
 One home for the two normalisations every lifting model here shares, whichever backend the frames come from
-(``frames.py``, ``world_frames.py``, ``virtual_cameras.py``), and whichever caller scores the output
+(``frames.py``, ``world_frames.py``, ``yaw_augmentation.py``), and whichever caller scores the output
 (``lifting.evaluation``, ``lifting.metrics``):
 
 - 2D input: pixels to VideoPose3D's screen coordinates (``datasets.cameras.pixels_to_normalized``: x in
