@@ -159,15 +159,17 @@ def read_3dhp(source: Path, format: str | None = None, options: MpiInf3dhpOption
         raise ValueError(f"format='npz' holds univ_annot3 only, but options.annotation={options.annotation!r}")
     result = ReadResult(skeleton=SKELETON)
     if format == "mat":
-        for path in _train_mat_files(source):
+        for path in result.usable(_train_mat_files(source), source):
             _read_train_mat(path, options, result)
-        for path in _test_mat_files(source):
+        for path in result.usable(_test_mat_files(source), source):
             _read_test_mat(path, options, result)
     else:
-        if (source / TRAIN_NPZ).is_file():
-            _read_train_npz(source / TRAIN_NPZ, source, options, result)
-        if (source / TEST_NPZ).is_file():
-            _read_test_npz(source / TEST_NPZ, options, result)
+        present = [path for path in (source / TRAIN_NPZ, source / TEST_NPZ) if path.exists() or path.is_symlink()]
+        for path in result.usable(present, source):
+            if path.name == TRAIN_NPZ:
+                _read_train_npz(path, source, options, result)
+            else:
+                _read_test_npz(path, options, result)
     return result
 
 

@@ -29,7 +29,16 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from datasets.storage import Location, ObjectPath, as_location, create_exclusively, is_remote, relative_path
+from datasets.storage import (
+    Location,
+    ObjectPath,
+    as_location,
+    create_exclusively,
+    is_remote,
+    relative_path,
+    remove_tree,
+)
+from datasets.work_lock import is_held, newest_change_age_s, unless_held
 
 WORKSPACE_ENVIRONMENT_VARIABLE = "MOCAPLIFT_WORKSPACE"
 DEFAULT_WORKSPACE = Path("workspace")
@@ -234,15 +243,17 @@ class Workspace:
 
         An attempt (``versions/<id>/attempt-*``) or work cache (``cache/<id>``) is a leftover when version
         ``<id>`` is published and the manifest names another attempt (the run lost the race or crashed
-        before the winner published), or when ``<id>`` is unpublished and the directory is older than
-        ``older_than_s`` (a run may still be writing it). Ages are known on local disk only: in object
-        storage, unpublished versions' leftovers are listed only when ``older_than_s`` is 0.
+        before the winner published), or when ``<id>`` is unpublished and nothing under the directory changed
+        for ``older_than_s`` (its newest file, not the folder's own time: a training writes deep inside).
+        A version whose work a live process holds (``datasets.work_lock``: a running stage) has no leftovers.
+        Ages and holds are known on local disk only: in object storage, unpublished versions' leftovers are
+        listed only when ``older_than_s`` is 0.
 
         Args:
             older_than_s: Minimum age in seconds of leftovers of unpublished versions.
 
         Returns:
-            The directories to delete (nothing is deleted here).
+            The directories to delete (nothing is deleted here; ``remove_leftover`` does).
         """
         published = {manifest.id: manifest for manifest in self.manifests()}
         referenced = {
@@ -255,11 +266,13 @@ class Workspace:
         def old_enough(location: Location) -> bool:
             if older_than_s <= 0:
                 return True
-            return isinstance(location, Path) and now - location.stat().st_mtime >= older_than_s
+            return isinstance(location, Path) and newest_change_age_s(location, now) >= older_than_s
 
         leftovers: list[Location] = []
         versions = self.root / VERSIONS_DIRECTORY
         for version in sorted(versions.iterdir(), key=str) if versions.is_dir() else []:
+            if self._held(version.name):
+                continue
             for attempt in sorted(version.iterdir(), key=str):
                 if f"{VERSIONS_DIRECTORY}/{version.name}/{attempt.name}" in referenced:
                     continue
@@ -267,9 +280,31 @@ class Workspace:
                     leftovers.append(attempt)
         cache = self.root / WORK_CACHE_DIRECTORY
         for entry in sorted(cache.iterdir(), key=str) if cache.is_dir() else []:
-            if entry.name in published or old_enough(entry):
+            if not self._held(entry.name) and (entry.name in published or old_enough(entry)):
                 leftovers.append(entry)
         return leftovers
+
+    def work_directory(self, version: str) -> Path:
+        """``cache/<version>``: the version's work in progress, which its running stage holds (``work_lock``)."""
+        return self.local_directory(WORK_CACHE_DIRECTORY, version)
+
+    def _held(self, version: str) -> bool:
+        return isinstance(self.root, Path) and is_held(self.work_directory(version))
+
+    def remove_leftover(self, location: Location) -> bool:
+        """Delete one of ``unreferenced``'s leftovers unless a stage started holding its version meanwhile.
+
+        Returns:
+            Whether it was deleted (False: a live process holds it now; it stays).
+        """
+        if not isinstance(location, Path):
+            remove_tree(location)
+            return True
+        version = location.name if location.parent.name == WORK_CACHE_DIRECTORY else location.parent.name
+        with unless_held(self.work_directory(version)) as free:
+            if free:
+                remove_tree(location)
+            return free
 
 
 def _read_texts(paths: list[Location]) -> list[str]:

@@ -9,8 +9,9 @@ deleted chunk fails only the reads that reach it. This module compares:
 * ``store_mismatches(store, recorded, version)``: every difference, one sentence each, naming the array and
   the version (reads the whole store once);
 * ``check_store`` raises ``StoreIntegrityError`` on any, and remembers a store it found intact, keyed by
-  its directory, snapshot, record and the size and modification time of each file (local stores), so the
-  next training or evaluation run on an unchanged store skips the re-hash;
+  its directory, snapshot, record and the size, modification and change time and inode of each file
+  (local stores), so the next training or evaluation run on an unchanged store skips the re-hash (a byte
+  flipped with its mtime set back still changes the ctime, which no user can set);
 * ``open_verified_store(workspace, reference)``: ``open_store`` plus ``check_store``; what training and
   evaluation open.
 
@@ -43,7 +44,7 @@ class StoreIntegrityError(ValueError):
 
 
 def _files(directory: Location) -> dict[str, tuple[int, str]]:
-    """Every file under ``directory``: relative path -> (size in bytes, modification stamp)."""
+    """Every file under ``directory``: relative path -> (size in bytes, stamp: mtime, ctime and inode locally)."""
     if isinstance(directory, ObjectPath):
         found = directory.filesystem.find(directory.path, detail=True)
         return {
@@ -55,8 +56,9 @@ def _files(directory: Location) -> dict[str, tuple[int, str]]:
     files = {}
     for path in directory.rglob("*"):
         if path.is_file():
-            stat = path.stat()
-            files[path.relative_to(directory).as_posix()] = (stat.st_size, str(stat.st_mtime_ns))
+            stat = path.stat()  # the change time and inode too: a user can set an mtime back, not a ctime
+            stamp = f"{stat.st_mtime_ns}:{stat.st_ctime_ns}:{stat.st_ino}"
+            files[path.relative_to(directory).as_posix()] = (stat.st_size, stamp)
     return files
 
 

@@ -169,18 +169,23 @@ def gc_command(
 ) -> None:
     """Delete what no version needs: attempt directories of failed or losing runs, and finished work caches.
 
-    Published versions are never touched. Leftovers of versions that are not published (a run may still be
-    writing them, or resume from them) go only once older than --older-than-hours.
+    Published versions are never touched, nor the work of a stage that is running now (it holds a lock gc
+    checks). Leftovers of versions that are not published (a crashed run may resume from them) go only once
+    nothing in them changed for --older-than-hours.
     """
-    from datasets.storage import remove_tree
-
     workspace = Workspace(workspace)
     leftovers = workspace.unreferenced(older_than_hours * SECONDS_PER_HOUR)
+    deleted = 0
     for location in leftovers:
-        typer.echo(f"{'would delete' if dry_run else 'deleting'} {workspace.relative(location)}")
-        if not dry_run:
-            remove_tree(location)
-    typer.echo(f"{len(leftovers)} leftover(s) {'found' if dry_run else 'deleted'} in {workspace.root}")
+        if dry_run:
+            typer.echo(f"would delete {workspace.relative(location)}")
+        elif workspace.remove_leftover(location):
+            typer.echo(f"deleted {workspace.relative(location)}")
+            deleted += 1
+        else:
+            typer.echo(f"kept {workspace.relative(location)}: a running stage holds it")
+    typer.echo(f"{len(leftovers) if dry_run else deleted} leftover(s) {'found' if dry_run else 'deleted'} in "
+               f"{workspace.root}")  # fmt: skip
 
 
 @command("serve")

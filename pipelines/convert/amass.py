@@ -61,17 +61,19 @@ def input_fingerprint(config: AmassConfig, discovery: pa.Table, hashes: FileHash
 
     Args:
         config: The conversion config (where the inputs are).
-        discovery: The discovery table (its ``path`` column lists the motion files).
+        discovery: The discovery table (its ``relative_path`` column lists the motion files; entries that are
+            not read, e.g. a FIFO or a link leaving the archive, count by name and reason, never opened).
         hashes: Cache of file hashes (the workspace's); None reads every file.
     """
-    motion_files = [Path(path) for path in discovery["path"].to_pylist()]
+    motion_files = [config.amass_root / relative for relative in discovery["relative_path"].to_pylist()]
     model_files = [path for path in config.body_models.rglob("*.npz")]
     fingerprint = {
         "motion_files": files_fingerprint(motion_files, config.amass_root, hashes),
-        "body_models": files_fingerprint(model_files, config.body_models, hashes),
+        "body_models": files_fingerprint(model_files, config.body_models, hashes, contained=False),
     }
     if config.regressor is not None:
-        fingerprint["regressor"] = files_fingerprint([config.regressor], config.regressor.parent, hashes)
+        fingerprint["regressor"] = files_fingerprint([config.regressor], config.regressor.parent, hashes,
+                                                     contained=False)  # fmt: skip
     return fingerprint
 
 

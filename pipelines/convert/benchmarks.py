@@ -76,15 +76,18 @@ def source_fingerprint(
 ) -> dict[str, str]:
     """Content fingerprint of a source folder's data files plus named extra files (e.g. detections).
 
+    Entries that are not read (pipes, devices, dangling or looping links, links leaving ``source``:
+    ``datasets.source_entries``) count by name and reason and are never opened; the reader rejects them.
+
     Args:
         source: The source folder.
         extra_files: Named files outside it.
         hashes: Cache of file hashes (the workspace's); None reads every file.
     """
-    files = [path for path in Path(source).rglob("*") if path.is_file() and path.suffix in SOURCE_SUFFIXES]
+    files = [path for path in Path(source).rglob("*") if path.suffix in SOURCE_SUFFIXES]
     fingerprint = {"source": files_fingerprint(files, Path(source), hashes)}
     for name, path in sorted((extra_files or {}).items()):
-        fingerprint[f"file:{name}"] = files_fingerprint([Path(path)], Path(path).parent, hashes)
+        fingerprint[f"file:{name}"] = files_fingerprint([Path(path)], Path(path).parent, hashes, contained=False)
     return fingerprint
 
 

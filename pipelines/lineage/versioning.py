@@ -27,6 +27,7 @@ Usage::
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import functools
 import hashlib
@@ -37,11 +38,13 @@ import subprocess
 import sys
 import time
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 from datasets.storage import Location, ObjectPath, file_sha256, remove_tree
 from datasets.store import PoseStore
 from datasets.store.integrity import listing_problem, store_listing, store_mismatches
+from datasets.work_lock import holding
 from datasets.workspace import Manifest, Workspace
 from pipelines.lineage.code_identity import REPOSITORY_ROOT, CodeIdentity, stage_code_identity
 
@@ -223,6 +226,7 @@ class StageRun:
         self._directory: Location | None = None
         self._started = ""
         self._clock = 0.0
+        self._hold = contextlib.ExitStack()
 
     def existing(self) -> Manifest | None:
         """The already published version with this id, if any (then no work is needed)."""
@@ -240,6 +244,9 @@ class StageRun:
         return self._directory
 
     def __enter__(self) -> StageRun:
+        self._hold = contextlib.ExitStack()
+        if isinstance(self.workspace.root, Path):  # gc leaves a held version's work alone (datasets.work_lock)
+            self._hold.enter_context(holding(self.workspace.work_directory(self.id)))
         self._directory = self.workspace.new_attempt_directory(self.id)
         self._started = utc_now()
         self._clock = time.perf_counter()
@@ -248,6 +255,7 @@ class StageRun:
     def __exit__(self, exception_type: Any, exception: Any, traceback: Any) -> None:
         if exception_type is not None and self._directory is not None:
             remove_tree(self._directory)
+        self._hold.close()
 
     def relative(self, path: str | os.PathLike | ObjectPath) -> str:
         """A path inside the workspace, as recorded in the manifest."""
