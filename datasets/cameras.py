@@ -50,7 +50,7 @@ import numpy as np
 from datasets.array_kinds import ArrayOrTensor, torch_if_tensor
 
 NORMALIZED_COORDINATE_LIMIT = 1.0
-"""VideoPose3D ``project_to_2d`` clamps X/Z and Y/Z to [-1, 1] before distorting (formats.md 1.5)."""
+"""VideoPose3D ``project_to_2d`` clamps X/Z and Y/Z to [-1, 1] before distorting (docs/formats.md 1.5)."""
 
 ROTATION_TOLERANCE = 1e-5
 """Largest |R R^T - I| entry accepted as a rotation (leaves room for float32 round trips)."""
@@ -161,7 +161,7 @@ class Camera:
     def videopose3d_intrinsics(self) -> np.ndarray:
         """(9,) float64 ``[fx_n, fy_n, cx_n, cy_n, k1, k2, k3, p1, p2]`` in normalised screen units.
 
-        VideoPose3D's camera vector (formats.md 1.5): ``f_n = f / width * 2``,
+        VideoPose3D's camera vector (docs/formats.md 1.5): ``f_n = f / width * 2``,
         ``c_n = pixels_to_normalized(c)``.
         """
         self._require_intrinsics()

@@ -1,4 +1,4 @@
-"""The AMASS conversion benchmark: its archive is the issue's shape, and a CI-sized run prints every ratio."""
+"""The AMASS conversion benchmark: its archive has the benchmark's shape, and a CI-sized run prints every ratio."""
 
 from __future__ import annotations
 

@@ -30,7 +30,7 @@ def _save(path: Path, **content: object) -> None:
 
 
 def _distorted_projection(points_camera: np.ndarray, camera) -> np.ndarray:
-    """formats.md 1.5 written out independently of datasets.cameras (the clamp never binds here)."""
+    """docs/formats.md 1.5 written out independently of datasets.cameras (the clamp never binds here)."""
     x, y = points_camera[..., 0] / points_camera[..., 2], points_camera[..., 1] / points_camera[..., 2]
     (k1, k2, k3), (p1, p2) = camera.radial, camera.tangential
     r2 = x**2 + y**2

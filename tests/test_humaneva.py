@@ -20,7 +20,7 @@ CAMERAS_JSON = Path(__file__).resolve().parents[1] / "datasets" / "data" / "huma
 
 
 def camera_frame(world: np.ndarray, subject: str, camera: str) -> np.ndarray:
-    """formats.md 3.6 written out without ``datasets.cameras``: the quaternion (w, x, y, z) rotates camera-frame
+    """docs/formats.md 3.6 written out without ``datasets.cameras``: the quaternion (w, x, y, z) rotates camera-frame
     vectors into the world and the centre is in mm, so ``X_camera = R^T (X_world - centre / 1000)``."""
     entry = json.loads(CAMERAS_JSON.read_text())["extrinsics"][subject][camera]
     w, x, y, z = entry["orientation_wxyz"]

@@ -164,7 +164,7 @@ def test_help_keeps_the_docstrings_under_python_OO():
 
 @pytest.mark.parametrize(
     ("model", "parameters"),
-    # Parameter counts of the authors' released models (reference/models.md: instantiated on CPU).
+    # Parameter counts of the authors' released models (docs/references.md: instantiated on CPU).
     [("mixste", "33,783,811"), ("uplift-upsample", "10,404,902"), ("strided", "4,346,214")],
 )
 def test_model_info_shows_the_paper_configuration_by_default(model, parameters):

@@ -68,7 +68,7 @@ def test_embedded_default_prints_the_comparison_and_a_second_run_reuses_every_ve
 
 
 def test_the_demo_learns_and_pretraining_helps(default_workspace):
-    """Issue #10's acceptance on the embedded default, with the fixed seeds.
+    """The embedded default, with the fixed seeds, learns.
 
     The finetuned model must halve the constant-pose baseline's MPJPE (it has learnt to lift), and AMASS
     pretraining must be worth at least 10 % of MPJPE at the same finetuning budget, P-MPJPE agreeing.

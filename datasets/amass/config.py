@@ -18,10 +18,10 @@ DEFAULT_PRESET = "default"
 REGRESSOR_ORDERS = ("spin", "h36m")
 """Row orders of a 17 x V regressor file: SPIN's ``J_regressor_h36m.npy`` (left leg first) or Human3.6M's."""
 H36M_FPS = 50.0
-"""Human3.6M's frame rate; uplift-upsample resamples AMASS to it (formats.md 1.1, 4.5)."""
+"""Human3.6M's frame rate; uplift-upsample resamples AMASS to it (docs/formats.md 1.1, 4.5)."""
 
 # Uplift-and-Upsample (Einfalt et al., WACV 2023) AMASS validation split, from its released code
-# (common/dataset/amass_dataset.py via AMASS-to-3DHPE; formats.md 4.5): the other sub-datasets train. Matching
+# (common/dataset/amass_dataset.py via AMASS-to-3DHPE; docs/formats.md 4.5): the other sub-datasets train. Matching
 # ignores case and non-alphanumerics ("MPI_HDM05" matches "MPIHDM05").
 UPLIFT_UPSAMPLE_VALIDATION_SUBSETS = ("MPIHDM05", "SFU", "MPImosh")
 
@@ -31,7 +31,7 @@ UNKNOWN_GENDER_POLICIES = ("reject", "neutral")
 PRECISIONS = ("float32", "float64")
 
 # Human3.6M's cameras stand 4.1-5.6 m from the capture-volume centre, 1.4-1.7 m above the floor, all around
-# it (camera centres of every subject in reference/h36m_cameras.json); random cameras sample that volume.
+# it (camera centres of every subject in datasets/data/h36m_cameras.json); random cameras sample that volume.
 H36M_CAMERA_DISTANCE_RANGE = (4.0, 5.6)
 H36M_CAMERA_HEIGHT_RANGE = (1.4, 1.7)
 FULL_CIRCLE_DEGREES = (-180.0, 180.0)
@@ -84,9 +84,9 @@ class AmassConfig:
     camera_azimuth_range: tuple[float, float] = FULL_CIRCLE_DEGREES
     seed: int = 0
     unknown_gender: str = "reject"
-    num_betas: int = 16  # AMASS's extended SMPL+H shape space (formats.md 5.2)
+    num_betas: int = 16  # AMASS's extended SMPL+H shape space (docs/formats.md 5.2)
     use_dmpls: bool = True
-    num_dmpls: int = 8  # AMASS uses the first 8 DMPLs (formats.md 5.4)
+    num_dmpls: int = 8  # AMASS uses the first 8 DMPLs (docs/formats.md 5.4)
     include: tuple[str, ...] = ()
     exclude: tuple[str, ...] = ()
     validation_subsets: tuple[str, ...] = UPLIFT_UPSAMPLE_VALIDATION_SUBSETS

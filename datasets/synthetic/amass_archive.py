@@ -133,7 +133,7 @@ def _body_rest(gender: str, betas: np.ndarray) -> tuple[np.ndarray, float]:
 
 
 def motion_arrays(spec: ArchiveFile) -> dict[str, np.ndarray]:
-    """The arrays of one demo file, in its format's keys (formats.md 4.2 for SMPL+H, 4.3 for SMPL-X)."""
+    """The arrays of one demo file, in its format's keys (docs/formats.md 4.2 for SMPL+H, 4.3 for SMPL-X)."""
     rng = np.random.default_rng([DEMO_SEED, *spec.relative_path.encode()])
     betas = _subject_betas(spec.relative_path)
     frames = int(round(spec.seconds * spec.fps))

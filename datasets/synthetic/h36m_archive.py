@@ -2,7 +2,7 @@
 
 ``figure_motion`` animates a plausible moving stick figure (walking on a circle, gesturing, sitting) as named
 anatomical points; the Human3.6M, MPI-INF-3DHP and HumanEva-I archive writers pick their joints from it.
-This module writes Human3.6M trees (``../shared/reference/formats.md`` 1.1 and 1.4)::
+This module writes Human3.6M trees (``docs/formats.md`` 1.1 and 1.4)::
 
     from datasets.synthetic.h36m_archive import build_demo_h36m
     build_demo_h36m(Path("demo_h36m"))   # data_3d_h36m.npz, data_2d_h36m_gt.npz, data_2d_h36m_cpn_ft_h36m_dbb.npz
@@ -191,7 +191,7 @@ def _place_on_path(
     return placed
 
 
-# Human3.6M's 32 joints from the figure's points (formats.md 1.2): coinciding joints repeat a point.
+# Human3.6M's 32 joints from the figure's points (docs/formats.md 1.2): coinciding joints repeat a point.
 _H36M32_FROM_FIGURE = {
     "spine_base": "pelvis", "right_toe_base": "right_foot", "right_toe_end": "right_toe",
     "left_toe_base": "left_foot", "left_toe_end": "left_toe", "neck_nose": "head",
@@ -291,7 +291,7 @@ def write_videopose3d_h36m(
     symmetry = [list(get_skeleton("h36m17").left_indices), list(get_skeleton("h36m17").right_indices)]
     written = [root / "data_3d_h36m.npz", root / "data_2d_h36m_gt.npz"]
     np.savez_compressed(written[0], positions_3d=world)
-    np.savez_compressed(  # VideoPose3D's GT file carries no layout_name (formats.md 1.4)
+    np.savez_compressed(  # VideoPose3D's GT file carries no layout_name (docs/formats.md 1.4)
         written[1], positions_2d=ground_truth, metadata={"num_joints": 17, "keypoints_symmetry": symmetry}
     )
     for name_index, name in enumerate(detections):

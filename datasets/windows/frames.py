@@ -1,7 +1,7 @@
 """Where window frames come from: the whole store in RAM, or Zarr chunks through an LRU cache.
 
 Both sources answer ``gather(positions, rows, with_root)`` with the model-ready arrays of a batch in one
-vectorised step: 2D keypoints normalised to the view's image (``datasets.cameras.pixels_to_normalized``: x in
+vectorised step, encoded by ``datasets.windows.codec``: 2D keypoints in the view's screen coordinates (x in
 [-1, 1]), 3D joints relative to the skeleton's root (metres, camera frame), the store's ``valid`` flags and,
 if asked, the root itself (metres, camera frame).
 
@@ -22,30 +22,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from datasets.cameras import pixels_to_normalized
 from datasets.store import PoseStore
-
-SPATIAL_CHANNELS = 2
-"""x, y: channels of the 2D input (a detector's confidence channel is dropped)."""
-
-
-def normalise_keypoints(keypoints: np.ndarray, widths: np.ndarray, heights: np.ndarray) -> np.ndarray:
-    """Pixels to screen coordinates per window (``pixels_to_normalized`` for each distinct image size).
-
-    Args:
-        keypoints: (B, ..., 2) pixels.
-        widths: (B,) image widths, pixels.
-        heights: (B,) image heights, pixels.
-
-    Returns:
-        (B, ..., 2) float32: x in [-1, 1], y scaled alike.
-    """
-    normalised = np.empty(keypoints.shape, dtype=np.float32)
-    sizes = np.stack([widths, heights], axis=1)
-    for width, height in np.unique(sizes, axis=0):
-        same = (sizes[:, 0] == width) & (sizes[:, 1] == height)
-        normalised[same] = pixels_to_normalized(keypoints[same], int(width), int(height))
-    return normalised
+from datasets.windows.codec import SPATIAL_CHANNELS, normalise_keypoints, split_root
 
 
 def _frames_needed(store: PoseStore, config: Any) -> dict[str, str]:
@@ -102,9 +80,7 @@ class MemoryFrames:
         self.keypoints = normalise_keypoints(pixels, widths, heights)
         del pixels
         joints = np.asarray(store.array("joints_3d")[:], dtype=np.float32)
-        self.root = np.ascontiguousarray(joints[:, root])
-        joints -= self.root[:, None]
-        self.joints_3d = joints
+        self.joints_3d, self.root = split_root(joints, root, in_place=True)
         self.valid = np.asarray(store.array("valid")[:]) if "valid" in names else np.ones(store.frames, bool)
         self.bytes = self.keypoints.nbytes + self.joints_3d.nbytes + self.root.nbytes + self.valid.nbytes
         self._adopt({name: torch.from_numpy(np.ascontiguousarray(getattr(self, name))).share_memory_()
@@ -205,8 +181,7 @@ class ChunkFrames:
         pixels = np.asarray(store.array(self.names["keypoints"])[first:last])[..., :SPATIAL_CHANNELS]
         slabs["keypoints"][rows] = normalise_keypoints(pixels, self.view_widths[views], self.view_heights[views])
         joints = np.asarray(store.array("joints_3d")[first:last], dtype=np.float32)
-        slabs["root"][rows] = joints[:, self.root_joint]
-        slabs["joints_3d"][rows] = joints - joints[:, self.root_joint, None]
+        slabs["joints_3d"][rows], slabs["root"][rows] = split_root(joints, self.root_joint)
         if "valid" in self.names:
             slabs["valid"][rows] = np.asarray(store.array("valid")[first:last])
 

@@ -14,18 +14,20 @@ ratio stays constant): the same 0.1 MixSTE's released script hands to ``optim.Ad
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, get_args
 
 from datasets.config import runtime_field
 from datasets.windows import DEFAULT_CACHE_CHUNKS, DEFAULT_MEMORY_LIMIT_BYTES, VirtualCameraConfig
 
 LossKind = Literal["auto", "uplift-upsample", "mixste", "strided", "mpjpe"]
 Precision = Literal["auto", "bf16", "fp32"]
+PRECISIONS: tuple[str, ...] = get_args(Precision)
+"""``"auto"`` (bf16 on CUDA, fp32 elsewhere: ``distributed.resolve_precision``), ``"bf16"``, ``"fp32"``."""
 CompileMode = Literal["auto", "default", "reduce-overhead", "max-autotune-no-cudagraphs"]
 COMPILE_MODES: tuple[str, ...] = ("auto", "default", "reduce-overhead", "max-autotune-no-cudagraphs")
 CUDA_GRAPH_MAX_BATCH = 16
 """``compile_mode="auto"`` replays CUDA graphs (``"reduce-overhead"``) up to this many windows per process and
-step: MixSTE's released batch of 4 clips launched 1,492 kernels per H200 step and left the GPU idle ~40 % of it."""
+step: small batches are launch-bound (``docs/performance.md``, MixSTE at 4 clips)."""
 
 
 @dataclass(frozen=True)
@@ -226,8 +228,8 @@ class TrainingConfig:
                 f"train_splits and validation_splits must name splits, got {self.train_splits}, "
                 f"{self.validation_splits}"
             )
-        if self.precision not in ("auto", "bf16", "fp32"):
-            raise ValueError(f"precision must be 'auto', 'bf16' or 'fp32', got {self.precision!r}")
+        if self.precision not in PRECISIONS:
+            raise ValueError(f"precision must be one of {PRECISIONS}, got {self.precision!r}")
         if self.compile not in (None, True, False):
             raise ValueError(f"compile must be true, false or null (on CUDA only), got {self.compile!r}")
         if self.compile_mode not in COMPILE_MODES:

@@ -25,6 +25,7 @@ from datasets.cameras import Camera, camera_to_world, out_of_frame_mask, project
 from datasets.skeletons import get_skeleton
 from datasets.store import PoseStore
 from datasets.units import MILLIMETRES_PER_METRE
+from datasets.windows.codec import restore_root, root_relative
 from lifting.metrics import per_joint_position_error
 from lifting.visualization.selection import sequence_key
 from lifting.visualization.style import AZIMUTH_OFFSET_RAD, ELEVATION_RAD
@@ -175,7 +176,7 @@ def build_scene(
         prediction = np.asarray(prediction, dtype=np.float64)
         if prediction.shape != truth_camera.shape:
             raise ValueError(f"view {view_id}: prediction {prediction.shape} does not match {truth_camera.shape}")
-        placed = prediction - prediction[:, root : root + 1] + truth_camera[:, root : root + 1]
+        placed = restore_root(root_relative(prediction, root), truth_camera[:, root])
         errors = per_joint_position_error(prediction, truth_camera, root=root) * MILLIMETRES_PER_METRE
         extra = {
             "prediction": to_display(placed),

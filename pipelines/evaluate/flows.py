@@ -42,10 +42,10 @@ def evaluation_stage_run(workspace: Workspace, checkpoint: Manifest, data: Manif
             recorded, not hashed.
         device: ``"auto"``, ``"cpu"``, ``"cuda"`` or ``"cuda:N"``: it decides ``"auto"`` precision.
     """
-    from lifting.training.distributed import resolve_device, resolve_precision
+    from lifting.training.distributed import run_precision
 
     hashed, runtime = split_runtime(config)
-    hashed["precision"] = resolve_precision(config.precision, resolve_device(device))  # "auto" differs by device
+    hashed["precision"] = run_precision(config.precision, device)  # "auto" differs by device
     return StageRun(
         workspace, EVALUATE, config=hashed, parents=[checkpoint.id, data.id],
         reads={checkpoint.id: ("checkpoint_best", "metrics"), data.id: ("store",)},

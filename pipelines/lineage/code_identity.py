@@ -174,8 +174,8 @@ def data_files() -> Mapping[str, Path]:
 
 
 PARSE_CACHE_FILE = "code-parse.json"
-"""Parsed facts of each module source, under ``datasets.workspace.user_cache_directory()``: parsing the
-closure's ~30 modules took ~0.4 s of every command, reading them back takes milliseconds."""
+"""Parsed facts of each module source, under ``datasets.workspace.user_cache_directory()``: a command reads
+them back instead of parsing its closure's modules again (``docs/performance.md``, "Conversion workers")."""
 PARSE_CACHE_ENTRIES = 4096
 """Entries kept (the newest): about ten versions of every module, ~4 MB."""
 

@@ -90,11 +90,11 @@ def local_output(workspace: Workspace, manifest: Manifest, name: str) -> Path:
 def training_stage_run(workspace: Workspace, job: TrainingJob, data: Manifest, init: Manifest | None) -> StageRun:
     """The version a job makes: id from data, initial checkpoint, model, hashed config and resolved precision."""
     from lifting.models import load_model_config
-    from lifting.training.distributed import resolve_device, resolve_precision
+    from lifting.training.distributed import run_precision
     from lifting.training.model_interface import model_config_to_dict
 
     hashed, runtime = split_runtime(job.config)  # the fields marked runtime_field are recorded, not hashed
-    hashed["precision"] = resolve_precision(job.config.precision, resolve_device(job.device))  # "auto" differs
+    hashed["precision"] = run_precision(job.config.precision, job.device)  # "auto" differs
     parents = [data.id] + ([init.id] if init else [])
     reads = {data.id: ("store",), **({init.id: ("checkpoint_best",)} if init else {})}
     return StageRun(
