@@ -3,7 +3,8 @@
 Prefect names a deployment ``<flow>/<deployment>``; each flow here gets one deployment of its own name, so
 users run ``prefect deployment run preprocess-amass/preprocess-amass --param options='{"amass_root": ...}'``
 (a conversion's config fields as one mapping, ``docs/configuration.md``). Every
-parameter has a default that works (the licence-free demo data), so a run with no parameters succeeds.
+parameter has a default that works (the licence-free demo data), so a run with no parameters succeeds; the one
+exception is ``import-checkpoint``, whose released weights file no demo provides (a run without one says so).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from typing import TYPE_CHECKING
 from pipelines.convert.amass import preprocess_amass
 from pipelines.convert.benchmarks import preprocess_3dhp, preprocess_h36m, preprocess_humaneva
 from pipelines.evaluate.flows import evaluate_checkpoint
+from pipelines.lift.import_checkpoint import import_checkpoint
 from pipelines.orchestration import FlowDefinition
 from pipelines.train.flows import finetune, pretrain, pretrain_finetune
 
@@ -30,6 +32,7 @@ FLOWS: tuple[FlowDefinition, ...] = (
     finetune,
     evaluate_checkpoint,
     pretrain_finetune,
+    import_checkpoint,
 )
 """Every flow served, in ``prefect.yaml``'s order; each is also ``flows.py``'s attribute ``entry_attribute``."""
 

@@ -16,6 +16,8 @@ BASELINE = "baseline"
 """The constant-pose baseline's scores (a task of ``pretrain-finetune``, no command of its own)."""
 PRETRAIN_FINETUNE = "pretrain-finetune"
 """Chains the others; its report is printed, not a version."""
+IMPORT_CHECKPOINT = "import-checkpoint"
+"""An author's released weights file as a checkpoint version."""
 
 PRETRAIN_DATA = PREPROCESS_AMASS
 """The conversion whose newest version ``pretrain`` reads when not given ``data`` (run on the demo if none)."""

@@ -7,7 +7,7 @@ strides [3, 3, 3], width 16, FFN 32, 2 vanilla layers) and the released ``MixSTE
 float32, run in float64, evaluation mode), and saved their weights under the released names, the random input and
 the released outputs; for the loss, it executed the lines of MixSTE's ``run.py`` that compute the weighted MPJPE,
 the TCLoss (``dif_seq``) and the total, on random (3, 7, 17, 3) poses. The weights are mapped into ours by
-``tests/golden/released_weights.py`` (renames and a q/k/v concatenation, no arithmetic), so the same float64
+``lifting.released.torch_layouts`` (renames and a q/k/v concatenation, no arithmetic), so the same float64
 arithmetic must give the same numbers up to summation order: 1e-9.
 
 The same script with ``--check-full`` compared the full released N = 351 Strided Transformer (width 256, strides
@@ -21,11 +21,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from golden.released_weights import mixste_from_released, strided_from_released
 
 from lifting.losses import mixste_loss, temporal_consistency_loss
 from lifting.models.mixste import MixSTE, MixSTEConfig
 from lifting.models.strided import StridedTransformer, StridedTransformerConfig
+from lifting.released.torch_layouts import mixste_from_released, strided_from_released
 
 GOLDEN = Path(__file__).parent / "golden"
 TOLERANCE = 1e-9

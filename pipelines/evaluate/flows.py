@@ -46,9 +46,11 @@ def evaluation_stage_run(workspace: Workspace, checkpoint: Manifest, data: Manif
 
     hashed, runtime = split_runtime(config)
     hashed["precision"] = run_precision(config.precision, device)  # "auto" differs by device
+    # An imported checkpoint has no training records: its version has no "metrics" output.
+    checkpoint_reads = tuple(name for name in ("checkpoint_best", "metrics") if name in checkpoint.outputs)
     return StageRun(
         workspace, EVALUATE, config=hashed, parents=[checkpoint.id, data.id],
-        reads={checkpoint.id: ("checkpoint_best", "metrics"), data.id: ("store",)},
+        reads={checkpoint.id: checkpoint_reads, data.id: ("store",)},
         code=model_stage_code_identity(EVALUATE, checkpoint.config["model"]), runtime={"device": device, **runtime},
     )  # fmt: skip
 
@@ -86,7 +88,8 @@ def evaluation_version(root: str, checkpoint: str, data: str, split: str, preset
     shutil.rmtree(scratch, ignore_errors=True)
     with run:
         checkpoint_file = local_output(workspace, checkpoint_manifest, "checkpoint_best")
-        local_output(workspace, checkpoint_manifest, "metrics")  # beside the checkpoint: the report plots its curves
+        if "metrics" in checkpoint_manifest.outputs:  # beside the checkpoint: the report plots its curves
+            local_output(workspace, checkpoint_manifest, "metrics")
         result = evaluate(checkpoint_file, store, config, scratch, device=device)
 
         def publish_file(path: Path) -> dict[str, Any]:

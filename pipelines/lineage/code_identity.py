@@ -47,6 +47,7 @@ from pipelines.stage_names import (
     BASELINE,
     EVALUATE,
     FINETUNE,
+    IMPORT_CHECKPOINT,
     PREPROCESS_3DHP,
     PREPROCESS_AMASS,
     PREPROCESS_H36M,
@@ -95,6 +96,7 @@ STAGE_CODE: Mapping[str, StageCode] = MappingProxyType(
         FINETUNE: StageCode(("lifting.training", "pipelines.train.flows", "pipelines.train.publish")),
         EVALUATE: StageCode(("lifting.evaluation", "pipelines.evaluate.flows")),
         BASELINE: StageCode(("lifting.evaluation.baseline", "pipelines.evaluate.flows")),
+        IMPORT_CHECKPOINT: StageCode(("lifting.released", "pipelines.lift.import_checkpoint")),
     }
 )
 """Stage name -> its code. Stages not listed (ad-hoc stages, tests) count every project module."""

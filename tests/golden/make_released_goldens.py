@@ -28,9 +28,8 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from released_weights import mixste_from_released, strided_from_released  # noqa: E402
+from lifting.released.torch_layouts import mixste_from_released, strided_from_released  # noqa: E402
 
 STRIDED_SMALL = {"frames": 27, "stride_num": [3, 3, 3], "channel": 16, "d_hid": 32, "layers": 2}
 """Reduced Strided Transformer: every code path of the N = 351 model (3 strided layers), 16 wide, 27 frames."""

@@ -1,12 +1,15 @@
-"""Map state dicts of the authors' released models one to one onto ours (names and shapes only, no arithmetic).
+"""The authors' released PyTorch weights as our state dicts: names and shapes only, no arithmetic.
 
-Used by ``make_released_goldens.py`` (to check the mapping covers every tensor of both sides) and by
-``tests/test_released_goldens.py`` (to load a fixture's released weights into our models). The released
-parameter names are facts about their code; the mapping tables are ours.
+The released parameter names are facts about their code; the rename tables are ours, declared once here and
+used by the importer (``lifting.released.importer``) and by the golden scripts and tests.
 
 - Strided Transformer (Vegetebird/StridedTransformer-Pose3D, ``model/strided_transformer.py``'s ``Model``):
-  separate q/k/v linears concatenate into our fused ``qkv``; positional embeddings drop their leading 1.
-- MixSTE (JinluZhang1126/MixSTE, ``common/model_cross.py``'s ``MixSTE2``): renames only (same fused qkv).
+  separate q/k/v linears concatenate into our fused ``qkv``; positional embeddings drop their leading 1. Its
+  released ``.pth`` files are plain state dicts; the refinement module (``model/block/refine.py``, keys
+  ``post_refine.*``) is saved in a file of its own (``refine_*.pth``) and has no counterpart here.
+- MixSTE (JinluZhang1126/MixSTE, ``common/model_cross.py``'s ``MixSTE2``): renames only (same fused qkv). Its
+  released ``.bin`` files are dicts ``{"epoch", "lr", "random_state", "optimizer", "model_pos"}`` whose
+  ``model_pos`` was saved from ``nn.DataParallel`` (every key starts with ``module.``).
 """
 
 from __future__ import annotations
@@ -15,6 +18,13 @@ import re
 from collections.abc import Mapping
 
 import numpy as np
+
+DATA_PARALLEL_PREFIX = "module."
+"""What ``nn.DataParallel`` / DDP put before every key of a wrapped model's state dict."""
+STRIDED_REFINE_PREFIX = "post_refine."
+"""Keys of the Strided Transformer's separate refinement module (``refine_*.pth``)."""
+MIXSTE_WEIGHTS_KEY = "model_pos"
+"""The model's state dict inside a released MixSTE ``.bin``."""
 
 _STRIDED_RENAMES = (
     (r"^encoder\.([01])\.", r"embedding.\1."),
@@ -53,6 +63,11 @@ _MIXSTE_RENAMES = (
     (r"\.mlp\.fc1\.", ".mlp.expand."),
     (r"\.mlp\.fc2\.", ".mlp.reduce."),
 )
+
+
+def without_data_parallel_prefix(state: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """The state dict with ``module.`` removed from every key that has it (files saved with or without it)."""
+    return {name.removeprefix(DATA_PARALLEL_PREFIX): value for name, value in state.items()}
 
 
 def _rename(name: str, renames: tuple[tuple[str, str], ...]) -> str:
