@@ -78,6 +78,7 @@ STAGE_CODE: Mapping[str, StageCode] = MappingProxyType(
         "finetune": StageCode(("lifting.training",)),
         "evaluate": StageCode(("lifting.evaluation",)),
         "baseline": StageCode(("lifting.evaluation.baseline",)),
+        "lift": StageCode(("pipelines.lift.clips",)),
     }
 )
 """Stage name -> its code. Stages not listed (ad-hoc stages, tests) count every project module."""

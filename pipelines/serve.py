@@ -28,6 +28,7 @@ FLOWS: Mapping[str, str] = {
     "finetune": "pipelines.training:finetune",
     "evaluate": "pipelines.training:evaluate_flow",
     "pretrain-finetune": "pipelines.training:pretrain_finetune",
+    "lift": "pipelines.lift.flow:lift",
 }
 """Flow name -> ``module:function`` of its definition (``pipelines.orchestration.flow``)."""
 

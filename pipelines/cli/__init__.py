@@ -5,7 +5,7 @@ happen inside the commands so that ``--help`` stays instant. Commands register o
 ``--help`` lists them: conversions, training, then inspection and service.
 """
 
-from pipelines.cli import preprocess, training, versions, view  # noqa: F401  (importing registers the commands)
+from pipelines.cli import lift, preprocess, training, versions, view  # noqa: F401  (importing registers the commands)
 from pipelines.cli.common import app
 from pipelines.cli.prefect_api import apply_prefect_defaults
 
