@@ -59,3 +59,23 @@ def hand_joints(side: str, wrist: int, first: int) -> tuple[tuple[str, ...], tup
     names = tuple(f"{side}_{finger}{k}" for finger in FINGERS for k in (1, 2, 3))
     parents = tuple(wrist if k == 0 else first + 3 * finger + k - 1 for finger in range(len(FINGERS)) for k in range(3))
     return names, parents
+
+# 2D detector orders (``datasets.keypoints`` reads them; ``datasets.keypoints.joint_mapping`` maps them to
+# Human3.6M-17). Names as mmpose's dataset configs spell them (``configs/_base_/datasets/coco.py``, ``halpe.py``).
+COCO17_NAMES = (
+    "nose", "left_eye", "right_eye", "left_ear", "right_ear", "left_shoulder", "right_shoulder",
+    "left_elbow", "right_elbow", "left_wrist", "right_wrist", "left_hip", "right_hip",
+    "left_knee", "right_knee", "left_ankle", "right_ankle",
+)  # fmt: skip
+# Halpe-26: COCO-17, then head (top), neck, hip (mid-hip) and the feet (AlphaPose, MotionBERT's halpe2h36m).
+HALPE26_NAMES = COCO17_NAMES + (
+    "head", "neck", "hip", "left_big_toe", "right_big_toe", "left_small_toe", "right_small_toe",
+    "left_heel", "right_heel",
+)  # fmt: skip
+# OpenPose BODY_25 (``doc/02_output.md``: Nose, Neck, RShoulder, ..., MidHip, ..., RHeel).
+OPENPOSE25_NAMES = (
+    "nose", "neck", "right_shoulder", "right_elbow", "right_wrist", "left_shoulder", "left_elbow", "left_wrist",
+    "mid_hip", "right_hip", "right_knee", "right_ankle", "left_hip", "left_knee", "left_ankle",
+    "right_eye", "left_eye", "right_ear", "left_ear", "left_big_toe", "left_small_toe", "left_heel",
+    "right_big_toe", "right_small_toe", "right_heel",
+)  # fmt: skip

@@ -33,8 +33,18 @@ def test_registry_holds_the_promised_skeletons_with_their_joint_counts():
         "humaneva15": 15,
         "smplh52": 52,
         "smplx55": 55,
+        "coco17": 17,
+        "halpe26": 26,
+        "openpose25": 25,
     }
     assert {name: SKELETONS[name].num_joints for name in SKELETONS} == expected
+
+
+def test_coco17_sides_match_videopose3d_coco_metadata():
+    """VideoPose3D ``data/data_utils.py`` coco_metadata: keypoints_symmetry [[1,3,5,7,9,11,13,15],[2,4,...,16]]."""
+    skeleton = get_skeleton("coco17")
+    assert skeleton.left_indices == (1, 3, 5, 7, 9, 11, 13, 15)
+    assert skeleton.right_indices == (2, 4, 6, 8, 10, 12, 14, 16)
 
 
 def test_h36m17_matches_videopose3d():
@@ -180,7 +190,7 @@ def test_convert_joints_numpy_and_torch():
 
 def test_unknown_names_raise_key_errors_that_list_the_options():
     with pytest.raises(KeyError, match="known: h36m17, h36m32"):
-        get_skeleton("coco17")
+        get_skeleton("mpii16")
     with pytest.raises(KeyError, match="no joint correspondence humaneva15->h36m17"):
         joint_mapping("humaneva15", "h36m17")
     with pytest.raises(KeyError, match="h36m17 has no joint 'nose'"):
