@@ -34,7 +34,8 @@ def tiny_mixste(frames: int) -> nn.Module:
 
 
 class CopyModel(nn.Module):
-    """Predicts each frame's screen coordinates as its 3D (x, y, 0): linear in the input, so resampling is exact."""
+    """Predicts each joint's screen coordinates as its 3D (x, y, 0), the root (joint 0) at the origin: linear in the
+    input, so resampling is exact, and root-relative already."""
 
     def __init__(self, frames: int) -> None:
         super().__init__()
@@ -42,6 +43,7 @@ class CopyModel(nn.Module):
 
     def forward(self, keypoints: torch.Tensor) -> LiftingOutput:
         sequence = torch.cat([keypoints, torch.zeros_like(keypoints[..., :1])], dim=-1)
+        sequence[..., 0, :] = 0.0
         return LiftingOutput(sequence=sequence, centre=sequence[:, sequence.shape[1] // 2])
 
 
@@ -59,23 +61,27 @@ def random_pixels(frames: int, seed: int = 0) -> np.ndarray:
 @torch.no_grad()
 def test_centre_lifting_of_a_long_sequence_equals_the_model_on_each_window_alone():
     """Centre mode, N = 9, edge padding: frame t's pose is the centre output of the model on frames t-4..t+4,
-    indices clamped to [0, 39] (the first and last frames repeated), normalised by hand; same rate in and out."""
+    indices clamped to [0, 39] (the first and last frames repeated), normalised by hand, minus its root joint
+    (joint 0, the pelvis); same rate in and out."""
     model, pixels = tiny_mixste(9), random_pixels(40)
     lifted = lift_keypoints(lifter(model, "centre", 9), pixels, fps=50.0, image_size=(WIDTH, HEIGHT))
     for t in (0, 3, 17, 39):
         frames = np.clip(np.arange(t - 4, t + 5), 0, 39)
         alone = model(keypoints=by_hand(pixels[frames])[None]).centre[0].numpy()
-        np.testing.assert_allclose(lifted[t], alone, atol=1e-5)
+        np.testing.assert_allclose(lifted[t], alone - alone[0], atol=1e-5)
 
 
 @torch.no_grad()
 def test_seq2seq_lifting_averages_the_tiles_that_cover_a_frame():
     """Seq2seq, N = 9, 20 frames: tiles start at 0 and 9, and a last one ends at frame 19 (starts at 11), so
-    frames 11..17 are the mean of two windows' outputs and every other frame one window's."""
+    frames 11..17 are the mean of two windows' outputs and every other frame one window's (all minus the root,
+    joint 0)."""
     model, pixels = tiny_mixste(9), random_pixels(20, seed=1)
     lifted = lift_keypoints(lifter(model, "seq2seq", 9, batch_size=2), pixels, fps=50.0, image_size=(WIDTH, HEIGHT))
-    outputs = {start: model(keypoints=by_hand(pixels[start : start + 9])[None]).sequence[0].numpy()
-               for start in (0, 9, 11)}  # fmt: skip
+    outputs = {}
+    for start in (0, 9, 11):
+        sequence = model(keypoints=by_hand(pixels[start : start + 9])[None]).sequence[0].numpy()
+        outputs[start] = sequence - sequence[:, :1]
     np.testing.assert_allclose(lifted[:9], outputs[0], atol=1e-5)
     np.testing.assert_allclose(lifted[9:11], outputs[9][:2], atol=1e-5)
     np.testing.assert_allclose(lifted[11:18], (outputs[9][2:] + outputs[11][:7]) / 2, atol=1e-5)
@@ -89,15 +95,16 @@ def test_the_3d_comes_back_at_the_input_frame_times(input_fps, frames, held_from
     50 Hz (datasets.resample): 30 Hz x 31 -> 51, last at 1.0 s = input frame 30; 25 Hz x 40 -> 80, last at
     1.58 s, past input frame 39 (1.56 s); 100 Hz x 61 -> 30, last at 0.58 s = input frame 58. Linear
     interpolation of linear motion is exact, so lifted frame k is input frame k's screen position
-    (x_k / 500 - 1, y_k / 500 - 0.8, 0), and frames after the last 50 Hz one (k >= 59 at 100 Hz) hold it (k = 58)."""
+    (x_k / 500 - 1, y_k / 500 - 0.8, 0) for every joint but the root, and frames after the last 50 Hz one (k >= 59 at 100 Hz) hold it (k = 58)."""
     k = np.arange(frames, dtype=np.float64)
     pixels = np.zeros((frames, JOINTS, 2), np.float32)
     pixels[..., 0], pixels[..., 1] = (100 + 7 * k)[:, None], (300 - 2 * k)[:, None]
     lifted = lift_keypoints(lifter(CopyModel(5), "seq2seq", 5), pixels, fps=input_fps, image_size=(WIDTH, HEIGHT))
     assert lifted.shape == (frames, JOINTS, 3) and lifted.dtype == np.float32
     shown = np.minimum(k, held_from - 1)
-    np.testing.assert_allclose(lifted[..., 0], ((100 + 7 * shown) / 500 - 1)[:, None].repeat(JOINTS, 1), atol=1e-5)
-    np.testing.assert_allclose(lifted[..., 1], ((300 - 2 * shown) / 500 - 0.8)[:, None].repeat(JOINTS, 1), atol=1e-5)
+    np.testing.assert_array_equal(lifted[:, 0], 0.0)  # the copy model's root
+    np.testing.assert_allclose(lifted[:, 1:, 0], ((100 + 7 * shown) / 500 - 1)[:, None].repeat(JOINTS - 1, 1), atol=1e-5)
+    np.testing.assert_allclose(lifted[:, 1:, 1], ((300 - 2 * shown) / 500 - 0.8)[:, None].repeat(JOINTS - 1, 1), atol=1e-5)
     np.testing.assert_array_equal(lifted[..., 2], 0.0)
 
 
@@ -120,4 +127,4 @@ def test_a_20000_frame_input_is_lifted_one_batch_of_windows_at_a_time(monkeypatc
     assert max(shape[0] for shape in seen) <= 64
     assert max(np.prod(shape) for shape in seen) <= 64 * window * JOINTS * 2
     expected = pixels[:, 0, 0] / 500.0 - 1.0
-    np.testing.assert_allclose(lifted[:, 0, 0], expected, atol=1e-5)
+    np.testing.assert_allclose(lifted[:, 1, 0], expected, atol=1e-5)

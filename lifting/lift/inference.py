@@ -9,7 +9,8 @@ A sequence of ``T`` frames at the input's rate is
    ``lifting.evaluation.inference.predict_view`` (the same centre / seq2seq layouts, flip test and batched
    forward pass, ``InferencePlan.batch_size`` windows at a time: memory is bounded by one batch, whatever
    ``T``);
-3. resampled back to the input's own frame times (frames after the last model-rate frame hold it, as the
+3. re-centred on the root joint (the models predict root-relative poses only approximately; the metrics
+   re-centre the same way) and resampled back to the input's own frame times (frames after the last model-rate frame hold it, as the
    interpolation holds a sequence's last frame).
 
     lifter = load_lifter(Path("checkpoint_best.pt"), fps=50.0)
@@ -28,6 +29,7 @@ import torch
 from torch import nn
 
 from datasets.resample import resample
+from datasets.skeletons import get_skeleton
 from datasets.windows import PoseWindows
 from lifting.evaluation.config import EvaluationConfig
 from lifting.evaluation.evaluate import inference_plan
@@ -117,6 +119,7 @@ def lift_keypoints(
     windows = PoseWindows.over_sequences([pixels], [(width, height)], lifter.skeleton, lifter.plan.window)
     show = len(pixels) >= PROGRESS_FROM_FRAMES if progress is None else progress
     lifted = predict_view(lifter.model, windows, 0, lifter.plan, lifter.device, progress=show)  # (T', J, 3)
+    lifted = lifted - lifted[:, get_skeleton(lifter.skeleton).root, None]  # exactly root-relative, as metrics score it
     back = resample(lifted, source_fps=lifter.fps, target_fps=fps)[:frames]
     if len(back) < frames:  # input frames after the last model-rate frame (at time (T' - 1) / fps_model) hold it
         back = np.concatenate([back, np.repeat(lifted[-1:], frames - len(back), axis=0)])

@@ -105,8 +105,6 @@ def lift_clip(job: ClipJob) -> LiftedResult | Rejection:
 
 def write_clip(folder: Path, clip: LiftedClip, video: bool, bvh: bool) -> dict[str, Path]:
     """Write a clip's files into ``folder``: output name -> file (``CLIP_FILES``, and ``video``/``bvh`` if asked)."""
-    from lifting.export.bvh import write_bvh
-
     written = {
         "poses_3d": write_npz(folder / CLIP_FILES["poses_3d"], clip),
         "poses_3d_json": write_json(folder / CLIP_FILES["poses_3d_json"], clip),
@@ -115,6 +113,8 @@ def write_clip(folder: Path, clip: LiftedClip, video: bool, bvh: bool) -> dict[s
     if video:
         written["video"] = write_clip_video(folder / VIDEO_FILE, clip)
     if bvh:
+        from lifting.export.bvh import write_bvh
+
         write_bvh(folder / BVH_FILE, clip.poses_3d, clip.fps, clip.joint_names)
         written["bvh"] = folder / BVH_FILE
     return written

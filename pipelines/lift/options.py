@@ -27,7 +27,7 @@ class LiftOptions:
     """
 
     format: str | None = None
-    joint_order: Literal["h36m17", "coco17", "halpe26"] | None = None
+    joint_order: Literal["h36m17", "coco17", "halpe26", "openpose25"] | None = None
     fps: float | None = None
     image_size: tuple[int, int] | None = None
     person: str | None = None
