@@ -95,7 +95,8 @@ def test_the_3d_comes_back_at_the_input_frame_times(input_fps, frames, held_from
     50 Hz (datasets.resample): 30 Hz x 31 -> 51, last at 1.0 s = input frame 30; 25 Hz x 40 -> 80, last at
     1.58 s, past input frame 39 (1.56 s); 100 Hz x 61 -> 30, last at 0.58 s = input frame 58. Linear
     interpolation of linear motion is exact, so lifted frame k is input frame k's screen position
-    (x_k / 500 - 1, y_k / 500 - 0.8, 0) for every joint but the root, and frames after the last 50 Hz one (k >= 59 at 100 Hz) hold it (k = 58)."""
+    (x_k / 500 - 1, y_k / 500 - 0.8, 0) for every joint but the root, and frames after the last 50 Hz one
+    (k >= 59 at 100 Hz) hold it (k = 58)."""
     k = np.arange(frames, dtype=np.float64)
     pixels = np.zeros((frames, JOINTS, 2), np.float32)
     pixels[..., 0], pixels[..., 1] = (100 + 7 * k)[:, None], (300 - 2 * k)[:, None]
@@ -103,8 +104,12 @@ def test_the_3d_comes_back_at_the_input_frame_times(input_fps, frames, held_from
     assert lifted.shape == (frames, JOINTS, 3) and lifted.dtype == np.float32
     shown = np.minimum(k, held_from - 1)
     np.testing.assert_array_equal(lifted[:, 0], 0.0)  # the copy model's root
-    np.testing.assert_allclose(lifted[:, 1:, 0], ((100 + 7 * shown) / 500 - 1)[:, None].repeat(JOINTS - 1, 1), atol=1e-5)
-    np.testing.assert_allclose(lifted[:, 1:, 1], ((300 - 2 * shown) / 500 - 0.8)[:, None].repeat(JOINTS - 1, 1), atol=1e-5)
+    np.testing.assert_allclose(
+        lifted[:, 1:, 0], ((100 + 7 * shown) / 500 - 1)[:, None].repeat(JOINTS - 1, 1), atol=1e-5
+    )
+    np.testing.assert_allclose(
+        lifted[:, 1:, 1], ((300 - 2 * shown) / 500 - 0.8)[:, None].repeat(JOINTS - 1, 1), atol=1e-5
+    )
     np.testing.assert_array_equal(lifted[..., 2], 0.0)
 
 

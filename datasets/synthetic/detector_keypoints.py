@@ -122,7 +122,10 @@ def _detections(pixels: np.ndarray, frames: np.ndarray, track: int, rng: np.rand
 
 
 def write_demo_detections(
-    root: Path, spec: H36MArchiveSpec = DEMO_SPEC, subject: str = "S9", takes: tuple[str, str] = ("Walking", "Photo"),
+    root: Path,
+    spec: H36MArchiveSpec = DEMO_SPEC,
+    subject: str = "S9",
+    takes: tuple[str, str] = ("Walking", "Photo"),
     seed: int = 0,
 ) -> DemoDetections:
     """Write ``<root>/coco17_detections.json``: the first take's person and, in part of it, the second's.

@@ -140,7 +140,9 @@ class PoseWindows(Dataset):
         if config.virtual_cameras is not None:
             raise ValueError("virtual_cameras need 3D joints; windows over 2D sequences take virtual_cameras=None")
         if len(keypoints) != len(image_sizes) or not len(keypoints):
-            raise ValueError(f"need one image size per sequence, got {len(keypoints)} sequences, {len(image_sizes)} sizes")
+            raise ValueError(
+                f"need one image size per sequence, got {len(keypoints)} sequences, {len(image_sizes)} sizes"
+            )
         windows = cls.__new__(cls)
         windows.config, windows.seed, windows.splits = config, 0, ()
         windows.skeleton = get_skeleton(skeleton)

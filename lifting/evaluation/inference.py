@@ -98,7 +98,12 @@ class InferencePlan:
 
 
 def _predict_batches(
-    model: nn.Module, windows: PoseWindows, row: int, centres: np.ndarray, plan: InferencePlan, device: torch.device,
+    model: nn.Module,
+    windows: PoseWindows,
+    row: int,
+    centres: np.ndarray,
+    plan: InferencePlan,
+    device: torch.device,
     progress: bool,
 ) -> Iterator[tuple[np.ndarray, LiftingOutput]]:
     """``(centres (B,), output)`` per batch of at most ``plan.batch_size`` windows of one view, in order.

@@ -10,8 +10,8 @@ A sequence of ``T`` frames at the input's rate is
    forward pass, ``InferencePlan.batch_size`` windows at a time: memory is bounded by one batch, whatever
    ``T``);
 3. re-centred on the root joint (the models predict root-relative poses only approximately; the metrics
-   re-centre the same way) and resampled back to the input's own frame times (frames after the last model-rate frame hold it, as the
-   interpolation holds a sequence's last frame).
+   re-centre the same way) and resampled back to the input's own frame times (frames after the last
+   model-rate frame hold it, as the interpolation holds a sequence's last frame).
 
     lifter = load_lifter(Path("checkpoint_best.pt"), fps=50.0)
     poses_3d = lift_keypoints(lifter, keypoints, fps=30.0, image_size=(1920, 1080))   # (T, 17, 3) metres
@@ -65,9 +65,7 @@ class Lifter:
             raise ValueError(f"the checkpoint's training frame rate must be positive and finite, got {self.fps}")
 
 
-def load_lifter(
-    checkpoint: Path, fps: float, device: str = "auto", config: EvaluationConfig | None = None
-) -> Lifter:
+def load_lifter(checkpoint: Path, fps: float, device: str = "auto", config: EvaluationConfig | None = None) -> Lifter:
     """A checkpoint's model with the inference plan ``evaluate`` would use for it.
 
     Args:

@@ -77,7 +77,9 @@ class LiftedClip:
         frames, joints = self.poses_3d.shape[:2]
         shapes = {"poses_3d": (frames, joints, 3), "keypoints_2d": (frames, joints, 3), "observed": (frames, joints),
                   "frame_indices": (frames,)}  # fmt: skip
-        wrong = {name: getattr(self, name).shape for name, shape in shapes.items() if getattr(self, name).shape != shape}
+        wrong = {
+            name: getattr(self, name).shape for name, shape in shapes.items() if getattr(self, name).shape != shape
+        }
         if wrong or len(self.joint_names) != joints:
             raise ValueError(f"lifted clip {self.source}: inconsistent shapes {wrong or ''} for T={frames}, "
                              f"J={joints}, {len(self.joint_names)} joint names")  # fmt: skip

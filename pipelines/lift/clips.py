@@ -87,7 +87,9 @@ def lift_detected(job: ClipJob, detected: DetectedKeypoints) -> LiftedResult:
     )  # fmt: skip
     notes = []
     if detected.fps_source == "default":
-        notes.append(f"{detected.source.name}: no frame rate in the file; assumed {detected.fps:g} Hz (--fps to set it)")
+        notes.append(
+            f"{detected.source.name}: no frame rate in the file; assumed {detected.fps:g} Hz (--fps to set it)"
+        )
     if len(detected.people) > 1:
         counts = ", ".join(f"{person} ({frames} frames)" for person, frames in detected.people.items())
         notes.append(f"{detected.source.name}: people {counts}; lifted {detected.person} (--person to choose)")

@@ -74,12 +74,16 @@ def resolve_checkpoint(registry: Workspace, reference: str) -> Manifest:
         manifest = registry.resolve(reference)
     except VersionNotFoundError as error:
         if reference == DEFAULT_CHECKPOINT:
-            raise ValueError(f"lift needs a trained checkpoint and {registry.root} has no {reference} version; "
-                             "run `python flows.py pretrain-finetune` first, or pass --checkpoint") from None
+            raise ValueError(
+                f"lift needs a trained checkpoint and {registry.root} has no {reference} version; "
+                "run `python flows.py pretrain-finetune` first, or pass --checkpoint"
+            ) from None
         raise ValueError(str(error)) from None
     if CHECKPOINT_OUTPUT not in manifest.outputs:
-        raise ValueError(f"--checkpoint {reference}: version {manifest.id} ({manifest.stage}) holds no checkpoint; "
-                         "name a pretrain, finetune or imported checkpoint version")
+        raise ValueError(
+            f"--checkpoint {reference}: version {manifest.id} ({manifest.stage}) holds no checkpoint; "
+            "name a pretrain, finetune or imported checkpoint version"
+        )
     return manifest
 
 
@@ -111,7 +115,9 @@ def input_fingerprint(sources: Sequence[Path]) -> dict[str, str]:
     fingerprint = {}
     for source in sources:
         if source.is_dir():
-            fingerprint[clip_name(source)] = files_fingerprint(sorted(p for p in source.rglob("*") if p.is_file()), source)
+            fingerprint[clip_name(source)] = files_fingerprint(
+                sorted(p for p in source.rglob("*") if p.is_file()), source
+            )
         else:
             fingerprint[clip_name(source)] = file_sha256(source)
     return fingerprint
@@ -191,8 +197,8 @@ def lift_version(workspace: str, checkpoint: str, keypoints: str, options: LiftO
         counts = {"inputs": len(jobs), "lifted": len(lifted), "rejected": len(rejections),
                   "frames": sum(len(result.clip.poses_3d) for result in lifted)}  # fmt: skip
         summary = _summary(counts, [result.clip.source for result in lifted], rejections)
-        manifest = stage_run.publish(counts=counts, outputs=published, summary=summary,
-                                     metadata={"model_fps": model_fps, "checkpoint": checkpoint_manifest.id})  # fmt: skip
+        metadata = {"model_fps": model_fps, "checkpoint": checkpoint_manifest.id}
+        manifest = stage_run.publish(counts=counts, outputs=published, summary=summary, metadata=metadata)
     shutil.rmtree(scratch.parent, ignore_errors=True)
     return manifest, True
 
