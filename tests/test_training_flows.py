@@ -11,6 +11,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
@@ -140,3 +141,27 @@ def test_interrupted_pretrain_resumed_equals_the_uninterrupted_run(default_works
     ]
     assert weights[0].keys() == weights[1].keys()
     assert all(torch.equal(weights[0][name], weights[1][name]) for name in weights[0])
+
+
+def test_lift_with_no_arguments_lifts_the_demo_detections_and_a_rerun_reuses_it(default_workspace):
+    """`python flows.py lift` after pretrain-finetune: the demo's COCO-17 file (S9's 114-frame walking take in
+    its first camera, 50 Hz) lifted with the newest finetune checkpoint into a lift version whose parent is that
+    checkpoint, holding poses_3d.npz ((114, 17, 3) metres, pelvis at the origin), poses_3d.json and viewer.html;
+    the second person is named and the longest track lifted; a second run reuses the version."""
+    workspace, _, _ = default_workspace
+    first = flows("lift", workspace=workspace)
+    assert first.returncode == 0, first.stdout[-3000:] + first.stderr[-3000:]
+    second = flows("lift", workspace=workspace)
+    assert second.returncode == 0, second.stdout[-3000:] + second.stderr[-3000:]
+    registry = Workspace(workspace)
+    [manifest] = registry.manifests("lift")
+    assert manifest.parents == (registry.resolve("finetune").id,)
+    assert {"poses_3d", "poses_3d_json", "viewer", "rejected"} <= set(manifest.outputs)
+    assert f"lift: published version {manifest.id}" in first.stdout and "lifted 1 (" in first.stdout
+    assert f"lift: reused version {manifest.id}" in second.stdout
+    saved = np.load(registry.output_path(manifest, "poses_3d"))
+    assert saved["poses_3d"].shape == (114, 17, 3) and saved["fps"] == 50.0
+    np.testing.assert_array_equal(saved["poses_3d"][:, 0], 0.0)
+    assert not saved["observed"][40:46].any()  # the frames the demo detector missed, filled
+    assert json.loads(registry.output_path(manifest, "poses_3d_json").read_text())["person"] == "1"
+    assert "coco17_detections.json" in registry.output_path(manifest, "viewer").read_text()

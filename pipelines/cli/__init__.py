@@ -2,10 +2,11 @@
 
 Every subcommand parses its options and starts a flow from ``pipelines``; heavy imports (torch, prefect)
 happen inside the commands so that ``--help`` stays instant. Commands register on one Typer app in the order
-``--help`` lists them: conversions, training, then inspection and service.
+``--help`` lists them: conversions, training, lifting, then inspection and service.
 """
 
-from pipelines.cli import lift, preprocess, training, versions, view  # noqa: F401  (importing registers the commands)
+from pipelines.cli import preprocess, training  # noqa: F401, I001  (importing registers the commands, in --help's order)
+from pipelines.cli import lift, versions, view  # noqa: F401, I001
 from pipelines.cli.common import app
 from pipelines.cli.prefect_api import apply_prefect_defaults
 
