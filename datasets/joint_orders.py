@@ -60,18 +60,23 @@ def hand_joints(side: str, wrist: int, first: int) -> tuple[tuple[str, ...], tup
     parents = tuple(wrist if k == 0 else first + 3 * finger + k - 1 for finger in range(len(FINGERS)) for k in range(3))
     return names, parents
 
+
 # 2D detector orders (``datasets.keypoints`` reads them; ``datasets.keypoints.joint_mapping`` maps them to
 # Human3.6M-17). Names as mmpose's dataset configs spell them (``configs/_base_/datasets/coco.py``, ``halpe.py``).
+# Parent trees follow the limbs mmpose's configs draw (``skeleton_info``) and OpenPose's BODY_25 pairs; COCO has
+# no mid-body joint, so its tree hangs from the nose (a root must be unsided for the tree to mirror onto itself).
 COCO17_NAMES = (
     "nose", "left_eye", "right_eye", "left_ear", "right_ear", "left_shoulder", "right_shoulder",
     "left_elbow", "right_elbow", "left_wrist", "right_wrist", "left_hip", "right_hip",
     "left_knee", "right_knee", "left_ankle", "right_ankle",
 )  # fmt: skip
+COCO17_PARENTS = (-1, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8, 5, 6, 11, 12, 13, 14)
 # Halpe-26: COCO-17, then head (top), neck, hip (mid-hip) and the feet (AlphaPose, MotionBERT's halpe2h36m).
 HALPE26_NAMES = COCO17_NAMES + (
     "head", "neck", "hip", "left_big_toe", "right_big_toe", "left_small_toe", "right_small_toe",
     "left_heel", "right_heel",
 )  # fmt: skip
+HALPE26_PARENTS = (18, 0, 0, 1, 2, 18, 18, 5, 6, 7, 8, 19, 19, 11, 12, 13, 14, 18, 19, -1, 15, 16, 15, 16, 15, 16)
 # OpenPose BODY_25 (``doc/02_output.md``: Nose, Neck, RShoulder, ..., MidHip, ..., RHeel).
 OPENPOSE25_NAMES = (
     "nose", "neck", "right_shoulder", "right_elbow", "right_wrist", "left_shoulder", "left_elbow", "left_wrist",
@@ -79,3 +84,4 @@ OPENPOSE25_NAMES = (
     "right_eye", "left_eye", "right_ear", "left_ear", "left_big_toe", "left_small_toe", "left_heel",
     "right_big_toe", "right_small_toe", "right_heel",
 )  # fmt: skip
+OPENPOSE25_PARENTS = (1, 8, 1, 2, 3, 1, 5, 6, -1, 8, 9, 10, 8, 12, 13, 0, 0, 15, 16, 14, 19, 14, 11, 22, 11)

@@ -26,13 +26,16 @@ import numpy as np
 from datasets.array_kinds import ArrayOrTensor, torch_if_tensor
 from datasets.joint_orders import (
     COCO17_NAMES,
+    COCO17_PARENTS,
     H36M32_NAMES,
     H36M32_PARENTS,
     HALPE26_NAMES,
+    HALPE26_PARENTS,
     HUMANEVA15_NAMES,
     MPI_INF_3DHP17_NAMES,
     MPI_INF_3DHP28_NAMES,
     OPENPOSE25_NAMES,
+    OPENPOSE25_PARENTS,
     SMPL_BODY_NAMES,
     SMPL_BODY_PARENTS,
     hand_joints,
@@ -261,21 +264,10 @@ _SKELETON_LIST = (
         (-1, 0, 1, 2, 3, 1, 5, 6, 0, 8, 9, 0, 11, 12, 1),
         _groups(HUMANEVA15_NAMES, _MIXSTE_GROUP_OF),
     ),
-    # 2D detector orders. Trees follow the drawn limbs of mmpose's coco/halpe configs and OpenPose's BODY_25
-    # pairs (COCO has no mid-body joint: its tree hangs from the nose); they serve drawing, not kinematics.
-    Skeleton("coco17", COCO17_NAMES, (-1, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8, 5, 6, 11, 12, 13, 14), root=0),
-    Skeleton(
-        "halpe26",
-        HALPE26_NAMES,
-        (18, 0, 0, 1, 2, 18, 18, 5, 6, 7, 8, 19, 19, 11, 12, 13, 14, 18, 19, -1, 15, 16, 15, 16, 15, 16),
-        root=19,
-    ),
-    Skeleton(
-        "openpose25",
-        OPENPOSE25_NAMES,
-        (1, 8, 1, 2, 3, 1, 5, 6, -1, 8, 9, 10, 8, 12, 13, 0, 0, 15, 16, 14, 19, 14, 11, 22, 11),
-        root=8,
-    ),
+    # 2D detector orders; their trees (joint_orders) serve drawing and flipping, not kinematics.
+    Skeleton("coco17", COCO17_NAMES, COCO17_PARENTS, root=0),
+    Skeleton("halpe26", HALPE26_NAMES, HALPE26_PARENTS, root=19),
+    Skeleton("openpose25", OPENPOSE25_NAMES, OPENPOSE25_PARENTS, root=8),
     Skeleton(
         "smplh52",
         SMPL_BODY_NAMES + _SMPLH_LEFT_HAND[0] + _SMPLH_RIGHT_HAND[0],

@@ -2,3 +2,6 @@
 
 MILLIMETRES_PER_METRE = 1000.0
 """Multiply metres by this to report millimetres (the unit every paper's tables use)."""
+
+CENTIMETRES_PER_METRE = 100.0
+"""Multiply metres by this for centimetres, the length unit of exported BVH files (as most BVH libraries use)."""

@@ -7,7 +7,13 @@ import json
 import numpy as np
 import pytest
 
-from datasets.keypoints import KEYPOINT_FORMATS, KeypointFileError, detect_format, discover_keypoint_inputs
+from datasets.keypoints import (
+    KEYPOINT_FORMATS,
+    KeypointFileError,
+    detect_format,
+    discover_keypoint_inputs,
+    read_keypoints,
+)
 
 COCO_RESULT = {"image_id": 1, "category_id": 1, "keypoints": [1.0, 2.0, 0.9] * 17, "score": 0.9}
 SAMPLES = {
@@ -53,3 +59,14 @@ def test_unknown_content_is_one_error(tmp_path):
     (tmp_path / "video.mp4").write_bytes(b"\0")
     with pytest.raises(KeypointFileError, match="video.mp4: has suffix '.mp4'"):
         detect_format(tmp_path / "video.mp4")
+
+
+def test_damaged_files_are_one_error_naming_them(tmp_path):
+    """A truncated npz, a JSON file cut short and COCO entries whose keypoints are not numbers."""
+    np.savez(tmp_path / "whole.npz", keypoints=np.zeros((2, 17, 3)))
+    (tmp_path / "cut.npz").write_bytes((tmp_path / "whole.npz").read_bytes()[:100])
+    (tmp_path / "cut.json").write_text('[{"image_id": 1, "keypoints": [1.0, ')
+    (tmp_path / "words.json").write_text(json.dumps([{**COCO_RESULT, "keypoints": ["a", "b", "c"] * 17}]))
+    for name in ("cut.npz", "cut.json", "words.json"):
+        with pytest.raises(KeypointFileError, match=rf"{name}: "):
+            read_keypoints(tmp_path / name, joint_order="coco17")

@@ -9,12 +9,15 @@ One reader module per format returns the file as read (``tracks.RawDetections``)
 chooses the person, maps joints by name (``joint_mapping``) and fills gaps, the same way for every format.
 """
 
-from datasets.keypoints.detected import DetectedKeypoints
+from datasets.keypoints.detected import DEFAULT_FPS, DetectedKeypoints
 from datasets.keypoints.errors import KeypointFileError
+from datasets.keypoints.joint_mapping import KEYPOINT_JOINT_ORDERS
 from datasets.keypoints.read import KEYPOINT_FORMATS, detect_format, discover_keypoint_inputs, read_keypoints
 
 __all__ = [
+    "DEFAULT_FPS",
     "KEYPOINT_FORMATS",
+    "KEYPOINT_JOINT_ORDERS",
     "DetectedKeypoints",
     "KeypointFileError",
     "detect_format",

@@ -4,10 +4,11 @@ Formats (``KEYPOINT_FORMATS``; each reader's module docstring documents its fiel
 ``docs/keypoint-formats.md`` shows them side by side): ``coco``, ``mmpose``, ``alphapose``, ``openpose``,
 ``videopose3d``, ``array``. Without ``format`` it is detected from the file (``detect_format``).
 
-    >>> from datasets.keypoints import read_keypoints  # doctest: +SKIP
-    >>> detected = read_keypoints(Path("run.json"), min_score=0.3)  # doctest: +SKIP
-    >>> detected.keypoints.shape, detected.person, detected.fps_source  # doctest: +SKIP
-    ((412, 17, 3), '1', 'default')
+Usage::
+
+    from datasets.keypoints import read_keypoints
+    detected = read_keypoints(Path("alphapose-results.json"), min_score=0.3)
+    detected.keypoints.shape, detected.person, detected.fps_source   # (412, 17, 3), "1", "default"
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
+from datasets.errors import reraise_if_environment
 from datasets.keypoints.alphapose import is_alphapose, read_alphapose
 from datasets.keypoints.array import read_array
 from datasets.keypoints.coco import is_coco, read_coco
@@ -141,7 +143,13 @@ def read_keypoints(
         raise KeypointFileError(path, "does not exist")
     if format is not None and format not in _READERS:
         raise KeypointFileError(path, f"format {format!r} is not one of {', '.join(KEYPOINT_FORMATS)}")
-    data = load_json(path) if path.is_file() and path.suffix.lower() == JSON_SUFFIX else None
-    chosen = format or _detect(path, data)
-    raw = _READERS[chosen](path, joint_order, data)
+    try:
+        data = load_json(path) if path.is_file() and path.suffix.lower() == JSON_SUFFIX else None
+        chosen = format or _detect(path, data)
+        raw = _READERS[chosen](path, joint_order, data)
+    except KeypointFileError:
+        raise
+    except (ValueError, KeyError, TypeError, OSError) as error:  # malformed content the readers did not foresee
+        reraise_if_environment(error)
+        raise KeypointFileError(path, f"cannot be read ({type(error).__name__}: {error})") from error
     return assemble(raw, path, chosen, person=person, min_score=min_score, fps=fps, image_size=image_size)

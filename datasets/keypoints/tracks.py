@@ -19,12 +19,15 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 
 from datasets.keypoints.detected import DEFAULT_FPS, DetectedKeypoints
 from datasets.keypoints.errors import KeypointFileError
 from datasets.keypoints.joint_mapping import H36M17, map_to_h36m17
+
+_Value = TypeVar("_Value", float, tuple[int, int])
 
 
 @dataclass(frozen=True)
@@ -116,13 +119,13 @@ def choose_person(raw: RawDetections, person: str | None, path: Path) -> str | N
         return None
     people = sorted((p for p in raw.tracks if p is not None), key=_id_key)
     if person is None:
-        return max(people, key=lambda p: (len(raw.tracks[p][0]), -people.index(p)))
+        return max(people, key=lambda p: len(raw.tracks[p][0]))  # the first maximum: ties go to the smallest id
     if str(person) not in raw.tracks:
         raise KeypointFileError(path, f"it has no person {person!r}; its person ids are {', '.join(people)}")
     return str(person)
 
 
-def _resolve(from_file, option, what: str, path: Path):
+def _resolve(from_file: _Value | None, option: _Value | None, what: str, path: Path) -> _Value | None:
     """The file's value, else the option's; both given and different -> KeypointFileError naming both."""
     if (
         from_file is not None

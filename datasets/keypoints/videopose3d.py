@@ -51,7 +51,7 @@ def read_videopose3d(path: Path, joint_order: str | None = None) -> RawDetection
     try:
         positions, metadata = load_positions_2d(path)
     except ValueError as error:
-        raise KeypointFileError(path, f"is not a VideoPose3D 2D file ({error})") from error
+        raise KeypointFileError(path, f"cannot be read as a VideoPose3D 2D file ({error})") from error
     leaves = _arrays(positions)
     if len(leaves) != 1:
         names = ", ".join(f"{video}/{camera}" for video, camera, _ in leaves[:5]) or "none"

@@ -1,0 +1,1 @@
+"""Lifted poses out to other tools' formats (``bvh``: motion files for animation software)."""
