@@ -116,3 +116,30 @@ def test_without_a_finetuned_checkpoint_the_error_says_to_run_pretrain_finetune(
     np.save(source, keypoints(10, 5))
     with pytest.raises(ValueError, match=r"run `python flows.py pretrain-finetune` first"):
         lift_in_process(tmp_path / "empty", None, source)
+
+
+def test_video_and_bvh_are_outputs_of_their_own_version_copied_where_asked(tmp_path):
+    """--video clip.gif and --bvh clip.bvh on a 6-frame array: a different version from the plain run (what is
+    written counts), holding video.gif (a GIF of 6 frames) and motion.bvh (its hierarchy first, 6 frames),
+    copied byte for byte to the paths given."""
+    workspace, source = tmp_path / "ws", tmp_path / "short.npy"
+    checkpoint = publish_checkpoint(workspace)
+    np.save(source, keypoints(6, 6))
+    plain = lift_in_process(workspace, checkpoint, source)
+    outputs = {"video": str(tmp_path / "out" / "clip.gif"), "bvh": str(tmp_path / "out" / "clip.bvh")}
+    parameters = {"checkpoint": checkpoint, "keypoints": str(source), "outputs": outputs, "workspace": str(workspace),
+                  "options": {"joint_order": "h36m17", "fps": 50.0, "image_size": SIZE}}  # fmt: skip
+    version = run_in_process(lift, parameters)
+    assert version != plain
+    registry = Workspace(workspace)
+    manifest = registry.get(version)
+    video, bvh = registry.output_path(manifest, "video"), registry.output_path(manifest, "bvh")
+    assert (video.name, bvh.name) == ("video.gif", "motion.bvh")
+    assert (tmp_path / "out" / "clip.gif").read_bytes() == video.read_bytes()
+    assert (tmp_path / "out" / "clip.bvh").read_bytes() == bvh.read_bytes()
+    text = bvh.read_text()
+    assert text.startswith("HIERARCHY") and "Frames: 6" in text
+    from PIL import Image
+
+    with Image.open(video) as image:
+        assert image.n_frames == 6

@@ -22,7 +22,7 @@ REJECTED_REASON = "unusable_keypoints"
 """The ``rejected`` table's reason for a detector file that cannot be lifted (the detail says why)."""
 CLIP_FILES = {"poses_3d": "poses_3d.npz", "poses_3d_json": "poses_3d.json", "viewer": "viewer.html"}
 """Output name -> file name of what every clip gets."""
-VIDEO_FILE, BVH_FILE = "video.mp4", "motion.bvh"
+VIDEO_STEM, DEFAULT_VIDEO_SUFFIX, BVH_FILE = "video", ".mp4", "motion.bvh"
 
 
 @dataclass(frozen=True)
@@ -105,15 +105,26 @@ def lift_clip(job: ClipJob) -> LiftedResult | Rejection:
     return lift_detected(job, detected)
 
 
-def write_clip(folder: Path, clip: LiftedClip, video: bool, bvh: bool) -> dict[str, Path]:
-    """Write a clip's files into ``folder``: output name -> file (``CLIP_FILES``, and ``video``/``bvh`` if asked)."""
+def video_suffix(requested: Path | None) -> str | None:
+    """The version's video format for ``--video``: its suffix (``.mp4``, ``.gif``), ``.mp4`` for a folder; None."""
+    if requested is None:
+        return None
+    return Path(requested).suffix.lower() or DEFAULT_VIDEO_SUFFIX
+
+
+def write_clip(folder: Path, clip: LiftedClip, video: str | None, bvh: bool) -> dict[str, Path]:
+    """Write a clip's files into ``folder``; returns output name -> file.
+
+    Every clip gets ``CLIP_FILES``; a ``video`` in the format ``video`` names (``.mp4`` or ``.gif``) and the
+    ``bvh`` when asked.
+    """
     written = {
         "poses_3d": write_npz(folder / CLIP_FILES["poses_3d"], clip),
         "poses_3d_json": write_json(folder / CLIP_FILES["poses_3d_json"], clip),
         "viewer": write_clip_viewer(folder / CLIP_FILES["viewer"], clip),
     }
     if video:
-        written["video"] = write_clip_video(folder / VIDEO_FILE, clip)
+        written["video"] = write_clip_video(folder / f"{VIDEO_STEM}{video}", clip)
     if bvh:
         from lifting.export.bvh import write_bvh
 

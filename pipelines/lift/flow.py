@@ -29,13 +29,12 @@ from pipelines.code_identity import model_stage_code_identity
 from pipelines.errors import NothingAcceptedError
 from pipelines.file_hashes import files_fingerprint
 from pipelines.lift.clips import (
-    BVH_FILE,
-    VIDEO_FILE,
     ClipJob,
     LiftedResult,
     lift_clip,
     lift_detected,
     read_clip,
+    video_suffix,
     write_clip,
 )
 from pipelines.lift.options import LiftOptions, LiftRunOptions
@@ -161,7 +160,7 @@ def lift_version(workspace: str, checkpoint: str, keypoints: str, options: LiftO
         read_clip(jobs[0])  # a file that cannot be lifted fails here, before any model is loaded
     stage_run = StageRun(
         registry, STAGE, parents=[checkpoint_manifest.id], reads={checkpoint_manifest.id: (CHECKPOINT_OUTPUT,)},
-        config={**to_jsonable(options), "video": outputs.video is not None, "bvh": outputs.bvh is not None,
+        config={**to_jsonable(options), "video": video_suffix(outputs.video), "bvh": outputs.bvh is not None,
                 "single": single, "inference": to_jsonable(EvaluationConfig())},
         inputs={"keypoints": input_fingerprint(sources)},
         code=model_stage_code_identity(STAGE, checkpoint_manifest.config.get("model")),
@@ -188,7 +187,7 @@ def lift_version(workspace: str, checkpoint: str, keypoints: str, options: LiftO
             for note in result.notes:
                 print(f"lift: {note}")
             prefix = "" if single else f"{clip_name(Path(result.clip.source))}/"
-            written = write_clip(scratch / prefix, result.clip, outputs.video is not None, outputs.bvh is not None)
+            written = write_clip(scratch / prefix, result.clip, video_suffix(outputs.video), outputs.bvh is not None)
             for name, path in written.items():
                 destination = stage_run.directory / f"{prefix}{path.name}"
                 published[f"{prefix}{name}"] = stage_run.file_output(copy_into(path, destination))
@@ -205,7 +204,7 @@ def lift_version(workspace: str, checkpoint: str, keypoints: str, options: LiftO
 
 def _copy_requested(registry: Workspace, manifest: Manifest, outputs: LiftRunOptions) -> None:
     """Copy the version's videos and BVH files where ``--video`` / ``--bvh`` asked (a folder for many clips)."""
-    for requested, kind, file_name in ((outputs.video, "video", VIDEO_FILE), (outputs.bvh, "bvh", BVH_FILE)):
+    for requested, kind in ((outputs.video, "video"), (outputs.bvh, "bvh")):
         if requested is None:
             continue
         made = sorted(name for name in manifest.outputs if name == kind or name.endswith(f"/{kind}"))
@@ -213,8 +212,8 @@ def _copy_requested(registry: Workspace, manifest: Manifest, outputs: LiftRunOpt
             source = registry.output_path(manifest, name)
             if name == kind:
                 target = Path(requested)
-            else:
-                target = Path(requested) / f"{name.rsplit('/', 1)[0]}{Path(file_name).suffix}"
+            else:  # one per clip, in the folder asked for, named by the clip's file
+                target = Path(requested) / f"{name.rsplit('/', 1)[0]}{source.suffix}"
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_bytes(source.read_bytes())
             print(f"lift: wrote {target}")

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+
+from datasets.keypoints import KEYPOINT_FORMATS, KEYPOINT_JOINT_ORDERS
 
 
 @dataclass(frozen=True)
@@ -17,9 +18,8 @@ class LiftOptions:
     """How a detector file is read before it is lifted.
 
     Attributes:
-        format: Keypoint file format (coco, mmpose, alphapose, openpose, videopose3d, array); default: detected
-            from the file.
-        joint_order: Joint order of a plain .npy/.npz array.
+        format: Keypoint file format (docs/keypoint-formats.md); default: detected from the file.
+        joint_order: Joint order of a plain .npy/.npz array (docs/keypoint-formats.md).
         fps: Frame rate of the keypoints, Hz; default: from the file, else 30.
         image_size: Width and height of the images, pixels; default: from the file.
         person: Track id to lift where a file has several people; default: the longest track.
@@ -27,7 +27,7 @@ class LiftOptions:
     """
 
     format: str | None = None
-    joint_order: Literal["h36m17", "coco17", "halpe26", "openpose25"] | None = None
+    joint_order: str | None = None
     fps: float | None = None
     image_size: tuple[int, int] | None = None
     person: str | None = None
@@ -35,6 +35,9 @@ class LiftOptions:
 
     def __post_init__(self) -> None:
         """Validate the values; each message names the option and the value."""
+        for name, known in (("format", KEYPOINT_FORMATS), ("joint_order", KEYPOINT_JOINT_ORDERS)):
+            if getattr(self, name) is not None and getattr(self, name) not in known:
+                raise ValueError(f"{name} must be one of {', '.join(known)}, got {getattr(self, name)!r}")
         if self.fps is not None and not self.fps > 0:
             raise ValueError(f"fps must be positive, got {self.fps}")
         if self.image_size is not None and min(self.image_size) < 1:
