@@ -83,7 +83,7 @@ def test_a_plain_array_is_lifted_into_a_version_that_a_rerun_reuses(tmp_path, ca
 
 def test_a_folder_publishes_every_good_file_and_lists_the_bad_one_in_rejected(tmp_path):
     """A folder of two (T, 17, 3) arrays and one (T, 5, 3) array: one version with a poses_3d.npz per good file
-    (named by the file) and the 5-joint file in the rejected table, its detail naming the file."""
+    (named by the file) and the 5-joint file in the rejected table, its detail saying what is wrong."""
     workspace, folder = tmp_path / "ws", tmp_path / "clips"
     folder.mkdir()
     checkpoint = publish_checkpoint(workspace)
@@ -98,7 +98,7 @@ def test_a_folder_publishes_every_good_file_and_lists_the_bad_one_in_rejected(tm
         assert np.load(registry.output_path(manifest, f"{name}/poses_3d"))["poses_3d"].shape == (frames, 17, 3)
     rejected = pq.read_table(registry.output_path(manifest, "rejected")).to_pylist()
     assert [row["path"] for row in rejected] == [str(folder / "broken.npy")]
-    assert "broken.npy" in rejected[0]["detail"]
+    assert rejected[0]["reason"] == "unusable_keypoints" and "5 joints" in rejected[0]["detail"]
 
 
 def test_a_single_unusable_file_fails_before_the_model_and_publishes_nothing(tmp_path):

@@ -101,7 +101,7 @@ def lift_clip(job: ClipJob) -> LiftedResult | Rejection:
     try:
         detected = read_clip(job)
     except KeypointFileError as error:
-        return Rejection(str(job.source), REJECTED_REASON, str(error))
+        return Rejection(str(job.source), REJECTED_REASON, error.why)  # the path is the row's own column
     return lift_detected(job, detected)
 
 
