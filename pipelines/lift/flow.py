@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from datasets.config import to_jsonable
+from datasets.keypoints import DetectedKeypoints
 from datasets.storage import file_sha256, write_parquet
 from datasets.views import Rejection
 from datasets.workspace import Manifest, VersionNotFoundError, Workspace
@@ -122,10 +123,12 @@ def input_fingerprint(sources: Sequence[Path]) -> dict[str, str]:
     return fingerprint
 
 
-def _lift_all(jobs: Sequence[ClipJob], single: bool, run: RunOptions) -> list[LiftedResult | Rejection]:
-    """Every job's result in order: a single file in this process, read first so its errors stop the run."""
-    if single:
-        return [lift_detected(jobs[0], read_clip(jobs[0]))]
+def _lift_all(
+    jobs: Sequence[ClipJob], single: DetectedKeypoints | None, run: RunOptions
+) -> list[LiftedResult | Rejection]:
+    """Every job's result in order: a single file (already read: ``single``) in this process, a folder's on workers."""
+    if single is not None:
+        return [lift_detected(jobs[0], single)]
     with open_workers(run.workers, run.dask_address, items=len(jobs)) as workers:
         futures = [workers.submit(lift_clip, job) for job in jobs]
         return [future.result() for future in futures]
@@ -152,16 +155,15 @@ def lift_version(workspace: str, checkpoint: str, keypoints: str, options: LiftO
     if not given.exists():
         raise ValueError(f"--keypoints {given} does not exist")
     sources = discover_keypoint_inputs(given)
-    single = len(sources) == 1 and sources[0] == given
     if not sources:
         raise NothingAcceptedError(f"lift: no keypoint files in {given}")
     jobs = [ClipJob(source, Path(), 0.0, options, outputs.device) for source in sources]
-    if single:
-        read_clip(jobs[0])  # a file that cannot be lifted fails here, before any model is loaded
+    # One file (or OpenPose folder) is read now: if it cannot be lifted, the run fails before any model loads.
+    single = read_clip(jobs[0]) if sources == [given] else None
     stage_run = StageRun(
         registry, STAGE, parents=[checkpoint_manifest.id], reads={checkpoint_manifest.id: (CHECKPOINT_OUTPUT,)},
         config={**to_jsonable(options), "video": video_suffix(outputs.video), "bvh": outputs.bvh is not None,
-                "single": single, "inference": to_jsonable(EvaluationConfig())},
+                "single": single is not None, "inference": to_jsonable(EvaluationConfig())},
         inputs={"keypoints": input_fingerprint(sources)},
         code=model_stage_code_identity(STAGE, checkpoint_manifest.config.get("model")),
         runtime={"keypoints": str(given), "device": outputs.device, "video": str(outputs.video or ""),
@@ -175,10 +177,18 @@ def lift_version(workspace: str, checkpoint: str, keypoints: str, options: LiftO
     jobs = [ClipJob(job.source, checkpoint_file, model_fps, options, outputs.device) for job in jobs]
     results = _lift_all(jobs, single, run)
     rejections = [result for result in results if isinstance(result, Rejection)]
-    lifted = [result for result in results if isinstance(result, LiftedResult)]
-    if not lifted or (run.strict and rejections):
+    if len(rejections) == len(results) or (run.strict and rejections):
         raise NothingAcceptedError.citing(f"lift: {len(rejections)} of {len(jobs)} input(s) could not be lifted.",
                                           rejections)  # fmt: skip
+    metadata = {"model_fps": model_fps, "checkpoint": checkpoint_manifest.id}
+    return _publish(registry, stage_run, results, single is not None, outputs, metadata), True
+
+
+def _publish(registry: Workspace, stage_run: StageRun, results: Sequence[LiftedResult | Rejection], single: bool,
+             outputs: LiftRunOptions, metadata: Mapping[str, Any]) -> Manifest:  # fmt: skip
+    """Write every lifted clip's files (a sub-folder per clip unless ``single``) and the rejected table; publish."""
+    rejections = [result for result in results if isinstance(result, Rejection)]
+    lifted = [result for result in results if isinstance(result, LiftedResult)]
     scratch = registry.local_directory(CACHE_DIRECTORY, stage_run.id, "lift")
     shutil.rmtree(scratch, ignore_errors=True)
     with stage_run:
@@ -193,13 +203,12 @@ def lift_version(workspace: str, checkpoint: str, keypoints: str, options: LiftO
                 published[f"{prefix}{name}"] = stage_run.file_output(copy_into(path, destination))
         write_parquet(stage_run.directory / "rejected.parquet", rejected_table(rejections))
         published["rejected"] = stage_run.file_output(stage_run.directory / "rejected.parquet")
-        counts = {"inputs": len(jobs), "lifted": len(lifted), "rejected": len(rejections),
+        counts = {"inputs": len(results), "lifted": len(lifted), "rejected": len(rejections),
                   "frames": sum(len(result.clip.poses_3d) for result in lifted)}  # fmt: skip
         summary = _summary(counts, [result.clip.source for result in lifted], rejections)
-        metadata = {"model_fps": model_fps, "checkpoint": checkpoint_manifest.id}
         manifest = stage_run.publish(counts=counts, outputs=published, summary=summary, metadata=metadata)
     shutil.rmtree(scratch.parent, ignore_errors=True)
-    return manifest, True
+    return manifest
 
 
 def _copy_requested(registry: Workspace, manifest: Manifest, outputs: LiftRunOptions) -> None:
