@@ -50,9 +50,10 @@ def keypoints(frames: int, seed: int) -> np.ndarray:
     return np.concatenate([base, np.full((frames, 17, 1), 0.9)], axis=-1).astype(np.float32)
 
 
-def lift_in_process(workspace: Path, checkpoint: str | None, source: Path, **options) -> str:
-    given = {"joint_order": "h36m17", "fps": 50.0, "image_size": SIZE, **options}
-    parameters = {"checkpoint": checkpoint, "keypoints": str(source), "options": given, "workspace": str(workspace)}
+def lift_in_process(workspace: Path, checkpoint: str | None, source: Path, run: dict | None = None) -> str:
+    given = {"joint_order": "h36m17", "fps": 50.0, "image_size": SIZE}
+    parameters = {"checkpoint": checkpoint, "keypoints": str(source), "options": given, "run": run,
+                  "workspace": str(workspace)}  # fmt: skip
     return run_in_process(lift, parameters)
 
 
@@ -81,16 +82,18 @@ def test_a_plain_array_is_lifted_into_a_version_that_a_rerun_reuses(tmp_path, ca
     assert "lift: reused version" in capsys.readouterr().out
 
 
-def test_a_folder_publishes_every_good_file_and_lists_the_bad_one_in_rejected(tmp_path):
-    """A folder of two (T, 17, 3) arrays and one (T, 5, 3) array: one version with a poses_3d.npz per good file
-    (named by the file) and the 5-joint file in the rejected table, its detail saying what is wrong."""
+@pytest.mark.parametrize("workers", [None, 2])
+def test_a_folder_publishes_every_good_file_and_lists_the_bad_one_in_rejected(tmp_path, workers):
+    """A folder of two (T, 17, 3) arrays and one (T, 5, 3) array, in this process (3 items) or on 2 forked
+    workers: one version with a poses_3d.npz per good file (named by the file) and the 5-joint file in the
+    rejected table, its detail saying what is wrong."""
     workspace, folder = tmp_path / "ws", tmp_path / "clips"
     folder.mkdir()
     checkpoint = publish_checkpoint(workspace)
     np.save(folder / "a.npy", keypoints(30, 1))
     np.save(folder / "b.npy", keypoints(12, 2))
     np.save(folder / "broken.npy", keypoints(20, 3)[:, :5])
-    version = lift_in_process(workspace, checkpoint, folder, workers=None)
+    version = lift_in_process(workspace, checkpoint, folder, run={"workers": workers})
     registry = Workspace(workspace)
     manifest = registry.get(version)
     assert manifest.counts == {"inputs": 3, "lifted": 2, "rejected": 1, "frames": 42}
