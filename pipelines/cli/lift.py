@@ -23,7 +23,7 @@ from pipelines.run_options import RunOptions
 def lift_command(
     checkpoint: Annotated[
         str | None,
-        typer.Option(help="Checkpoint version (id or stage). Default: the newest finetune version."),
+        typer.Option(help="Checkpoint version (id or stage). Default: the newest finetune started from a pretrain."),
     ] = None,
     keypoints: Annotated[
         Path | None,

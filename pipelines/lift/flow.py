@@ -8,7 +8,8 @@ files on local workers or a Dask cluster, ``pipelines.workers``, as ``preprocess
 each clip's files (``pipelines.lift.clips``), list unusable files in the ``rejected`` table and publish.
 
 With no ``keypoints`` it lifts the demo detector file (``datasets.synthetic.detector_keypoints``), and with
-no ``checkpoint`` the newest ``finetune`` version (``python flows.py pretrain-finetune`` makes one).
+no ``checkpoint`` the demo's finetuned checkpoint (``default_checkpoint``; ``python flows.py pretrain-finetune``
+makes it).
 """
 
 from __future__ import annotations
@@ -68,16 +69,37 @@ def demo_detections(registry: Workspace) -> tuple[Path, dict[str, Any]]:
     return root / recorded["path"], {"fps": recorded["fps"], "image_size": recorded["image_size"]}
 
 
-def resolve_checkpoint(registry: Workspace, reference: str) -> Manifest:
-    """The checkpoint version ``reference`` names (id, prefix or stage), or one ``error:`` line saying what to run."""
+def default_checkpoint(registry: Workspace) -> Manifest:
+    """The demo's finetuned checkpoint, the default of ``lift``.
+
+    The newest ``finetune`` version started from a ``pretrain`` one (the "pretrained + finetuned" route of
+    ``pretrain-finetune``), else the newest ``finetune`` version.
+
+    Raises:
+        ValueError: the workspace has no ``finetune`` version; the message says to run ``pretrain-finetune``.
+    """
+    finetuned = registry.manifests(DEFAULT_CHECKPOINT)
+    if not finetuned:
+        raise ValueError(
+            f"lift needs a trained checkpoint and {registry.root} has no {DEFAULT_CHECKPOINT} version; "
+            "run `python flows.py pretrain-finetune` first, or pass --checkpoint"
+        )
+    pretrained = {manifest.id for manifest in registry.manifests("pretrain")}
+    from_pretraining = [manifest for manifest in finetuned if pretrained & set(manifest.parents)]
+    return (from_pretraining or finetuned)[-1]
+
+
+def resolve_checkpoint(registry: Workspace, reference: str | None) -> Manifest:
+    """The checkpoint version ``reference`` names (id, prefix or stage; None: ``default_checkpoint``).
+
+    Raises:
+        ValueError: nothing matches, or the version holds no checkpoint (one line saying what to pass).
+    """
+    if reference is None:
+        return default_checkpoint(registry)
     try:
         manifest = registry.resolve(reference)
     except VersionNotFoundError as error:
-        if reference == DEFAULT_CHECKPOINT:
-            raise ValueError(
-                f"lift needs a trained checkpoint and {registry.root} has no {reference} version; "
-                "run `python flows.py pretrain-finetune` first, or pass --checkpoint"
-            ) from None
         raise ValueError(str(error)) from None
     if CHECKPOINT_OUTPUT not in manifest.outputs:
         raise ValueError(
@@ -142,8 +164,8 @@ def _summary(manifest_counts: Mapping[str, int], lifted: Sequence[str], rejectio
 
 
 @task(name="lift-version")
-def lift_version(workspace: str, checkpoint: str, keypoints: str, options: LiftOptions, outputs: LiftRunOptions,
-                 run: RunOptions) -> tuple[Manifest, bool]:  # fmt: skip
+def lift_version(workspace: str, checkpoint: str | None, keypoints: str, options: LiftOptions,
+                 outputs: LiftRunOptions, run: RunOptions) -> tuple[Manifest, bool]:  # fmt: skip
     """Reuse or lift and publish the ``lift`` version of ``keypoints`` (a file or a folder) with ``checkpoint``."""
     from datasets.keypoints import discover_keypoint_inputs
     from lifting.evaluation import EvaluationConfig
@@ -243,7 +265,8 @@ def lift(
     ``checkpoint`` nor ``keypoints`` it lifts the demo detector file with the newest ``finetune`` checkpoint.
 
     Args:
-        checkpoint: Checkpoint version (id or stage; default: the newest finetune version).
+        checkpoint: Checkpoint version (id or stage; default: the newest finetune version started from a
+            pretrain version, else the newest finetune version).
         keypoints: A detector file, an OpenPose folder, or a folder of many inputs (default: the demo's file).
         options: ``LiftOptions`` fields (``pipelines.lift.options``): format, joint order, fps, image size, ...
         outputs: ``LiftRunOptions`` fields: where copies of the video and BVH go, the device.
@@ -258,7 +281,7 @@ def lift(
         print(f"lift: no --keypoints; lifting the demo detector file {demo_file}")
     chosen = as_options(LiftOptions, given)
     written = as_options(LiftRunOptions, outputs)
-    manifest, worked = lift_version(str(registry.root), checkpoint or DEFAULT_CHECKPOINT, keypoints, chosen,
+    manifest, worked = lift_version(str(registry.root), checkpoint, keypoints, chosen,
                                     written, as_options(RunOptions, run))  # fmt: skip
     _copy_requested(registry, manifest, written)
     print(f"{STAGE}: {'published' if worked else 'reused'} version {manifest.id}")
