@@ -11,8 +11,10 @@ from pipelines.cli import main
 def __getattr__(name: str):  # noqa: ANN202 - a prefect.Flow, and Prefect is imported only when Prefect asks
     """Prefect's entry points (``prefect.yaml``, ``python flows.py serve``): ``flows.py:preprocess_amass``.
 
-    Each is that flow as a ``prefect.Flow``, made on first access, so the command line never imports Prefect
-    for nothing (``pipelines.orchestration``).
+    Prefect's loader wants a ``prefect.Flow`` attribute here, and making one imports Prefect (~1.4 s); as
+    plain attributes they would cost every command that, though a command runs its flow in-process without
+    Prefect (``pipelines.orchestration``). So each is made on first access, from the flow object of that
+    name in ``pipelines.serve.FLOWS`` (the same objects the commands import).
     """
     from pipelines.serve import prefect_flow
 

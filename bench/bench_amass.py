@@ -10,7 +10,7 @@ state) and reported as medians:
 - **the loop on 2 forked processes**: the same loop, every second file in each of two processes forked from
   this one (nothing else: no start-up, no fragments). Its speed-up is what two cores give this work on this
   machine right now (shared virtual cores give less than 2x), the ceiling of ``--workers 2``'s speed-up;
-- **conversion phase**: the same files through ``pipelines.batch.convert_items`` in this process (the loop
+- **conversion phase**: the same files through ``pipelines.convert.store_build.convert_items`` in this process (the loop
   plus validation and the compressed fragments a crash-safe rerun reuses);
 - **command, 1 / 2 workers**: ``python flows.py preprocess-amass --workers 1`` / ``2`` into a fresh
   workspace, whole command (start-up, discovery, fingerprints, conversion, store write, validation, publish);
@@ -156,8 +156,8 @@ def in_process_work(
 
     from datasets.amass.convert import convert_amass_file
     from datasets.amass.discovery import discover, manifest_files
-    from pipelines.batch import convert_items
-    from pipelines.workers import InProcessWorkers
+    from pipelines.convert.store_build import convert_items
+    from pipelines.convert.workers import InProcessWorkers
 
     torch.set_num_threads(1)
     config = amass_config(paths)

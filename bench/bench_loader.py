@@ -93,7 +93,7 @@ def gpu_step_rates(rounds: int) -> list[str]:
     if not torch.cuda.is_available():
         return ["CUDA absent: GPU step rate not measured (run on a CUDA machine to compare with the loader)."]
     from lifting.training import LossConfig, TrainingConfig, resolve_model_config, train_step, window_config_for
-    from lifting.training.models import build_model_from_config
+    from lifting.training.model_interface import build_model_from_config
     from lifting.training.objectives import LiftingObjective, loss_kind_for
 
     torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = True

@@ -43,7 +43,7 @@ from datasets.windows import append_flipped, make_window_loader
 from lifting.training import TrainingConfig, read_metrics
 from lifting.training.distributed import setup_distributed, teardown_distributed
 from lifting.training.loop import _TrainingRun
-from lifting.training.models import forward_windows
+from lifting.training.model_interface import forward_windows
 from lifting.training.records import RunRecords
 from lifting.training.runtime import numerics
 from lifting.training.state import ModelSpec

@@ -15,8 +15,12 @@ command line shows it for the options it generates from the fields (``pipelines.
 
 from __future__ import annotations
 
+import ast
 import dataclasses
+import inspect
 import re
+import sys
+import textwrap
 import types
 import typing
 from collections.abc import Mapping
@@ -152,6 +156,28 @@ def load_config(
         raise ConfigError(f"{options} (given as an option, over {where}): {cause}") from error
 
 
+def docstring(documented: Any) -> str:
+    """The docstring of a class or function, cleaned (``inspect.cleandoc``); "" if it has none.
+
+    Under ``python -OO`` Python drops docstrings, so they are read from the object's source file instead (its
+    syntax tree: the text is the same), which keeps help generated from them (``field_help``, the command
+    line's summaries) whole.
+
+    >>> docstring(docstring).splitlines()[0]
+    'The docstring of a class or function, cleaned (``inspect.cleandoc``); "" if it has none.'
+    """
+    if sys.flags.optimize < 2:
+        return inspect.cleandoc(documented.__doc__ or "")
+    try:
+        source = inspect.getsource(inspect.unwrap(documented))
+    except (OSError, TypeError):  # defined where no source file is (an interactive session)
+        return ""
+    definition = ast.parse(textwrap.dedent(source)).body[0]
+    if not isinstance(definition, ast.ClassDef | ast.FunctionDef):
+        return ""
+    return ast.get_docstring(definition) or ""
+
+
 def field_help(config_type: type) -> dict[str, str]:
     """Each field's help text: its entry in the class docstring's ``Attributes:`` section (Google style).
 
@@ -161,8 +187,7 @@ def field_help(config_type: type) -> dict[str, str]:
     >>> field_help(AmassConfig)["fps"]
     'Target frame rate, Hz.'
     """
-    docstring = typing.cast(str, config_type.__doc__ or "")
-    _, found, section = docstring.partition("Attributes:")
+    _, found, section = docstring(config_type).partition("Attributes:")
     entries: dict[str, str] = {}
     if not found:
         return entries

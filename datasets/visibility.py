@@ -3,7 +3,7 @@
 The AMASS conversion records each view's ``out_of_frame_ratio`` (``datasets.amass.virtual_cameras``); the
 viewer marks the frames where any joint is out of frame (``lifting.visualization``). Both use this rule, and
 this module stays free of AMASS code so that the viewer's (and evaluation's) code identity does not include
-the AMASS converter (``pipelines.code_identity``).
+the AMASS converter (``pipelines.lineage.code_identity``).
 """
 
 from __future__ import annotations

@@ -13,7 +13,7 @@ conditional PUT on S3: ``datasets.storage.create_exclusively``), so a run killed
 an unreferenced attempt directory and never a half-visible version; two runs of the same version race only
 on that create, and the loser reuses the winner's version. Paths inside manifests are relative to the
 workspace root, so a workspace can be copied between a disk and a bucket. How versions are derived from
-inputs, config and code lives in ``pipelines.versioning``; this module only reads and publishes manifests
+inputs, config and code lives in ``pipelines.lineage.versioning``; this module only reads and publishes manifests
 so that ``datasets.store.open_store`` can resolve references without importing the orchestration layer.
 """
 
@@ -70,7 +70,7 @@ class Manifest:
         config: The resolved stage configuration (JSON).
         inputs: Fingerprint of external inputs (source files) that are not versions themselves.
         code: ``{"fingerprint", "version", "sources", "commit", "dirty"}``: the stage's code identity (see
-            ``pipelines.code_identity``), the digest of each source it counts, and the git state.
+            ``pipelines.lineage.code_identity``), the digest of each source it counts, and the git state.
         packages: Versions of the libraries that shaped the output.
         started: ISO-8601 UTC time the run started.
         finished: ISO-8601 UTC time it was published.

@@ -6,7 +6,7 @@ nothing after it ends. So mocaplift declares its flows and tasks with this modul
 plain definitions that import Prefect only when they run under it (importing Prefect alone takes ~1.4 s).
 
 - ``run_in_process(flow, parameters)`` runs a flow's own function: its tasks call their plain function,
-  artifacts are skipped, and ``flow_call()`` still tells ``pipelines.versioning.flow_parameters`` which flow
+  artifacts are skipped, and ``flow_call()`` still tells ``pipelines.lineage.versioning.flow_parameters`` which flow
   ran with which parameters (so ``--refresh`` can repeat the call). A flow called inside an in-process flow
   runs in-process too.
 - Outside an in-process flow (a deployment, ``--prefect``, a configured ``PREFECT_API_URL``, tests under
@@ -24,7 +24,10 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from datasets.workspace import Manifest
 
 
 @dataclass(frozen=True)
@@ -139,3 +142,9 @@ def create_markdown_artifact(markdown: str, key: str, description: str | None = 
         from prefect.artifacts import create_markdown_artifact as prefect_markdown_artifact
 
         prefect_markdown_artifact(markdown=markdown, key=key, description=description)
+
+
+def publish_summary(manifest: Manifest) -> str:
+    """A version's Markdown summary as Prefect's artifact under its stage's key (nothing in-process); its id."""
+    create_markdown_artifact(markdown=manifest.summary, key=manifest.stage, description=manifest.id)
+    return manifest.id

@@ -8,29 +8,32 @@ parameter has a default that works (the licence-free demo data), so a run with n
 
 from __future__ import annotations
 
-import importlib
 import os
-from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
+
+from pipelines.convert.amass import preprocess_amass
+from pipelines.convert.benchmarks import preprocess_3dhp, preprocess_h36m, preprocess_humaneva
+from pipelines.evaluate.flows import evaluate_checkpoint
+from pipelines.lift.flow import lift
+from pipelines.orchestration import FlowDefinition
+from pipelines.train.flows import finetune, pretrain, pretrain_finetune
 
 if TYPE_CHECKING:
     import prefect
 
-    from pipelines.orchestration import FlowDefinition
-
-FLOWS: Mapping[str, str] = {
-    "preprocess-amass": "pipelines.amass:preprocess_amass",
-    "preprocess-h36m": "pipelines.preprocess:preprocess_h36m",
-    "preprocess-3dhp": "pipelines.preprocess:preprocess_3dhp",
-    "preprocess-humaneva": "pipelines.preprocess:preprocess_humaneva",
-    "pretrain": "pipelines.training:pretrain",
-    "finetune": "pipelines.training:finetune",
-    "evaluate": "pipelines.training:evaluate_flow",
-    "pretrain-finetune": "pipelines.training:pretrain_finetune",
-    "lift": "pipelines.lift.flow:lift",
-}
-"""Flow name -> ``module:function`` of its definition (``pipelines.orchestration.flow``)."""
+FLOWS: tuple[FlowDefinition, ...] = (
+    preprocess_amass,
+    preprocess_h36m,
+    preprocess_3dhp,
+    preprocess_humaneva,
+    pretrain,
+    finetune,
+    evaluate_checkpoint,
+    pretrain_finetune,
+    lift,
+)
+"""Every flow served, in ``prefect.yaml``'s order; each is also ``flows.py``'s attribute ``entry_attribute``."""
 
 ENTRY_SCRIPT = Path(__file__).resolve().parents[1] / "flows.py"
 """Where Prefect loads every flow from (``flows.py``'s module ``__getattr__``): the modules that define the flows
@@ -47,44 +50,28 @@ def entrypoint(name: str, relative_to: Path = ENTRY_SCRIPT.parent) -> str:
     return f"{Path(os.path.relpath(ENTRY_SCRIPT, relative_to)).as_posix()}:{entry_attribute(name)}"
 
 
-def load_flow(name: str) -> FlowDefinition:
-    """The definition of the flow called ``name`` (callable; ``.prefect()`` is its ``prefect.Flow``)."""
-    module_name, _, attribute = FLOWS[name].partition(":")
-    return getattr(importlib.import_module(module_name), attribute)
-
-
 def prefect_flow(attribute: str) -> prefect.Flow:
     """The ``prefect.Flow`` that ``flows.py:<attribute>`` names (``entry_attribute``).
 
     Raises:
         AttributeError: No flow has that attribute (what a module's ``__getattr__`` must raise).
     """
-    for name in FLOWS:
-        if entry_attribute(name) == attribute:
-            return load_flow(name).prefect()
-    raise AttributeError(f"flows.py has no flow {attribute!r}; the flows are {', '.join(map(entry_attribute, FLOWS))}")
-
-
-def available_flows() -> dict[str, FlowDefinition]:
-    """Every flow whose module exists in this version, by name."""
-    flows = {}
-    for name in FLOWS:
-        try:
-            flows[name] = load_flow(name)
-        except ModuleNotFoundError as error:
-            if not (error.name or "").startswith("pipelines."):
-                raise
-    return flows
+    for flow in FLOWS:
+        if entry_attribute(flow.name) == attribute:
+            return flow.prefect()
+    known = ", ".join(entry_attribute(flow.name) for flow in FLOWS)
+    raise AttributeError(f"flows.py has no flow {attribute!r}; the flows are {known}")
 
 
 def deployments(workspace: str | None = None, tags: tuple[str, ...] = ("mocaplift",)) -> list:
-    """One ``RunnerDeployment`` per available flow, named like its flow, entered through ``flows.py``."""
+    """One ``RunnerDeployment`` per flow, named like its flow, entered through ``flows.py``."""
     parameters = {} if workspace is None else {"workspace": workspace}
     served = []
-    for name, definition in available_flows().items():
+    for definition in FLOWS:
         flow = definition.prefect()
-        deployment = flow.to_deployment(name=name, parameters=parameters, tags=list(tags), description=flow.description)
-        deployment.entrypoint = entrypoint(name, relative_to=Path.cwd())  # not the defining module: see ENTRY_SCRIPT
+        deployment = flow.to_deployment(name=definition.name, parameters=parameters, tags=list(tags),
+                                        description=flow.description)  # fmt: skip
+        deployment.entrypoint = entrypoint(definition.name, relative_to=Path.cwd())  # not the defining module
         served.append(deployment)
     return served
 

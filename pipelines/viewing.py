@@ -15,8 +15,8 @@ import numpy as np
 
 from datasets.store import PoseStore, open_store
 from datasets.workspace import Manifest, Workspace
+from pipelines.stage_names import EVALUATE
 
-EVALUATE_STAGE = "evaluate"
 DEFAULT_KEYPOINTS = "keypoints_2d"
 
 
@@ -37,12 +37,12 @@ class ViewSource:
     keypoints: str
 
 
-def _trained_keypoints(registry: Workspace, manifest: Manifest) -> str:
+def _trained_keypoints(workspace: Workspace, manifest: Manifest) -> str:
     """The 2D array an evaluation fed its model: its own config's, else the checkpoint's training config's."""
     chosen = manifest.config.get("keypoints")
     if chosen:
         return str(chosen)
-    checkpoint = registry.get(manifest.parents[0]) if manifest.parents else None
+    checkpoint = workspace.get(manifest.parents[0]) if manifest.parents else None
     training: dict[str, Any] = checkpoint.config.get("training", {}) if checkpoint else {}
     return str(training.get("window", {}).get("keypoints") or DEFAULT_KEYPOINTS)
 
@@ -55,22 +55,22 @@ def resolve_view_source(workspace: str | None, reference: str) -> ViewSource:
         ValueError: The version is neither a store nor an evaluation with saved predictions.
     """
     from lifting.evaluation import PREDICTIONS_FILE, load_predictions
-    from pipelines.training import local_output  # imports Prefect: only for evaluation versions
+    from pipelines.train.publish import local_output
 
-    registry = Workspace(workspace)
-    manifest = registry.resolve(reference)
+    workspace = Workspace(workspace)
+    manifest = workspace.resolve(reference)
     if "store" in manifest.outputs:
-        return ViewSource(manifest, open_store(registry.root, manifest.id), None, DEFAULT_KEYPOINTS)
-    if manifest.stage != EVALUATE_STAGE:
+        return ViewSource(manifest, open_store(workspace.root, manifest.id), None, DEFAULT_KEYPOINTS)
+    if manifest.stage != EVALUATE:
         raise ValueError(f"{manifest.id} (stage {manifest.stage}) is neither a pose store nor an evaluation")
     if "predictions" not in manifest.outputs:
         raise ValueError(
             f"evaluation {manifest.id} saved no {PREDICTIONS_FILE} (it predates saving them); rerun the evaluation "
             "with this mocaplift to view its predictions"
         )
-    predictions, _ = load_predictions(local_output(registry, manifest, "predictions"))
-    store = open_store(registry.root, manifest.parents[1])
-    return ViewSource(manifest, store, predictions, _trained_keypoints(registry, manifest))
+    predictions, _ = load_predictions(local_output(workspace, manifest, "predictions"))
+    store = open_store(workspace.root, manifest.parents[1])
+    return ViewSource(manifest, store, predictions, _trained_keypoints(workspace, manifest))
 
 
 def default_output(manifest: Manifest, view_ids: list[int], suffix: str = ".html") -> Path:

@@ -13,7 +13,7 @@ import pytest
 from datasets.amass import AmassConfig, convert_amass_file, discover, manifest_files
 from datasets.skeletons import get_skeleton
 from datasets.synthetic.amass_archive import build_demo_amass
-from pipelines.stages import Conversion, run_conversion
+from pipelines.convert.conversion import Conversion, run_conversion
 
 pytestmark = pytest.mark.slow
 

@@ -36,8 +36,8 @@ def demo(tmp_path_factory):
 
 
 def run_flow(demo, workspace, amass_root=None, workers=None):
-    from pipelines.amass import preprocess_amass
-    from pipelines.run_options import RunOptions
+    from pipelines.convert.amass import preprocess_amass
+    from pipelines.convert.run_options import RunOptions
 
     options = {"amass_root": str(amass_root or demo.amass_root), "body_models": str(demo.body_models),
                "regressor": str(demo.regressor), "regressor_order": demo.regressor_order}  # fmt: skip

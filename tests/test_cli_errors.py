@@ -12,7 +12,7 @@ import pytest
 import typer
 
 from pipelines.cli.common import DEBUG_ENVIRONMENT_VARIABLE, run_flow
-from pipelines.workers import dask_client
+from pipelines.convert.workers import dask_client
 
 REPOSITORY_ROOT = Path(__file__).resolve().parents[1]
 COMMAND_TIMEOUT_S = 120
@@ -74,7 +74,7 @@ def _failing_flow(**_):
 
 @pytest.mark.parametrize("debug", [False, True])
 def test_prefect_run_logs_keep_their_traceback_only_with_debug(debug, monkeypatch, capsys):
-    import pipelines.training  # noqa: F401 - sets up Prefect's logging (replacing handlers) before ours is added
+    import pipelines.train.flows  # noqa: F401 - sets up Prefect's logging (replacing handlers) before ours is added
 
     records = []
     handler = logging.Handler()

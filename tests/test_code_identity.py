@@ -6,8 +6,8 @@ import textwrap
 
 import pytest
 
-from pipelines import code_identity
-from pipelines.code_identity import (
+from pipelines.lineage import code_identity
+from pipelines.lineage.code_identity import (
     changed_sources,
     closure,
     model_stage_code_identity,
@@ -128,7 +128,7 @@ def test_real_stages_count_what_they_run_and_not_other_models():
     amass = stage_code_identity("preprocess-amass").sources
     assert "datasets.amass.convert" in amass and "datasets/data/h36m_cameras.json" in amass
     assert not any(name.startswith("lifting.models") for name in amass)
-    assert "pipelines.versioning" not in amass  # version machinery never shapes an output
+    assert "pipelines.lineage.versioning" not in amass  # version machinery never shapes an output
     uplift = model_stage_code_identity("pretrain", "uplift-upsample").sources
     assert "lifting.models.uplift_upsample" in uplift and "lifting.training.loop" in uplift
     assert "lifting.models.mixste" not in uplift and "lifting.models.tmt" not in uplift
@@ -144,7 +144,7 @@ def test_real_stages_count_what_they_run_and_not_other_models():
 
 def test_an_unlisted_stage_counts_every_project_module():
     sources = stage_code_identity("convert-test").sources
-    assert {"datasets.amass.convert", "lifting.models.mixste", "pipelines.training"} <= set(sources)
+    assert {"datasets.amass.convert", "lifting.models.mixste", "pipelines.train.flows"} <= set(sources)
 
 
 def test_an_unknown_entry_is_named():

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pipelines.training import comparison_table
+from pipelines.evaluate.flows import comparison_table
 
 
 def test_rows_in_order_with_the_mpjpe_ratio_to_the_reference():

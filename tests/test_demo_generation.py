@@ -7,7 +7,7 @@ import time
 from pathlib import Path
 
 from datasets.workspace import Workspace
-from pipelines.preprocess import demo_source, source_fingerprint
+from pipelines.convert.benchmarks import demo_source, source_fingerprint
 
 BUILD_SECONDS = 0.5
 """Long enough that the second run reaches the check while the first is still building."""

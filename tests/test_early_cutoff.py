@@ -8,7 +8,7 @@ from test_versioning import run_store_stage
 
 from datasets.workspace import Workspace
 from lifting.training.distributed import resolve_precision
-from pipelines.versioning import StageRun, parent_content, rerun_parameters
+from pipelines.lineage.versioning import StageRun, parent_content, rerun_parameters
 
 
 def child_run(workspace, parent_id: str, reads=None) -> StageRun:

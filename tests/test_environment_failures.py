@@ -20,7 +20,7 @@ from datasets.store.writer import view_arrays
 from datasets.views import Rejection
 from datasets.workspace import Workspace
 from pipelines.cli.common import run_flow
-from pipelines.stages import Conversion, run_conversion
+from pipelines.convert.conversion import Conversion, run_conversion
 
 JOINT_NAMES = [f"joint_{i}" for i in range(17)]
 ITEMS = ["good-4", "good-5", "good-6", "bad-2", "huge-3", "overflow-3"]

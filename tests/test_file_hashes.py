@@ -9,7 +9,7 @@ import shutil
 import time
 
 from datasets.workspace import Workspace
-from pipelines.file_hashes import RACY_WINDOW_NS, FileHashes, files_fingerprint
+from pipelines.lineage.file_hashes import RACY_WINDOW_NS, FileHashes, files_fingerprint
 
 HOUR_NS = 3600 * 10**9
 

@@ -18,7 +18,7 @@ from conftest import synthetic_views
 from datasets.store import write_store
 from datasets.store.integrity import VERIFIED_DIRECTORY, StoreIntegrityError, open_verified_store
 from datasets.workspace import Workspace
-from pipelines.versioning import StageRun, missing_outputs, verify_version
+from pipelines.lineage.versioning import StageRun, missing_outputs, verify_version
 
 REPOSITORY_ROOT = Path(__file__).resolve().parents[1]
 JOINT_NAMES = [f"joint_{i}" for i in range(17)]
@@ -103,7 +103,7 @@ def test_deleted_chunk_marks_the_version_missing_in_versions(tmp_path):
 
 
 def test_pretrain_refuses_to_start_on_a_changed_store(tmp_path):
-    from pipelines.training import train_version
+    from pipelines.train.flows import train_version
 
     manifest = publish_store(tmp_path)
     largest = chunk_files(tmp_path, manifest)[0]

@@ -20,8 +20,8 @@ from datasets.workspace import Workspace
 from lifting.models.mixste import MixSTE, MixSTEConfig
 from lifting.training.checkpoint import TrainingProgress, make_checkpoint, save_checkpoint
 from pipelines.lift.flow import lift
+from pipelines.lineage.versioning import StageRun
 from pipelines.orchestration import run_in_process
-from pipelines.versioning import StageRun
 
 TINY = {"max_frames": 9, "dim": 16, "depth": 1, "num_heads": 2, "drop_path": 0.0}
 SIZE = [1000, 1000]

@@ -179,7 +179,7 @@ def s3(s3_endpoint):
 @pytest.fixture(scope="module")
 def dask(s3):
     """Two local worker processes, started after the environment is set so they inherit it."""
-    from pipelines.workers import dask_client
+    from pipelines.convert.workers import dask_client
 
     with dask_client(workers=2, quiet=True) as client:
         yield client
@@ -202,7 +202,7 @@ def h36m_demo(tmp_path_factory):
 
 def convert_h36m(workspace, source: Path):
     from datasets.h36m import read_h36m
-    from pipelines.stages import run_reader_conversion
+    from pipelines.convert.conversion import run_reader_conversion
 
     return run_reader_conversion(
         "preprocess-h36m", {"format": None}, {"source": "demo"}, partial(read_h36m, source, {}, None),
@@ -281,8 +281,8 @@ def test_dask_conversion_writes_fragments_and_forked_blocks_to_s3(s3, dask, tmp_
     """2 items x 2 views of 2100..2103 frames = 8406 frames: 3 chunks of 4096, so 3 forked block writes."""
     from datasets.store import open_store
     from datasets.store.fragments import FRAGMENT_SUFFIX, fragment_stem, load_fragment_view
-    from pipelines.batch import convert_items
-    from pipelines.stages import Conversion, run_conversion
+    from pipelines.convert.conversion import Conversion, run_conversion
+    from pipelines.convert.store_build import convert_items
 
     conversion = Conversion(
         stage="preprocess-test", config={"fps": 50}, inputs={"files": "abc"},
@@ -313,7 +313,7 @@ def test_dask_conversion_writes_fragments_and_forked_blocks_to_s3(s3, dask, tmp_
 @pytest.mark.slow
 def test_two_publications_of_one_id_on_s3_keep_the_first(s3):
     from datasets.store import write_store
-    from pipelines.versioning import StageRun
+    from pipelines.lineage.versioning import StageRun
 
     url = f"{s3}/race"
     views = synthetic_views([3])
@@ -338,7 +338,7 @@ def test_two_publications_of_one_id_on_s3_keep_the_first(s3):
 @pytest.mark.slow
 def test_a_failed_run_on_s3_leaves_no_version_and_no_attempt(s3):
     from datasets.store import write_store
-    from pipelines.versioning import StageRun
+    from pipelines.lineage.versioning import StageRun
 
     url = f"{s3}/failed"
     run = StageRun(url, "convert-test", config={"x": 2})

@@ -103,8 +103,64 @@ def test_prefect_yaml_declares_the_same_deployments_as_serve():
 
     declared = yaml.safe_load((REPOSITORY_ROOT / "prefect.yaml").read_text())["deployments"]
     entrypoints = {item["name"]: item["entrypoint"] for item in declared}
-    assert entrypoints == {name: entrypoint(name) for name in FLOWS}
+    assert entrypoints == {flow.name: entrypoint(flow.name) for flow in FLOWS}
     assert entrypoints["preprocess-amass"] == "flows.py:preprocess_amass"  # the repository root is the project's
+
+
+def flow_run_by(command: object) -> tuple[object, set[str]]:
+    """The flow a command's body hands to ``run_flow``, found by reading its source, and the keywords it passes.
+
+    The body must import the flow by name (``from pipelines.x import f``) and call ``run_flow(f, ...)``: what a
+    reader (or "go to definition") follows. Returns the object that import names and the keywords given.
+    """
+    import ast
+    import importlib
+    import inspect
+
+    tree = ast.parse(textwrap.dedent(inspect.getsource(inspect.unwrap(command))))
+    imported = {alias.asname or alias.name: (node.module, alias.name) for node in ast.walk(tree)
+                if isinstance(node, ast.ImportFrom) for alias in node.names}  # fmt: skip
+    calls = [node for node in ast.walk(tree) if isinstance(node, ast.Call)]
+    [call] = [node for node in calls if getattr(node.func, "id", "") == "run_flow"]
+    module, name = imported[call.args[0].id]
+    return getattr(importlib.import_module(module), name), {keyword.arg for keyword in call.keywords}
+
+
+def test_every_flow_command_runs_the_served_flow_of_its_name_with_parameters_the_flow_takes():
+    """Each flow command calls, by imported name, the very object `serve` and prefect.yaml serve, named like it.
+
+    Every keyword the command passes is a parameter of that flow's function (``announce_version`` is
+    ``run_flow``'s own), so its options can be followed into the flow body.
+    """
+    import inspect
+
+    import typer
+
+    from pipelines.cli import app
+    from pipelines.serve import FLOWS
+
+    commands = typer.main.get_command(app).commands
+    flow_commands = {}
+    for name, command in commands.items():
+        if "run_flow" in inspect.getsource(inspect.unwrap(command.callback)):
+            flow_commands[name] = flow_run_by(command.callback)
+    assert sorted(flow_commands) == sorted(flow.name for flow in FLOWS)
+    for name, (flow, keywords) in flow_commands.items():
+        assert any(flow is served for served in FLOWS) and flow.name == name
+        assert keywords - {"announce_version"} <= set(inspect.signature(flow.fn).parameters), name
+
+
+def test_help_keeps_the_docstrings_under_python_OO():
+    """``python -OO`` drops docstrings; the summary and each option's help (a field's ``Attributes:`` entry,
+    here ``AmassConfig.fps``) are read from the source instead."""
+    result = subprocess.run(
+        [sys.executable, "-OO", "flows.py", "preprocess-amass", "--help"],
+        capture_output=True, text=True, cwd=REPOSITORY_ROOT, env={**os.environ, "COLUMNS": "200"},
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    shown = " ".join(result.stdout.split())
+    assert "AMASS archive -> versioned pose store of Human3.6M joints seen by virtual cameras." in shown
+    assert "Target frame rate, Hz. (preset default: 50.0)" in shown
 
 
 @pytest.mark.parametrize(

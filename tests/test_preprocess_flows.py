@@ -27,7 +27,7 @@ def prefect_harness():
     ],
 )
 def test_flow_publishes_a_valid_store_and_reuses_it(prefect_harness, tmp_path, flow_name, dataset, splits):
-    from pipelines import preprocess
+    from pipelines.convert import benchmarks as preprocess
 
     flow = getattr(preprocess, flow_name)
     version = flow(workspace=str(tmp_path))

@@ -11,10 +11,9 @@ from conftest import synthetic_views
 from datasets.store import open_store
 from datasets.views import Rejection
 from datasets.workspace import Workspace
-from pipelines import workers as workers_module
-from pipelines.errors import NothingAcceptedError
-from pipelines.stages import Conversion, run_conversion
-from pipelines.workers import (
+from pipelines.convert import workers as workers_module
+from pipelines.convert.conversion import Conversion, run_conversion
+from pipelines.convert.workers import (
     IN_PROCESS_BELOW_ITEMS,
     ForkedWorkers,
     InProcessWorkers,
@@ -22,6 +21,7 @@ from pipelines.workers import (
     forked_early,
     open_workers,
 )
+from pipelines.errors import NothingAcceptedError
 
 JOINT_NAMES = [f"joint_{i}" for i in range(17)]
 
@@ -46,7 +46,7 @@ def conversion(items, config=None):
 
 @pytest.fixture(scope="module", params=["in-process", "forked", "dask"])
 def client(request):
-    """Each kind of workers a conversion runs on (``pipelines.workers``): the same store from each."""
+    """Each kind of workers a conversion runs on (``pipelines.convert.workers``): the same store from each."""
     if request.param == "dask":
         with dask_client(workers=2, address=None, quiet=True) as dask:
             yield dask
@@ -157,7 +157,7 @@ def test_reader_conversion_counts_humaneva_files_and_chunks(tmp_path):
     """
     from datasets.humaneva import read_humaneva
     from datasets.synthetic.humaneva_archive import write_humaneva_mat
-    from pipelines.stages import run_reader_conversion
+    from pipelines.convert.conversion import run_reader_conversion
 
     assert len(write_humaneva_mat(tmp_path / "source")) == 12
     manifest, _ = run_reader_conversion(

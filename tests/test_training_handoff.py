@@ -15,7 +15,7 @@ import torch.multiprocessing as mp
 
 from datasets.workspace import Workspace
 from lifting.training import TrainingConfig
-from pipelines.versioning import StageRun
+from pipelines.lineage.versioning import StageRun
 
 pytestmark = pytest.mark.slow  # two spawned processes importing torch and Prefect: ~40 s on a busy machine
 
@@ -32,7 +32,7 @@ def _rank(rank: int, workspace: str, port: int, data_id: str, rank0_fails: bool)
     """One torchrun-like process: train_or_reuse with a stand-in training; writes what it returned or raised."""
     os.environ.update(RANK=str(rank), LOCAL_RANK=str(rank), WORLD_SIZE=str(WORLD_SIZE), MASTER_ADDR="127.0.0.1",
                       MASTER_PORT=str(port))  # fmt: skip
-    from pipelines import training_publish
+    from pipelines.train import publish as training_publish
 
     def stand_in(registry, job, run, parents, is_main):
         if not is_main:

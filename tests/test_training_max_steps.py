@@ -9,8 +9,8 @@ from conftest import synthetic_views
 from datasets.store import write_store
 from datasets.workspace import Workspace
 from lifting.training import BEST_CHECKPOINT, LAST_CHECKPOINT
-from pipelines.training import train_version
-from pipelines.versioning import StageRun, file_sha256
+from pipelines.lineage.versioning import StageRun, file_sha256
+from pipelines.train.flows import train_version
 
 JOINT_NAMES = [f"joint_{i}" for i in range(17)]
 

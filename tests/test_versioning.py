@@ -16,7 +16,7 @@ import pytest
 
 from datasets.store import open_store, write_store
 from datasets.workspace import VersionNotFoundError, Workspace
-from pipelines.versioning import StageRun, version_id
+from pipelines.lineage.versioning import StageRun, version_id
 
 REPOSITORY_ROOT = Path(__file__).resolve().parents[1]
 JOINT_NAMES = [f"joint_{i}" for i in range(17)]
@@ -126,7 +126,7 @@ KILLABLE_STAGE = textwrap.dedent(
     sys.path.insert(0, {tests!r})
     from conftest import synthetic_views
     from datasets.store import write_store
-    from pipelines.versioning import StageRun
+    from pipelines.lineage.versioning import StageRun
 
     workspace, marker = Path(sys.argv[1]), Path(sys.argv[2])
     pause = float(sys.argv[3])

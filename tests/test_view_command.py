@@ -17,7 +17,7 @@ from lifting.evaluation import save_predictions
 from lifting.visualization import build_scenes
 from lifting.visualization.video import write_video
 from pipelines.cli import app
-from pipelines.versioning import StageRun
+from pipelines.lineage.versioning import StageRun
 
 SKELETON = get_skeleton("h36m17")
 FRAMES = 6

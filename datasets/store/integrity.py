@@ -1,6 +1,6 @@
 """Is a published pose store still what its manifest recorded? Re-hash, compare, refuse a mismatch.
 
-A version's manifest records, for its store (``pipelines.versioning.StageRun.store_output``), the SHA-256
+A version's manifest records, for its store (``pipelines.lineage.versioning.StageRun.store_output``), the SHA-256
 of ``index.parquet``, of every array's values (``PoseStore.array_checksum``) and of the listing of the
 store's files (names and sizes, ``store_listing``). Bytes on disk can change afterwards (a failing disk, a
 bad copy, a hand edit): a flipped byte in a zstd chunk decodes to other values without any error, and a
@@ -15,7 +15,7 @@ deleted chunk fails only the reads that reach it. This module compares:
   evaluation open.
 
 ``python flows.py verify [REF]`` re-hashes every output of one or all versions
-(``pipelines.versioning.verify_version``).
+(``pipelines.lineage.versioning.verify_version``).
 """
 
 from __future__ import annotations

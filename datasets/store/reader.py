@@ -251,12 +251,12 @@ def open_store(workspace: str | os.PathLike | ObjectPath | None, reference: str)
     """
     if (as_location(reference) / ARRAYS_DIRECTORY).is_dir():
         return PoseStore(reference)
-    registry = Workspace(workspace)
-    manifest = registry.resolve(reference)
+    workspace = Workspace(workspace)
+    manifest = workspace.resolve(reference)
     if "store" not in manifest.outputs:
         raise KeyError(
             f"Version {manifest.id} (stage {manifest.stage}) holds no pose store; its outputs are "
             f"{sorted(manifest.outputs)}."
         )
     output = manifest.outputs["store"]
-    return PoseStore(registry.output_path(manifest, "store"), snapshot=output.get("snapshot"))
+    return PoseStore(workspace.output_path(manifest, "store"), snapshot=output.get("snapshot"))

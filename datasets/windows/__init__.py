@@ -44,7 +44,7 @@ from datasets.windows.sampling import (
     window_frames,
     window_layout,
 )
-from datasets.windows.virtual_cameras import VirtualCameras
+from datasets.windows.yaw_augmentation import VirtualCameras
 
 __all__ = [
     "DEFAULT_CACHE_CHUNKS",

@@ -44,7 +44,7 @@ from datasets.windows.sampling import (
     window_frames,
     window_layout,
 )
-from datasets.windows.virtual_cameras import VirtualCameras
+from datasets.windows.yaw_augmentation import VirtualCameras
 
 STREAM_INPUT_STRIDE, STREAM_KEY_FRAME_SHIFT, STREAM_CAMERA_YAW = 1, 2, 3
 """``counter_uniform`` streams of the per-window random choices."""

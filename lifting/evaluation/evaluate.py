@@ -42,7 +42,7 @@ from lifting.evaluation.report import markdown_table, plot_bars, plot_skeletons,
 from lifting.evaluation.viewers import viewer_links, write_extreme_viewers
 from lifting.training.checkpoint import CheckpointInfo, load_model
 from lifting.training.distributed import resolve_device, resolve_precision
-from lifting.training.models import window_config_for
+from lifting.training.model_interface import window_config_for
 from lifting.training.records import read_metrics
 
 REPORT_FILE, METRICS_JSON = "report.md", "metrics.json"

@@ -47,7 +47,7 @@ class InferencePlan:
     Attributes:
         mode: ``"centre"`` or ``"seq2seq"``.
         window: The windows read: length ``N``, ``s_out``, at most one ``s_in`` with key-frames from frame 0,
-            padding, 2D array (``lifting.training.models.window_config_for(..., "evaluation")``).
+            padding, 2D array (``lifting.training.model_interface.window_config_for(..., "evaluation")``).
         hop: Frames between seq2seq windows (None: ``N``, tiles).
         flip_test: Average with the flipped input's un-flipped prediction.
         batch_size: Windows per forward pass.

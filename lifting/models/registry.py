@@ -105,7 +105,7 @@ def _require_model(model: str) -> None:
 def model_modules(model: str) -> tuple[str, ...]:
     """Modules that implement ``model``: its class's, and for a TMT model its backbone's.
 
-    A training or evaluation run executes these model modules and no other (``pipelines.code_identity``).
+    A training or evaluation run executes these model modules and no other (``pipelines.lineage.code_identity``).
 
     >>> model_modules("mixste-tmt")
     ('lifting.models.tmt', 'lifting.models.mixste')

@@ -29,7 +29,7 @@ from lifting.training.checkpoint import (
 from lifting.training.config import LossConfig, TrainingConfig, WindowSettings
 from lifting.training.distributed import DistributedContext, resolve_device, setup_distributed
 from lifting.training.loop import TrainingResult, train
-from lifting.training.models import (
+from lifting.training.model_interface import (
     forward_windows,
     model_config_from_dict,
     model_config_to_dict,

@@ -28,7 +28,7 @@ from datasets.config import from_mapping
 from datasets.storage import write_atomically
 from lifting.models.registry import ModelConfig
 from lifting.training.config import TrainingConfig
-from lifting.training.models import build_model_from_config, model_config_from_dict
+from lifting.training.model_interface import build_model_from_config, model_config_from_dict
 
 CHECKPOINT_FORMAT_VERSION = 1
 """Bumped on any incompatible change of the layout above; loaders refuse other versions."""

@@ -10,7 +10,7 @@ from datasets.windows import PoseWindows, WindowBatchSampler, WindowMixture
 from lifting.models.registry import ModelConfig
 from lifting.training.config import TrainingConfig
 from lifting.training.distributed import DistributedContext
-from lifting.training.models import window_config_for
+from lifting.training.model_interface import window_config_for
 from lifting.training.validation import validation_windows
 
 

@@ -39,7 +39,7 @@ from lifting.training.distributed import (
     setup_distributed,
     teardown_distributed,
 )
-from lifting.training.models import model_config_to_dict
+from lifting.training.model_interface import model_config_to_dict
 from lifting.training.objectives import LiftingObjective, loss_kind_for
 from lifting.training.records import PendingSteps, RunRecords
 from lifting.training.runtime import StopRequests, numerics

@@ -31,7 +31,7 @@ from datasets.config import to_jsonable
 from lifting.models.registry import ModelConfig
 from lifting.training.checkpoint import TrainingProgress, inference_state, load_checkpoint, restore_rng
 from lifting.training.config import TrainingConfig
-from lifting.training.models import build_model_from_config, model_config_to_dict, resolve_model_config
+from lifting.training.model_interface import build_model_from_config, model_config_to_dict, resolve_model_config
 
 RESUMABLE_CHANGES = frozenset(
     {"epochs", "max_steps", "progress_bar", "num_workers", "checkpoint_every_steps", "compile", "compile_mode",

@@ -14,7 +14,7 @@ import torch
 from torch import nn
 
 from lifting.models import LiftingOutput, TMTStep, tmt_step
-from lifting.training.models import forward_windows, unwrap_model
+from lifting.training.model_interface import forward_windows, unwrap_model
 
 LossFunction = Callable[[LiftingOutput, Mapping[str, torch.Tensor]], dict[str, torch.Tensor]]
 

@@ -20,7 +20,7 @@ from datasets.store import PoseStore
 from datasets.windows import PoseWindows, WindowConfig, flip_poses, windows_collate
 from lifting import metrics
 from lifting.models import LiftingOutput
-from lifting.training.models import forward_windows
+from lifting.training.model_interface import forward_windows
 from lifting.training.step import autocast_context
 
 VALIDATION_BATCH_SIZE = 256

@@ -2,17 +2,24 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import traceback
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn, TypeVar
 
 import typer
 
+from datasets.config import docstring
 from datasets.workspace import WORKSPACE_ENVIRONMENT_VARIABLE
 from pipelines.cli.prefect_api import API_URL_VARIABLE, start_temporary_api_early, wait_for_temporary_api
+
+if TYPE_CHECKING:
+    from pipelines.orchestration import FlowDefinition
+
+Command = TypeVar("Command", bound=Callable[..., Any])
 
 app = typer.Typer(
     name="flows.py",
@@ -100,42 +107,67 @@ def use_prefect() -> bool:
     return bool(os.environ.get(API_URL_VARIABLE) or os.environ.get(PREFECT_ENVIRONMENT_VARIABLE))
 
 
-def run_flow(flow_function: Callable[..., Any] | str, announce_version: bool = True, **parameters) -> None:
+def command(name: str) -> Callable[[Command], Command]:
+    """Decorator: register the function as the subcommand ``name``, its docstring as its help.
+
+    The docstring is read from the source under ``python -OO`` (``datasets.config.docstring``), so help stays.
+    """
+
+    def register(function: Command) -> Command:
+        return app.command(name, help=docstring(function))(function)
+
+    return register
+
+
+def flow_command(name: str) -> Callable[[Command], Command]:
+    """Decorator: ``command(name)`` for a command whose body imports its flow and calls ``run_flow`` with it.
+
+    When the flow will run through Prefect (``use_prefect``) without a configured API, Prefect's temporary API
+    server starts before the body runs, so that it boots while the body imports the flow's modules
+    (``pipelines.cli.prefect_api``); ``run_flow`` waits for it.
+    """
+
+    def register(function: Command) -> Command:
+        @functools.wraps(function)
+        def starting_prefect_first(**arguments: Any) -> Any:
+            if use_prefect():
+                start_temporary_api_early()
+            return function(**arguments)
+
+        return command(name)(starting_prefect_first)  # type: ignore[return-value]
+
+    return register
+
+
+def run_flow(flow: FlowDefinition | Callable[..., Any], announce_version: bool = True, **parameters: Any) -> None:
     """Run a flow; turn clear input errors and interruptions into one message and exit 1 (no traceback).
 
-    Prefect's own logs of the failure keep their one-line message but lose the traceback, unless ``--debug``.
+    The flow runs in this process (``pipelines.orchestration.run_in_process``) unless ``use_prefect``. Prefect's
+    own logs of a failure keep their one-line message but lose the traceback, unless ``--debug``.
 
     Args:
-        flow_function: The Prefect flow, or its name in ``pipelines.serve.FLOWS``: then, when the flow runs
-            through Prefect (``use_prefect``) without a configured API, Prefect's temporary API server starts
-            while the flow's modules are imported (``pipelines.cli.prefect_api``).
+        flow: The flow (a ``pipelines.orchestration.FlowDefinition``, or a plain function), imported by the
+            command by name.
         announce_version: Print ``version <id>`` with the flow's result (flows that return a version id).
         **parameters: The flow's parameters.
     """
-    through_prefect = use_prefect()
-    if isinstance(flow_function, str):
-        from pipelines.serve import load_flow
-
-        if through_prefect:
-            start_temporary_api_early()
-        flow_function = load_flow(flow_function)
-        if through_prefect:
-            wait_for_temporary_api()
     from datasets.errors import EnvironmentFailure
     from pipelines.errors import NothingAcceptedError, TrainingInterrupted
 
+    through_prefect = use_prefect()
     for name in PREFECT_RUN_LOGGERS:
         logger = logging.getLogger(name)
         if not any(isinstance(existing, _WithoutTraceback) for existing in logger.filters):
             logger.addFilter(_WithoutTraceback())
     try:
         if through_prefect:
-            result = flow_function(**parameters)
+            wait_for_temporary_api()
+            result = flow(**parameters)
         else:
             from pipelines.orchestration import flow_name, run_in_process
 
-            typer.echo(IN_PROCESS_NOTE.format(flow=flow_name(flow_function)))
-            result = run_in_process(flow_function, parameters)
+            typer.echo(IN_PROCESS_NOTE.format(flow=flow_name(flow)))
+            result = run_in_process(flow, parameters)
     except (NothingAcceptedError, EnvironmentFailure, TrainingInterrupted, OSError, ValueError) as error:
         if os.environ.get(DEBUG_ENVIRONMENT_VARIABLE):
             traceback.print_exc()

@@ -1,7 +1,7 @@
 """``lift``: a detector's 2D keypoints -> 3D poses with a trained checkpoint, as a ``lift`` version.
 
 The options are generated from ``pipelines.lift.options`` (how the file is read; the video, BVH and device)
-and ``pipelines.run_options.RunOptions`` (workers, Dask address, strictness for a folder of inputs)
+and ``pipelines.convert.run_options.RunOptions`` (workers, Dask address, strictness for a folder of inputs)
 (``pipelines.cli.options``); only the checkpoint and the input are declared here.
 """
 
@@ -12,13 +12,14 @@ from typing import Annotated, Any
 
 import typer
 
-from pipelines.cli.common import WorkspaceOption, app, fail, optional_str, run_flow
+from pipelines.cli.common import WorkspaceOption, fail, flow_command, optional_str, run_flow
 from pipelines.cli.options import OptionGroup, with_options
+from pipelines.convert.run_options import RunOptions
 from pipelines.lift.options import LiftOptions, LiftRunOptions
-from pipelines.run_options import RunOptions
+from pipelines.stage_names import LIFT
 
 
-@app.command("lift")
+@flow_command(LIFT)
 @with_options(options=OptionGroup(LiftOptions), outputs=OptionGroup(LiftRunOptions), run=OptionGroup(RunOptions))
 def lift_command(
     checkpoint: Annotated[
@@ -47,5 +48,7 @@ def lift_command(
     """
     if keypoints is not None and not keypoints.exists():
         fail(f"--keypoints {keypoints} does not exist.")
-    run_flow("lift", checkpoint=checkpoint, keypoints=optional_str(keypoints), options=options, outputs=outputs,
+    from pipelines.lift.flow import lift
+
+    run_flow(lift, checkpoint=checkpoint, keypoints=optional_str(keypoints), options=options, outputs=outputs,
              run=run, workspace=optional_str(workspace))  # fmt: skip

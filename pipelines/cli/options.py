@@ -5,7 +5,7 @@ section, becomes ``--fps FLOAT`` with that help and ``[preset: 50.0]`` (the defa
 field's default). Every generated option defaults to unset: the command receives only the values given on
 the command line, as a mapping the flow lays over the preset (``datasets.config.load_config``)::
 
-    @app.command("preprocess-amass")
+    @flow_command(PREPROCESS_AMASS)
     @with_options(options=OptionGroup(AmassConfig, "amass", DEFAULT_PRESET), run=OptionGroup(RunOptions))
     def command(preset: str = "default", *, options: dict, run: dict) -> None: ...
 
@@ -169,8 +169,8 @@ def _required(field: dataclasses.Field) -> bool:
 def with_options(**groups: OptionGroup) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Decorator: the command gains one option per field of each group; it receives ``<name>=dict`` per group.
 
-    Apply it below ``@app.command``. The command's own parameters keep their options; a group's name is the
-    keyword (without a default) through which the command receives that group's given values.
+    Apply it below ``@flow_command`` (or ``@command``). The command's own parameters keep their options; a
+    group's name is the keyword (without a default) through which the command receives that group's given values.
     """
 
     def decorate(command: Callable[..., Any]) -> Callable[..., Any]:

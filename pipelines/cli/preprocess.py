@@ -1,8 +1,8 @@
 """``preprocess-*`` commands: each parses its options and starts the conversion flow of one dataset.
 
 The options are generated from the conversions' config dataclasses (``pipelines.cli.options``): the fields
-of ``datasets.amass.config.AmassConfig`` / ``datasets.benchmark_config`` and ``pipelines.run_options.RunOptions``
-are the only place an option, its type, default and help are declared.
+of ``datasets.amass.config.AmassConfig`` / ``datasets.benchmark_config`` and
+``pipelines.convert.run_options.RunOptions`` are the only place an option, its type, default and help are declared.
 """
 
 from __future__ import annotations
@@ -14,18 +14,13 @@ import typer
 
 from datasets.amass.config import DEFAULT_PRESET, REGRESSOR_ORDERS, AmassConfig
 from datasets.benchmark_config import H36mConversionConfig, HumanEvaConversionConfig, Mpi3dhpConversionConfig
-from pipelines.cli.common import (
-    WorkspaceOption,
-    app,
-    fail,
-    optional_str,
-    run_flow,
-)
+from pipelines.cli.common import WorkspaceOption, fail, flow_command, optional_str, run_flow
 from pipelines.cli.options import OptionGroup, with_options
-from pipelines.run_options import RunOptions
+from pipelines.convert.run_options import RunOptions
+from pipelines.stage_names import PREPROCESS_3DHP, PREPROCESS_AMASS, PREPROCESS_H36M, PREPROCESS_HUMANEVA
 
 
-@app.command("preprocess-amass")
+@flow_command(PREPROCESS_AMASS)
 @with_options(options=OptionGroup(AmassConfig, "amass", DEFAULT_PRESET), run=OptionGroup(RunOptions))
 def preprocess_amass_command(
     preset: Annotated[
@@ -48,7 +43,9 @@ def preprocess_amass_command(
     """
     if options.get("regressor") is not None:
         _check_regressor(Path(options["regressor"]))
-    run_flow("preprocess-amass", preset=preset, options=options, run=run, workspace=optional_str(workspace))
+    from pipelines.convert.amass import preprocess_amass
+
+    run_flow(preprocess_amass, preset=preset, options=options, run=run, workspace=optional_str(workspace))
 
 
 def _check_regressor(path: Path) -> None:
@@ -67,27 +64,31 @@ STRICT_ONLY = OptionGroup(RunOptions, exclude=("workers", "dask_address"))
 """The benchmark conversions read one folder in one process: of the run options only --strict applies."""
 
 
-@app.command("preprocess-h36m")
+@flow_command(PREPROCESS_H36M)
 @with_options(options=OptionGroup(H36mConversionConfig), run=STRICT_ONLY)
 def preprocess_h36m_command(workspace: WorkspaceOption = None, *, options: dict[str, Any], run: dict[str, Any]) -> None:
     """Human3.6M (VideoPose3D npz or original CDF files) -> versioned pose store.
 
     Example: python flows.py preprocess-h36m --source /data/h36m --detections cpn=/data/data_2d_h36m_cpn_ft_h36m_dbb.npz
     """
-    run_flow("preprocess-h36m", options=options, run=run, workspace=optional_str(workspace))
+    from pipelines.convert.benchmarks import preprocess_h36m
+
+    run_flow(preprocess_h36m, options=options, run=run, workspace=optional_str(workspace))
 
 
-@app.command("preprocess-3dhp")
+@flow_command(PREPROCESS_3DHP)
 @with_options(options=OptionGroup(Mpi3dhpConversionConfig), run=STRICT_ONLY)
 def preprocess_3dhp_command(workspace: WorkspaceOption = None, *, options: dict[str, Any], run: dict[str, Any]) -> None:
     """MPI-INF-3DHP (annot.mat / annot_data.mat or the preprocessed npz) -> versioned pose store.
 
     Example: python flows.py preprocess-3dhp --source /data/mpi_inf_3dhp --cameras 0 --cameras 1 --cameras 2
     """
-    run_flow("preprocess-3dhp", options=options, run=run, workspace=optional_str(workspace))
+    from pipelines.convert.benchmarks import preprocess_3dhp
+
+    run_flow(preprocess_3dhp, options=options, run=run, workspace=optional_str(workspace))
 
 
-@app.command("preprocess-humaneva")
+@flow_command(PREPROCESS_HUMANEVA)
 @with_options(options=OptionGroup(HumanEvaConversionConfig), run=STRICT_ONLY)
 def preprocess_humaneva_command(
     workspace: WorkspaceOption = None, *, options: dict[str, Any], run: dict[str, Any]
@@ -96,4 +97,6 @@ def preprocess_humaneva_command(
 
     Example: python flows.py preprocess-humaneva --source /data/humaneva
     """
-    run_flow("preprocess-humaneva", options=options, run=run, workspace=optional_str(workspace))
+    from pipelines.convert.benchmarks import preprocess_humaneva
+
+    run_flow(preprocess_humaneva, options=options, run=run, workspace=optional_str(workspace))

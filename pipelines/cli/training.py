@@ -1,7 +1,7 @@
 """Training commands: ``pretrain``, ``finetune``, ``pretrain-finetune`` and ``evaluate``.
 
 What to train (model, presets, budget) and how to run (device, resume, refresh) are generated from
-``pipelines.training_options`` (``pipelines.cli.options``); only the version references each command reads
+``pipelines.train.options`` (``pipelines.cli.options``); only the version references each command reads
 (``--data``, ``--init``, ...) are declared here.
 """
 
@@ -11,19 +11,29 @@ from typing import Annotated, Any
 
 import typer
 
-from pipelines.cli.common import WorkspaceOption, app, optional_str, run_flow
+from pipelines.cli.common import WorkspaceOption, flow_command, optional_str, run_flow
 from pipelines.cli.options import OptionGroup, with_options
-from pipelines.training_options import TrainingOptions, TrainingRunOptions
+from pipelines.stage_names import (
+    EVALUATE,
+    EVALUATED_CHECKPOINT,
+    EVALUATED_SPLIT,
+    FINETUNE,
+    PRETRAIN,
+    PRETRAIN_DATA,
+    PRETRAIN_FINETUNE,
+    TARGET_DATA,
+)
+from pipelines.train.options import TrainingOptions, TrainingRunOptions
 
 TRAINING = OptionGroup(TrainingOptions)
 RUN = OptionGroup(TrainingRunOptions)
 
 
-@app.command("pretrain")
+@flow_command(PRETRAIN)
 @with_options(options=TRAINING, run=RUN)
 def pretrain_command(
     data: Annotated[
-        str | None, typer.Option(help="Pose store version (id or stage). Default: newest preprocess-amass, or demo.")
+        str | None, typer.Option(help=f"Pose store version (id or stage). Default: newest {PRETRAIN_DATA}, or demo.")
     ] = None,
     workspace: WorkspaceOption = None,
     *,
@@ -36,14 +46,16 @@ def pretrain_command(
     --training-preset uplift-upsample-h36m-351 --device cuda
     Multi-GPU: torchrun --nproc_per_node=N flows.py pretrain ...
     """
-    run_flow("pretrain", data=data, options=options, run=run, workspace=optional_str(workspace))
+    from pipelines.train.flows import pretrain
+
+    run_flow(pretrain, data=data, options=options, run=run, workspace=optional_str(workspace))
 
 
-@app.command("finetune")
+@flow_command(FINETUNE)
 @with_options(options=TRAINING, run=RUN)
 def finetune_command(
     data: Annotated[
-        str | None, typer.Option(help="Target pose store version. Default: newest preprocess-h36m, or demo.")
+        str | None, typer.Option(help=f"Target pose store version. Default: newest {TARGET_DATA}, or demo.")
     ] = None,
     init: Annotated[
         str | None, typer.Option(help="Checkpoint version to start from (e.g. pretrain). Default: from scratch.")
@@ -57,17 +69,19 @@ def finetune_command(
 
     Example: python flows.py finetune --init pretrain --data preprocess-h36m
     """
-    run_flow("finetune", data=data, init=init, options=options, run=run, workspace=optional_str(workspace))
+    from pipelines.train.flows import finetune
+
+    run_flow(finetune, data=data, init=init, options=options, run=run, workspace=optional_str(workspace))
 
 
-@app.command("pretrain-finetune")
+@flow_command(PRETRAIN_FINETUNE)
 @with_options(options=TRAINING, run=OptionGroup(TrainingRunOptions, exclude=("resume",)))
 def pretrain_finetune_command(
     pretrain_data: Annotated[
-        str | None, typer.Option(help="AMASS store version. Default: newest preprocess-amass, or the demo.")
+        str | None, typer.Option(help=f"AMASS store version. Default: newest {PRETRAIN_DATA}, or the demo.")
     ] = None,
     finetune_data: Annotated[
-        str | None, typer.Option(help="Target store version. Default: newest preprocess-h36m, or the demo.")
+        str | None, typer.Option(help=f"Target store version. Default: newest {TARGET_DATA}, or the demo.")
     ] = None,
     workspace: WorkspaceOption = None,
     *,
@@ -82,18 +96,20 @@ def pretrain_finetune_command(
 
     Example: python flows.py pretrain-finetune --max-steps 4
     """
-    run_flow("pretrain-finetune", announce_version=False, pretrain_data=pretrain_data, finetune_data=finetune_data,
+    from pipelines.train.flows import pretrain_finetune
+
+    run_flow(pretrain_finetune, announce_version=False, pretrain_data=pretrain_data, finetune_data=finetune_data,
              options=options, run=run, workspace=optional_str(workspace))  # fmt: skip
 
 
-@app.command("evaluate")
+@flow_command(EVALUATE)
 @with_options(run=OptionGroup(TrainingRunOptions, exclude=("resume",)))
 def evaluate_command(
-    checkpoint: Annotated[str, typer.Option(help="Checkpoint version (id or stage).")] = "finetune",
+    checkpoint: Annotated[str, typer.Option(help="Checkpoint version (id or stage).")] = EVALUATED_CHECKPOINT,
     data: Annotated[
-        str | None, typer.Option(help="Pose store version. Default: newest preprocess-h36m, or the demo.")
+        str | None, typer.Option(help=f"Pose store version. Default: newest {TARGET_DATA}, or the demo.")
     ] = None,
-    split: Annotated[str, typer.Option(help="Split evaluated.")] = "test",
+    split: Annotated[str, typer.Option(help="Split evaluated.")] = EVALUATED_SPLIT,
     preset: Annotated[
         str | None,
         typer.Option(
@@ -112,5 +128,7 @@ def evaluate_command(
 
     Example: python flows.py evaluate --checkpoint finetune --preset h36m
     """
-    run_flow("evaluate", checkpoint=checkpoint, data=data, split=split, preset=preset, run=run,
+    from pipelines.evaluate.flows import evaluate_checkpoint
+
+    run_flow(evaluate_checkpoint, checkpoint=checkpoint, data=data, split=split, preset=preset, run=run,
              workspace=optional_str(workspace))  # fmt: skip

@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from datasets.workspace import Manifest, VersionNotFoundError, Workspace
-from pipelines.cli.common import WorkspaceOption, app, optional_str
+from pipelines.cli.common import WorkspaceOption, command, optional_str
 
 DEFAULT_LEFTOVER_AGE_HOURS = 24.0
 SECONDS_PER_HOUR = 3600.0
@@ -17,24 +17,24 @@ SECONDS_PER_HOUR = 3600.0
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
 
 
-@app.command("versions")
+@command("versions")
 def versions_command(
     stage: Annotated[str | None, typer.Argument(help="Only this stage, e.g. preprocess-amass.")] = None,
     workspace: WorkspaceOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """List versions (oldest first) with their parents, counts and time; MISSING marks lost output files."""
-    from pipelines.versioning import missing_outputs
+    from pipelines.lineage.versioning import missing_outputs
 
-    registry = Workspace(workspace)
-    manifests = registry.manifests(stage)
-    missing = {manifest.id: missing_outputs(registry, manifest) for manifest in manifests}
+    workspace = Workspace(workspace)
+    manifests = workspace.manifests(stage)
+    missing = {manifest.id: missing_outputs(workspace, manifest) for manifest in manifests}
     if as_json:
         rows = [{**_summary_row(manifest), "missing": missing[manifest.id]} for manifest in manifests]
         typer.echo(json.dumps(rows, indent=2))
         return
     if not manifests:
-        typer.echo(f"No versions{f' of {stage}' if stage else ''} in {registry.root}.")
+        typer.echo(f"No versions{f' of {stage}' if stage else ''} in {workspace.root}.")
         return
     header = f"{'version':<36} {'finished':<29} {'wall s':>8}  {'files':<8} parents"
     typer.echo(header)
@@ -59,7 +59,7 @@ def _summary_row(manifest: Manifest) -> dict:
     }
 
 
-@app.command("verify")
+@command("verify")
 def verify_command(
     reference: Annotated[
         str | None, typer.Argument(help="Version id (or unique prefix) or stage name; default: every version.")
@@ -70,17 +70,17 @@ def verify_command(
 
     Reads every file and every store chunk. Example: python flows.py verify preprocess-amass
     """
-    from pipelines.versioning import verify_version
+    from pipelines.lineage.versioning import verify_version
 
-    registry = Workspace(workspace)
+    workspace = Workspace(workspace)
     try:
-        manifests = registry.manifests() if reference is None else [registry.resolve(reference)]
+        manifests = workspace.manifests() if reference is None else [workspace.resolve(reference)]
     except VersionNotFoundError as error:
         typer.echo(f"error: {error}", err=True)
         raise typer.Exit(1) from None
     damaged = 0
     for manifest in manifests:
-        problems = verify_version(registry, manifest)
+        problems = verify_version(workspace, manifest)
         damaged += bool(problems)
         typer.echo(f"{'DAMAGED' if problems else 'ok':<8} {manifest.id}")
         for problem in problems:
@@ -90,18 +90,18 @@ def verify_command(
         raise typer.Exit(1)
 
 
-@app.command("show")
+@command("show")
 def show_command(
     reference: Annotated[str, typer.Argument(help="Version id (or unique prefix), or a stage name for its newest.")],
     workspace: WorkspaceOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """Print a version's manifest: stage, parents, config, code, counts, outputs and checksums."""
-    from pipelines.versioning import missing_outputs
+    from pipelines.lineage.versioning import missing_outputs
 
-    registry = Workspace(workspace)
+    workspace = Workspace(workspace)
     try:
-        manifest = registry.resolve(reference)
+        manifest = workspace.resolve(reference)
     except VersionNotFoundError as error:
         typer.echo(str(error), err=True)
         raise typer.Exit(1) from None
@@ -121,7 +121,7 @@ def show_command(
     typer.echo("outputs")
     for name, output in manifest.outputs.items():
         typer.echo(f"  {name:<12} {output.get('kind', '?'):<9} {output['path']}")
-    missing = missing_outputs(registry, manifest)
+    missing = missing_outputs(workspace, manifest)
     state = "MISSING: " + "; ".join(missing) if missing else "present (python flows.py verify re-hashes them)"
     typer.echo(f"files     {state}")
     typer.echo("config")
@@ -132,7 +132,7 @@ def show_command(
         typer.echo(manifest.summary)
 
 
-@app.command("export")
+@command("export")
 def export_command(
     reference: Annotated[str, typer.Argument(help="Version id (or prefix) or stage name of a pose store.")],
     out: Annotated[Path, typer.Option("--out", help="Output folder for the exported files.")],
@@ -158,7 +158,7 @@ def export_command(
         typer.echo(f"wrote {path}")
 
 
-@app.command("gc")
+@command("gc")
 def gc_command(
     older_than_hours: Annotated[
         float,
@@ -174,16 +174,16 @@ def gc_command(
     """
     from datasets.storage import remove_tree
 
-    registry = Workspace(workspace)
-    leftovers = registry.unreferenced(older_than_hours * SECONDS_PER_HOUR)
+    workspace = Workspace(workspace)
+    leftovers = workspace.unreferenced(older_than_hours * SECONDS_PER_HOUR)
     for location in leftovers:
-        typer.echo(f"{'would delete' if dry_run else 'deleting'} {registry.relative(location)}")
+        typer.echo(f"{'would delete' if dry_run else 'deleting'} {workspace.relative(location)}")
         if not dry_run:
             remove_tree(location)
-    typer.echo(f"{len(leftovers)} leftover(s) {'found' if dry_run else 'deleted'} in {registry.root}")
+    typer.echo(f"{len(leftovers)} leftover(s) {'found' if dry_run else 'deleted'} in {workspace.root}")
 
 
-@app.command("serve")
+@command("serve")
 def serve_command(
     workspace: WorkspaceOption = None,
     limit: Annotated[int | None, typer.Option(help="Most flow runs executed at once.")] = None,
@@ -198,7 +198,7 @@ def serve_command(
     serve_all(workspace=optional_str(workspace), limit=limit)
 
 
-@app.command("model-info")
+@command("model-info")
 def model_info_command(
     model: Annotated[str, typer.Argument(help="Model name: uplift-upsample, mixste, strided, mixste-tmt, ...")],
     preset: Annotated[

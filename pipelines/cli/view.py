@@ -8,10 +8,10 @@ from typing import Annotated
 import typer
 
 from datasets.workspace import VersionNotFoundError
-from pipelines.cli.common import WorkspaceOption, app, fail
+from pipelines.cli.common import WorkspaceOption, command, fail
 
 
-@app.command("view")
+@command("view")
 def view_command(
     reference: Annotated[str, typer.Argument(help="A store version (preprocess-amass, ...) or an evaluation version.")],
     view_id: Annotated[list[int] | None, typer.Option("--view-id", help="View to show (repeatable).")] = None,

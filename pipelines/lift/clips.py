@@ -11,12 +11,14 @@ from __future__ import annotations
 import functools
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from datasets.keypoints import DetectedKeypoints, KeypointFileError, read_keypoints
 from datasets.views import Rejection
-from lifting.lift import LiftedClip, Lifter, lift_keypoints, load_lifter, write_json, write_npz
-from lifting.lift.outputs import write_clip_video, write_clip_viewer
 from pipelines.lift.options import LiftOptions
+
+if TYPE_CHECKING:  # torch: imported by the functions that lift, so that loading the flow (serve, --help) does not
+    from lifting.lift import LiftedClip, Lifter
 
 REJECTED_REASON = "unusable_keypoints"
 """The ``rejected`` table's reason for a detector file that cannot be lifted (the detail says why)."""
@@ -72,11 +74,15 @@ def read_clip(job: ClipJob) -> DetectedKeypoints:
 @functools.lru_cache(maxsize=2)
 def _lifter(checkpoint: Path, fps: float, device: str) -> Lifter:
     """The checkpoint's model, loaded once per process."""
+    from lifting.lift import load_lifter
+
     return load_lifter(checkpoint, fps, device)
 
 
 def lift_detected(job: ClipJob, detected: DetectedKeypoints) -> LiftedResult:
     """Lift keypoints already read (``read_clip``) with the job's checkpoint."""
+    from lifting.lift import LiftedClip, lift_keypoints
+
     lifter = _lifter(job.checkpoint, job.model_fps, job.device)
     poses = lift_keypoints(lifter, detected.keypoints, detected.fps, detected.image_size)
     clip = LiftedClip(
@@ -118,6 +124,8 @@ def write_clip(folder: Path, clip: LiftedClip, video: str | None, bvh: bool) -> 
     Every clip gets ``CLIP_FILES``; a ``video`` in the format ``video`` names (``.mp4`` or ``.gif``) and the
     ``bvh`` when asked.
     """
+    from lifting.lift import write_clip_video, write_clip_viewer, write_json, write_npz
+
     written = {
         "poses_3d": write_npz(folder / CLIP_FILES["poses_3d"], clip),
         "poses_3d_json": write_json(folder / CLIP_FILES["poses_3d_json"], clip),

@@ -4,7 +4,7 @@ Steps: resolve the checkpoint (a version id or a stage name, its newest version,
 the inputs (``datasets.keypoints.discover_keypoint_inputs``); read a single file before any model is loaded,
 so a file with no usable person is one ``error:`` line; derive the version from the checkpoint's content,
 the inputs' SHA-256 and the options, and reuse it when it exists; otherwise lift every input (a folder's
-files on local workers or a Dask cluster, ``pipelines.workers``, as ``preprocess-amass`` converts), write
+files on local workers or a Dask cluster, ``pipelines.convert.workers``, as ``preprocess-amass`` converts), write
 each clip's files (``pipelines.lift.clips``), list unusable files in the ``rejected`` table and publish.
 
 With no ``keypoints`` it lifts the demo detector file (``datasets.synthetic.detector_keypoints``), and with
@@ -27,9 +27,11 @@ from datasets.keypoints import DetectedKeypoints
 from datasets.storage import file_sha256, write_parquet
 from datasets.views import Rejection
 from datasets.workspace import Manifest, VersionNotFoundError, Workspace
-from pipelines.code_identity import model_stage_code_identity
+from pipelines.convert.benchmarks import DEMO_DIRECTORY, generate_once
+from pipelines.convert.conversion import CACHE_DIRECTORY, rejected_table
+from pipelines.convert.run_options import RunOptions, as_options
+from pipelines.convert.workers import open_workers
 from pipelines.errors import NothingAcceptedError
-from pipelines.file_hashes import files_fingerprint
 from pipelines.lift.clips import (
     ClipJob,
     LiftedResult,
@@ -40,16 +42,13 @@ from pipelines.lift.clips import (
     write_clip,
 )
 from pipelines.lift.options import LiftOptions, LiftRunOptions
+from pipelines.lineage.code_identity import model_stage_code_identity
+from pipelines.lineage.file_hashes import files_fingerprint
+from pipelines.lineage.versioning import StageRun
 from pipelines.orchestration import create_markdown_artifact, flow, task
-from pipelines.preprocess import DEMO_DIRECTORY, generate_once
-from pipelines.run_options import RunOptions, as_options
-from pipelines.stages import CACHE_DIRECTORY, rejected_table
-from pipelines.training_publish import copy_into, local_output
-from pipelines.versioning import StageRun
-from pipelines.workers import open_workers
+from pipelines.stage_names import FINETUNE, LIFT, PRETRAIN
+from pipelines.train.publish import copy_into, local_output
 
-STAGE = "lift"
-DEFAULT_CHECKPOINT = "finetune"
 CHECKPOINT_OUTPUT = "checkpoint_best"
 
 
@@ -78,13 +77,13 @@ def default_checkpoint(registry: Workspace) -> Manifest:
     Raises:
         ValueError: the workspace has no ``finetune`` version; the message says to run ``pretrain-finetune``.
     """
-    finetuned = registry.manifests(DEFAULT_CHECKPOINT)
+    finetuned = registry.manifests(FINETUNE)
     if not finetuned:
         raise ValueError(
-            f"lift needs a trained checkpoint and {registry.root} has no {DEFAULT_CHECKPOINT} version; "
+            f"lift needs a trained checkpoint and {registry.root} has no {FINETUNE} version; "
             "run `python flows.py pretrain-finetune` first, or pass --checkpoint"
         )
-    pretrained = {manifest.id for manifest in registry.manifests("pretrain")}
+    pretrained = {manifest.id for manifest in registry.manifests(PRETRAIN)}
     from_pretraining = [manifest for manifest in finetuned if pretrained & set(manifest.parents)]
     return (from_pretraining or finetuned)[-1]
 
@@ -183,11 +182,11 @@ def lift_version(workspace: str, checkpoint: str | None, keypoints: str, options
     # One file (or OpenPose folder) is read now: if it cannot be lifted, the run fails before any model loads.
     single = read_clip(jobs[0]) if sources == [given] else None
     stage_run = StageRun(
-        registry, STAGE, parents=[checkpoint_manifest.id], reads={checkpoint_manifest.id: (CHECKPOINT_OUTPUT,)},
+        registry, LIFT, parents=[checkpoint_manifest.id], reads={checkpoint_manifest.id: (CHECKPOINT_OUTPUT,)},
         config={**to_jsonable(options), "video": video_suffix(outputs.video), "bvh": outputs.bvh is not None,
                 "single": single is not None, "inference": to_jsonable(EvaluationConfig())},
         inputs={"keypoints": input_fingerprint(sources)},
-        code=model_stage_code_identity(STAGE, checkpoint_manifest.config.get("model")),
+        code=model_stage_code_identity(LIFT, checkpoint_manifest.config.get("model")),
         runtime={"keypoints": str(given), "device": outputs.device, "video": str(outputs.video or ""),
                  "bvh": str(outputs.bvh or "")},
     )  # fmt: skip
@@ -250,7 +249,7 @@ def _copy_requested(registry: Workspace, manifest: Manifest, outputs: LiftRunOpt
             print(f"lift: wrote {target}")
 
 
-@flow(name=STAGE, log_prints=True)
+@flow(name=LIFT, log_prints=True)
 def lift(
     checkpoint: str | None = None,
     keypoints: str | None = None,
@@ -270,7 +269,7 @@ def lift(
         keypoints: A detector file, an OpenPose folder, or a folder of many inputs (default: the demo's file).
         options: ``LiftOptions`` fields (``pipelines.lift.options``): format, joint order, fps, image size, ...
         outputs: ``LiftRunOptions`` fields: where copies of the video and BVH go, the device.
-        run: Workers, Dask address, strictness (``pipelines.run_options.RunOptions``) for a folder of inputs.
+        run: Workers, Dask address, strictness (``pipelines.convert.run_options.RunOptions``) for a folder of inputs.
         workspace: Workspace root.
     """
     registry = Workspace(workspace)
@@ -284,10 +283,10 @@ def lift(
     manifest, worked = lift_version(str(registry.root), checkpoint, keypoints, chosen,
                                     written, as_options(RunOptions, run))  # fmt: skip
     _copy_requested(registry, manifest, written)
-    print(f"{STAGE}: {'published' if worked else 'reused'} version {manifest.id}")
+    print(f"{LIFT}: {'published' if worked else 'reused'} version {manifest.id}")
     print(manifest.summary)
     viewers = [registry.output_path(manifest, name) for name in sorted(manifest.outputs) if name.endswith("viewer")]
     for viewer in viewers[:3]:
         print(f"lift: open {viewer} in a browser to see the 2D input beside the 3D")
-    create_markdown_artifact(markdown=manifest.summary, key=STAGE, description=manifest.id)
+    create_markdown_artifact(markdown=manifest.summary, key=LIFT, description=manifest.id)
     return manifest.id

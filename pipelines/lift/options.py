@@ -2,7 +2,7 @@
 
 ``LiftOptions`` shape the output (they are part of the version id); ``LiftRunOptions`` say where the run
 happens and where copies of the optional video and BVH go (only whether a video or a BVH is made counts
-for the id). Workers and the Dask address are the conversions' ``pipelines.run_options.RunOptions``.
+for the id). Workers and the Dask address are the conversions' ``pipelines.convert.run_options.RunOptions``.
 """
 
 from __future__ import annotations

@@ -11,7 +11,6 @@ names what differs (config type, reader, demo builder). Their options are the fi
 from __future__ import annotations
 
 import fcntl
-import importlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import partial
@@ -20,11 +19,18 @@ from typing import Any
 
 from datasets.benchmark_config import H36mConversionConfig, HumanEvaConversionConfig, Mpi3dhpConversionConfig
 from datasets.config import from_mapping
+from datasets.h36m import read_h36m
+from datasets.humaneva import read_humaneva
+from datasets.mpi_inf_3dhp import read_3dhp
+from datasets.synthetic.h36m_archive import build_demo_h36m
+from datasets.synthetic.humaneva_archive import write_humaneva_npz
+from datasets.synthetic.mpi_inf_3dhp_archive import write_3dhp_mat
 from datasets.workspace import Manifest, Workspace
-from pipelines.file_hashes import FileHashes, files_fingerprint
-from pipelines.orchestration import create_markdown_artifact, flow, task
-from pipelines.run_options import RunOptions, as_options
-from pipelines.stages import run_reader_conversion
+from pipelines.convert.conversion import run_reader_conversion
+from pipelines.convert.run_options import RunOptions, as_options
+from pipelines.lineage.file_hashes import FileHashes, files_fingerprint
+from pipelines.orchestration import flow, publish_summary, task
+from pipelines.stage_names import PREPROCESS_3DHP, PREPROCESS_H36M, PREPROCESS_HUMANEVA
 
 DEMO_DIRECTORY = "demo"
 SOURCE_SUFFIXES = (".npz", ".cdf", ".mat", ".calibration", ".h5", ".txt")
@@ -93,7 +99,7 @@ def convert_and_publish(
     strict: bool,
     source: Path,
 ) -> Manifest:
-    """Reuse or build and publish the version (``pipelines.stages.run_reader_conversion``)."""
+    """Reuse or build and publish the version (``pipelines.convert.conversion.run_reader_conversion``)."""
     runtime = {"source": str(Path(source).resolve())}
     manifest, worked = run_reader_conversion(stage, config, inputs, read, attributes, workspace, strict, runtime)
     print(f"{stage}: {'published' if worked else 'reused'} version {manifest.id}")
@@ -106,19 +112,19 @@ class Benchmark:
     """What differs between the benchmark conversions; ``convert_benchmark`` is the one flow body for all.
 
     Attributes:
-        stage: The stage (and flow) name, e.g. ``"preprocess-h36m"``.
+        stage: The stage (and flow) name (``pipelines.stage_names``).
         dataset: The store's ``dataset`` attribute and the demo's folder name.
         config_type: The conversion's options (``datasets.benchmark_config``).
-        build_demo: ``module:function`` writing the licence-free demo tree into a folder.
-        read: ``module:function`` reading a source folder into views (keywords from ``reading``).
+        build_demo: Writes the licence-free demo tree into a folder.
+        read: Reads a source folder into views (keywords from ``reading``).
         reading: The config -> (what the version records of it, the reader's keywords, extra input files).
     """
 
     stage: str
     dataset: str
     config_type: type
-    build_demo: str
-    read: str
+    build_demo: Callable[[Path], Any]
+    read: Callable[..., Any]
     reading: Callable[[Any], tuple[dict[str, Any], dict[str, Any], dict[str, Path]]]
 
 
@@ -137,20 +143,10 @@ def _mpi_3dhp(config: Mpi3dhpConversionConfig) -> tuple[dict, dict, dict]:
     return recorded, {"format": config.format, "options": options}, {}
 
 
-H36M = Benchmark("preprocess-h36m", "h36m", H36mConversionConfig, "datasets.synthetic.h36m_archive:build_demo_h36m",
-                 "datasets.h36m:read_h36m", _with_detections)  # fmt: skip
-HUMANEVA = Benchmark("preprocess-humaneva", "humaneva", HumanEvaConversionConfig,
-                     "datasets.synthetic.humaneva_archive:write_humaneva_npz", "datasets.humaneva:read_humaneva",
+H36M = Benchmark(PREPROCESS_H36M, "h36m", H36mConversionConfig, build_demo_h36m, read_h36m, _with_detections)
+HUMANEVA = Benchmark(PREPROCESS_HUMANEVA, "humaneva", HumanEvaConversionConfig, write_humaneva_npz, read_humaneva,
                      _with_detections)  # fmt: skip
-MPI_3DHP = Benchmark("preprocess-3dhp", "mpi_inf_3dhp", Mpi3dhpConversionConfig,
-                     "datasets.synthetic.mpi_inf_3dhp_archive:write_3dhp_mat", "datasets.mpi_inf_3dhp:read_3dhp",
-                     _mpi_3dhp)  # fmt: skip
-
-
-def _function(target: str) -> Callable[..., Any]:
-    """The function a ``module:function`` string names (readers import heavy libraries: only when run)."""
-    module, _, name = target.partition(":")
-    return getattr(importlib.import_module(module), name)
+MPI_3DHP = Benchmark(PREPROCESS_3DHP, "mpi_inf_3dhp", Mpi3dhpConversionConfig, write_3dhp_mat, read_3dhp, _mpi_3dhp)
 
 
 def convert_benchmark(
@@ -166,21 +162,20 @@ def convert_benchmark(
     """
     config = from_mapping(benchmark.config_type, options or {}, f"{benchmark.stage} options")
     strict = as_options(RunOptions, run).strict
-    registry = Workspace(workspace)
-    root = config.source or demo_source(registry, benchmark.dataset, _function(benchmark.build_demo))
+    workspace = Workspace(workspace)
+    root = config.source or demo_source(workspace, benchmark.dataset, benchmark.build_demo)
     recorded, keywords, extra_files = benchmark.reading(config)
-    with FileHashes.of_workspace(registry) as hashes:
+    with FileHashes.of_workspace(workspace) as hashes:
         inputs = source_fingerprint(root, extra_files, hashes)
-    read = partial(_function(benchmark.read), root, **keywords)
+    read = partial(benchmark.read, root, **keywords)
     manifest = convert_and_publish(
         benchmark.stage, {**recorded, "demo": config.source is None}, inputs, read,
-        {"dataset": benchmark.dataset}, str(registry.root), strict, root,
+        {"dataset": benchmark.dataset}, str(workspace.root), strict, root,
     )  # fmt: skip
-    create_markdown_artifact(markdown=manifest.summary, key=manifest.stage, description=manifest.id)
-    return manifest.id
+    return publish_summary(manifest)
 
 
-@flow(name="preprocess-h36m", log_prints=True)
+@flow(name=PREPROCESS_H36M, log_prints=True)
 def preprocess_h36m(
     options: dict[str, Any] | None = None, run: RunOptions | None = None, workspace: str | None = None
 ) -> str:
@@ -194,7 +189,7 @@ def preprocess_h36m(
     return convert_benchmark(H36M, options, run, workspace)
 
 
-@flow(name="preprocess-3dhp", log_prints=True)
+@flow(name=PREPROCESS_3DHP, log_prints=True)
 def preprocess_3dhp(
     options: dict[str, Any] | None = None, run: RunOptions | None = None, workspace: str | None = None
 ) -> str:
@@ -208,7 +203,7 @@ def preprocess_3dhp(
     return convert_benchmark(MPI_3DHP, options, run, workspace)
 
 
-@flow(name="preprocess-humaneva", log_prints=True)
+@flow(name=PREPROCESS_HUMANEVA, log_prints=True)
 def preprocess_humaneva(
     options: dict[str, Any] | None = None, run: RunOptions | None = None, workspace: str | None = None
 ) -> str:

@@ -1,8 +1,8 @@
 """The ``preprocess-amass`` flow: AMASS archive -> versioned pose store of Human3.6M joints in virtual cameras.
 
 Tasks: check inputs (fail before any work on a missing body-model directory or regressor), discover (read
-only file headers into a Parquet manifest), convert on workers (``pipelines.workers``; one task per file:
-body model, regressor, resampling, cameras; each file's views saved as a fragment), write (disjoint
+only file headers into the Parquet discovery table), convert on workers (``pipelines.convert.workers``; one
+task per file: body model, regressor, resampling, cameras; each file's views saved as a fragment), write (disjoint
 chunk-aligned blocks in forked Icechunk sessions), commit and publish. The maths lives in ``datasets.amass``;
 this module orchestrates.
 
@@ -23,17 +23,17 @@ import pyarrow as pa
 from datasets.amass.config import DEFAULT_PRESET, AmassConfig
 from datasets.config import load_config, to_jsonable
 from datasets.workspace import Manifest, Workspace
-from pipelines.file_hashes import FileHashes, files_fingerprint
-from pipelines.orchestration import create_markdown_artifact, flow, task
-from pipelines.preprocess import DEMO_DIRECTORY, generate_once
-from pipelines.run_options import RunOptions, as_options
-from pipelines.stages import Conversion, run_conversion
-from pipelines.workers import forked_early
+from pipelines.convert.benchmarks import DEMO_DIRECTORY, generate_once
+from pipelines.convert.conversion import Conversion, run_conversion
+from pipelines.convert.run_options import RunOptions, as_options
+from pipelines.convert.workers import forked_early
+from pipelines.lineage.file_hashes import FileHashes, files_fingerprint
+from pipelines.orchestration import flow, publish_summary, task
+from pipelines.stage_names import PREPROCESS_AMASS
 
 if TYPE_CHECKING:  # the demo generator imports trimesh (~1.5 s): only demo runs need it
     from datasets.synthetic.amass_archive import DemoAmassPaths
 
-STAGE = "preprocess-amass"
 DEMO_FIELDS = ("amass_root", "body_models", "regressor")
 """With none of these given, the flow converts the licence-free demo."""
 RUNTIME_FIELDS = ("amass_root", "body_models", "regressor", "device", "batch_frames")
@@ -44,7 +44,7 @@ version id uses the inputs' fingerprints instead of them."""
 def demo_inputs(workspace: Workspace) -> DemoAmassPaths:
     """The licence-free demo's archive, body models and regressor, generated once per workspace.
 
-    Generated only when absent, by one run at a time (``pipelines.preprocess.generate_once``), which saves
+    Generated only when absent, by one run at a time (``pipelines.convert.benchmarks.generate_once``), which saves
     the time; the inputs count by content, so regenerated identical bytes would give the same version anyway.
     """
     from datasets.synthetic.amass_archive import DemoAmassPaths, build_demo_amass
@@ -56,15 +56,15 @@ def demo_inputs(workspace: Workspace) -> DemoAmassPaths:
                              for key, value in json.loads(record.read_text()).items()})  # fmt: skip
 
 
-def input_fingerprint(config: AmassConfig, manifest: pa.Table, hashes: FileHashes | None = None) -> dict[str, str]:
+def input_fingerprint(config: AmassConfig, discovery: pa.Table, hashes: FileHashes | None = None) -> dict[str, str]:
     """Content fingerprints of the discovered motion files, the body-model files and the regressor.
 
     Args:
         config: The conversion config (where the inputs are).
-        manifest: The discovery table (its ``path`` column lists the motion files).
+        discovery: The discovery table (its ``path`` column lists the motion files).
         hashes: Cache of file hashes (the workspace's); None reads every file.
     """
-    motion_files = [Path(path) for path in manifest["path"].to_pylist()]
+    motion_files = [Path(path) for path in discovery["path"].to_pylist()]
     model_files = [path for path in config.body_models.rglob("*.npz")]
     fingerprint = {
         "motion_files": files_fingerprint(motion_files, config.amass_root, hashes),
@@ -85,18 +85,18 @@ def check_inputs_task(config: AmassConfig) -> list[str]:
 
 @task(name="discover")
 def discover_task(config: AmassConfig) -> pa.Table:
-    """Headers of every motion file, as the Parquet manifest (``datasets.amass.discovery``)."""
+    """Headers of every motion file, as the discovery table (``datasets.amass.discovery``)."""
     from datasets.amass.discovery import discover
 
-    manifest = discover(config)
-    print(f"discovered {manifest.num_rows} motion files under {config.amass_root}")
-    return manifest
+    discovery = discover(config)
+    print(f"discovered {discovery.num_rows} motion files under {config.amass_root}")
+    return discovery
 
 
 @task(name="convert-write-commit", retries=1, retry_delay_seconds=5)
 def convert_write_commit(
     config: AmassConfig,
-    manifest: pa.Table,
+    discovery: pa.Table,
     workspace: str,
     workers: int | None,
     dask_address: str | None,
@@ -110,23 +110,23 @@ def convert_write_commit(
     skeleton = get_skeleton("h36m17")
     everything = to_jsonable(config)
     with FileHashes.of_workspace(Workspace(workspace)) as hashes:
-        inputs = input_fingerprint(config, manifest, hashes)
+        inputs = input_fingerprint(config, discovery, hashes)
     conversion = Conversion(
-        stage=STAGE,
+        stage=PREPROCESS_AMASS,
         config={key: value for key, value in everything.items() if key not in RUNTIME_FIELDS},
         inputs=inputs,
-        items=manifest_files(manifest),
+        items=manifest_files(discovery),
         convert=partial(convert_amass_file, config=config),
         skeleton=skeleton.name,
         joint_names=skeleton.joint_names,
         attributes={"dataset": "amass", "fps": config.fps, "cameras": config.cameras},
-        tables={"discovery": manifest},
+        tables={"discovery": discovery},
         runtime={key: everything[key] for key in RUNTIME_FIELDS},
     )
     return run_conversion(conversion, workspace, workers=workers, dask_address=dask_address, strict=strict)
 
 
-def resolve_config(registry: Workspace, preset: str, options: Mapping[str, Any] | None) -> AmassConfig:
+def resolve_config(workspace: Workspace, preset: str, options: Mapping[str, Any] | None) -> AmassConfig:
     """The conversion's config: the preset, then ``options`` (``AmassConfig`` fields) over it.
 
     With none of ``amass_root``, ``body_models`` and ``regressor`` given, the licence-free demo's paths (and
@@ -134,7 +134,7 @@ def resolve_config(registry: Workspace, preset: str, options: Mapping[str, Any] 
     """
     given = {key: value for key, value in (options or {}).items() if value is not None}
     if not any(key in given for key in DEMO_FIELDS):
-        paths = demo_inputs(registry)
+        paths = demo_inputs(workspace)
         given.update(amass_root=str(paths.amass_root), body_models=str(paths.body_models),
                      regressor=str(paths.regressor), regressor_order=paths.regressor_order)  # fmt: skip
     if "amass_root" not in given or "body_models" not in given:
@@ -142,7 +142,7 @@ def resolve_config(registry: Workspace, preset: str, options: Mapping[str, Any] 
     return load_config(AmassConfig, "amass", preset, given)
 
 
-@flow(name=STAGE, log_prints=True)
+@flow(name=PREPROCESS_AMASS, log_prints=True)
 def preprocess_amass(
     preset: str = DEFAULT_PRESET,
     options: dict[str, Any] | None = None,
@@ -158,20 +158,19 @@ def preprocess_amass(
         preset: ``presets/amass/<preset>.yaml`` (or a YAML path) with the conversion settings.
         options: ``AmassConfig`` fields (``datasets.amass.config``, where each is documented) overriding the
             preset; JSON values (paths as strings, tuples as lists).
-        run: Workers, Dask address and strictness (``pipelines.run_options.RunOptions``); they never change
+        run: Workers, Dask address and strictness (``pipelines.convert.run_options.RunOptions``); they never change
             the version.
         workspace: Workspace root.
     """
-    registry = Workspace(workspace)
+    workspace = Workspace(workspace)
     run = as_options(RunOptions, run)
     with forked_early(run.workers, run.dask_address):  # workers import torch while this process prepares
-        config = resolve_config(registry, preset, options)
+        config = resolve_config(workspace, preset, options)
         for warning in check_inputs_task(config):
             print(f"warning: {warning}")
-        manifest_table = discover_task(config)
-        manifest, worked = convert_write_commit(config, manifest_table, str(registry.root), run.workers,
+        discovery = discover_task(config)
+        manifest, worked = convert_write_commit(config, discovery, str(workspace.root), run.workers,
                                                 run.dask_address, run.strict)  # fmt: skip
-    print(f"{STAGE}: {'published' if worked else 'reused'} version {manifest.id}")
+    print(f"{PREPROCESS_AMASS}: {'published' if worked else 'reused'} version {manifest.id}")
     print(manifest.summary)
-    create_markdown_artifact(markdown=manifest.summary, key=STAGE, description=manifest.id)
-    return manifest.id
+    return publish_summary(manifest)

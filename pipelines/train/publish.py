@@ -23,10 +23,10 @@ from datasets.storage import Location, write_atomically
 from datasets.store.integrity import open_verified_store
 from datasets.units import MILLIMETRES_PER_METRE
 from datasets.workspace import Manifest, Workspace
-from pipelines.code_identity import model_stage_code_identity
+from pipelines.convert.conversion import CACHE_DIRECTORY
 from pipelines.errors import TrainingInterrupted
-from pipelines.stages import CACHE_DIRECTORY
-from pipelines.versioning import StageRun
+from pipelines.lineage.code_identity import model_stage_code_identity
+from pipelines.lineage.versioning import StageRun
 
 if TYPE_CHECKING:
     from lifting.training import TrainingConfig
@@ -69,22 +69,22 @@ def copy_into(source: Path, destination: Location) -> Location:
     return destination
 
 
-def local_output(registry: Workspace, manifest: Manifest, name: str) -> Path:
+def local_output(workspace: Workspace, manifest: Manifest, name: str) -> Path:
     """A version's output as a local file (downloaded once into the local cache for remote workspaces)."""
-    location = registry.output_path(manifest, name)
+    location = workspace.output_path(manifest, name)
     if isinstance(location, Path):
         return location
-    local = registry.local_directory("downloads", manifest.id, location.name)
+    local = workspace.local_directory("downloads", manifest.id, location.name)
     if not local.exists():
         write_atomically(local, lambda handle: handle.write(location.read_bytes()))
     return local
 
 
-def training_stage_run(registry: Workspace, job: TrainingJob, data: Manifest, init: Manifest | None) -> StageRun:
+def training_stage_run(workspace: Workspace, job: TrainingJob, data: Manifest, init: Manifest | None) -> StageRun:
     """The version a job makes: id from data, initial checkpoint, model, hashed config and resolved precision."""
     from lifting.models import load_model_config
     from lifting.training.distributed import resolve_device, resolve_precision
-    from lifting.training.models import model_config_to_dict
+    from lifting.training.model_interface import model_config_to_dict
 
     everything = to_jsonable(job.config)
     hashed = {key: value for key, value in everything.items() if key not in TRAINING_RUNTIME_FIELDS}
@@ -92,7 +92,7 @@ def training_stage_run(registry: Workspace, job: TrainingJob, data: Manifest, in
     parents = [data.id] + ([init.id] if init else [])
     reads = {data.id: ("store",), **({init.id: ("checkpoint_best",)} if init else {})}
     return StageRun(
-        registry, job.stage, parents=parents, reads=reads, code=model_stage_code_identity(job.stage, job.model),
+        workspace, job.stage, parents=parents, reads=reads, code=model_stage_code_identity(job.stage, job.model),
         config={"model": job.model, "model_preset": job.model_preset, "training_preset": job.training_preset,
                 "training": hashed,
                 "model_config": model_config_to_dict(load_model_config(job.model, job.model_preset))},
@@ -134,15 +134,15 @@ def publish_training(run: StageRun, job: TrainingJob, result: Any, working: Path
 
 
 def _train_this_rank(
-    registry: Workspace, job: TrainingJob, run: StageRun, parents: tuple[Manifest, Manifest | None], is_main: bool
+    workspace: Workspace, job: TrainingJob, run: StageRun, parents: tuple[Manifest, Manifest | None], is_main: bool
 ) -> Manifest | None:
     """Train (every rank); rank 0 also publishes, inside ``with run`` (its wall time covers the training)."""
     from lifting.training import train
 
     data, init = parents
-    working = registry.local_directory(CACHE_DIRECTORY, run.id, "train")
-    store = open_verified_store(registry, data.id)  # refuses a store that differs from its manifest
-    init_checkpoint = local_output(registry, init, "checkpoint_best") if init else None
+    working = workspace.local_directory(CACHE_DIRECTORY, run.id, "train")
+    store = open_verified_store(workspace, data.id)  # refuses a store that differs from its manifest
+    init_checkpoint = local_output(workspace, init, "checkpoint_best") if init else None
     with run if is_main else contextlib.nullcontext():
         result = train(job.model, job.model_preset, store, store, job.config, working,
                        init_checkpoint=init_checkpoint, resume=job.resume, device=job.device)  # fmt: skip
@@ -154,24 +154,24 @@ def _train_this_rank(
         return publish_training(run, job, result, working) if is_main else None
 
 
-def train_or_reuse(registry: Workspace, job: TrainingJob) -> Manifest:
+def train_or_reuse(workspace: Workspace, job: TrainingJob) -> Manifest:
     """The job's version: reused if published, else trained on every rank and published by rank 0."""
     from lifting.training.distributed import broadcast_from_main, setup_distributed, teardown_distributed
 
-    data, init = registry.resolve(job.data), registry.resolve(job.init) if job.init else None
-    run = training_stage_run(registry, job, data, init)
+    data, init = workspace.resolve(job.data), workspace.resolve(job.init) if job.init else None
+    run = training_stage_run(workspace, job, data, init)
     existing = run.existing()
     if existing is not None:
         print(f"{job.stage}: reused version {existing.id}")
         return existing
-    working = registry.local_directory(CACHE_DIRECTORY, run.id, "train")  # also _train_this_rank's
+    working = workspace.local_directory(CACHE_DIRECTORY, run.id, "train")  # also _train_this_rank's
     if not job.resume:
         shutil.rmtree(working, ignore_errors=True)
     context = setup_distributed(job.device)  # the process group, if any, outlives train() for the hand-off
     published: Manifest | None = None
     try:
         try:
-            published = _train_this_rank(registry, job, run, (data, init), context.is_main)
+            published = _train_this_rank(workspace, job, run, (data, init), context.is_main)
         finally:  # every rank joins the broadcast once, also when its training failed
             version = broadcast_from_main(context, None if published is None else published.id)
     finally:
@@ -182,8 +182,8 @@ def train_or_reuse(registry: Workspace, job: TrainingJob) -> Manifest:
         shutil.rmtree(working.parent, ignore_errors=True)
         print(published.summary)
         return published
-    manifest = registry.get(version)
+    manifest = workspace.get(version)
     if manifest is None:
-        raise RuntimeError(f"rank 0 published {version}, which this rank cannot read in {registry.root}: "
+        raise RuntimeError(f"rank 0 published {version}, which this rank cannot read in {workspace.root}: "
                            "every rank must see the same workspace")  # fmt: skip
     return manifest

@@ -16,10 +16,10 @@ Two refinements keep identities narrow:
 - *Version machinery* (``IDENTITY_MACHINERY``): the modules that derive and record version ids never shape
   an output; they are neither counted nor followed.
 
-Flow modules (``pipelines/amass.py``, ``pipelines/preprocess.py``, ``pipelines/training.py`` with
-``pipelines/training_publish.py``) only orchestrate and are not entries: a change there that does alter
-outputs must bump the stage's ``version`` in ``STAGE_CODE``, which forces a rerun of that stage. See
-``docs/versioning.md``.
+Flow modules (``pipelines/convert/amass.py``, ``pipelines/convert/benchmarks.py``, ``pipelines/train/flows.py``
+with ``pipelines/train/publish.py``, ``pipelines/evaluate/flows.py``) only orchestrate and are not entries: a
+change there that does alter outputs must bump the stage's ``version`` in ``STAGE_CODE``, which forces a rerun
+of that stage. See ``docs/versioning.md``.
 
     >>> identity = stage_code_identity("preprocess-h36m")
     >>> "datasets.h36m" in identity.sources and "lifting.models.mixste" not in identity.sources
@@ -39,15 +39,29 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
-if TYPE_CHECKING:
-    from pipelines.file_hashes import JsonCacheFile
+from pipelines.stage_names import (
+    BASELINE,
+    EVALUATE,
+    FINETUNE,
+    LIFT,
+    PREPROCESS_3DHP,
+    PREPROCESS_AMASS,
+    PREPROCESS_H36M,
+    PREPROCESS_HUMANEVA,
+    PRETRAIN,
+)
 
-REPOSITORY_ROOT = Path(__file__).resolve().parents[1]
+if TYPE_CHECKING:
+    from pipelines.lineage.file_hashes import JsonCacheFile
+
+REPOSITORY_ROOT = Path(__file__).resolve().parents[2]
 CODE_PACKAGES = ("datasets", "lifting", "pipelines")
 """Project packages whose modules can be part of a stage's code."""
 DATA_SUFFIXES = (".json",)
 """Package data counted when a module of the closure names the file (e.g. the camera files)."""
-IDENTITY_MACHINERY = frozenset({"pipelines.versioning", "pipelines.code_identity", "pipelines.file_hashes"})
+IDENTITY_MACHINERY = frozenset(
+    {"pipelines.lineage.versioning", "pipelines.lineage.code_identity", "pipelines.lineage.file_hashes"}
+)
 """Modules that derive and record versions but never shape an output: not counted, not followed."""
 SOURCE_DIGITS = 16
 """Hex digits of each source's digest recorded in the manifest (enough to tell which source changed)."""
@@ -59,7 +73,7 @@ class StageCode:
 
     Attributes:
         entries: Modules whose closure is the stage's code (the task bodies, and for conversions the
-            store writer in ``pipelines.stages``).
+            store writer in ``pipelines.convert.conversion``).
         version: Bump to force a new version of the stage when code outside the closure (e.g. a flow
             module) changes its output.
     """
@@ -70,15 +84,17 @@ class StageCode:
 
 STAGE_CODE: Mapping[str, StageCode] = MappingProxyType(
     {
-        "preprocess-amass": StageCode(("datasets.amass.convert", "datasets.amass.discovery", "pipelines.stages")),
-        "preprocess-h36m": StageCode(("datasets.h36m", "pipelines.stages")),
-        "preprocess-3dhp": StageCode(("datasets.mpi_inf_3dhp", "pipelines.stages")),
-        "preprocess-humaneva": StageCode(("datasets.humaneva", "pipelines.stages")),
-        "pretrain": StageCode(("lifting.training",)),
-        "finetune": StageCode(("lifting.training",)),
-        "evaluate": StageCode(("lifting.evaluation",)),
-        "baseline": StageCode(("lifting.evaluation.baseline",)),
-        "lift": StageCode(("pipelines.lift.clips",)),
+        PREPROCESS_AMASS: StageCode(
+            ("datasets.amass.convert", "datasets.amass.discovery", "pipelines.convert.conversion")
+        ),
+        PREPROCESS_H36M: StageCode(("datasets.h36m", "pipelines.convert.conversion")),
+        PREPROCESS_3DHP: StageCode(("datasets.mpi_inf_3dhp", "pipelines.convert.conversion")),
+        PREPROCESS_HUMANEVA: StageCode(("datasets.humaneva", "pipelines.convert.conversion")),
+        PRETRAIN: StageCode(("lifting.training",)),
+        FINETUNE: StageCode(("lifting.training",)),
+        EVALUATE: StageCode(("lifting.evaluation",)),
+        BASELINE: StageCode(("lifting.evaluation.baseline",)),
+        LIFT: StageCode(("pipelines.lift.clips",)),
     }
 )
 """Stage name -> its code. Stages not listed (ad-hoc stages, tests) count every project module."""
@@ -162,7 +178,7 @@ def _parser_digest() -> str:
 def _parse_cache() -> JsonCacheFile:
     """Parse results by SHA-256 of (parser, module name, source): a cached entry is what parsing would give."""
     from datasets.workspace import user_cache_directory
-    from pipelines.file_hashes import JsonCacheFile
+    from pipelines.lineage.file_hashes import JsonCacheFile
 
     return JsonCacheFile(user_cache_directory() / PARSE_CACHE_FILE, limit=PARSE_CACHE_ENTRIES)
 

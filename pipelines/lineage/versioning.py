@@ -2,7 +2,7 @@
 
 A version id is ``<stage>-<12 hex>``, the SHA-256 of the stage name, the *content* of the parent outputs it
 reads (their checksums as the parents' manifests record them, not the parents' ids), a content fingerprint
-of external inputs, the resolved config and the stage's code identity (``pipelines.code_identity``: the
+of external inputs, the resolved config and the stage's code identity (``pipelines.lineage.code_identity``: the
 modules the stage runs, comments and docstrings aside). The same inputs, config and code give the same id,
 and ``StageRun.existing()`` returns the published version without doing any work; any change gives a new
 id, and old versions stay readable. Because parents count by content, a parent rerun that produces
@@ -14,7 +14,7 @@ Two modules on purpose: ``datasets.workspace`` holds what a reader needs (the ma
 resolving a reference, publishing), because ``datasets.store.open_store`` and training's data loading resolve
 versions and ``datasets`` may not import ``pipelines``; this module holds what only a stage run needs
 (version ids from inputs, config and code identity, git state, verification), which imports
-``pipelines.code_identity``. Nothing is written in both.
+``pipelines.lineage.code_identity``. Nothing is written in both.
 
 Usage::
 
@@ -43,7 +43,7 @@ from datasets.storage import Location, ObjectPath, file_sha256, remove_tree
 from datasets.store import PoseStore
 from datasets.store.integrity import listing_problem, store_listing, store_mismatches
 from datasets.workspace import Manifest, Workspace
-from pipelines.code_identity import REPOSITORY_ROOT, CodeIdentity, stage_code_identity
+from pipelines.lineage.code_identity import REPOSITORY_ROOT, CodeIdentity, stage_code_identity
 
 RECORDED_PACKAGES = (
     "mocaplift", "numpy", "scipy", "torch", "zarr", "icechunk", "pyarrow", "dask", "distributed",
@@ -187,7 +187,7 @@ class StageRun:
             change the output (worker counts, cluster addresses) belong elsewhere, so they do not change the id.
         parents: Ids of the versions this run reads. The id depends on their outputs' checksums, not on
             these ids: a parent rerun with identical outputs leaves this run's id unchanged.
-        inputs: Content fingerprint of external inputs (``pipelines.file_hashes.files_fingerprint``).
+        inputs: Content fingerprint of external inputs (``pipelines.lineage.file_hashes.files_fingerprint``).
         runtime: How the run was executed (input paths, device, workers): recorded in the manifest's
             ``metadata["runtime"]`` but not part of the id, because it does not change the output.
         reads: Parent id -> names of the outputs this run reads; parents not named count by every output

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field, fields
 from typing import Any, TypeVar
 
 from datasets.config import from_mapping
-from pipelines.workers import DASK_ADDRESS_ENVIRONMENT_VARIABLE
+from pipelines.convert.workers import DASK_ADDRESS_ENVIRONMENT_VARIABLE
 
 OptionsT = TypeVar("OptionsT")
 

@@ -22,10 +22,10 @@ from datasets.storage import Location, ObjectPath, remove_tree, write_parquet
 from datasets.store import PoseStore, raise_for_problems, write_store
 from datasets.views import Rejection, View
 from datasets.workspace import WORK_CACHE_DIRECTORY, Manifest, Workspace
-from pipelines.batch import BuiltStore, build_store
+from pipelines.convert.store_build import BuiltStore, build_store
+from pipelines.convert.workers import open_workers
 from pipelines.errors import NothingAcceptedError
-from pipelines.versioning import StageRun
-from pipelines.workers import open_workers
+from pipelines.lineage.versioning import StageRun
 
 REJECTED_SCHEMA = pa.schema([("path", pa.string()), ("reason", pa.string()), ("detail", pa.string())])
 CACHE_DIRECTORY = WORK_CACHE_DIRECTORY
@@ -160,11 +160,11 @@ def run_conversion(
         conversion: What to convert.
         workspace: Workspace root, a directory or a URL (``s3://bucket/prefix``). In object storage the
             fragments go there too, so workers must reach it with the same environment (credentials).
-        workers: Local workers (``pipelines.workers.open_workers``: 1 runs in this process; ignored when
+        workers: Local workers (``pipelines.convert.workers.open_workers``: 1 runs in this process; ignored when
             ``client`` is given).
         dask_address: Existing Dask scheduler to use instead of local workers.
         strict: Fail (publish nothing) if any item is rejected.
-        client: Already open ``pipelines.workers.Workers`` or a connected Dask client (tests, or a caller
+        client: Already open ``pipelines.convert.workers.Workers`` or a connected Dask client (tests, or a caller
             converting several datasets).
 
     Raises:

@@ -1,4 +1,4 @@
-"""The parallel store build every converter uses, on any ``pipelines.workers.Workers`` (or a Dask client).
+"""The parallel store build every converter uses, on any ``pipelines.convert.workers.Workers`` (or a Dask client).
 
 ``build_store`` runs the two parallel phases of a conversion: items -> fragments (one task per item,
 reusing fragments a previous run finished), then fragments -> disjoint chunk-aligned store blocks in
@@ -28,8 +28,8 @@ from datasets.store import (
 )
 from datasets.store.fragments import FragmentInfo, convert_to_fragment, write_fragment_block
 from datasets.views import Rejection, View
+from pipelines.convert.workers import as_workers
 from pipelines.errors import NothingAcceptedError
-from pipelines.workers import as_workers
 
 BLOCKS_PER_WORKER = 4
 """Aim for this many store blocks per worker, so the write phase balances load."""
@@ -61,7 +61,7 @@ def convert_items(
     disk, network, a dead worker) is tried again up to ``ENVIRONMENT_RETRIES`` times, then the run fails.
 
     Args:
-        client: ``pipelines.workers.Workers`` or a Dask client.
+        client: ``pipelines.convert.workers.Workers`` or a Dask client.
         items: Source items.
         convert: ``item -> list[View] | Rejection`` (picklable).
         fragment_directory: Where fragments go.
