@@ -146,3 +146,28 @@ def test_video_and_bvh_are_outputs_of_their_own_version_copied_where_asked(tmp_p
 
     with Image.open(video) as image:
         assert image.n_frames == 6
+
+
+def test_the_default_checkpoint_is_the_newest_finetune_started_from_pretraining(tmp_path):
+    """pretrain-finetune publishes a finetune from a pretrain version, then one from scratch (newer): lift's
+    default is the first, the demo's "pretrained + finetuned" route; with none from pretraining, the newest."""
+    from pipelines.lift.flow import default_checkpoint
+
+    registry = Workspace(tmp_path / "ws")
+    pretrained = publish_in(registry, "pretrain", "pretrain")
+    finetuned = publish_in(registry, "finetune", "pretrained + finetuned", (pretrained,))
+    assert default_checkpoint(registry).id == finetuned
+    publish_in(registry, "finetune", "from scratch")
+    assert default_checkpoint(registry).id == finetuned
+    other = Workspace(tmp_path / "other")
+    newest = [publish_in(other, "finetune", tag) for tag in ("first", "second")][-1]
+    assert default_checkpoint(other).id == newest
+
+
+def publish_in(registry: Workspace, stage: str, tag: str, parents: tuple[str, ...] = ()) -> str:
+    """A version of ``stage`` with a checkpoint_best file holding ``tag``, published in ``registry``."""
+    run = StageRun(registry, stage, config={"tag": tag}, parents=parents)
+    with run:
+        path = Path(run.directory) / "checkpoint_best.pt"
+        path.write_bytes(tag.encode())
+        return run.publish(counts={}, outputs={"checkpoint_best": run.file_output(path)}).id
