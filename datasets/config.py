@@ -19,6 +19,7 @@ import ast
 import dataclasses
 import inspect
 import re
+import reprlib
 import sys
 import textwrap
 import types
@@ -27,7 +28,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
-import yaml
+from datasets.preset_yaml import load_preset_yaml
 
 PRESETS_DIRECTORY = Path(__file__).resolve().parents[1] / "presets"
 
@@ -62,9 +63,10 @@ def read_preset(group: str, name: str) -> tuple[dict[str, Any], Path]:
 
     Raises:
         ConfigError: No such preset (the message lists the available ones), or a file that is not a mapping.
+        PresetRefusedError: Not small, plain YAML data (``datasets.preset_yaml``).
     """
     path = preset_path(group, name)
-    loaded = yaml.safe_load(path.read_text()) or {}
+    loaded = load_preset_yaml(path) or {}
     if not isinstance(loaded, Mapping):
         raise ConfigError(f"{path}: a preset must hold a YAML mapping of field names to values, "
                           f"got {type(loaded).__name__}.")  # fmt: skip
@@ -97,12 +99,26 @@ def _check_nested_keys(config_type: type, values: Mapping[str, Any], where: str)
             _check_nested_keys(nested, value, f"{where}.{name}")
 
 
+QUOTED_VALUE_CHARACTERS = 200
+"""An invalid value is quoted in an error up to this many characters (a preset's value can be huge)."""
+
+
+def _quoted(value: Any) -> str:
+    """``repr(value)``, cut to ``QUOTED_VALUE_CHARACTERS`` with how much was left out."""
+    quoting = reprlib.Repr()  # also bounds nesting and list lengths: never walks a huge value whole
+    quoting.maxstring = quoting.maxother = QUOTED_VALUE_CHARACTERS
+    text = quoting.repr(value)
+    if len(text) <= QUOTED_VALUE_CHARACTERS:
+        return text
+    return f"{text[:QUOTED_VALUE_CHARACTERS]}... ({type(value).__name__}, cut)"
+
+
 def _describe(error: Mapping[str, Any]) -> str:
     """One pydantic error as ``field: message (got value)``; a ``__post_init__`` rule keeps its own words."""
     if error["type"] == "value_error" and "error" in error.get("ctx", {}):
         message = str(error["ctx"]["error"])
     else:
-        message = f"{error['msg']} (got {error['input']!r})" if error["type"] != "missing" else error["msg"]
+        message = f"{error['msg']} (got {_quoted(error['input'])})" if error["type"] != "missing" else error["msg"]
     location = ".".join(str(part) for part in error["loc"])
     return f"{location}: {message}" if location else message
 

@@ -134,7 +134,7 @@ def read_h36m(source: Path, detections: Mapping[str, Path] | None = None, format
     if format not in FORMATS:
         raise ValueError(f"format must be one of {FORMATS}, got {format!r}")
     result = ReadResult(skeleton=SKELETON)
-    files = {detection_name(path, "h36m"): path for path in sorted(source.glob(NPZ_2D_PATTERN))}
+    files = {detection_name(path, "h36m"): path for path in result.usable(sorted(source.glob(NPZ_2D_PATTERN)), source)}
     for name, path in (detections or {}).items():
         if name in files and Path(path).resolve() != files[name].resolve():
             result.notes.append(f"detections {name!r}: using {path} instead of {files[name]} found in {source}")
@@ -171,6 +171,8 @@ def _report_unused_detections(detections: Detections, world: WorldSequences, res
 
 def _read_npz(path: Path, result: ReadResult) -> WorldSequences:
     """World sequences of ``data_3d_h36m.npz`` (metres); unreadable files and items are rejected."""
+    if not result.usable([path], path.parent):
+        return {}
     try:
         positions = load_object_npz(path, POSITIONS_3D_KEY)
     except ValueError as error:
@@ -192,7 +194,7 @@ def _read_cdf(source: Path, result: ReadResult) -> WorldSequences:
     import cdflib
 
     world: WorldSequences = {}
-    for path in sorted(source.glob(CDF_PATTERN)):
+    for path in result.usable(sorted(source.glob(CDF_PATTERN)), source):
         subject = path.parents[2].name
         try:
             values = np.asarray(cdflib.CDF(str(path)).varget(CDF_VARIABLE), dtype=np.float64)

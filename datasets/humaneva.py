@@ -128,7 +128,8 @@ def read_humaneva(
     if format not in FORMATS:
         raise ValueError(f"format must be one of {FORMATS}, got {format!r}")
     result = ReadResult(skeleton=SKELETON)
-    files = {detection_name(p, "humaneva15"): p for p in sorted(source.glob(NPZ_2D_PATTERN)) if p.name != NPZ_GT_FILE}
+    found = result.usable(sorted(p for p in source.glob(NPZ_2D_PATTERN) if p.name != NPZ_GT_FILE), source)
+    files = {detection_name(path, "humaneva15"): path for path in found}
     files |= {name: Path(path) for name, path in (detections or {}).items()}
     extra = {}
     for name, path in sorted(files.items()):
@@ -165,12 +166,16 @@ def _chunk_order(item: tuple[str, str]) -> tuple:
 
 def _read_npz(source: Path, result: ReadResult) -> Chunks:
     """Chunks of ``data_3d_humaneva15.npz`` with their ground-truth 2D from ``data_2d_humaneva15_gt.npz``."""
+    if not result.usable([source / NPZ_3D_FILE], source):
+        return {}
     try:
         positions_3d = load_object_npz(source / NPZ_3D_FILE, POSITIONS_3D_KEY)
     except ValueError as error:
         result.reject(source / NPZ_3D_FILE, "unreadable_file", str(error))
         return {}
     try:
+        if not result.usable([source / NPZ_GT_FILE], source):
+            raise ValueError(f"{source / NPZ_GT_FILE} is not read")
         positions_2d = load_positions_2d(source / NPZ_GT_FILE)[0]
     except ValueError as error:
         result.reject(source / NPZ_GT_FILE, "unreadable_file", f"{error}; every view needs its ground-truth 2D")
@@ -188,7 +193,7 @@ def _read_mat(source: Path, result: ReadResult) -> Chunks:
     from scipy.io import loadmat
 
     chunks: Chunks = {}
-    for path in _mat_files(source):
+    for path in result.usable(_mat_files(source), source):
         key, sequence = f"{path.parent.parent.name}/{path.parent.name}", path.stem.replace("_", " ")
         try:
             content = loadmat(path)

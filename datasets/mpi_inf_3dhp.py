@@ -23,11 +23,10 @@ Conventions and choices:
   has no ``S*/Seq*/camera.calibration`` either, the cameras have unknown (NaN) intrinsics and identity
   extrinsics, like ``datasets.camera_rigs.humaneva_cameras``.
 - Test cameras come from the official test calibration (``test_util/camera_calibration``; numbers and
-  conversion in ``datasets.mpi_inf_3dhp_cameras``), so both test sources give the same views. Converting
-  its millimetre sensor units to pixels (``fx = focal / sensor_width * width``, ``fy = fx / pixel_aspect``,
-  principal point = image centre + centre offset) is our reading of the format [inferred]; the GoPro's
-  OpenCV tangential terms (|p| < 1.2e-3) are dropped because ``Camera`` models Human3.6M's tangential form,
-  not OpenCV's.
+  conversion in ``datasets.mpi_inf_3dhp_cameras``), so both test sources give the same views. Its millimetre
+  sensor units become pixels as formats.md 2.2 records, measured on the real annotations: ``fx = focal /
+  sensor_width * width``, ``fy = fx * pixel_aspect``, principal point = image centre + centre offset, and no
+  distortion (the GoPro's coefficients describe its video; ``annot2`` is the pinhole projection of ``annot3``).
 - Test frame rates are not documented (formats.md 2.2): ``TEST_FPS`` assumes 25 Hz for the studio sequences
   TS1-TS4 and 50 Hz for the outdoor GoPro sequences TS5-TS6 [unconfirmed]; ``options.test_fps`` overrides.
 """
@@ -159,15 +158,17 @@ def read_3dhp(source: Path, format: str | None = None, options: MpiInf3dhpOption
         raise ValueError(f"format='npz' holds univ_annot3 only, but options.annotation={options.annotation!r}")
     result = ReadResult(skeleton=SKELETON)
     if format == "mat":
-        for path in _train_mat_files(source):
+        for path in result.usable(_train_mat_files(source), source):
             _read_train_mat(path, options, result)
-        for path in _test_mat_files(source):
+        for path in result.usable(_test_mat_files(source), source):
             _read_test_mat(path, options, result)
     else:
-        if (source / TRAIN_NPZ).is_file():
-            _read_train_npz(source / TRAIN_NPZ, source, options, result)
-        if (source / TEST_NPZ).is_file():
-            _read_test_npz(source / TEST_NPZ, options, result)
+        present = [path for path in (source / TRAIN_NPZ, source / TEST_NPZ) if path.exists() or path.is_symlink()]
+        for path in result.usable(present, source):
+            if path.name == TRAIN_NPZ:
+                _read_train_npz(path, source, options, result)
+            else:
+                _read_test_npz(path, options, result)
     return result
 
 

@@ -36,6 +36,8 @@ from typing import IO, TYPE_CHECKING, Any
 
 import fsspec
 
+from datasets.source_entries import open_regular
+
 if TYPE_CHECKING:  # pyarrow is imported where used: the command line imports this module for --help
     import pyarrow as pa
 
@@ -338,9 +340,15 @@ FILE_HASH_BLOCK_BYTES = 1 << 20
 
 
 def file_sha256(path: str | os.PathLike | ObjectPath) -> str:
-    """SHA-256 of a file's bytes (local or in object storage)."""
+    """SHA-256 of a file's bytes (local or in object storage).
+
+    Raises:
+        NotARegularFileError: A local ``path`` is a pipe, device or directory (``datasets.source_entries``):
+            refused without blocking or reading, since ``/dev/zero`` or a FIFO would never end.
+    """
     digest = hashlib.sha256()
-    with as_location(path).open("rb") as handle:
+    location = as_location(path)
+    with location.open("rb") if isinstance(location, ObjectPath) else open_regular(location) as handle:
         while block := handle.read(FILE_HASH_BLOCK_BYTES):
             digest.update(block)
     return digest.hexdigest()

@@ -39,8 +39,10 @@ import numpy as np
 
 from datasets.camera_rigs import H36M_CAMERA_IDS, HUMANEVA_CAMERA_IDS
 from datasets.cameras import Camera, camera_to_world
+from datasets.errors import reraise_if_environment
 from datasets.safe_npz import UnsafePickleError, npz_member_names, read_npz_member
 from datasets.skeletons import convert_joints, get_skeleton
+from datasets.source_entries import entry_problem, open_regular
 from datasets.views import Rejection, View
 
 POSITIONS_3D_KEY = "positions_3d"
@@ -89,6 +91,22 @@ class ReadResult:
     def reject(self, path: str | Path, reason: str, detail: str) -> None:
         """Record a refused item (``path`` may be ``file::key`` for an item inside a file)."""
         self.rejected.append(Rejection(path=str(path), reason=reason, detail=detail))
+
+    def usable(self, paths: Iterable[Path], root: Path) -> list[Path]:
+        """The entries of ``paths`` that are read, in order; each other one is rejected with its reason.
+
+        An entry is read when it is a regular file or a link to one inside ``root``
+        (``datasets.source_entries``); pipes, devices, directories, dangling or looping links and links
+        leaving ``root`` are rejected as ``unreadable_file`` and never opened.
+        """
+        usable = []
+        for path in paths:
+            problem = entry_problem(path, root)
+            if problem:
+                self.reject(path, "unreadable_file", problem)
+            else:
+                usable.append(path)
+        return usable
 
     def add_view(self, view: View, per_frame: Mapping[str, np.ndarray] | None = None) -> None:
         """Append a view, with its per-frame extras (each ``(view.frames,)``) if any."""
@@ -156,7 +174,13 @@ def load_object_npz(path: Path, key: str) -> dict[str, Any]:
         ValueError: The file cannot be read, lacks ``key``, or ``key`` is not a dict; the message names both.
         UnsafePickleError: (a ``ValueError``) The pickle asks for anything but containers, numbers and arrays.
     """
-    if not zipfile.is_zipfile(path):
+    try:
+        with open_regular(path) as handle:  # a pipe or device is refused here, never waited on or read
+            is_zip = zipfile.is_zipfile(handle)
+    except OSError as error:
+        reraise_if_environment(error)
+        is_zip = False
+    if not is_zip:
         raise ValueError(f"{path} is not a readable npz file (missing, or not a zip archive)")
     try:
         value = read_npz_member(path, key)  # pickled dicts by design: restricted unpickler, never np.load's

@@ -15,6 +15,7 @@ on that create, and the loser reuses the winner's version. Paths inside manifest
 workspace root, so a workspace can be copied between a disk and a bucket. How versions are derived from
 inputs, config and code lives in ``pipelines.lineage.versioning``; this module only reads and publishes manifests
 so that ``datasets.store.open_store`` can resolve references without importing the orchestration layer.
+What a manifest holds, and how its file is read without trusting it, is ``datasets.manifest``.
 """
 
 from __future__ import annotations
@@ -24,17 +25,29 @@ import json
 import os
 import time
 import uuid
-from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field
-from pathlib import Path
-from typing import Any
+from pathlib import Path, PurePosixPath
 
-from datasets.storage import Location, ObjectPath, as_location, create_exclusively, is_remote, relative_path
+from datasets.manifest import (
+    VERSIONS_DIRECTORY,
+    Manifest,
+    ManifestError,
+    UnreadableManifest,
+    parse_manifest,
+)
+from datasets.storage import (
+    Location,
+    ObjectPath,
+    as_location,
+    create_exclusively,
+    is_remote,
+    relative_path,
+    remove_tree,
+)
+from datasets.work_lock import is_held, newest_change_age_s, unless_held
 
 WORKSPACE_ENVIRONMENT_VARIABLE = "MOCAPLIFT_WORKSPACE"
 DEFAULT_WORKSPACE = Path("workspace")
 REGISTRY_DIRECTORY = "registry"
-VERSIONS_DIRECTORY = "versions"
 WORK_CACHE_DIRECTORY = "cache"
 """Per-version work in progress (conversion fragments, training scratch), kept until the version is published."""
 CACHE_ENVIRONMENT_VARIABLE = "MOCAPLIFT_CACHE"
@@ -55,61 +68,6 @@ def resolve_workspace(path: str | os.PathLike | ObjectPath | None = None) -> Loc
 
 class VersionNotFoundError(LookupError):
     """A reference that names no version, or more than one."""
-
-
-@dataclass(frozen=True)
-class Manifest:
-    """Everything recorded about one version of one stage's output.
-
-    Attributes:
-        id: Version id, ``<stage>-<12 hex digits>`` derived from stage, parents' content, inputs, config and code.
-        stage: Stage name, e.g. ``"preprocess-amass"``, ``"pretrain"``.
-        parents: Ids of the versions this one was computed from.
-        parent_content: For each parent (same order), ``{output name: checksums}`` of the outputs read: the
-            version id depends on these, not on the parents' ids (early cutoff).
-        config: The resolved stage configuration (JSON).
-        inputs: Fingerprint of external inputs (source files) that are not versions themselves.
-        code: ``{"fingerprint", "version", "sources", "commit", "dirty"}``: the stage's code identity (see
-            ``pipelines.lineage.code_identity``), the digest of each source it counts, and the git state.
-        packages: Versions of the libraries that shaped the output.
-        started: ISO-8601 UTC time the run started.
-        finished: ISO-8601 UTC time it was published.
-        wall_time_s: Run time in seconds.
-        counts: e.g. ``{"views": 8, "frames": 1664, "accepted": 4, "rejected": 1}``.
-        outputs: name -> ``{"path": relative to the workspace, "kind": "store"|"file"|"directory",
-            "sha256": ..., ...}``.
-        summary: Markdown summary of the run, as printed.
-    """
-
-    id: str
-    stage: str
-    parents: tuple[str, ...]
-    config: Mapping[str, Any]
-    inputs: Mapping[str, Any]
-    code: Mapping[str, Any]
-    packages: Mapping[str, str]
-    started: str
-    finished: str
-    wall_time_s: float
-    counts: Mapping[str, int]
-    outputs: Mapping[str, Mapping[str, Any]]
-    summary: str = ""
-    metadata: Mapping[str, Any] = field(default_factory=dict)
-    parent_content: tuple[Mapping[str, Any], ...] = ()
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-ready dictionary (``parents`` as a list)."""
-        data = asdict(self)
-        data["parents"] = list(self.parents)
-        data["parent_content"] = list(self.parent_content)
-        return data
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> Manifest:
-        """Inverse of ``to_dict``."""
-        return cls(
-            **{**data, "parents": tuple(data["parents"]), "parent_content": tuple(data.get("parent_content", ()))}
-        )
 
 
 def user_cache_directory() -> Path:
@@ -137,22 +95,42 @@ class Workspace:
         """Directory of published manifests."""
         return self.root / REGISTRY_DIRECTORY
 
-    def manifests(self, stage: str | None = None) -> list[Manifest]:
-        """Published versions, oldest first, optionally of one stage."""
+    def scan(self, stage: str | None = None) -> tuple[list[Manifest], list[UnreadableManifest]]:
+        """Published versions, oldest first (optionally of one stage), and every manifest file that is unreadable.
+
+        One broken manifest never hides the others: it is returned, with its path and the reason, beside
+        the versions that read (its stage is unknown, so it is returned whatever ``stage`` is).
+        """
         if not is_remote(self.registry) and not self.registry.is_dir():
-            return []
-        paths = [path for path in self.registry.glob("*.json") if not path.name.startswith(".")]
-        manifests = [Manifest.from_dict(json.loads(text)) for text in _read_texts(paths)]
+            return [], []
+        paths = sorted((path for path in self.registry.glob("*.json") if not path.name.startswith(".")), key=str)
+        manifests, unreadable = [], []
+        for path, content in zip(paths, _read_contents(paths), strict=True):
+            try:
+                manifests.append(parse_manifest(content, path))
+            except ManifestError as error:
+                unreadable.append(UnreadableManifest(path, str(error)))
         manifests.sort(key=lambda manifest: (manifest.finished, manifest.id))
-        return [manifest for manifest in manifests if stage is None or manifest.stage == stage]
+        return [manifest for manifest in manifests if stage is None or manifest.stage == stage], unreadable
+
+    def manifests(self, stage: str | None = None) -> list[Manifest]:
+        """Published versions, oldest first, optionally of one stage; unreadable manifests are left out (``scan``)."""
+        return self.scan(stage)[0]
 
     def get(self, version_id: str) -> Manifest | None:
-        """The manifest of exactly this version id, or None."""
+        """The manifest of exactly this version id, or None.
+
+        Raises:
+            ManifestError: its file exists but is not a valid manifest (naming the file and why).
+        """
         path = self.registry / f"{version_id}.json"
         try:
-            return Manifest.from_dict(json.loads(path.read_text()))
+            content: bytes | OSError = path.read_bytes()
         except FileNotFoundError:
             return None
+        except OSError as error:  # a directory, no permission
+            content = error
+        return parse_manifest(content, path)
 
     def resolve(self, reference: str) -> Manifest:
         """A version by id, by unique id prefix, or by stage name (its newest version).
@@ -185,10 +163,32 @@ class Workspace:
         )
 
     def output_path(self, manifest: Manifest, name: str) -> Location:
-        """Location of one named output of a version (absolute path, or URL in object storage)."""
+        """Location of one named output of a version (absolute path, or URL in object storage).
+
+        Outputs lie inside their version's directory ``versions/<id>``: a recorded path that is absolute,
+        climbs out with ``..``, names another directory, or leads out through a symbolic link is refused, so
+        an edited manifest cannot make a command read (or ``verify`` hash) a file elsewhere.
+
+        Raises:
+            KeyError: no such output.
+            ManifestError: the recorded path leads outside ``versions/<id>``.
+        """
         if name not in manifest.outputs:
             raise KeyError(f"Version {manifest.id} has no output {name!r}; it has {sorted(manifest.outputs)}.")
-        return self.root / manifest.outputs[name]["path"]
+        recorded = str(manifest.outputs[name].get("path"))
+        directory = self.root / VERSIONS_DIRECTORY / manifest.id
+        parts = PurePosixPath(recorded).parts
+        location = self.root / recorded
+        inside = parts[:2] == (VERSIONS_DIRECTORY, manifest.id) and ".." not in parts and "\\" not in recorded
+        if inside and isinstance(location, Path):
+            inside = location.resolve().is_relative_to(Path(directory).resolve())  # no link leads out
+        if not inside:
+            raise ManifestError(
+                f"version {manifest.id}: output {name!r} records the path {recorded!r}, outside the version's "
+                f"directory {VERSIONS_DIRECTORY}/{manifest.id}: refused; the manifest "
+                f"{REGISTRY_DIRECTORY}/{manifest.id}.json was edited or damaged (restore it from a copy)"
+            )
+        return location
 
     def new_attempt_directory(self, version_id: str) -> Location:
         """A fresh, empty directory (or prefix) for one run's outputs, never shared with another run."""
@@ -234,17 +234,22 @@ class Workspace:
 
         An attempt (``versions/<id>/attempt-*``) or work cache (``cache/<id>``) is a leftover when version
         ``<id>`` is published and the manifest names another attempt (the run lost the race or crashed
-        before the winner published), or when ``<id>`` is unpublished and the directory is older than
-        ``older_than_s`` (a run may still be writing it). Ages are known on local disk only: in object
-        storage, unpublished versions' leftovers are listed only when ``older_than_s`` is 0.
+        before the winner published), or when ``<id>`` is unpublished and nothing under the directory changed
+        for ``older_than_s`` (its newest file, not the folder's own time: a training writes deep inside).
+        A version whose work a live process holds (``datasets.work_lock``: a running stage) has no leftovers.
+        Ages and holds are known on local disk only: in object storage, unpublished versions' leftovers are
+        listed only when ``older_than_s`` is 0. Nothing of a version whose manifest is unreadable is listed:
+        which attempt it names is unknown until it is repaired.
 
         Args:
             older_than_s: Minimum age in seconds of leftovers of unpublished versions.
 
         Returns:
-            The directories to delete (nothing is deleted here).
+            The directories to delete (nothing is deleted here; ``remove_leftover`` does).
         """
-        published = {manifest.id: manifest for manifest in self.manifests()}
+        manifests, unreadable = self.scan()
+        published = {manifest.id: manifest for manifest in manifests}
+        unknown = {entry.version for entry in unreadable}
         referenced = {
             "/".join(str(output["path"]).split("/")[:3])
             for manifest in published.values()
@@ -255,28 +260,63 @@ class Workspace:
         def old_enough(location: Location) -> bool:
             if older_than_s <= 0:
                 return True
-            return isinstance(location, Path) and now - location.stat().st_mtime >= older_than_s
+            return isinstance(location, Path) and newest_change_age_s(location, now) >= older_than_s
 
         leftovers: list[Location] = []
         versions = self.root / VERSIONS_DIRECTORY
         for version in sorted(versions.iterdir(), key=str) if versions.is_dir() else []:
+            if self._held(version.name):
+                continue
             for attempt in sorted(version.iterdir(), key=str):
-                if f"{VERSIONS_DIRECTORY}/{version.name}/{attempt.name}" in referenced:
+                if version.name in unknown or f"{VERSIONS_DIRECTORY}/{version.name}/{attempt.name}" in referenced:
                     continue
                 if version.name in published or old_enough(attempt):
                     leftovers.append(attempt)
         cache = self.root / WORK_CACHE_DIRECTORY
         for entry in sorted(cache.iterdir(), key=str) if cache.is_dir() else []:
+            if entry.name in unknown or self._held(entry.name):
+                continue
             if entry.name in published or old_enough(entry):
                 leftovers.append(entry)
         return leftovers
 
+    def work_directory(self, version: str) -> Path:
+        """``cache/<version>``: the version's work in progress, which its running stage holds (``work_lock``)."""
+        return self.local_directory(WORK_CACHE_DIRECTORY, version)
 
-def _read_texts(paths: list[Location]) -> list[str]:
-    """The text of each file; objects in one filesystem are fetched concurrently."""
+    def _held(self, version: str) -> bool:
+        return isinstance(self.root, Path) and is_held(self.work_directory(version))
+
+    def remove_leftover(self, location: Location) -> bool:
+        """Delete one of ``unreferenced``'s leftovers unless a stage started holding its version meanwhile.
+
+        Returns:
+            Whether it was deleted (False: a live process holds it now; it stays).
+        """
+        if not isinstance(location, Path):
+            remove_tree(location)
+            return True
+        version = location.name if location.parent.name == WORK_CACHE_DIRECTORY else location.parent.name
+        with unless_held(self.work_directory(version)) as free:
+            if free:
+                remove_tree(location)
+            return free
+
+
+def _read_contents(paths: list[Location]) -> list[bytes | OSError]:
+    """The bytes of each file, or the error reading it; objects in one filesystem are fetched concurrently."""
     remote = [path for path in paths if isinstance(path, ObjectPath)]
     fetched: dict[str, bytes] = {}
     if remote:
         contents = remote[0].filesystem.cat([path.path for path in remote])
         fetched = {key.strip("/"): value for key, value in contents.items()}  # keys as ObjectPath.path spells them
-    return [fetched[path.path].decode() if isinstance(path, ObjectPath) else path.read_text() for path in paths]
+
+    def read(path: Location) -> bytes | OSError:
+        if isinstance(path, ObjectPath):
+            return fetched[path.path]
+        try:
+            return path.read_bytes()
+        except OSError as error:  # a directory named *.json, no permission
+            return error
+
+    return [read(path) for path in paths]

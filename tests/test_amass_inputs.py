@@ -59,7 +59,7 @@ def test_links_and_directories_named_like_motion_files_are_listed_and_rejected_w
     errors = {row["sequence"]: row["header_error"] for row in manifest.to_pylist()}
     assert errors["dangling_poses"] == f"a dangling symbolic link (to {tmp_path / 'nowhere.npz'}), not a file"
     assert errors["loop_poses"] == "a symbolic link loop, not a file"
-    assert errors["folder_poses"] == "a directory named like a motion file, not a file"
+    assert errors["folder_poses"] == "a directory, not a file"
     for item in manifest_files(manifest):
         if item.sequence in ("dangling_poses", "loop_poses", "folder_poses"):
             result = convert_amass_file(item, config)

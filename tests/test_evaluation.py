@@ -284,7 +284,8 @@ def test_evaluate_a_trained_checkpoint_end_to_end(h36m_store, tmp_path):
         run.checkpoint_last, h36m_store, EvaluationConfig(input_stride=10), tmp_path / "eval", device="cpu"
     )
     report = result.report_path.read_text()
-    assert "centre, N=21, s_out=5, s_in=10" in report and "Key-frames vs all frames" in report
+    assert "centre, N=21, s\\_out=5, s\\_in=10" in report  # setup values are escaped for Markdown
+    assert "Key-frames vs all frames" in report
     assert set(result.tables["key_frames"]) == {"all frames", "key-frames"}
     assert "training_curves.png" in {path.name for path in result.plots}
     assert np.isfinite(list(result.summary.values())).all()

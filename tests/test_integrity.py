@@ -78,6 +78,20 @@ def test_flipped_chunk_byte_is_reported_by_verify_and_refused_for_training(tmp_p
         open_verified_store(tmp_path, manifest.id)
 
 
+def test_flipped_byte_with_its_modification_time_restored_is_still_refused(tmp_path):
+    """Size and mtime stay what the remembered verdict saw (``os.utime`` puts the mtime back); the inode's
+    change time cannot be set back by a user, so the store is re-hashed and the flip found."""
+    manifest = publish_store(tmp_path)
+    open_verified_store(tmp_path, manifest.id)
+    largest = chunk_files(tmp_path, manifest)[0]
+    before = largest.stat()
+    flip_byte(largest, largest.stat().st_size // 2)
+    os.utime(largest, ns=(before.st_atime_ns, before.st_mtime_ns))
+    assert (largest.stat().st_size, largest.stat().st_mtime_ns) == (before.st_size, before.st_mtime_ns)
+    with pytest.raises(StoreIntegrityError, match=rf"refusing to use store of version {manifest.id}"):
+        open_verified_store(tmp_path, manifest.id)
+
+
 def test_verify_command_exits_non_zero_naming_the_store(tmp_path):
     manifest = publish_store(tmp_path)
     assert flows("verify", workspace=tmp_path).returncode == 0

@@ -176,3 +176,27 @@ def test_options_and_format_detection_fail_fast(trees: tuple[Path, Path], tmp_pa
     shutil.copytree(trees[0] / "mpi_inf_3dhp_test_set", tmp_path / "mpi_inf_3dhp_test_set")
     with pytest.raises(ValueError, match="format="):
         detect_format(tmp_path)
+
+
+@pytest.mark.parametrize("sequence", ["TS1", "TS5", "TS6"])
+def test_test_camera_reprojects_annot3_onto_annot2(tmp_path: Path, sequence: str):
+    """The stored camera of a test view projects the stored metric 3D onto the stored 2D (median < 0.05 px).
+
+    The archive's 2D is the pinhole projection of ``annot3`` with fy = fx * pixelAspect and no distortion,
+    the reading formats.md 2.2 records from the real annotations; dividing by pixelAspect moves TS5 points
+    by about fy * 0.0136 * |y| / z, several pixels, and the GoPro distortion tens of pixels at the edges.
+    """
+    write_3dhp_mat(tmp_path, MpiInf3dhpArchiveSpec(subjects=("S1",), sequences=("Seq1",), test_sequences=(sequence,)))
+    result = read_3dhp(tmp_path, options=MpiInf3dhpOptions(annotation="annot3"))
+    (view,) = [view for view in result.views if view.split == "test"]
+    reprojected = project(view.joints_3d.astype(np.float64), view.camera)
+    assert np.median(np.linalg.norm(reprojected - view.keypoints_2d, axis=-1)) < 0.05
+
+
+def test_test_camera_reads_pixel_aspect_as_fy_over_fx_without_distortion():
+    """formats.md 2.2: fy = fx * pixelAspect; TS1 fx = 7.32506 / 10 * 2048 = 1500.17229 px, fy = fx * 1.00044
+    = 1500.83236 px; TS6 fx = 1683.98346 px, fy = fx * 0.993236423 = 1672.59355 px; no distortion applied."""
+    studio, outdoor = camera_of_test_sequence("TS1"), camera_of_test_sequence("TS6")
+    assert (studio.fx, studio.fy) == (pytest.approx(1500.17229), pytest.approx(1500.83236))
+    assert (outdoor.fx, outdoor.fy) == (pytest.approx(1683.98346), pytest.approx(1672.59355))
+    assert not studio.has_distortion and not outdoor.has_distortion

@@ -24,6 +24,7 @@ import numpy as np
 import pytest
 from conftest import synthetic_views
 
+from datasets.manifest import ManifestError
 from datasets.storage import (
     ObjectPath,
     as_location,
@@ -98,14 +99,17 @@ def test_atomic_write_replaces_the_whole_file_and_leaves_no_temporary(tmp_path):
 def test_registry_in_object_storage_publishes_lists_and_resolves():
     """On fsspec's in-memory filesystem: the second publication of an id returns the first manifest."""
     workspace = Workspace("memory://registry-test/ws")
-    first = manifest_named("convert-test-aaaaaaaaaaaa", {"summary": {"path": "versions/x/summary.md"}})
+    summary = "versions/convert-test-aaaaaaaaaaaa/attempt-a/summary.md"  # outputs lie inside their version
+    first = manifest_named("convert-test-aaaaaaaaaaaa", {"summary": {"path": summary}})
     assert workspace.publish(first) == first
     assert workspace.publish(manifest_named("convert-test-aaaaaaaaaaaa")) == first
     workspace.publish(manifest_named("other-bbbbbbbbbbbb"))
     assert [manifest.id for manifest in workspace.manifests()] == ["convert-test-aaaaaaaaaaaa", "other-bbbbbbbbbbbb"]
     assert workspace.resolve("convert-test").id == first.id
     assert workspace.get("missing-000000000000") is None
-    assert workspace.output_path(first, "summary") == as_location("memory://registry-test/ws/versions/x/summary.md")
+    assert workspace.output_path(first, "summary") == as_location(f"memory://registry-test/ws/{summary}")
+    with pytest.raises(ManifestError, match="outside the version's directory"):
+        workspace.output_path(manifest_named("other-bbbbbbbbbbbb", {"s": {"path": "versions/x/../../s"}}), "s")
 
 
 def test_local_directory_is_inside_a_local_workspace_and_in_the_cache_for_a_bucket(tmp_path, monkeypatch):

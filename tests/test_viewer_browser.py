@@ -134,3 +134,15 @@ def test_play_advances_the_frames(page):
     """With #play=1 the page plays during Chromium's virtual time: the frame drawn last is no longer the first."""
     _, probe = _load(page, 5, play=True)
     assert probe["frame"] != 5
+
+
+def test_a_page_whose_names_open_a_comment_and_a_script_still_loads(page):
+    """A sequence named ``<!--<script>`` (a plain directory name does it) would put the data block into HTML's
+    script-data double-escaped state, so its ``</script>`` no longer ends it and the page stays blank; escaped,
+    the script runs and draws both views."""
+    name = "<!--<script>"
+    scenes = [dataclasses.replace(scene, sequence=f"h36m/{name}", title=f"{name}, camera {scene.camera}")
+              for scene in page["scenes"]]  # fmt: skip
+    path = write_viewer(page["directory"] / "hostile.html", scenes, name, root=SKELETON.root)
+    _, probe = _load({**page, "path": path}, 0)
+    assert [panel["view"] for panel in probe["panels"]] == [0, 1]

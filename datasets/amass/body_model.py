@@ -25,6 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from datasets.errors import reraise_if_environment
+from datasets.source_entries import open_regular
 
 MODEL_TYPES = ("smplh", "smplx")
 """Body models AMASS files use: SMPL+H ("G" release) and SMPL-X ("N" release)."""
@@ -123,7 +124,7 @@ class BodyModel:
 def _read_arrays(path: Path, keys: tuple[str, ...]) -> dict[str, np.ndarray]:
     """The named arrays of a body-model ``.npz``; any failure to read them is a ValueError naming the file."""
     try:
-        with np.load(path, allow_pickle=False) as data:
+        with open_regular(path) as handle, np.load(handle, allow_pickle=False) as data:  # never a pipe or device
             return {key: np.asarray(data[key]) for key in keys}
     except Exception as error:  # BadZipFile, zlib.error, KeyError, a pickled member...: the file is unusable
         reraise_if_environment(error)

@@ -38,12 +38,14 @@ from datasets.amass.body_model import (
     model_file,
 )
 from datasets.amass.config import AmassConfig
-from datasets.amass.discovery import FRAME_RATE_KEYS, AmassFile, decode_text, entry_problem, model_type_for_width
+from datasets.amass.discovery import FRAME_RATE_KEYS, AmassFile, decode_text, model_type_for_width
 from datasets.amass.regressor import load_regressor
 from datasets.amass.virtual_cameras import film, place_in_h36m_world, sequence_cameras
 from datasets.errors import reraise_if_environment
 from datasets.resample import apply_plan, resampling_plan
+from datasets.safe_npz import NPY_SUFFIX, read_member_array
 from datasets.skeletons import joint_mapping
+from datasets.source_entries import entry_problem, open_regular
 from datasets.views import Rejection, View
 
 if TYPE_CHECKING:
@@ -113,24 +115,29 @@ class Motion:
         return len(self.poses)
 
 
-def _read_arrays(path: Path) -> dict[str, np.ndarray]:
-    """The arrays a conversion needs (never the pickled ones SMPL-X files also hold)."""
-    problem = entry_problem(path)
+def _read_arrays(path: Path, root: Path) -> dict[str, np.ndarray]:
+    """The arrays a conversion needs (never the pickled ones SMPL-X files also hold).
+
+    Only a regular file (or a link to one inside the archive ``root``) is opened, and each member's size is
+    checked from its headers before it is inflated (``datasets.safe_npz.read_member_array``).
+    """
+    problem = entry_problem(path, root)
     if problem:
         raise _Rejected(RejectionReason.UNREADABLE_FILE, problem)
     try:
-        if not zipfile.is_zipfile(path):
-            raise _Rejected(RejectionReason.UNREADABLE_FILE, "not an .npz (zip) archive: truncated or corrupt")
-        with np.load(path, allow_pickle=False) as data:
-            keys = set(data.files)
-            missing = [key for key in REQUIRED_KEYS if key not in keys]
-            if missing:
-                raise _Rejected(RejectionReason.MISSING_KEY, f"missing key(s) {missing}; has {sorted(keys)}")
-            rate_key = next((key for key in FRAME_RATE_KEYS if key in keys), None)
-            if rate_key is None:
-                raise _Rejected(RejectionReason.MISSING_FRAME_RATE, f"none of {FRAME_RATE_KEYS} present")
-            wanted = [*REQUIRED_KEYS, rate_key] + [key for key in ("gender", "dmpls") if key in keys]
-            arrays = {key: np.asarray(data[key]) for key in wanted}
+        with open_regular(path) as handle:
+            if not zipfile.is_zipfile(handle):
+                raise _Rejected(RejectionReason.UNREADABLE_FILE, "not an .npz (zip) archive: truncated or corrupt")
+            with zipfile.ZipFile(handle) as archive:
+                keys = {name.removesuffix(NPY_SUFFIX) for name in archive.namelist() if name.endswith(NPY_SUFFIX)}
+                missing = [key for key in REQUIRED_KEYS if key not in keys]
+                if missing:
+                    raise _Rejected(RejectionReason.MISSING_KEY, f"missing key(s) {missing}; has {sorted(keys)}")
+                rate_key = next((key for key in FRAME_RATE_KEYS if key in keys), None)
+                if rate_key is None:
+                    raise _Rejected(RejectionReason.MISSING_FRAME_RATE, f"none of {FRAME_RATE_KEYS} present")
+                wanted = [*REQUIRED_KEYS, rate_key] + [key for key in ("gender", "dmpls") if key in keys]
+                arrays = {key: read_member_array(archive, key, f"{path}::{key}") for key in wanted}
     except _Rejected:
         raise
     except Exception as error:  # bad zip, zlib.error (corrupt deflate stream), malformed npy header...
@@ -165,7 +172,7 @@ def load_motion(path: Path, config: AmassConfig) -> Motion:
     Raises:
         _Rejected: With the reason the file cannot be converted.
     """
-    arrays = _read_arrays(path)
+    arrays = _read_arrays(path, config.amass_root)
     poses = arrays["poses"]
     if poses.ndim != 2 or model_type_for_width(poses.shape[1]) == "unknown":
         widths = " or ".join(f"(T, {width})" for width in POSE_WIDTHS.values())

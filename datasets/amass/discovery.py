@@ -8,8 +8,9 @@ are skipped; files at any other depth are not part of the layout and are not lis
 An ``.npz`` is a zip of ``.npy`` members, so the manifest reads the ``poses`` member's header (its shape)
 and the few scalar members (gender, frame rate, model type) without decompressing the motion arrays. A file
 whose header cannot be read is still listed, with the error in ``header_error``, and so is an entry named
-like a motion file that is not a file (a dangling or looping link, a directory: ``entry_problem``): every
-discovered entry is either converted or rejected later, never dropped.
+like a motion file that is not read (a pipe, device, directory, a dangling or looping link, or a link
+leaving the archive: ``datasets.source_entries.entry_problem``, never opened): every discovered entry is
+either converted or rejected later, never dropped. Links to regular files inside the archive are followed.
 
     >>> subset_split("MPI_HDM05", UPLIFT_UPSAMPLE_VALIDATION_SUBSETS)
     'validation'
@@ -17,10 +18,8 @@ discovered entry is either converted or rejected later, never dropped.
 
 from __future__ import annotations
 
-import errno
 import fnmatch
 import math
-import os
 import re
 import zipfile
 from dataclasses import dataclass
@@ -32,6 +31,8 @@ import pyarrow as pa
 from datasets.amass.body_model import POSE_WIDTHS
 from datasets.amass.config import UPLIFT_UPSAMPLE_VALIDATION_SUBSETS, AmassConfig
 from datasets.errors import reraise_if_environment
+from datasets.safe_npz import NPY_SUFFIX, read_member_array
+from datasets.source_entries import entry_problem, open_regular
 
 SHAPE_FILE_NAME = "shape.npz"
 """Per-subject body shape of the SMPL+H release: no motion (formats.md 4.1)."""
@@ -139,8 +140,9 @@ def _member_shape(archive: zipfile.ZipFile, name: str) -> tuple[int, ...]:
 
 
 def _member_value(archive: zipfile.ZipFile, name: str) -> np.ndarray:
-    with archive.open(name) as member:
-        return np.lib.format.read_array(member, allow_pickle=False)
+    """A small member (frame rate, gender), its size checked from its headers before it is inflated."""
+    key = name.removesuffix(NPY_SUFFIX)
+    return read_member_array(archive, key, key)
 
 
 def read_header(path: Path) -> NpzHeader:
@@ -153,7 +155,7 @@ def read_header(path: Path) -> NpzHeader:
         The header; ``error`` says what went wrong for an unreadable file.
     """
     try:
-        with zipfile.ZipFile(path) as archive:
+        with open_regular(path) as handle, zipfile.ZipFile(handle) as archive:
             members = {name.removesuffix(".npy"): name for name in archive.namelist()}
             shape = _member_shape(archive, members["poses"]) if "poses" in members else ()
             rate_key = next((members[k] for k in FRAME_RATE_KEYS if k in members), None)
@@ -165,26 +167,6 @@ def read_header(path: Path) -> NpzHeader:
     frames = shape[0] if len(shape) == 2 else 0
     width = shape[1] if len(shape) == 2 else 0
     return NpzHeader(frames=frames, pose_width=width, fps=fps, gender=gender, model_type=model_type_for_width(width))
-
-
-def entry_problem(path: Path) -> str:
-    """Why an archive entry named like a motion file is not one ("" for a file, or a link to one).
-
-    Such entries (a dangling or looping symbolic link, a directory named ``*_poses.npz``, a pipe) are listed
-    by discovery with this reason in ``header_error`` and rejected by the conversion, never dropped silently.
-    """
-    if path.is_symlink() and not path.exists():
-        try:
-            os.stat(path)
-        except OSError as error:
-            if error.errno == errno.ELOOP:
-                return "a symbolic link loop, not a file"
-        return f"a dangling symbolic link (to {os.readlink(path)}), not a file"
-    if path.is_dir():
-        return "a directory named like a motion file, not a file"
-    if not path.is_file():
-        return "not a regular file (a pipe, socket or device)"
-    return ""
 
 
 def _layout(relative: Path) -> tuple[str, str] | None:
@@ -231,7 +213,7 @@ def discover_amass(
         layout = _layout(relative)
         if layout is None or not _selected(relative.as_posix(), include, exclude):
             continue
-        problem = entry_problem(path)
+        problem = entry_problem(path, root)
         header = NpzHeader(error=problem) if problem else read_header(path)
         subset, subject = layout
         rows.append({

@@ -14,6 +14,7 @@ import numpy as np
 from datasets.amass.body_model import SKELETON_NAMES, BodyModel
 from datasets.amass.config import REGRESSOR_ORDERS
 from datasets.skeletons import H36MJoint, get_skeleton
+from datasets.source_entries import open_regular
 
 SPIN_TO_H36M = (0, 4, 5, 6, 1, 2, 3, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16)
 """SPIN row for each standard H36M joint (formats.md 5.6); it swaps the legs, so it also maps back."""
@@ -37,7 +38,8 @@ def load_regressor(path: Path, order: str) -> np.ndarray:
     if order not in REGRESSOR_ORDERS:
         raise ValueError(f"regressor order must be one of {REGRESSOR_ORDERS}, got {order!r}")
     try:
-        matrix = np.load(path, allow_pickle=False)
+        with open_regular(path) as handle:  # a pipe or device is refused, never waited on
+            matrix = np.load(handle, allow_pickle=False)
     except (OSError, ValueError) as error:
         raise ValueError(f"regressor {path} is not a readable .npy array: {error}") from error
     if isinstance(matrix, np.lib.npyio.NpzFile):

@@ -1,4 +1,4 @@
-"""Is a published pose store still what its manifest recorded? Re-hash, compare, refuse a mismatch.
+"""Is a published output still what its manifest recorded? Re-hash, compare, refuse a mismatch.
 
 A version's manifest records, for its store (``pipelines.lineage.versioning.StageRun.store_output``), the SHA-256
 of ``index.parquet``, of every array's values (``PoseStore.array_checksum``) and of the listing of the
@@ -9,10 +9,15 @@ deleted chunk fails only the reads that reach it. This module compares:
 * ``store_mismatches(store, recorded, version)``: every difference, one sentence each, naming the array and
   the version (reads the whole store once);
 * ``check_store`` raises ``StoreIntegrityError`` on any, and remembers a store it found intact, keyed by
-  its directory, snapshot, record and the size and modification time of each file (local stores), so the
-  next training or evaluation run on an unchanged store skips the re-hash;
+  its directory, snapshot, record and the size, modification and change time and inode of each file
+  (local stores), so the next training or evaluation run on an unchanged store skips the re-hash (a byte
+  flipped with its mtime set back still changes the ctime, which no user can set);
 * ``open_verified_store(workspace, reference)``: ``open_store`` plus ``check_store``; what training and
-  evaluation open.
+  evaluation open;
+* ``check_file(path, recorded, version)``: the same for a file output (a checkpoint, a metrics file): its
+  SHA-256 against the manifest's, remembered by the same rule (path, record, size, modification and change time, inode),
+  so a checkpoint is hashed once when first opened, again only after it changes, and refused
+  (``FileIntegrityError``, one line naming the version and the file) when it differs.
 
 ``python flows.py verify [REF]`` re-hashes every output of one or all versions
 (``pipelines.lineage.versioning.verify_version``).
@@ -23,7 +28,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -42,8 +47,22 @@ class StoreIntegrityError(ValueError):
     """A store's content differs from what its version's manifest recorded; the message names what differs."""
 
 
+class FileIntegrityError(ValueError):
+    """A file output's bytes differ from the SHA-256 its version's manifest recorded (one line, naming both)."""
+
+
+def _stamp(path: Path) -> tuple[int, str]:
+    """(size in bytes, stamp) of a local file: what tells the verified-record cache it changed.
+
+    The stamp joins the modification time, the change time and the inode: a user can set an mtime back after
+    flipping a byte, not a ctime.
+    """
+    stat = path.stat()
+    return stat.st_size, f"{stat.st_mtime_ns}:{stat.st_ctime_ns}:{stat.st_ino}"
+
+
 def _files(directory: Location) -> dict[str, tuple[int, str]]:
-    """Every file under ``directory``: relative path -> (size in bytes, modification stamp)."""
+    """Every file under ``directory``: relative path -> (size in bytes, stamp: mtime, ctime and inode locally)."""
     if isinstance(directory, ObjectPath):
         found = directory.filesystem.find(directory.path, detail=True)
         return {
@@ -52,12 +71,7 @@ def _files(directory: Location) -> dict[str, tuple[int, str]]:
             )
             for name, info in found.items()
         }  # fmt: skip
-    files = {}
-    for path in directory.rglob("*"):
-        if path.is_file():
-            stat = path.stat()
-            files[path.relative_to(directory).as_posix()] = (stat.st_size, str(stat.st_mtime_ns))
-    return files
+    return {path.relative_to(directory).as_posix(): _stamp(path) for path in directory.rglob("*") if path.is_file()}
 
 
 def store_listing(directory: Location) -> dict[str, Any]:
@@ -119,14 +133,25 @@ def store_mismatches(store: PoseStore, recorded: Mapping[str, Any], version: str
     return problems
 
 
-def _verified_record(store: PoseStore, recorded: Mapping[str, Any]) -> Path | None:
-    """Where the record of this store found intact lives; None in object storage (always re-hashed there)."""
-    if isinstance(store.directory, ObjectPath):
-        return None
-    stamp = json.dumps([str(store.directory), store.snapshot, recorded, sorted(_files(store.directory).items())],
-                       sort_keys=True, default=str)  # fmt: skip
-    cache = user_cache_directory()
-    return cache / VERIFIED_DIRECTORY / hashlib.sha256(stamp.encode()).hexdigest()
+def _checked_once(location: Location, recorded: Any, files: Callable[[], Mapping[str, Any]],
+                  problems_of: Callable[[], list[str]]) -> list[str]:  # fmt: skip
+    """``problems_of()``, unless this output was found intact before and none of its files changed since.
+
+    A record of an output found intact is an empty file under ``$MOCAPLIFT_CACHE/verified-stores`` named
+    after its location, what the manifest recorded, and the size and modification stamp of each of its
+    files (``files()``); outputs in object storage are re-hashed every time.
+    """
+    record = None
+    if not isinstance(location, ObjectPath):
+        stamp = json.dumps([str(location), recorded, sorted(files().items())], sort_keys=True, default=str)
+        record = user_cache_directory() / VERIFIED_DIRECTORY / hashlib.sha256(stamp.encode()).hexdigest()
+        if record.exists():
+            return []
+    problems = problems_of()
+    if not problems and record is not None:
+        record.parent.mkdir(parents=True, exist_ok=True)
+        record.touch()
+    return problems
 
 
 def check_store(store: PoseStore, recorded: Mapping[str, Any], version: str) -> None:
@@ -135,10 +160,8 @@ def check_store(store: PoseStore, recorded: Mapping[str, Any], version: str) -> 
     Raises:
         StoreIntegrityError: Listing every difference, and how to find out more (``verify``).
     """
-    record = _verified_record(store, recorded)
-    if record is not None and record.exists():
-        return
-    problems = store_mismatches(store, recorded, version)
+    problems = _checked_once(store.directory, [store.snapshot, recorded], lambda: _files(store.directory),
+                             lambda: store_mismatches(store, recorded, version))  # fmt: skip
     if problems:
         raise StoreIntegrityError(
             f"refusing to use store of version {version}: its content differs from what the manifest recorded:\n"
@@ -146,9 +169,32 @@ def check_store(store: PoseStore, recorded: Mapping[str, Any], version: str) -> 
             + f"\nRe-create it (delete versions/{version} and registry/{version}.json, then rerun its stage) or "
             "restore it from a copy; `python flows.py verify` lists every damaged version."
         )
-    if record is not None:
-        record.parent.mkdir(parents=True, exist_ok=True)
-        record.touch()
+
+
+def check_file(path: Location, recorded: Mapping[str, Any], version: str) -> None:
+    """Refuse a file output whose SHA-256 differs from ``recorded["sha256"]``; remember an intact one.
+
+    Args:
+        path: The file as it will be read (a local copy of a file in object storage).
+        recorded: The manifest's entry for the output: ``path`` (relative to the workspace) and ``sha256``.
+        version: Version id, for the message.
+
+    Raises:
+        FileIntegrityError: One line naming the version and the file.
+    """
+    expected = recorded.get("sha256")
+
+    def problems() -> list[str]:
+        actual = file_sha256(path)
+        if actual == expected:
+            return []
+        return [f"refusing to use {recorded.get('path', path)} of version {version}: its SHA-256 is {actual}, its "
+                f"manifest records {expected}; restore the file from a copy, or delete versions/{version} and "
+                f"registry/{version}.json and rerun the stage that made it"]  # fmt: skip
+
+    found = _checked_once(path, expected, lambda: {Path(path).name: _stamp(Path(path))}, problems)
+    if found:
+        raise FileIntegrityError(found[0])
 
 
 def open_verified_store(workspace: str | os.PathLike | ObjectPath | Workspace | None, reference: str) -> PoseStore:

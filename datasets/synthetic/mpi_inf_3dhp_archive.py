@@ -51,15 +51,14 @@ SEQUENCE_INFO = {
 """(frames F, fps) per training sequence (formats.md 2.1, ``mpii_get_sequence_info``)."""
 STUDIO_FX, OUTDOOR_FX = 7.32506 / 10 * 2048, 8.770747185 / 10 * 1920
 TEST_INTRINSICS = {
-    "studio": (STUDIO_FX, STUDIO_FX / 1.00044, 1024 - 0.0322884 / 10 * 2048, 1024 + 0.0929296 / 10 * 2048),
-    "outdoor": (OUTDOOR_FX, OUTDOOR_FX / 0.993236423, 960 - 0.104908645 / 10 * 1920, 540 + 0.104899704 / 5.625 * 1080),
+    "studio": (STUDIO_FX, STUDIO_FX * 1.00044, 1024 - 0.0322884 / 10 * 2048, 1024 + 0.0929296 / 10 * 2048),
+    "outdoor": (OUTDOOR_FX, OUTDOOR_FX * 0.993236423, 960 - 0.104908645 / 10 * 1920, 540 + 0.104899704 / 5.625 * 1080),
 }
-"""(fx, fy, cx, cy) pixels of the test cameras from the official calibration text (formats.md 2.2): fx = focal mm /
-sensor width mm * width, fy = fx / pixelAspect, principal point = image centre + centreOffset mm in pixels;
-studio ``cam_8`` (TS1-TS4, 2048 x 2048), GoPro (TS5, TS6, 1920 x 1080, 10 x 5.625 mm sensor)."""
-OUTDOOR_RADIAL = (-0.276859611, 0.131125256, -0.049318332)
-"""The GoPro's OpenCV k1, k2, k3 (formats.md 2.2); its tangential p1, p2 (|p| < 1.2e-3) are left out, as the
-reader documents that it drops them."""
+"""(fx, fy, cx, cy) pixels of the test cameras from the official calibration text, read as formats.md 2.2 records
+it (measured on the real test annotations): fx = focal mm / sensor width mm * width, fy = fx * pixelAspect (not
+divided), principal point = image centre + centreOffset mm in pixels; studio ``cam_8`` (TS1-TS4, 2048 x 2048),
+GoPro (TS5, TS6, 1920 x 1080, 10 x 5.625 mm sensor). ``annot2`` is the pinhole projection of ``annot3`` with
+no distortion in every test sequence: the GoPro's coefficients describe its video, not the annotations."""
 MILLIMETRES = 1000.0
 """``annot3``, ``univ_annot3`` and calibration translations are millimetres (formats.md 2.1, 2.2)."""
 _MPI28_FROM_FIGURE = {"spine3": "chest", "spine4": "thorax", "spine2": "spine_mid"}
@@ -79,22 +78,14 @@ class PinholeCamera:
     cy: float
     rotation: np.ndarray
     translation: np.ndarray
-    radial: tuple[float, float, float] = (0.0, 0.0, 0.0)
 
     def to_camera(self, world: np.ndarray) -> np.ndarray:
         """(..., 3) world metres -> (..., 3) camera metres (x right, y down, z ahead)."""
         return world @ self.rotation.T + self.translation
 
     def pixels(self, points: np.ndarray) -> np.ndarray:
-        """(..., 3) camera metres -> (..., 2) pixels.
-
-        ``(x, y) / z`` is scaled by ``1 + k1 r^2 + k2 r^4 + k3 r^6``, then mapped to ``(fx x + cx, fy y + cy)``.
-        """
-        normalised = points[..., :2] / points[..., 2:]
-        r2 = (normalised**2).sum(axis=-1, keepdims=True)
-        k1, k2, k3 = self.radial
-        distorted = normalised * (1 + k1 * r2 + k2 * r2**2 + k3 * r2**3)
-        return np.array([self.fx, self.fy]) * distorted + np.array([self.cx, self.cy])
+        """(..., 3) camera metres -> (..., 2) pixels: ``(fx x / z + cx, fy y / z + cy)``."""
+        return np.array([self.fx, self.fy]) * points[..., :2] / points[..., 2:] + np.array([self.cx, self.cy])
 
 
 @dataclass(frozen=True)
@@ -151,10 +142,8 @@ def training_cameras(seed: int) -> list[PinholeCamera]:
 
 def camera_of_test(sequence: str) -> PinholeCamera:
     """The studio (TS1-TS4) or outdoor (TS5, TS6) camera of ``TEST_INTRINSICS``, at the origin of its frame."""
-    outdoor = sequence in ("TS5", "TS6")
-    fx, fy, cx, cy = TEST_INTRINSICS["outdoor" if outdoor else "studio"]
-    radial = OUTDOOR_RADIAL if outdoor else (0.0, 0.0, 0.0)
-    return PinholeCamera(fx, fy, cx, cy, np.eye(3), np.zeros(3), radial)
+    fx, fy, cx, cy = TEST_INTRINSICS["outdoor" if sequence in ("TS5", "TS6") else "studio"]
+    return PinholeCamera(fx, fy, cx, cy, np.eye(3), np.zeros(3))
 
 
 def _figure_mpi28(frames: int, profile: str, seed: int) -> np.ndarray:

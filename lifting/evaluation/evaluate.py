@@ -21,6 +21,7 @@ import pyarrow.compute as pc
 import torch
 
 from datasets.config import to_jsonable
+from datasets.escaping import markdown_text
 from datasets.skeletons import get_skeleton
 from datasets.store import PoseStore
 from datasets.windows import PoseWindows
@@ -268,7 +269,11 @@ def _plots(output_dir: Path, tables: dict, records: Sequence, clips: dict, sourc
 def _report_sections(document: dict, columns, group_markdown: str, plots, output_dir: Path, setup: Mapping) -> list:
     summary = ", ".join(f"{name} {value:.2f}" for name, value in document["summary"].items())
     sections = [
-        ("Setup", "\n".join(f"- {key}: {value}" for key, value in setup.items()) or "- predictions given directly"),
+        (
+            "Setup",
+            "\n".join(f"- {key}: {markdown_text(value)}" for key, value in setup.items())
+            or "- predictions given directly",
+        ),
         (
             "Results",
             f"{document['views']} views, {document['evaluated_frames']} frames. Headline: {summary}."

@@ -15,6 +15,7 @@ import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
+from datasets.escaping import markdown_text
 from datasets.skeletons import Skeleton
 from datasets.units import MILLIMETRES_PER_METRE
 from lifting.evaluation.protocols import COLUMN_TITLES
@@ -25,13 +26,16 @@ SMOOTHING_STEPS = 20
 
 
 def markdown_table(rows: Mapping[str, Mapping[str, float]], columns: Sequence[str], first: str = "") -> str:
-    """A Markdown table: one row per key of ``rows``, one column per entry of ``columns`` (2 decimals)."""
-    header = f"| {first} | " + " | ".join(COLUMN_TITLES.get(column, column) for column in columns) + " |"
+    """A Markdown table: one row per key of ``rows``, one column per entry of ``columns`` (2 decimals).
+
+    Row names come from data files (sequence, subject, action names) and are escaped (``markdown_text``).
+    """
+    header = f"| {markdown_text(first)} | " + " | ".join(COLUMN_TITLES.get(column, column) for column in columns) + " |"
     rule = "|---|" + "---:|" * len(columns)
     lines = [header, rule]
     for name, values in rows.items():
         cells = " | ".join("" if values.get(column) is None else f"{values[column]:.2f}" for column in columns)
-        lines.append(f"| {name} | {cells} |")
+        lines.append(f"| {markdown_text(name)} | {cells} |")
     return "\n".join(lines)
 
 

@@ -11,6 +11,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from datasets.escaping import markdown_text
 from datasets.skeletons import get_skeleton
 from datasets.store import PoseStore
 from datasets.units import MILLIMETRES_PER_METRE
@@ -60,7 +61,7 @@ def write_extreme_viewers(
 def viewer_links(viewers: Mapping[str, ViewerFile], output_dir: Path) -> str:
     """Markdown lines linking each viewer file, relative to the report's folder."""
     lines = [
-        f"- [{label} sequence]({viewer.path.relative_to(output_dir).as_posix()}): {viewer.description}"
+        f"- [{label} sequence]({viewer.path.relative_to(output_dir).as_posix()}): {markdown_text(viewer.description)}"
         for label, viewer in viewers.items()
     ]
     lines.append("\nGround truth and prediction in every camera, per-joint errors coloured; opens offline.")

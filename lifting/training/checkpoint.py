@@ -16,6 +16,7 @@ Files of a training output directory: ``checkpoint_last.pt`` (every K steps, eve
 
 from __future__ import annotations
 
+import pickle
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -136,9 +137,41 @@ def save_checkpoint(path: Path, checkpoint: Mapping[str, Any]) -> None:
     write_atomically(Path(path), lambda handle: torch.save(dict(checkpoint), handle))
 
 
+class CheckpointRefusedError(ValueError):
+    """A checkpoint file ``torch.load(weights_only=True)`` refuses (it asks for code) or cannot read; one line."""
+
+
+REFUSAL_DETAIL_CHARACTERS = 300
+"""How much of torch's own reason a refusal quotes (its message is several paragraphs of advice)."""
+
+
+def _weights_only_reason(error: BaseException) -> str:
+    """The part of torch's refusal that says what the file asked for, on one line (no advice to unsafely retry)."""
+    paragraphs = [" ".join(part.split()) for part in str(error).split("\n\n") if part.strip()]
+    specific = [part for part in paragraphs[1:] if not part.startswith("Check the documentation")]
+    reason = " ".join(specific or paragraphs[:1]).rpartition("WeightsUnpickler error:")[2].strip()
+    return reason[:REFUSAL_DETAIL_CHARACTERS].rstrip(".")
+
+
 def load_checkpoint(path: Path) -> dict[str, Any]:
-    """Read a checkpoint with ``weights_only=True`` onto the CPU, refusing other format versions."""
-    checkpoint = torch.load(Path(path), map_location="cpu", weights_only=True)
+    """Read a checkpoint with ``weights_only=True`` onto the CPU, refusing other format versions.
+
+    Raises:
+        CheckpointRefusedError: The file asks for anything but tensors, numbers, strings and containers (a
+            malicious pickle: nothing in it runs) or is not a checkpoint at all; one line naming the file.
+        ValueError: Another checkpoint format version.
+    """
+    try:
+        checkpoint = torch.load(Path(path), map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as error:
+        raise CheckpointRefusedError(
+            f"{path} refused: {_weights_only_reason(error)}. A checkpoint holds only tensors, numbers, strings and "
+            "containers (read with torch.load(weights_only=True)); this file is malicious or not a mocaplift "
+            "checkpoint, and nothing in it was run"
+        ) from error
+    except RuntimeError as error:  # torch's zip reader: truncated, not a zip, a damaged record
+        first_line = " ".join(str(error).split("\n", 1)[0].split())[:REFUSAL_DETAIL_CHARACTERS]
+        raise CheckpointRefusedError(f"{path} is not a readable checkpoint ({first_line})") from error
     version = checkpoint.get("format") if isinstance(checkpoint, dict) else None
     if version != CHECKPOINT_FORMAT_VERSION:
         raise ValueError(

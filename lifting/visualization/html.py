@@ -13,13 +13,12 @@ construction.
 from __future__ import annotations
 
 import base64
-import html
-import json
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 
+from datasets.escaping import html_text, script_json
 from lifting.visualization.scene import Viewpoint, ViewScene, viewpoint
 from lifting.visualization.style import COLOURS, ERROR_LIMIT_MM, GRID_STEP_M
 from lifting.visualization.viewer_js import VIEWER_JS
@@ -128,8 +127,8 @@ def write_viewer(
     """
     if not scenes:
         raise ValueError("write_viewer needs at least one view")
-    data = json.dumps(scene_payload(scenes, keypoints_name, root, fit), separators=(",", ":"))
-    page = _PAGE.format(title=html.escape(title), data=data.replace("</", "<\\/"), script=VIEWER_JS)
+    data = script_json(scene_payload(scenes, keypoints_name, root, fit))  # names from data hold anything
+    page = _PAGE.format(title=html_text(title), data=data, script=VIEWER_JS)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(page, encoding="utf-8")

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Annotated, Any, NoReturn, TypeVar
 import typer
 
 from datasets.config import docstring
+from datasets.escaping import terminal_text
 from datasets.workspace import WORKSPACE_ENVIRONMENT_VARIABLE
 from pipelines.cli.prefect_api import API_URL_VARIABLE, start_temporary_api_early, wait_for_temporary_api
 
@@ -92,9 +93,27 @@ def optional_str(path: str | Path | None) -> str | None:
     return None if path is None else str(path)
 
 
+ERROR_MESSAGE_CHARACTERS = 4000
+"""An ``error:`` message is cut to this many characters: a hostile input can make one arbitrarily long."""
+
+
+def bounded(message: object) -> str:
+    """``message`` as text of at most ``ERROR_MESSAGE_CHARACTERS``, saying how much was cut."""
+    text = str(message)
+    if len(text) <= ERROR_MESSAGE_CHARACTERS:
+        return text
+    cut = len(text) - ERROR_MESSAGE_CHARACTERS
+    return f"{text[:ERROR_MESSAGE_CHARACTERS]}... ({cut} more characters; --debug shows all)"
+
+
+def echo(text: object, err: bool = False) -> None:
+    """Print a line that may hold names from data files or manifests, control characters escaped (ESC, BEL)."""
+    typer.echo(terminal_text(text), err=err)
+
+
 def fail(message: str, code: int = 2) -> NoReturn:
     """Stop the command with one ``error: <message>`` line on stderr (exit 2: a bad argument, before any work)."""
-    typer.echo(f"error: {message}", err=True)
+    echo(f"error: {bounded(message)}", err=True)
     raise typer.Exit(code)
 
 
@@ -171,7 +190,7 @@ def run_flow(flow: FlowDefinition | Callable[..., Any], announce_version: bool =
     except (NothingAcceptedError, EnvironmentFailure, TrainingInterrupted, OSError, ValueError) as error:
         if os.environ.get(DEBUG_ENVIRONMENT_VARIABLE):
             traceback.print_exc()
-        typer.echo(f"error: {error}", err=True)
+        echo(f"error: {bounded(error)}", err=True)
         raise typer.Exit(1) from None
     if announce_version:
         typer.echo(f"version {result}")

@@ -42,6 +42,8 @@ def pretrain_command(
 ) -> None:
     """Pretrain an uplifting transformer on a pose store (AMASS) -> checkpoint version.
 
+    The store is re-hashed first unless found intact with no file changed since; `flows.py verify` always re-hashes.
+
     Example: python flows.py pretrain --model uplift-upsample --preset h36m-351
     --training-preset uplift-upsample-h36m-351 --device cuda
     Multi-GPU: torchrun --nproc_per_node=N flows.py pretrain ...
@@ -66,6 +68,8 @@ def finetune_command(
     run: dict[str, Any],
 ) -> None:
     """Finetune a checkpoint (or train from scratch) on a target pose store -> checkpoint version.
+
+    The store is re-hashed first unless found intact with no file changed since; `flows.py verify` always re-hashes.
 
     Example: python flows.py finetune --init pretrain --data preprocess-h36m
     """
@@ -122,6 +126,8 @@ def evaluate_command(
     run: dict[str, Any],
 ) -> None:
     """Evaluate a checkpoint on a pose store with the published protocols -> metrics version (report.md, plots).
+
+    The store is re-hashed first unless found intact with no file changed since; `flows.py verify` always re-hashes.
 
     Human3.6M: MPJPE (P1), P-MPJPE (P2), N-MPJPE, MPJVE per action; MPI-INF-3DHP: PCK@150 mm, AUC, MPJPE per
     activity; HumanEva-I: per subject and action.

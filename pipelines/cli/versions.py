@@ -8,8 +8,9 @@ from typing import Annotated
 
 import typer
 
-from datasets.workspace import Manifest, VersionNotFoundError, Workspace
-from pipelines.cli.common import WorkspaceOption, command, optional_str
+from datasets.manifest import Manifest, ManifestError
+from datasets.workspace import VersionNotFoundError, Workspace
+from pipelines.cli.common import WorkspaceOption, command, echo, optional_str
 
 DEFAULT_LEFTOVER_AGE_HOURS = 24.0
 SECONDS_PER_HOUR = 3600.0
@@ -23,29 +24,37 @@ def versions_command(
     workspace: WorkspaceOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """List versions (oldest first) with their parents, counts and time; MISSING marks lost output files."""
+    """List versions (oldest first) with their parents, counts and time; MISSING marks lost output files.
+
+    A manifest that cannot be read is listed as UNREADABLE with its file and the reason.
+    """
     from pipelines.lineage.versioning import missing_outputs
 
     workspace = Workspace(workspace)
-    manifests = workspace.manifests(stage)
+    manifests, unreadable = workspace.scan(stage)
     missing = {manifest.id: missing_outputs(workspace, manifest) for manifest in manifests}
     if as_json:
         rows = [{**_summary_row(manifest), "missing": missing[manifest.id]} for manifest in manifests]
+        rows += [{"id": entry.version, "unreadable": entry.reason, "path": str(entry.path)} for entry in unreadable]
         typer.echo(json.dumps(rows, indent=2))
         return
-    if not manifests:
-        typer.echo(f"No versions{f' of {stage}' if stage else ''} in {workspace.root}.")
+    if not manifests and not unreadable:
+        echo(f"No versions{f' of {stage}' if stage else ''} in {workspace.root}.")
         return
     header = f"{'version':<36} {'finished':<29} {'wall s':>8}  {'files':<8} parents"
-    typer.echo(header)
-    typer.echo("-" * len(header))
+    echo(header)
+    echo("-" * len(header))
     for manifest in manifests:
         parents = ", ".join(manifest.parents) or "-"
         state = "MISSING" if missing[manifest.id] else "ok"
-        typer.echo(f"{manifest.id:<36} {manifest.finished:<29} {manifest.wall_time_s:>8.1f}  {state:<8} {parents}")
+        echo(f"{manifest.id:<36} {manifest.finished:<29} {manifest.wall_time_s:>8.1f}  {state:<8} {parents}")
+    for entry in unreadable:
+        echo(f"{entry.version:<36} {'UNREADABLE':<29} {'':>8}  {'-':<8} {entry.path}")
     for problems in missing.values():
         for problem in problems:
-            typer.echo(f"missing: {problem}", err=True)
+            echo(f"missing: {problem}", err=True)
+    for entry in unreadable:
+        echo(f"unreadable: {entry.reason}", err=True)
 
 
 def _summary_row(manifest: Manifest) -> dict:
@@ -66,27 +75,39 @@ def verify_command(
     ] = None,
     workspace: WorkspaceOption = None,
 ) -> None:
-    """Re-hash the outputs of one version (or all) and compare with their manifests; exit 1 on any difference.
+    """Re-hash the outputs of one version (or all), re-derive their lineage, compare with their manifests.
 
-    Reads every file and every store chunk. Example: python flows.py verify preprocess-amass
+    Checks that the id derives from the recorded fields, that every parent exists and holds the recorded
+    content, and that outputs lie inside the version; names each field that disagrees. Exit 1 on any
+    difference or unreadable manifest. Reads every file and every store chunk.
+    Example: python flows.py verify preprocess-amass
     """
+    from pipelines.lineage.audit import lineage_problems
     from pipelines.lineage.versioning import verify_version
 
     workspace = Workspace(workspace)
     try:
-        manifests = workspace.manifests() if reference is None else [workspace.resolve(reference)]
-    except VersionNotFoundError as error:
-        typer.echo(f"error: {error}", err=True)
+        if reference is None:
+            manifests, unreadable = workspace.scan()
+        else:
+            manifests, unreadable = [workspace.resolve(reference)], []
+    except (VersionNotFoundError, ManifestError) as error:
+        echo(f"error: {error}", err=True)
         raise typer.Exit(1) from None
     damaged = 0
     for manifest in manifests:
-        problems = verify_version(workspace, manifest)
+        problems = lineage_problems(workspace, manifest)
+        problems += verify_version(workspace, manifest)
         damaged += bool(problems)
-        typer.echo(f"{'DAMAGED' if problems else 'ok':<8} {manifest.id}")
+        echo(f"{'DAMAGED' if problems else 'ok':<8} {manifest.id}")
         for problem in problems:
-            typer.echo(f"  {problem}")
-    if damaged:
-        typer.echo(f"error: {damaged} of {len(manifests)} version(s) differ from their manifests", err=True)
+            echo(f"  {problem}")
+    for entry in unreadable:
+        echo(f"{'UNREADABLE':<8} {entry.version}")
+        echo(f"  {entry.reason}")
+    if damaged or unreadable:
+        cannot = f"; {len(unreadable)} manifest(s) cannot be read" if unreadable else ""
+        echo(f"error: {damaged} of {len(manifests)} version(s) differ from their manifests{cannot}", err=True)
         raise typer.Exit(1)
 
 
@@ -102,34 +123,36 @@ def show_command(
     workspace = Workspace(workspace)
     try:
         manifest = workspace.resolve(reference)
-    except VersionNotFoundError as error:
-        typer.echo(str(error), err=True)
+    except (VersionNotFoundError, ManifestError) as error:
+        echo(f"error: {error}", err=True)
         raise typer.Exit(1) from None
     if as_json:
         typer.echo(json.dumps(manifest.to_dict(), indent=2, sort_keys=True, default=str))
         return
-    typer.echo(f"version   {manifest.id}")
-    typer.echo(f"stage     {manifest.stage}")
-    typer.echo(f"parents   {', '.join(manifest.parents) or '-'}")
+    echo(f"version   {manifest.id}")
+    echo(f"stage     {manifest.stage}")
+    echo(f"parents   {', '.join(manifest.parents) or '-'}")
     code = manifest.code
-    typer.echo(
+    echo(
         f"code      {str(code.get('commit'))[:12]}{' (dirty)' if code.get('dirty') else ''}, "
         f"fingerprint {str(code.get('fingerprint'))[:12]}"
     )
-    typer.echo(f"run       {manifest.started} -> {manifest.finished} ({manifest.wall_time_s:.1f} s)")
-    typer.echo("counts    " + ", ".join(f"{key} {value}" for key, value in manifest.counts.items()))
-    typer.echo("outputs")
+    echo(f"run       {manifest.started} -> {manifest.finished} ({manifest.wall_time_s:.1f} s)")
+    echo("counts    " + ", ".join(f"{key} {value}" for key, value in manifest.counts.items()))
+    echo("outputs")
     for name, output in manifest.outputs.items():
-        typer.echo(f"  {name:<12} {output.get('kind', '?'):<9} {output['path']}")
+        echo(f"  {name:<12} {output.get('kind', '?'):<9} {output['path']}")
     missing = missing_outputs(workspace, manifest)
     state = "MISSING: " + "; ".join(missing) if missing else "present (python flows.py verify re-hashes them)"
-    typer.echo(f"files     {state}")
-    typer.echo("config")
+    echo(f"files     {state}")
+    echo("config")
     for line in json.dumps(manifest.config, indent=2, sort_keys=True).splitlines():
-        typer.echo(f"  {line}")
+        echo(f"  {line}")
     if manifest.summary:
-        typer.echo("")
-        typer.echo(manifest.summary)
+        echo("")
+        echo(manifest.summary)
+    for entry in workspace.scan()[1]:
+        echo(f"unreadable: {entry.reason}", err=True)
 
 
 @command("export")
@@ -169,18 +192,26 @@ def gc_command(
 ) -> None:
     """Delete what no version needs: attempt directories of failed or losing runs, and finished work caches.
 
-    Published versions are never touched. Leftovers of versions that are not published (a run may still be
-    writing them, or resume from them) go only once older than --older-than-hours.
+    Published versions are never touched, nor the work of a stage that is running now (it holds a lock gc
+    checks), nor the files of a version whose manifest is unreadable (it is named, with the reason).
+    Leftovers of versions that are not published (a crashed run may resume from them) go only once nothing
+    in them changed for --older-than-hours.
     """
-    from datasets.storage import remove_tree
-
     workspace = Workspace(workspace)
     leftovers = workspace.unreferenced(older_than_hours * SECONDS_PER_HOUR)
+    for entry in workspace.scan()[1]:
+        echo(f"keeping every file of {entry.version}: {entry.reason}", err=True)
+    deleted = 0
     for location in leftovers:
-        typer.echo(f"{'would delete' if dry_run else 'deleting'} {workspace.relative(location)}")
-        if not dry_run:
-            remove_tree(location)
-    typer.echo(f"{len(leftovers)} leftover(s) {'found' if dry_run else 'deleted'} in {workspace.root}")
+        if dry_run:
+            echo(f"would delete {workspace.relative(location)}")
+        elif workspace.remove_leftover(location):
+            echo(f"deleted {workspace.relative(location)}")
+            deleted += 1
+        else:
+            echo(f"kept {workspace.relative(location)}: a running stage holds it")
+    typer.echo(f"{len(leftovers) if dry_run else deleted} leftover(s) {'found' if dry_run else 'deleted'} in "
+               f"{workspace.root}")  # fmt: skip
 
 
 @command("serve")

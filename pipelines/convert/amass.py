@@ -22,9 +22,10 @@ import pyarrow as pa
 
 from datasets.amass.config import DEFAULT_PRESET, AmassConfig
 from datasets.config import load_config, to_jsonable
+from datasets.escaping import terminal_text
 from datasets.workspace import Manifest, Workspace
 from pipelines.convert.benchmarks import DEMO_DIRECTORY, generate_once
-from pipelines.convert.conversion import Conversion, run_conversion
+from pipelines.convert.conversion import Conversion, announce_version, run_conversion
 from pipelines.convert.run_options import RunOptions, as_options
 from pipelines.convert.workers import forked_early
 from pipelines.lineage.file_hashes import FileHashes, files_fingerprint
@@ -61,17 +62,19 @@ def input_fingerprint(config: AmassConfig, discovery: pa.Table, hashes: FileHash
 
     Args:
         config: The conversion config (where the inputs are).
-        discovery: The discovery table (its ``path`` column lists the motion files).
+        discovery: The discovery table (its ``relative_path`` column lists the motion files; entries that are
+            not read, e.g. a FIFO or a link leaving the archive, count by name and reason, never opened).
         hashes: Cache of file hashes (the workspace's); None reads every file.
     """
-    motion_files = [Path(path) for path in discovery["path"].to_pylist()]
+    motion_files = [config.amass_root / relative for relative in discovery["relative_path"].to_pylist()]
     model_files = [path for path in config.body_models.rglob("*.npz")]
     fingerprint = {
         "motion_files": files_fingerprint(motion_files, config.amass_root, hashes),
-        "body_models": files_fingerprint(model_files, config.body_models, hashes),
+        "body_models": files_fingerprint(model_files, config.body_models, hashes, contained=False),
     }
     if config.regressor is not None:
-        fingerprint["regressor"] = files_fingerprint([config.regressor], config.regressor.parent, hashes)
+        fingerprint["regressor"] = files_fingerprint([config.regressor], config.regressor.parent, hashes,
+                                                     contained=False)  # fmt: skip
     return fingerprint
 
 
@@ -167,10 +170,9 @@ def preprocess_amass(
     with forked_early(run.workers, run.dask_address):  # workers import torch while this process prepares
         config = resolve_config(workspace, preset, options)
         for warning in check_inputs_task(config):
-            print(f"warning: {warning}")
+            print(terminal_text(f"warning: {warning}"))
         discovery = discover_task(config)
         manifest, worked = convert_write_commit(config, discovery, str(workspace.root), run.workers,
                                                 run.dask_address, run.strict)  # fmt: skip
-    print(f"{PREPROCESS_AMASS}: {'published' if worked else 'reused'} version {manifest.id}")
-    print(manifest.summary)
+    announce_version(PREPROCESS_AMASS, manifest, worked)
     return publish_summary(manifest)

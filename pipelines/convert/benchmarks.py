@@ -26,7 +26,7 @@ from datasets.synthetic.h36m_archive import build_demo_h36m
 from datasets.synthetic.humaneva_archive import write_humaneva_npz
 from datasets.synthetic.mpi_inf_3dhp_archive import write_3dhp_mat
 from datasets.workspace import Manifest, Workspace
-from pipelines.convert.conversion import run_reader_conversion
+from pipelines.convert.conversion import announce_version, run_reader_conversion
 from pipelines.convert.run_options import RunOptions, as_options
 from pipelines.lineage.file_hashes import FileHashes, files_fingerprint
 from pipelines.orchestration import flow, publish_summary, task
@@ -76,15 +76,18 @@ def source_fingerprint(
 ) -> dict[str, str]:
     """Content fingerprint of a source folder's data files plus named extra files (e.g. detections).
 
+    Entries that are not read (pipes, devices, dangling or looping links, links leaving ``source``:
+    ``datasets.source_entries``) count by name and reason and are never opened; the reader rejects them.
+
     Args:
         source: The source folder.
         extra_files: Named files outside it.
         hashes: Cache of file hashes (the workspace's); None reads every file.
     """
-    files = [path for path in Path(source).rglob("*") if path.is_file() and path.suffix in SOURCE_SUFFIXES]
+    files = [path for path in Path(source).rglob("*") if path.suffix in SOURCE_SUFFIXES]
     fingerprint = {"source": files_fingerprint(files, Path(source), hashes)}
     for name, path in sorted((extra_files or {}).items()):
-        fingerprint[f"file:{name}"] = files_fingerprint([Path(path)], Path(path).parent, hashes)
+        fingerprint[f"file:{name}"] = files_fingerprint([Path(path)], Path(path).parent, hashes, contained=False)
     return fingerprint
 
 
@@ -102,8 +105,7 @@ def convert_and_publish(
     """Reuse or build and publish the version (``pipelines.convert.conversion.run_reader_conversion``)."""
     runtime = {"source": str(Path(source).resolve())}
     manifest, worked = run_reader_conversion(stage, config, inputs, read, attributes, workspace, strict, runtime)
-    print(f"{stage}: {'published' if worked else 'reused'} version {manifest.id}")
-    print(manifest.summary)
+    announce_version(stage, manifest, worked)
     return manifest
 
 

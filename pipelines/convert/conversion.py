@@ -17,6 +17,7 @@ from typing import Any
 
 import pyarrow as pa
 
+from datasets.escaping import markdown_text, terminal_text
 from datasets.skeletons import get_skeleton
 from datasets.storage import Location, ObjectPath, remove_tree, write_parquet
 from datasets.store import PoseStore, raise_for_problems, write_store
@@ -89,14 +90,21 @@ def conversion_summary(stage: str, counts: Mapping[str, int], store: PoseStore, 
     for row in store.index.select(["subset", "split", "length"]).to_pylist():
         frames[(row["subset"], row["split"])] += row["length"]
     lines += ["", "| subset | split | frames |", "|---|---|---|"]
-    lines += [f"| {subset} | {split} | {value} |" for (subset, split), value in sorted(frames.items())]
+    lines += [f"| {markdown_text(subset)} | {markdown_text(split)} | {value} |"
+              for (subset, split), value in sorted(frames.items())]  # fmt: skip
     if rejections:
         reasons = Counter(rejection.reason for rejection in rejections)
         lines += ["", "| rejected because | items |", "|---|---|"]
-        lines += [f"| {reason} | {value} |" for reason, value in reasons.most_common()]
+        lines += [f"| {reason} | {value} |" for reason, value in reasons.most_common()]  # names from our code
     if notes:
-        lines += ["", *(f"- {note}" for note in notes)]
+        lines += ["", *(f"- {markdown_text(note)}" for note in notes)]
     return "\n".join(lines)
+
+
+def announce_version(stage: str, manifest: Manifest, worked: bool) -> None:
+    """Print which version a conversion published or reused, and its summary (names from the archive escaped)."""
+    print(f"{stage}: {'published' if worked else 'reused'} version {manifest.id}")
+    print(terminal_text(manifest.summary))
 
 
 def _publish(

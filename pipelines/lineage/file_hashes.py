@@ -28,6 +28,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from datasets.source_entries import entry_problem
 from datasets.storage import file_sha256, write_atomically
 from datasets.workspace import Workspace
 
@@ -125,16 +126,34 @@ class FileHashes:
         self.save()
 
 
-def files_fingerprint(paths: Iterable[Path], root: Path, hashes: FileHashes | None = None) -> str:
+def files_fingerprint(
+    paths: Iterable[Path], root: Path, hashes: FileHashes | None = None, contained: bool = True
+) -> str:
     """Fingerprint of source files by content: SHA-256 over (path relative to ``root``, SHA-256 of the bytes).
 
+    An entry that is not read (``datasets.source_entries.entry_problem``: a pipe, device, directory, a
+    dangling or looping link, with ``contained`` a link leaving ``root``) counts by its name and that reason
+    instead of its bytes: it is never opened, so a FIFO or ``/dev/zero`` cannot stall the fingerprint, and
+    the conversion rejects it by name.
+
     Args:
-        paths: The files.
+        paths: The files, as listed (links not resolved), under ``root`` where ``contained``.
         root: What their names are relative to (so the same archive elsewhere has the same fingerprint).
         hashes: Cache of file hashes; None reads every file.
+        contained: ``root`` is an archive whose links are followed only inside it; False for files named
+            explicitly (body models, a regressor), whose links are followed anywhere.
     """
     hashes = hashes or FileHashes()
     digest = hashlib.sha256()
     for path in sorted(Path(path) for path in paths):
-        digest.update(f"{path.relative_to(root).as_posix()}\0{hashes.sha256(path)}\n".encode())
+        problem = entry_problem(path, root if contained else None)
+        content = f"not read: {problem}" if problem else hashes.sha256(path)
+        digest.update(f"{_relative(path, root)}\0{content}\n".encode())
     return digest.hexdigest()
+
+
+def _relative(path: Path, root: Path) -> str:
+    """``path`` below ``root`` as posix text; resolved on both sides when only that relates them."""
+    if path.is_relative_to(root):
+        return path.relative_to(root).as_posix()
+    return path.resolve().relative_to(root.resolve()).as_posix()

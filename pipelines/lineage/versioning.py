@@ -27,6 +27,7 @@ Usage::
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import functools
 import hashlib
@@ -37,12 +38,15 @@ import subprocess
 import sys
 import time
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
+from datasets.manifest import Manifest, ManifestError
 from datasets.storage import Location, ObjectPath, file_sha256, remove_tree
 from datasets.store import PoseStore
 from datasets.store.integrity import listing_problem, store_listing, store_mismatches
-from datasets.workspace import Manifest, Workspace
+from datasets.work_lock import holding
+from datasets.workspace import Workspace
 from pipelines.lineage.code_identity import REPOSITORY_ROOT, CodeIdentity, stage_code_identity
 
 RECORDED_PACKAGES = (
@@ -223,6 +227,7 @@ class StageRun:
         self._directory: Location | None = None
         self._started = ""
         self._clock = 0.0
+        self._hold = contextlib.ExitStack()
 
     def existing(self) -> Manifest | None:
         """The already published version with this id, if any (then no work is needed)."""
@@ -240,6 +245,9 @@ class StageRun:
         return self._directory
 
     def __enter__(self) -> StageRun:
+        self._hold = contextlib.ExitStack()
+        if isinstance(self.workspace.root, Path):  # gc leaves a held version's work alone (datasets.work_lock)
+            self._hold.enter_context(holding(self.workspace.work_directory(self.id)))
         self._directory = self.workspace.new_attempt_directory(self.id)
         self._started = utc_now()
         self._clock = time.perf_counter()
@@ -248,6 +256,7 @@ class StageRun:
     def __exit__(self, exception_type: Any, exception: Any, traceback: Any) -> None:
         if exception_type is not None and self._directory is not None:
             remove_tree(self._directory)
+        self._hold.close()
 
     def relative(self, path: str | os.PathLike | ObjectPath) -> str:
         """A path inside the workspace, as recorded in the manifest."""
@@ -308,7 +317,11 @@ def missing_outputs(workspace: Workspace, manifest: Manifest) -> list[str]:
     """
     problems = []
     for name, output in manifest.outputs.items():
-        location = workspace.output_path(manifest, name)
+        try:
+            location = workspace.output_path(manifest, name)
+        except ManifestError as error:  # a path leading outside the version: never read
+            problems.append(str(error))
+            continue
         if output.get("kind") == "store":
             problem = listing_problem(location, output, manifest.id)
             problems += [problem] if problem else []
@@ -321,14 +334,20 @@ def verify_version(workspace: Workspace, manifest: Manifest) -> list[str]:
     """Re-hash every output of a version and compare with its manifest; one sentence per difference.
 
     Files are compared by SHA-256, stores by index, array-value checksums and file listing
-    (``datasets.store.integrity.store_mismatches``), directories only for being there. Reads everything.
+    (``datasets.store.integrity.store_mismatches``), directories only for being there. Reads everything
+    inside the version's directory, nothing outside it (``Workspace.output_path``). The lineage fields are
+    checked by ``pipelines.lineage.audit.lineage_problems``.
 
     Returns:
         The differences; empty when the version is intact.
     """
     problems = []
     for name, output in manifest.outputs.items():
-        location = workspace.output_path(manifest, name)
+        try:
+            location = workspace.output_path(manifest, name)
+        except ManifestError as error:
+            problems.append(str(error))
+            continue
         kind = output.get("kind")
         if not location.exists():
             problems.append(f"version {manifest.id}: output {name!r} ({output['path']}) is missing")

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from datasets.config import to_jsonable
 from datasets.storage import Location, write_atomically
-from datasets.store.integrity import open_verified_store
+from datasets.store.integrity import check_file, open_verified_store
 from datasets.units import MILLIMETRES_PER_METRE
 from datasets.workspace import Manifest, Workspace
 from pipelines.convert.conversion import CACHE_DIRECTORY
@@ -70,13 +70,24 @@ def copy_into(source: Path, destination: Location) -> Location:
 
 
 def local_output(workspace: Workspace, manifest: Manifest, name: str) -> Path:
-    """A version's output as a local file (downloaded once into the local cache for remote workspaces)."""
+    """A version's file output as a local file, refused if its bytes differ from the manifest's SHA-256.
+
+    Remote outputs are downloaded once into the local cache; the file checked is the one that will be read.
+    Checked as stores are (``datasets.store.integrity.check_file``: hashed when first used, again only after
+    the file changes), so a checkpoint or metrics file replaced after publication never feeds a new version
+    whose lineage would record the original's checksum.
+
+    Raises:
+        FileIntegrityError: the file differs from its manifest (one line naming the version and the file).
+    """
     location = workspace.output_path(manifest, name)
     if isinstance(location, Path):
-        return location
-    local = workspace.local_directory("downloads", manifest.id, location.name)
-    if not local.exists():
-        write_atomically(local, lambda handle: handle.write(location.read_bytes()))
+        local = location
+    else:
+        local = workspace.local_directory("downloads", manifest.id, location.name)
+        if not local.exists():
+            write_atomically(local, lambda handle: handle.write(location.read_bytes()))
+    check_file(local, manifest.outputs[name], manifest.id)
     return local
 
 
