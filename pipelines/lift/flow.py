@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from datasets.config import to_jsonable
+from datasets.escaping import markdown_text, terminal_text
 from datasets.keypoints import DetectedKeypoints
 from datasets.storage import file_sha256, write_parquet
 from datasets.views import Rejection
@@ -156,9 +157,12 @@ def _lift_all(
 
 
 def _summary(manifest_counts: Mapping[str, int], lifted: Sequence[str], rejections: Sequence[Rejection]) -> str:
+    """The version's Markdown summary: counts, each lifted file, each rejected one with why (names escaped)."""
     lines = ["## lift", "", "| count | value |", "|---|---|", *(f"| {k} | {v} |" for k, v in manifest_counts.items())]
-    lines += ["", *(f"- lifted {name}" for name in lifted)]
-    lines += [f"- rejected {rejection.path}: {rejection.detail}" for rejection in rejections]
+    lines += ["", *(f"- lifted {markdown_text(name)}" for name in lifted)]
+    lines += [
+        f"- rejected {markdown_text(rejection.path)}: {markdown_text(rejection.detail)}" for rejection in rejections
+    ]
     return "\n".join(lines)
 
 
@@ -216,7 +220,7 @@ def _publish(registry: Workspace, stage_run: StageRun, results: Sequence[LiftedR
         published: dict[str, Any] = {}
         for result in lifted:
             for note in result.notes:
-                print(f"lift: {note}")
+                print(terminal_text(f"lift: {note}"))
             prefix = "" if single else f"{clip_name(Path(result.clip.source))}/"
             written = write_clip(scratch / prefix, result.clip, video_suffix(outputs.video), outputs.bvh is not None)
             for name, path in written.items():
@@ -246,7 +250,7 @@ def _copy_requested(registry: Workspace, manifest: Manifest, outputs: LiftRunOpt
                 target = Path(requested) / f"{name.rsplit('/', 1)[0]}{source.suffix}"
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_bytes(source.read_bytes())
-            print(f"lift: wrote {target}")
+            print(terminal_text(f"lift: wrote {target}"))
 
 
 @flow(name=LIFT, log_prints=True)
@@ -277,16 +281,16 @@ def lift(
     if keypoints is None:
         demo_file, demo_options = demo_detections(registry)
         keypoints, given = str(demo_file), {**demo_options, **given}
-        print(f"lift: no --keypoints; lifting the demo detector file {demo_file}")
+        print(terminal_text(f"lift: no --keypoints; lifting the demo detector file {demo_file}"))
     chosen = as_options(LiftOptions, given)
     written = as_options(LiftRunOptions, outputs)
     manifest, worked = lift_version(str(registry.root), checkpoint, keypoints, chosen,
                                     written, as_options(RunOptions, run))  # fmt: skip
     _copy_requested(registry, manifest, written)
     print(f"{LIFT}: {'published' if worked else 'reused'} version {manifest.id}")
-    print(manifest.summary)
+    print(terminal_text(manifest.summary))
     viewers = [registry.output_path(manifest, name) for name in sorted(manifest.outputs) if name.endswith("viewer")]
     for viewer in viewers[:3]:
-        print(f"lift: open {viewer} in a browser to see the 2D input beside the 3D")
+        print(terminal_text(f"lift: open {viewer} in a browser to see the 2D input beside the 3D"))
     create_markdown_artifact(markdown=manifest.summary, key=LIFT, description=manifest.id)
     return manifest.id
