@@ -14,8 +14,8 @@ import pytest
 REPOSITORY_ROOT = Path(__file__).resolve().parents[1]
 SUBCOMMANDS = (
     "preprocess-amass", "preprocess-h36m", "preprocess-3dhp", "preprocess-humaneva", "pretrain", "finetune",
-    "pretrain-finetune", "evaluate", "import-checkpoint", "versions", "verify", "show", "serve", "model-info", "export",
-    "gc", "view",
+    "pretrain-finetune", "evaluate", "import-checkpoint", "lift", "versions", "verify", "show", "serve", "model-info",
+    "export", "gc", "view",
 )  # fmt: skip
 
 

@@ -19,6 +19,7 @@ import numpy as np
 
 from datasets.camera_rigs import h36m_cameras
 from datasets.cameras import project, world_to_camera
+from datasets.h36m import FPS as H36M_FPS
 from datasets.skeletons import convert_joints, get_skeleton
 
 REFERENCE_HEIGHT = 1.72
@@ -249,18 +250,26 @@ class H36MArchiveSpec:
             raise ValueError(f"H36MArchiveSpec.detection_noise must be >= 0, got {self.detection_noise}")
 
 
-def synthetic_world_poses(spec: H36MArchiveSpec) -> dict[str, dict[str, np.ndarray]]:
-    """The 32-joint world poses of a spec: ``{subject: {sequence: (T, 32, 3) float32 metres, z up}}``."""
-    poses: dict[str, dict[str, np.ndarray]] = {}
+def synthetic_figure_points(spec: H36MArchiveSpec) -> dict[str, dict[str, dict[str, np.ndarray]]]:
+    """The figure's named points of every take: ``{subject: {sequence: figure_motion(...)}}``, world frame, 50 Hz."""
+    points: dict[str, dict[str, dict[str, np.ndarray]]] = {}
     for subject_index, subject in enumerate(spec.subjects):
         height = 1.6 + 0.25 * np.random.default_rng([spec.seed, subject_index]).random()
-        poses[subject] = {}
+        points[subject] = {}
         for sequence_index, sequence in enumerate(spec.sequences):
             profile = H36M_PROFILES.get(sequence.split(" ")[0], "stand")
             seed = spec.seed * 1_000_003 + subject_index * 1000 + sequence_index
-            points = figure_motion(spec.frames + 7 * sequence_index, 50.0, profile, seed, height)
-            poses[subject][sequence] = figure_joints(points, "h36m32", _H36M32_FROM_FIGURE).astype(np.float32)
-    return poses
+            points[subject][sequence] = figure_motion(spec.frames + 7 * sequence_index, H36M_FPS, profile, seed, height)
+    return points
+
+
+def synthetic_world_poses(spec: H36MArchiveSpec) -> dict[str, dict[str, np.ndarray]]:
+    """The 32-joint world poses of a spec: ``{subject: {sequence: (T, 32, 3) float32 metres, z up}}``."""
+    return {
+        subject: {sequence: figure_joints(points, "h36m32", _H36M32_FROM_FIGURE).astype(np.float32)
+                  for sequence, points in sequences.items()}
+        for subject, sequences in synthetic_figure_points(spec).items()
+    }  # fmt: skip
 
 
 def _ground_truth_2d(world_32: np.ndarray, subject: str) -> list[np.ndarray]:

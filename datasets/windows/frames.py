@@ -5,6 +5,7 @@ vectorised step, encoded by ``datasets.windows.codec``: 2D keypoints in the view
 [-1, 1]), 3D joints relative to the skeleton's root (metres, camera frame), the store's ``valid`` flags and,
 if asked, the root itself (metres, camera frame).
 
+- ``ArrayFrames`` holds model-ready arrays given to it (``from_pixels``: a detector's keypoints in memory, to lift).
 - ``MemoryFrames`` reads each array once, normalises it per view and keeps it in RAM. Chosen when the arrays
   fit (``WindowConfig.cache``); DataLoader workers share the pages after ``fork``.
 - ``ChunkFrames`` keeps no frames up front: it decodes the Zarr chunks a batch touches, normalises them like
@@ -56,8 +57,59 @@ SHARED_ARRAYS = ("keypoints", "joints_3d", "root", "valid")
 """``MemoryFrames`` arrays held in shared memory, so worker processes map them instead of copying them."""
 
 
-class MemoryFrames:
-    """Every frame in RAM, pre-normalised: 2D in screen coordinates, 3D root-relative.
+class ArrayFrames:
+    """Model-ready frames held as arrays: 2D in screen coordinates, 3D root-relative; ``gather`` takes from them.
+
+    The frame source of windows over sequences that live in memory rather than in a store
+    (``PoseWindows.over_sequences``: a detector's keypoints to lift) and the base of ``MemoryFrames``.
+
+    Args:
+        keypoints: (F, J, 2) float32, screen-normalised (``normalise_keypoints``).
+        joints_3d: (F, J, 3) float32, metres, root-relative (a read-only broadcast of zeros when there is no 3D).
+        root: (F, 3) float32, metres, camera frame.
+        valid: (F,) bool.
+    """
+
+    kind = "arrays"
+
+    def __init__(self, keypoints: np.ndarray, joints_3d: np.ndarray, root: np.ndarray, valid: np.ndarray) -> None:
+        self.keypoints, self.joints_3d, self.root, self.valid = keypoints, joints_3d, root, valid
+        arrays = (keypoints, joints_3d, root, valid)
+        self.bytes = sum(array.nbytes for array in arrays if 0 not in array.strides)  # broadcasts take none
+
+    @classmethod
+    def from_pixels(cls, pixels: np.ndarray, widths: np.ndarray, heights: np.ndarray) -> ArrayFrames:
+        """Frames of 2D keypoints only (no 3D: zeros that take no memory, every frame valid).
+
+        Args:
+            pixels: (F, J, 2 or 3) pixels (a third, confidence channel is dropped).
+            widths: (F,) image width of every frame, pixels.
+            heights: (F,) image height of every frame, pixels.
+        """
+        frames, joints = pixels.shape[:2]
+        keypoints = normalise_keypoints(np.asarray(pixels)[..., :SPATIAL_CHANNELS], widths, heights)
+        zeros_3d = np.broadcast_to(np.zeros((1, joints, 3), np.float32), (frames, joints, 3))
+        zeros_root = np.broadcast_to(np.zeros((1, 3), np.float32), (frames, 3))
+        return cls(keypoints, zeros_3d, zeros_root, np.broadcast_to(np.ones(1, bool), (frames,)))
+
+    def gather(self, positions: np.ndarray, rows: np.ndarray, with_root: bool = False) -> dict[str, np.ndarray]:
+        """Arrays of a batch at global frame ``positions`` (B, P); ``rows`` (B,) is unused here."""
+        batch = {
+            "keypoints": np.take(self.keypoints, positions, axis=0),
+            "joints_3d": np.take(self.joints_3d, positions, axis=0),
+            "valid": np.take(self.valid, positions, axis=0),
+        }
+        if with_root:
+            batch["root"] = np.take(self.root, positions, axis=0)
+        return batch
+
+    def describe(self) -> str:
+        """One line: where frames come from."""
+        return f"arrays in memory ({self.bytes / 1e6:.1f} MB, normalised once)"
+
+
+class MemoryFrames(ArrayFrames):
+    """Every frame of a store in RAM, pre-normalised: 2D in screen coordinates, 3D root-relative.
 
     The arrays live in shared memory (torch tensors, seen here as numpy views): DataLoader workers are
     started fresh (spawned, never forked from a process running Prefect's or Icechunk's threads) and receive
@@ -77,12 +129,12 @@ class MemoryFrames:
         widths = np.repeat(store.index["width"].to_numpy(), lengths)  # (F,) image size of every frame
         heights = np.repeat(store.index["height"].to_numpy(), lengths)
         pixels = np.asarray(store.array(names["keypoints"])[:])[..., :SPATIAL_CHANNELS]
-        self.keypoints = normalise_keypoints(pixels, widths, heights)
+        keypoints = normalise_keypoints(pixels, widths, heights)
         del pixels
         joints = np.asarray(store.array("joints_3d")[:], dtype=np.float32)
-        self.joints_3d, self.root = split_root(joints, root, in_place=True)
-        self.valid = np.asarray(store.array("valid")[:]) if "valid" in names else np.ones(store.frames, bool)
-        self.bytes = self.keypoints.nbytes + self.joints_3d.nbytes + self.root.nbytes + self.valid.nbytes
+        joints_3d, root_positions = split_root(joints, root, in_place=True)
+        valid = np.asarray(store.array("valid")[:]) if "valid" in names else np.ones(store.frames, bool)
+        super().__init__(keypoints, joints_3d, root_positions, valid)
         self._adopt({name: torch.from_numpy(np.ascontiguousarray(getattr(self, name))).share_memory_()
                      for name in SHARED_ARRAYS})  # fmt: skip
 
@@ -98,17 +150,6 @@ class MemoryFrames:
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.bytes = state["bytes"]
         self._adopt(state["shared"])
-
-    def gather(self, positions: np.ndarray, rows: np.ndarray, with_root: bool = False) -> dict[str, np.ndarray]:
-        """Arrays of a batch at global frame ``positions`` (B, P); ``rows`` (B,) is unused here."""
-        batch = {
-            "keypoints": np.take(self.keypoints, positions, axis=0),
-            "joints_3d": np.take(self.joints_3d, positions, axis=0),
-            "valid": np.take(self.valid, positions, axis=0),
-        }
-        if with_root:
-            batch["root"] = np.take(self.root, positions, axis=0)
-        return batch
 
     def describe(self) -> str:
         """One line: where frames come from."""

@@ -62,6 +62,8 @@ class ViewScene:
         reprojection: (T, J, 2) float32 or None, ``prediction`` projected into the image, pixels.
         joint_error_mm: (T, J) float32 or None, root-relative per-joint error (MPJPE's terms), millimetres.
         frame_mpjpe_mm: (T,) float32 or None, each frame's MPJPE, millimetres.
+        truth_label: What ``truth`` is, shown in the 3D panel (``"ground truth"``; a lifted sequence drawn
+            alone says so).
     """
 
     view_id: int
@@ -80,6 +82,7 @@ class ViewScene:
     reprojection: np.ndarray | None = None
     joint_error_mm: np.ndarray | None = None
     frame_mpjpe_mm: np.ndarray | None = None
+    truth_label: str = "ground truth"
 
     @property
     def frames(self) -> int:

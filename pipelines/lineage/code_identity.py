@@ -48,6 +48,7 @@ from pipelines.stage_names import (
     EVALUATE,
     FINETUNE,
     IMPORT_CHECKPOINT,
+    LIFT,
     PREPROCESS_3DHP,
     PREPROCESS_AMASS,
     PREPROCESS_H36M,
@@ -97,6 +98,7 @@ STAGE_CODE: Mapping[str, StageCode] = MappingProxyType(
         EVALUATE: StageCode(("lifting.evaluation", "pipelines.evaluate.flows")),
         BASELINE: StageCode(("lifting.evaluation.baseline", "pipelines.evaluate.flows")),
         IMPORT_CHECKPOINT: StageCode(("lifting.released", "pipelines.lift.import_checkpoint")),
+        LIFT: StageCode(("pipelines.lift.clips", "pipelines.lift.flow")),
     }
 )
 """Stage name -> its code. Stages not listed (ad-hoc stages, tests) count every project module."""
