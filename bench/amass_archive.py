@@ -1,7 +1,7 @@
 """An N-file AMASS-format archive from the project's generators, for timing the AMASS conversion.
 
 ``bench_files(n)`` spreads ``n`` procedural motions over 8 sub-datasets and about n / 8.5 subjects (the
-issue's 300-file archive: 35 subjects), at 60, 100 and 120 Hz, 10-25 s each (about 1,600 source frames per
+default 300-file archive: 35 subjects), at 60, 100 and 120 Hz, 10-25 s each (about 1,600 source frames per
 file on average), mostly SMPL+H with every ninth file an SMPL-X male. ``build_bench_archive(root, n)``
 writes them with the demo's synthetic body models and regressor (``datasets.synthetic.amass_archive``):
 the same file formats and the same code paths as real AMASS, deterministic bytes.

@@ -21,7 +21,7 @@ state) and reported as medians:
   on the package index in a compatible version) and the body models under ``PATH/support_data``: when it
   cannot run, the row says why.
 
-Then the ratios the issue asks for (command / I/O floor, 2 workers / 1 worker, conversion phase / loop).
+Then the ratios that matter (command / I/O floor, 2 workers / 1 worker, conversion phase / loop).
 Wall times on a shared machine are inflated by its load: the printed load average says how much; the CPU
 columns and the ratios of interleaved runs are the figures to compare.
 

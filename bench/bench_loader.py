@@ -5,7 +5,7 @@ one pre-normalised array per sequence in RAM and, for every window of a batch, s
 ``np.pad`` at the borders, into a preallocated batch. Ours gathers the whole batch from the store's flat frame
 arrays with ``np.take`` (frames in RAM), or from Zarr chunks through the LRU cache. Both produce the same
 windows (checked before timing). The chunk cache is also timed side by side against the in-RAM source (the
-issue 14 acceptance: at least 0.8x once the chunks a batch needs are decoded). Then, if CUDA is present, the
+target: at least 0.8x once the chunks a batch needs are decoded). Then, if CUDA is present, the
 training-step rate of each model on the GPU in windows per second, to show the loader is not the bottleneck
 (one loader process; workers multiply it).
 

@@ -13,11 +13,11 @@ For every case (model, preset, batch) this prints, in windows per second:
 and the model's FLOPs per window (``FlopCounterMode``: forward, and forward + backward; 2 FLOPs per
 multiply-add, the MACs papers quote are half) with the achieved TFLOP/s of (a) and (b). The bare step is timed
 just before and just after the loop, in the same process on the same compiled model, so
-``train()/bare step`` is a side-by-side ratio (issue 14: at least 0.9).
+``train()/bare step`` is a side-by-side ratio (target: at least 0.9).
 
     python -m bench.bench_training                  # CUDA: paper presets and batches; CPU: tiny (demo presets)
     python -m bench.bench_training --tiny --steps 1 --warmup 1 --models strided  # the CI test's run
-    python -m bench.bench_training --reference-dir /tmp/scratch-ref --fetch-reference
+    python -m bench.bench_training --reference-dir ../released-code --fetch-reference
 """
 
 from __future__ import annotations
@@ -66,7 +66,7 @@ PAPER_CASES = (
     Case("mixste", "h36m-243", "mixste-h36m-243", 32),
     Case("strided", "h36m-351", "strided-h36m-351", 256),
 )
-"""The issue 14 table: each paper's preset at its batch (MixSTE: the released 4 clips, and 32)."""
+"""The table of docs/performance.md: each paper's preset at its batch (MixSTE: the released 4 clips, and 32)."""
 TINY_CASES = tuple(Case(case.model, "demo", case.training_preset, 4) for case in PAPER_CASES if case.batch != 32)
 """The CI size: the same models and training presets with the demo model presets, batch 4."""
 

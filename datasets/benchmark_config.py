@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
+from datasets.config import runtime_field
+
 H36mFormat = Literal["videopose3d", "cdf"]
 HumanEvaFormat = Literal["videopose3d", "mat"]
 Mpi3dhpFormat = Literal["mat", "npz"]
@@ -31,7 +33,7 @@ class H36mConversionConfig:
         detections: Extra 2D file by name, stored as keypoints_2d_NAME.
     """
 
-    source: Path | None = None
+    source: Path | None = runtime_field(default=None)  # its content counts through the input fingerprint
     format: H36mFormat | None = None
     detections: Mapping[str, Path] = field(default_factory=dict)
 
@@ -47,7 +49,7 @@ class HumanEvaConversionConfig:
         detections: Extra 2D file by name, stored as keypoints_2d_NAME.
     """
 
-    source: Path | None = None
+    source: Path | None = runtime_field(default=None)  # its content counts through the input fingerprint
     format: HumanEvaFormat | None = None
     detections: Mapping[str, Path] = field(default_factory=dict)
 
@@ -64,7 +66,7 @@ class Mpi3dhpConversionConfig:
         annotation: The 3D annotation read; univ_annot3 is the evaluation ground truth.
     """
 
-    source: Path | None = None
+    source: Path | None = runtime_field(default=None)  # its content counts through the input fingerprint
     format: Mpi3dhpFormat | None = None
     cameras: tuple[int, ...] | None = None
     annotation: Mpi3dhpAnnotation = "univ_annot3"

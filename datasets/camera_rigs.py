@@ -1,7 +1,7 @@
 """The published camera rigs: Human3.6M and HumanEva-I cameras per subject, from package data files.
 
 ``h36m_cameras(subject)`` and ``humaneva_cameras(subject)`` read ``datasets/data/h36m_cameras.json`` and
-``humaneva_cameras.json`` (numbers verbatim from VideoPose3D; formats.md 1.5, 3.6) into ``datasets.cameras.Camera``
+``humaneva_cameras.json`` (numbers verbatim from VideoPose3D; docs/formats.md 1.5, 3.6) into ``datasets.cameras.Camera``
 objects, in the camera order of every VideoPose3D-style 2D file. Conventions of the files: a unit quaternion
 ``[w, x, y, z]`` rotating camera-frame vectors into the world, and the camera centre in the world, millimetres.
 """
@@ -21,10 +21,10 @@ from datasets.cameras import Camera
 from datasets.units import MILLIMETRES_PER_METRE
 
 H36M_CAMERA_IDS: tuple[str, ...] = ("54138969", "55011271", "58860488", "60457274")
-"""Human3.6M camera ids in the order of every VideoPose3D-style 2D file (formats.md 1.4)."""
+"""Human3.6M camera ids in the order of every VideoPose3D-style 2D file (docs/formats.md 1.4)."""
 
 HUMANEVA_CAMERA_IDS: tuple[str, ...] = ("C1", "C2", "C3")
-"""HumanEva-I colour cameras in the order of VideoPose3D's HumanEva 2D files (formats.md 3.4)."""
+"""HumanEva-I colour cameras in the order of VideoPose3D's HumanEva 2D files (docs/formats.md 3.4)."""
 
 
 @functools.cache

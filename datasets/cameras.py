@@ -22,6 +22,10 @@ Conventions (all functions accept numpy arrays and torch tensors through one cod
   |x| = 1 lies about 650 px beyond the image border, so the clamp never changes in-image points and
   ``unproject(project(p))`` round-trips there).
 
+Which projected points a camera sees (``out_of_frame_mask``: in front of it and inside its image) is decided
+here once: the AMASS conversion records each view's ``out_of_frame_ratio``, the viewer marks the frames with
+any joint out of frame.
+
 The published rigs (Human3.6M, HumanEva-I) are read from package data by ``datasets.camera_rigs``.
 
     >>> from datasets.camera_rigs import h36m_cameras
@@ -46,7 +50,7 @@ import numpy as np
 from datasets.array_kinds import ArrayOrTensor, torch_if_tensor
 
 NORMALIZED_COORDINATE_LIMIT = 1.0
-"""VideoPose3D ``project_to_2d`` clamps X/Z and Y/Z to [-1, 1] before distorting (formats.md 1.5)."""
+"""VideoPose3D ``project_to_2d`` clamps X/Z and Y/Z to [-1, 1] before distorting (docs/formats.md 1.5)."""
 
 ROTATION_TOLERANCE = 1e-5
 """Largest |R R^T - I| entry accepted as a rotation (leaves room for float32 round trips)."""
@@ -157,7 +161,7 @@ class Camera:
     def videopose3d_intrinsics(self) -> np.ndarray:
         """(9,) float64 ``[fx_n, fy_n, cx_n, cy_n, k1, k2, k3, p1, p2]`` in normalised screen units.
 
-        VideoPose3D's camera vector (formats.md 1.5): ``f_n = f / width * 2``,
+        VideoPose3D's camera vector (docs/formats.md 1.5): ``f_n = f / width * 2``,
         ``c_n = pixels_to_normalized(c)``.
         """
         self._require_intrinsics()
@@ -319,13 +323,6 @@ def pixels_to_normalized(pixels: ArrayOrTensor, width: int, height: int) -> Arra
     return pixels / width * 2.0 - _like([1.0, height / width], pixels)
 
 
-def normalized_to_pixels(normalized: ArrayOrTensor, width: int, height: int) -> ArrayOrTensor:
-    """Inverse of ``pixels_to_normalized``: (..., 2) screen coordinates -> (..., 2) pixels."""
-    normalized = _floating(normalized)
-    _check_last_axis(normalized, 2, "normalized")
-    return (normalized + _like([1.0, height / width], normalized)) * width / 2.0
-
-
 def look_at_camera(
     name: str,
     position_world: Sequence[float] | np.ndarray,
@@ -375,3 +372,40 @@ def look_at_camera(
     rotation = np.stack([right, np.cross(forward, right), forward])  # rows: camera x, y (down), z axes
     translation = -rotation @ position
     return Camera(name, fx, fy, cx, cy, width, height, rotation, translation, radial, tangential)
+
+
+def out_of_frame_mask(points_camera: np.ndarray, pixels: np.ndarray, camera: Camera) -> np.ndarray:
+    """Which points are behind the camera or projected outside the image.
+
+    Args:
+        points_camera: (..., 3) metres, camera frame.
+        pixels: (..., 2) their projections, pixels.
+        camera: The camera (image size).
+
+    Returns:
+        (...) bool.
+    """
+    behind = points_camera[..., 2] <= 0.0
+    outside = (
+        (pixels[..., 0] < 0)
+        | (pixels[..., 0] >= camera.width)
+        | (pixels[..., 1] < 0)
+        | (pixels[..., 1] >= camera.height)
+    )
+    return behind | outside
+
+
+def out_of_frame_ratio(points_camera: np.ndarray, pixels: np.ndarray, camera: Camera) -> float:
+    """Fraction of (frame, joint) points behind the camera or projected outside the image.
+
+    Args:
+        points_camera: (T, J, 3) metres, camera frame.
+        pixels: (T, J, 2) their projections, pixels.
+        camera: The camera (image size).
+
+    Returns:
+        A ratio in [0, 1]; 0 for an empty sequence.
+    """
+    if points_camera.size == 0:
+        return 0.0
+    return float(np.mean(out_of_frame_mask(points_camera, pixels, camera)))

@@ -11,6 +11,12 @@ what a version's manifest records.
 
 A dataclass's docstring ``Attributes:`` section is the help text of its fields (``field_help``): the
 command line shows it for the options it generates from the fields (``pipelines.cli.options``).
+
+Whether a field shapes a stage's output is declared on the field: a field made with ``runtime_field`` says
+how a run executes (workers, device, progress bars, compiling) or where its inputs are (their content counts
+through the input fingerprint), and ``split_runtime`` leaves it out of what a version id hashes. Every other
+field shapes the output and is hashed, so a field nobody marked errs on the safe side: changing it makes a
+new version rather than silently reusing an old one.
 """
 
 from __future__ import annotations
@@ -31,6 +37,8 @@ from typing import Any, TypeVar
 from datasets.preset_yaml import load_preset_yaml
 
 PRESETS_DIRECTORY = Path(__file__).resolve().parents[1] / "presets"
+RUNTIME = "runtime"
+"""Field metadata key marking a field that does not shape the output (``runtime_field``)."""
 
 ConfigT = TypeVar("ConfigT")
 
@@ -237,3 +245,60 @@ def to_jsonable(value: Any) -> Any:
     if isinstance(value, Path):
         return str(value)
     return value
+
+
+def runtime_field(default: Any = dataclasses.MISSING, *, default_factory: Any = dataclasses.MISSING) -> Any:
+    """A config field that does not shape the stage's output: recorded in the manifest, not hashed into the id.
+
+    For settings of how a run executes (worker counts, devices, progress bars, compiling) and for where
+    inputs are (paths whose content the input fingerprint counts). Everything else is a plain field.
+
+    >>> @dataclasses.dataclass(frozen=True)
+    ... class Example:
+    ...     epochs: int = 10
+    ...     workers: int = runtime_field(default=4)
+    >>> runtime_fields(Example)
+    ('workers',)
+    """
+    return dataclasses.field(default=default, default_factory=default_factory, metadata={RUNTIME: True})
+
+
+def is_runtime(field: dataclasses.Field) -> bool:
+    """Whether ``field`` was made with ``runtime_field`` (unmarked fields shape the output)."""
+    return bool(field.metadata.get(RUNTIME, False))
+
+
+def runtime_fields(config_type: type) -> tuple[str, ...]:
+    """Dotted names of the runtime fields of ``config_type`` and of the dataclasses its fields hold, in order."""
+    names: list[str] = []
+    hints = typing.get_type_hints(config_type)
+    for field in dataclasses.fields(config_type):
+        nested = _dataclass_of(hints[field.name])
+        if is_runtime(field):
+            names.append(field.name)
+        elif nested is not None:
+            names += [f"{field.name}.{name}" for name in runtime_fields(nested)]
+    return tuple(names)
+
+
+def split_runtime(config: Any) -> tuple[dict[str, Any], dict[str, Any]]:
+    """A config as JSON, split into what shapes the output and what only shapes the run.
+
+    Nested dataclasses are split alike; their runtime fields are named with dots (``window.cache``).
+
+    Returns:
+        ``(hashed, runtime)``: the output-shaping fields (nested as in ``to_jsonable``), and the runtime
+        fields by dotted name.
+    """
+    hashed: dict[str, Any] = {}
+    runtime: dict[str, Any] = {}
+    for field in dataclasses.fields(config):
+        value = getattr(config, field.name)
+        if is_runtime(field):
+            runtime[field.name] = to_jsonable(value)
+        elif dataclasses.is_dataclass(value) and not isinstance(value, type):
+            hashed[field.name], inner = split_runtime(value)
+            runtime.update({f"{field.name}.{name}": item for name, item in inner.items()})
+        else:
+            hashed[field.name] = to_jsonable(value)
+    return hashed, runtime

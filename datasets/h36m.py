@@ -4,12 +4,12 @@ One entry point, ``read_h36m(source, detections={}, format=None)``, returns a ``
 (sequence, camera): ``joints_3d`` the 17 standard joints (``h36m17``) in the camera frame, metres;
 ``keypoints_2d`` their projection with the camera's distortion (the ground truth VideoPose3D also uses);
 every 2D file found in the folder or given as ``NAME=FILE`` in ``extra_keypoints[NAME]``. Which source a
-folder holds is found by ``detect_format``. Sources (``../shared/reference/formats.md`` 1.1, 1.4)::
+folder holds is found by ``detect_format``. Sources (``docs/formats.md`` 1.1, 1.4)::
 
     videopose3d   data_3d_h36m.npz (+ data_2d_h36m_<name>.npz ...)   world frame, metres, 32 (or 17) joints
     cdf           S<n>/MyPoseFeatures/D3_Positions/<Action>.cdf       world frame, millimetres, 32 joints
 
-Conventions and quirks (formats.md 1.1-1.6):
+Conventions and quirks (docs/formats.md 1.1-1.6):
 
 - Sequence names are the source's file stems with ``TakingPhoto`` -> ``Photo`` and ``WalkingDog`` ->
   ``WalkDog`` (only S1's original files use the long names); numbered repeats (``"Walking 1"``) stay separate
@@ -58,18 +58,18 @@ from datasets.views import View
 DATASET = "h36m"
 FORMATS = choices(H36mFormat)
 FPS = 50.0
-"""Frame rate of Human3.6M poses and videos as every toolkit uses it (formats.md 1.1)."""
+"""Frame rate of Human3.6M poses and videos as every toolkit uses it (docs/formats.md 1.1)."""
 
 TRAIN_SUBJECTS = ("S1", "S5", "S6", "S7", "S8")
 TEST_SUBJECTS = ("S9", "S11")
-"""Standard protocol split (VideoPose3D ``-str S1,S5,S6,S7,S8 -ste S9,S11``; formats.md 1.6)."""
+"""Standard protocol split (VideoPose3D ``-str S1,S5,S6,S7,S8 -ste S9,S11``; docs/formats.md 1.6)."""
 UNLABELLED_SUBJECTS = ("S2", "S3", "S4")
-"""Subjects in the metadata without public 3D ground truth or extrinsics (formats.md 1.1)."""
+"""Subjects in the metadata without public 3D ground truth or extrinsics (docs/formats.md 1.1)."""
 
 ACTION_RENAMES = {"TakingPhoto": "Photo", "WalkingDog": "WalkDog"}
-"""S1's original file names -> the names of every other subject and of VideoPose3D's files (formats.md 1.1)."""
+"""S1's original file names -> the names of every other subject and of VideoPose3D's files (docs/formats.md 1.1)."""
 KNOWN_QUIRKS = {("S11", "Directions"): "camera 54138969's video is corrupted; VideoPose3D drops the sequence"}
-"""(subject, sequence) dropped on purpose, with the reason (formats.md 1.1, "Known corruption")."""
+"""(subject, sequence) dropped on purpose, with the reason (docs/formats.md 1.1, "Known corruption")."""
 
 NPZ_3D_FILE = "data_3d_h36m.npz"
 NPZ_2D_PATTERN = "data_2d_h36m_*.npz"

@@ -4,7 +4,7 @@ One entry point, ``read_humaneva(source, detections={}, format=None, test_action
 ``ReadResult`` with one view per (chunk, camera): ``joints_3d`` the 15 HumanEva joints (``humaneva15``, the
 joint set every HumanEva-I number is reported on) in the camera frame, metres; ``keypoints_2d`` the source's
 ground-truth 2D (VideoPose3D publishes no HumanEva intrinsics, so we cannot project); other 2D files in
-``extra_keypoints``. Sources (``../shared/reference/formats.md`` 3.3, 3.4)::
+``extra_keypoints``. Sources (``docs/formats.md`` 3.3, 3.4)::
 
     videopose3d   data_3d_humaneva15.npz + data_2d_humaneva15_gt.npz (+ data_2d_humaneva15_<name>.npz ...)
     mat           [converted_15j/]{Train,Validate}/S<n>/<Action>_<Trial>.mat   (VideoPose3D's ConvertHumanEva.m)
@@ -52,14 +52,14 @@ FORMATS = choices(HumanEvaFormat)
 SKELETON = "humaneva15"
 JOINTS = 15
 FPS = 60.0
-"""HumanEva-I video rate (VideoPose3D ``fps=60``; formats.md 3.1)."""
+"""HumanEva-I video rate (VideoPose3D ``fps=60``; docs/formats.md 3.1)."""
 SUBJECTS = ("S1", "S2", "S3")
 PARTS = ("Train", "Validate")
 TEST_ACTIONS = ("Walking", "Jog")
-"""Validate-part actions evaluated by the protocol (papers.md: "HumanEva-I: Walk and Jog of S1-S3")."""
+"""Validate-part actions evaluated by the protocol (docs/references.md: "HumanEva-I: Walk and Jog of S1-S3")."""
 
 # Frame count per (part/subject, sequence) of ConvertHumanEva.m's output: VideoPose3D prepare_data_humaneva.py
-# `index` (end - start; formats.md 3.5).
+# `index` (end - start; docs/formats.md 3.5).
 SEQUENCE_FRAMES: Mapping[tuple[str, str], int] = {
     (f"{part}/{subject}", f"{action} 1"): frames
     for part, subject, counts in (
@@ -207,7 +207,10 @@ def _read_mat(source: Path, result: ReadResult) -> Chunks:
             problem = ("length_mismatch", f"poses_2d must be (3, {len(poses)}, {JOINTS}, 2), got {keypoints.shape}")
         expected = SEQUENCE_FRAMES.get((key, sequence))
         if problem is None and expected is not None and len(poses) != expected:
-            problem = ("wrong_length", f"{len(poses)} frames, but {key}/{sequence} spans {expected} (formats.md 3.5)")
+            problem = (
+                "wrong_length",
+                f"{len(poses)} frames, but {key}/{sequence} spans {expected} (docs/formats.md 3.5)",
+            )
         if problem is not None:
             result.reject(path, *problem)
             continue

@@ -1,6 +1,6 @@
 """Joint orders of the source formats as plain data: names and parent indices, read by ``datasets.skeletons``.
 
-Each tuple is one dataset's joint order exactly as its format defines it (``../shared/reference/formats.md``:
+Each tuple is one dataset's joint order exactly as its format defines it (``docs/formats.md``:
 Human3.6M's 32 joints 1.2, MPI-INF-3DHP's 28 and 17 joints 2.1 and 2.2, HumanEva-I's 15 joints 3.2, the SMPL
 family 5.2), spelled in snake_case with ``left_``/``right_`` prefixes so that ``datasets.skeletons`` can
 derive left/right pairs from the names. Use the ``Skeleton`` objects (``get_skeleton``), not these tuples.
@@ -54,7 +54,7 @@ FINGERS = ("index", "middle", "pinky", "ring", "thumb")  # smplx SMPLH_JOINT_NAM
 def hand_joints(side: str, wrist: int, first: int) -> tuple[tuple[str, ...], tuple[int, ...]]:
     """Names and parents of one 15-joint hand whose first joint has index ``first``.
 
-    Each finger is a chain of three joints whose root hangs off the wrist (formats.md 5.2).
+    Each finger is a chain of three joints whose root hangs off the wrist (docs/formats.md 5.2).
     """
     names = tuple(f"{side}_{finger}{k}" for finger in FINGERS for k in (1, 2, 3))
     parents = tuple(wrist if k == 0 else first + 3 * finger + k - 1 for finger in range(len(FINGERS)) for k in range(3))

@@ -4,7 +4,7 @@ One entry point, ``read_3dhp(source, format=None, options=MpiInf3dhpOptions())``
 with one view per (sequence, camera): ``joints_3d`` the 17 standard joints (``h36m17``), camera frame,
 metres; ``keypoints_2d`` the source's own ground-truth 2D; ``valid`` the test set's ``valid_frame``; and,
 for the test set read from MATLAB, ``per_frame[i]["activity"]`` (int16 codes 1..7). Sources
-(``../shared/reference/formats.md`` 2.1, 2.2, 2.4)::
+(``docs/formats.md`` 2.1, 2.2, 2.4)::
 
     mat   S<s>/Seq<q>/annot.mat + camera.calibration       training, MATLAB v5 (scipy.io), 28 joints, mm
           [mpi_inf_3dhp_test_set/]TS<k>/annot_data.mat      test, MATLAB v7.3 = HDF5 (h5py), 17 joints, mm
@@ -24,10 +24,10 @@ Conventions and choices:
   extrinsics, like ``datasets.camera_rigs.humaneva_cameras``.
 - Test cameras come from the official test calibration (``test_util/camera_calibration``; numbers and
   conversion in ``datasets.mpi_inf_3dhp_cameras``), so both test sources give the same views. Its millimetre
-  sensor units become pixels as formats.md 2.2 records, measured on the real annotations: ``fx = focal /
+  sensor units become pixels as docs/formats.md 2.2 records, measured on the real annotations: ``fx = focal /
   sensor_width * width``, ``fy = fx * pixel_aspect``, principal point = image centre + centre offset, and no
   distortion (the GoPro's coefficients describe its video; ``annot2`` is the pinhole projection of ``annot3``).
-- Test frame rates are not documented (formats.md 2.2): ``TEST_FPS`` assumes 25 Hz for the studio sequences
+- Test frame rates are not documented (docs/formats.md 2.2): ``TEST_FPS`` assumes 25 Hz for the studio sequences
   TS1-TS4 and 50 Hz for the outdoor GoPro sequences TS5-TS6 [unconfirmed]; ``options.test_fps`` overrides.
 """
 
@@ -55,10 +55,10 @@ TRAIN_SKELETON, TEST_SKELETON = "mpi_inf_3dhp28", "mpi_inf_3dhp17"
 ANNOTATIONS = choices(Mpi3dhpAnnotation)
 CAMERA_COUNT = 14
 VNECT_CAMERAS = (0, 1, 2, 4, 5, 6, 7, 8)
-"""Official ``mpii_get_camera_set('vnect')``: the training cameras the lifting literature uses (formats.md 2.1)."""
+"""Official ``mpii_get_camera_set('vnect')``: the training cameras the lifting literature uses (docs/formats.md 2.1)."""
 TRAIN_IMAGE_SIZE = (2048, 2048)
 
-# (frames F, fps) per training sequence, official mpii_get_sequence_info (formats.md 2.1 table).
+# (frames F, fps) per training sequence, official mpii_get_sequence_info (docs/formats.md 2.1 table).
 TRAIN_SEQUENCES: Mapping[tuple[str, str], tuple[int, float]] = {
     ("S1", "Seq1"): (6416, 25.0), ("S1", "Seq2"): (12430, 50.0), ("S2", "Seq1"): (6502, 25.0),
     ("S2", "Seq2"): (6081, 25.0), ("S3", "Seq1"): (12488, 50.0), ("S3", "Seq2"): (12283, 50.0),
@@ -70,7 +70,7 @@ TRAIN_SEQUENCES: Mapping[tuple[str, str], tuple[int, float]] = {
 
 TEST_SEQUENCES = ("TS1", "TS2", "TS3", "TS4", "TS5", "TS6")
 TEST_FPS: Mapping[str, float] = {"TS1": 25.0, "TS2": 25.0, "TS3": 25.0, "TS4": 25.0, "TS5": 50.0, "TS6": 50.0}
-"""Assumed test frame rates [unconfirmed, formats.md 2.2]: studio 25 Hz, outdoor GoPro 50 Hz."""
+"""Assumed test frame rates [unconfirmed, docs/formats.md 2.2]: studio 25 Hz, outdoor GoPro 50 Hz."""
 
 
 TRAIN_MAT_PATTERN = "S*/Seq*/annot.mat"

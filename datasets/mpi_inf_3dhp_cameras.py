@@ -1,8 +1,8 @@
 """MPI-INF-3DHP cameras: the official test calibration and the training sets' Skeletool calibration files.
 
 ``camera_of_test_sequence("TS5")`` converts the official test calibration (``test_util/camera_calibration``,
-``../shared/reference/formats.md`` 2.2) into a ``Camera``; ``read_calibration(path)`` parses a training
-sequence's ``camera.calibration`` (formats.md 2.1). The reader, ``datasets.mpi_inf_3dhp``, attaches these
+``docs/formats.md`` 2.2) into a ``Camera``; ``read_calibration(path)`` parses a training
+sequence's ``camera.calibration`` (docs/formats.md 2.1). The reader, ``datasets.mpi_inf_3dhp``, attaches these
 cameras to its views; the reading of the test calibration it documents (millimetres to pixels, ``fy = fx *
 pixelAspect``, no distortion) is implemented here.
 """
@@ -21,12 +21,12 @@ from datasets.units import MILLIMETRES_PER_METRE
 
 @dataclass(frozen=True)
 class OfficialCalibration:
-    """One camera of the official test calibration ("tc camera calibration v0.3"; formats.md 2.2).
+    """One camera of the official test calibration ("tc camera calibration v0.3"; docs/formats.md 2.2).
 
     Lengths of the sensor are millimetres; ``pixel_aspect`` is fy / fx; ``origin`` is the camera centre in the
     test world, millimetres; ``up`` and ``right`` are the image's up and right directions in that world.
     ``radial`` is the file's OpenCV (k1, k2, k3), kept as recorded but not applied: it describes the GoPro
-    video, while ``annot2`` is the distortion-free projection of ``annot3`` (formats.md 2.2).
+    video, while ``annot2`` is the distortion-free projection of ``annot3`` (docs/formats.md 2.2).
     """
 
     name: str
@@ -59,7 +59,7 @@ TEST_CALIBRATION_OF |= {"TS5": "outdoor", "TS6": "outdoor"}
 def camera_of_test_sequence(sequence: str) -> Camera:
     """The official calibration of test sequence ``sequence`` (``"TS1"``..``"TS6"``) as a distortion-free ``Camera``.
 
-    Read as formats.md 2.2 records it, measured on the real test annotations (``annot3`` reprojects onto
+    Read as docs/formats.md 2.2 records it, measured on the real test annotations (``annot3`` reprojects onto
     ``annot2`` at a median of 0.001-0.005 px this way): ``fx = focal / sensor width * width`` pixels,
     ``fy = fx * pixelAspect``, principal point = image centre + centre offset converted with the sensor's
     width and height, and no lens distortion.
@@ -82,7 +82,7 @@ def _nearest_rotation(matrix: np.ndarray) -> np.ndarray:
 
 
 def read_calibration(path: Path) -> dict[int, Camera]:
-    """Parse a Skeletool ``camera.calibration`` file (formats.md 2.1) into cameras by index.
+    """Parse a Skeletool ``camera.calibration`` file (docs/formats.md 2.1) into cameras by index.
 
     Each block starts with ``name <c>`` and holds ``size <w> <h>``, ``intrinsic`` (4x4 row-major, pixels) and
     ``extrinsic`` (4x4 row-major world->camera, translation in millimetres).

@@ -6,7 +6,7 @@ position ``s = i * source_fps / target_fps`` and is interpolated between the two
 ``floor(s)`` and ``floor(s) + 1`` (the last source frame is held for the final fraction of a frame).
 
 We interpolate joint *positions* (after the body model), as AMASS-to-3DHPE does for uplift-upsample's 50 Hz
-data (formats.md 4.5), rather than pose parameters: positions are what the store holds, linear interpolation
+data (docs/formats.md 4.5), rather than pose parameters: positions are what the store holds, linear interpolation
 of positions is exact for the constant-velocity motion between two frames, and it needs the body model only
 at the source frames the output touches. Its one cost, bone shortening on a chord, is below
 ``L * (w dt)^2 / 8`` (0.3 mm for a 0.4 m bone turning at 10 rad/s sampled at 120 Hz).

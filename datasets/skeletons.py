@@ -303,30 +303,29 @@ _SMPL_BODY_TO_H36M17 = (
     "right_shoulder", "right_elbow", "right_wrist",
 )  # fmt: skip
 
+# MPI-INF-3DHP joints by meaning in Human3.6M's order; the 17- and 28-joint layouts share these names.
+_MPI_INF_3DHP_TO_H36M17 = (
+    "pelvis", "right_hip", "right_knee", "right_ankle", "left_hip", "left_knee", "left_ankle",
+    "spine", "neck", "head", "head_top", "left_shoulder", "left_elbow", "left_wrist",
+    "right_shoulder", "right_elbow", "right_wrist",
+)  # fmt: skip
+
 JOINT_CORRESPONDENCES: Mapping[tuple[str, str], tuple[str, ...]] = MappingProxyType(
     {
-        # formats.md 1.3: the standard 17 are 32-indices [0,1,2,3,6,7,8,12,13,14,15,17,18,19,25,26,27].
+        # docs/formats.md 1.3: the standard 17 are 32-indices [0,1,2,3,6,7,8,12,13,14,15,17,18,19,25,26,27].
         ("h36m32", "h36m17"): _H36M17_NAMES,
-        # formats.md 2.2: the test-set 17 are 28-indices [7,5,14,15,16,9,10,11,23,24,25,18,19,20,4,3,6].
+        # docs/formats.md 2.2: the test-set 17 are 28-indices [7,5,14,15,16,9,10,11,23,24,25,18,19,20,4,3,6].
         ("mpi_inf_3dhp28", "mpi_inf_3dhp17"): MPI_INF_3DHP17_NAMES,
-        # formats.md 2.2 (by joint meaning): H36M[k] = MPI17[[14,8,9,10,11,12,13,15,1,16,0,5,6,7,2,3,4][k]].
-        ("mpi_inf_3dhp17", "h36m17"): (
-            "pelvis", "right_hip", "right_knee", "right_ankle", "left_hip", "left_knee", "left_ankle",
-            "spine", "neck", "head", "head_top", "left_shoulder", "left_elbow", "left_wrist",
-            "right_shoulder", "right_elbow", "right_wrist",
-        ),
+        # docs/formats.md 2.2 (by joint meaning): H36M[k] = MPI17[[14,8,9,10,11,12,13,15,1,16,0,5,6,7,2,3,4][k]].
+        ("mpi_inf_3dhp17", "h36m17"): _MPI_INF_3DHP_TO_H36M17,
         ("h36m17", "mpi_inf_3dhp17"): (
             "head_top", "thorax", "right_shoulder", "right_elbow", "right_wrist", "left_shoulder",
             "left_elbow", "left_wrist", "right_hip", "right_knee", "right_ankle", "left_hip", "left_knee",
             "left_ankle", "pelvis", "spine", "neck_nose",
         ),
-        ("mpi_inf_3dhp28", "h36m17"): (
-            "pelvis", "right_hip", "right_knee", "right_ankle", "left_hip", "left_knee", "left_ankle",
-            "spine", "neck", "head", "head_top", "left_shoulder", "left_elbow", "left_wrist",
-            "right_shoulder", "right_elbow", "right_wrist",
-        ),
+        ("mpi_inf_3dhp28", "h36m17"): _MPI_INF_3DHP_TO_H36M17,
         # HumanEva's thorax is mean(torsoProximal, headProximal) and its head is headDistal, the top of the
-        # head (formats.md 3.2). The reverse (humaneva15 -> h36m17) is incomplete: no spine, no head centre.
+        # head (docs/formats.md 3.2). The reverse (humaneva15 -> h36m17) is incomplete: no spine, no head centre.
         ("h36m17", "humaneva15"): (
             "pelvis", "thorax", "left_shoulder", "left_elbow", "left_wrist", "right_shoulder", "right_elbow",
             "right_wrist", "left_hip", "left_knee", "left_ankle", "right_hip", "right_knee", "right_ankle",

@@ -1,7 +1,7 @@
 """VideoPose3D-style npz files: what every source reader returns, shared npz helpers, and the export writer.
 
 VideoPose3D (Pavllo et al., CVPR 2019) made a handful of npz files the de-facto exchange format for 2D->3D
-lifting (``../shared/reference/formats.md`` 1.4 and 3.4)::
+lifting (``docs/formats.md`` 1.4 and 3.4)::
 
     data_3d_<layout>.npz     positions_3d: {subject: {sequence: (T, J, 3) float32 metres, world frame}}
     data_2d_<layout>_<name>.npz

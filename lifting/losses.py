@@ -2,8 +2,8 @@
 
 - ``mpjpe_loss``: mean Euclidean joint error (every paper's base loss).
 - ``weighted_mpjpe_loss`` with ``mixste_joint_weights``: MixSTE's WMPJPE, joints weighted by group.
-- ``temporal_consistency_loss`` (TCLoss) and ``mpjve_loss``: MixSTE's T-Loss; ``mixste_loss`` combines all three.
-- ``n_mpjpe_loss``: MPJPE after scaling each predicted pose by its least-squares scale.
+- ``temporal_consistency_loss`` (TCLoss) and ``mpjve_loss``: MixSTE's T-Loss; ``mixste_loss_terms`` computes all
+  three, ``mixste_loss`` (``combine_mixste_terms``) weighs them.
 - ``uplift_upsample_loss``: Uplift-and-Upsample's 0.5 * sequence + 0.5 * centre MPJPE.
 - ``full_to_single_loss`` with ``target_frame_weights``: the Strided Transformer's sequence + centre loss,
   the sequence term weighted per frame (alpha_t) as the strided-lifting seed proposes.
@@ -153,6 +153,40 @@ def mpjve_loss(predicted: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     return mpjpe_loss(predicted[:, 1:] - predicted[:, :-1], target[:, 1:] - target[:, :-1])
 
 
+def mixste_loss_terms(
+    predicted: torch.Tensor, target: torch.Tensor, joint_weights: torch.Tensor
+) -> dict[str, torch.Tensor]:
+    """The three terms of MixSTE's loss (Eq. 9), each computed once: what ``mixste_loss`` weighs and logs show.
+
+    Args:
+        predicted: ``(B, T, J, 3)`` metres, ``T >= 2``.
+        target: ``(B, T, J, 3)`` metres.
+        joint_weights: ``(J,)`` WMPJPE weights (``mixste_joint_weights()``); also weight the TCLoss, as in the
+            released code.
+
+    Returns:
+        ``{"weighted_mpjpe": L_w, "temporal_consistency": L_t, "mpjve": L_m}``, scalars.
+    """
+    return {
+        "weighted_mpjpe": weighted_mpjpe_loss(predicted, target, joint_weights),
+        "temporal_consistency": temporal_consistency_loss(predicted, joint_weights),
+        "mpjve": mpjve_loss(predicted, target),
+    }
+
+
+def combine_mixste_terms(
+    terms: Mapping[str, torch.Tensor],
+    temporal_consistency_weight: float = MIXSTE_TEMPORAL_CONSISTENCY_WEIGHT,
+    velocity_weight: float = MIXSTE_VELOCITY_WEIGHT,
+) -> torch.Tensor:
+    """``L_w + lambda_t L_t + lambda_m L_m`` of ``mixste_loss_terms``' terms (Eq. 9)."""
+    return (
+        terms["weighted_mpjpe"]
+        + temporal_consistency_weight * terms["temporal_consistency"]
+        + velocity_weight * terms["mpjve"]
+    )
+
+
 def mixste_loss(
     predicted: torch.Tensor,
     target: torch.Tensor,
@@ -170,35 +204,15 @@ def mixste_loss(
     Args:
         predicted: ``(B, T, J, 3)`` metres, ``T >= 2``.
         target: ``(B, T, J, 3)`` metres.
-        joint_weights: ``(J,)`` WMPJPE weights (``mixste_joint_weights()``); also weight the TCLoss, as in the
-            released code.
+        joint_weights: ``(J,)`` WMPJPE weights (``mixste_loss_terms``).
         temporal_consistency_weight: lambda_t.
         velocity_weight: lambda_m.
 
     Returns:
         Scalar.
     """
-    return (
-        weighted_mpjpe_loss(predicted, target, joint_weights)
-        + temporal_consistency_weight * temporal_consistency_loss(predicted, joint_weights)
-        + velocity_weight * mpjve_loss(predicted, target)
-    )
-
-
-def n_mpjpe_loss(predicted: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    """MPJPE after scaling each predicted pose by ``s = <p, g> / <p, p>``, the least-squares scale to its target.
-
-    Args:
-        predicted: ``(..., J, 3)`` metres, root-relative.
-        target: ``(..., J, 3)`` metres, root-relative.
-
-    Returns:
-        Scalar, metres.
-    """
-    _check_pair(predicted, target)
-    dot = (predicted * target).sum(dim=(-2, -1), keepdim=True)  # (..., 1, 1)
-    norm = predicted.square().sum(dim=(-2, -1), keepdim=True).clamp_min(torch.finfo(predicted.dtype).tiny)
-    return mpjpe_loss(predicted * (dot / norm), target)
+    terms = mixste_loss_terms(predicted, target, joint_weights)
+    return combine_mixste_terms(terms, temporal_consistency_weight, velocity_weight)
 
 
 def uplift_upsample_loss(

@@ -8,12 +8,12 @@ batched over any leading dimensions. Shape legend: ``...`` any leading dimension
 There is one implementation of each metric, in numpy: evaluation scores numpy predictions, and
 training's validation measures its torch batches with ``lifting.losses.mpjpe_loss`` (no Procrustes there).
 
-Protocols (reference/papers.md, "Common protocol"; reference/models.md, "Metrics conventions"):
+Protocols (docs/references.md, "Common protocol" and "Metrics conventions"):
 Human3.6M Protocol 1 is root-relative MPJPE, Protocol 2 is P-MPJPE (per-pose similarity Procrustes),
 N-MPJPE aligns scale only, MPJVE is the MPJPE of first temporal differences; papers average per action,
 then over actions (``aggregate_by_group``). MPI-INF-3DHP reports PCK at 150 mm and AUC over
 0, 5, ..., 150 mm, counting a joint as correct when its error is strictly below the threshold, as the
-official ``mpii_compute_3d_pck.m`` does (reference/formats.md, section 2.3).
+official ``mpii_compute_3d_pck.m`` does (docs/formats.md, section 2.3).
 
 Example:
     >>> import numpy as np
@@ -29,11 +29,13 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from datasets.windows.codec import root_relative
+
 PCK_THRESHOLD_METRES = 0.150
-"""PCK threshold: 150 mm, the MPI-INF-3DHP protocol (reference/papers.md, "Common protocol")."""
+"""PCK threshold: 150 mm, the MPI-INF-3DHP protocol (docs/references.md, "Common protocol")."""
 
 AUC_THRESHOLDS_METRES = np.linspace(0.0, 0.150, 31)
-"""AUC thresholds 0, 5, ..., 150 mm (31 values), the MPI-INF-3DHP protocol (papers.md, "Common protocol")."""
+"""AUC thresholds 0, 5, ..., 150 mm (31 values), the MPI-INF-3DHP protocol (docs/references.md, "Common protocol")."""
 AUC_THRESHOLDS_METRES.flags.writeable = False
 
 AVERAGE_KEY = "average"
@@ -58,7 +60,7 @@ def _centre_on_root(poses: np.ndarray, root: int | None) -> np.ndarray:
     joint_count = poses.shape[-2]
     if not 0 <= root < joint_count:
         raise ValueError(f"root must be a joint index in [0, {joint_count}) or None; got {root}")
-    return poses - poses[..., root : root + 1, :]
+    return root_relative(poses, root)
 
 
 def per_joint_position_error(predicted: np.ndarray, target: np.ndarray, root: int | None = 0) -> np.ndarray:
@@ -167,6 +169,26 @@ def p_mpjpe(predicted: np.ndarray, target: np.ndarray) -> np.ndarray:
     return mpjpe(aligned, target, root=None)
 
 
+def velocity_errors(predicted: np.ndarray, target: np.ndarray, root: int | None = 0) -> np.ndarray:
+    """Per-step velocity error: MPJPE of each first temporal difference (the terms ``mpjve`` averages).
+
+    Args:
+        predicted: (..., T, J, 3) metres, T >= 2 consecutive frames.
+        target: (..., T, J, 3) metres.
+        root: Joint both poses are re-centred on in every frame before differencing, or None to compare
+            absolute velocities.
+
+    Returns:
+        (..., T - 1) float64, metres per frame: entry ``t`` is the error of the step from frame t to t + 1.
+    """
+    predicted, target = _pose_pair(predicted, target)
+    if predicted.ndim < 3 or predicted.shape[-3] < 2:
+        raise ValueError(f"mpjve needs sequences (..., T, J, 3) with T >= 2; got shape {predicted.shape}")
+    predicted_velocity = np.diff(_centre_on_root(predicted, root), axis=-3)  # (..., T - 1, J, 3)
+    target_velocity = np.diff(_centre_on_root(target, root), axis=-3)
+    return mpjpe(predicted_velocity, target_velocity, root=None)
+
+
 def mpjve(predicted: np.ndarray, target: np.ndarray, root: int | None = 0) -> np.ndarray:
     """Mean per-joint velocity error of each sequence: MPJPE of first temporal differences.
 
@@ -181,14 +203,10 @@ def mpjve(predicted: np.ndarray, target: np.ndarray, root: int | None = 0) -> np
             absolute velocities.
 
     Returns:
-        (...) float64, metres per frame: the mean over the T - 1 differences and the J joints.
+        (...) float64, metres per frame: the mean over the T - 1 differences (``velocity_errors``) and the J
+        joints.
     """
-    predicted, target = _pose_pair(predicted, target)
-    if predicted.ndim < 3 or predicted.shape[-3] < 2:
-        raise ValueError(f"mpjve needs sequences (..., T, J, 3) with T >= 2; got shape {predicted.shape}")
-    predicted_velocity = np.diff(_centre_on_root(predicted, root), axis=-3)  # (..., T - 1, J, 3)
-    target_velocity = np.diff(_centre_on_root(target, root), axis=-3)
-    return mpjpe(predicted_velocity, target_velocity, root=None).mean(axis=-1)
+    return velocity_errors(predicted, target, root).mean(axis=-1)
 
 
 def _correct_joints(

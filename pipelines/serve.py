@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 from pipelines.convert.amass import preprocess_amass
 from pipelines.convert.benchmarks import preprocess_3dhp, preprocess_h36m, preprocess_humaneva
 from pipelines.evaluate.flows import evaluate_checkpoint
+from pipelines.lift.flow import lift
 from pipelines.lift.import_checkpoint import import_checkpoint
 from pipelines.orchestration import FlowDefinition
 from pipelines.train.flows import finetune, pretrain, pretrain_finetune
@@ -33,6 +34,7 @@ FLOWS: tuple[FlowDefinition, ...] = (
     evaluate_checkpoint,
     pretrain_finetune,
     import_checkpoint,
+    lift,
 )
 """Every flow served, in ``prefect.yaml``'s order; each is also ``flows.py``'s attribute ``entry_attribute``."""
 

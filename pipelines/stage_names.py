@@ -18,6 +18,8 @@ PRETRAIN_FINETUNE = "pretrain-finetune"
 """Chains the others; its report is printed, not a version."""
 IMPORT_CHECKPOINT = "import-checkpoint"
 """An author's released weights file as a checkpoint version."""
+LIFT = "lift"
+"""A detector's 2D keypoints lifted to 3D with a checkpoint."""
 
 PRETRAIN_DATA = PREPROCESS_AMASS
 """The conversion whose newest version ``pretrain`` reads when not given ``data`` (run on the demo if none)."""

@@ -27,6 +27,16 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         item.add_marker(pytest.mark.skip(reason="needs a CUDA device (gpu marker); torch.cuda.is_available() is False"))
 
 
+def open_repository(directory: Path):
+    """The Icechunk repository of a local store directory, for tests that read its history or tamper with it."""
+    import icechunk
+
+    from datasets.storage import icechunk_storage
+    from datasets.store.schema import ARRAYS_DIRECTORY
+
+    return icechunk.Repository.open(icechunk_storage(Path(directory) / ARRAYS_DIRECTORY))
+
+
 def simple_camera(name: str = "camera_0"):
     """A distortion-free 1000 x 1000 camera 4 m in front of the world origin, looking along +y (world z up)."""
     from datasets.cameras import Camera

@@ -40,7 +40,7 @@ def test_layout_paths():
 
 
 def test_load_keeps_16_betas_and_dmpls(body_models: Path):
-    """smplx 0.1.28 would keep 10 betas of a 16-component SMPL+H; we keep all 16 (formats.md 5.5)."""
+    """smplx 0.1.28 would keep 10 betas of a 16-component SMPL+H; we keep all 16 (docs/formats.md 5.5)."""
     model = load_body_model(
         model_file(body_models, "smplh", "female"), "smplh", 16, dmpl_file(body_models, "female"), 8
     )

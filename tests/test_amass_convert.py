@@ -11,13 +11,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from fixture_archives import write_bad_amass_files
 
-from datasets.amass import AmassConfig, RejectionReason, check_inputs, convert_amass_file, discover, manifest_files
-from datasets.amass.convert import EXTRA_COLUMNS, joint_model
-from datasets.amass.discovery import AmassFile
+from datasets.amass.checks import check_inputs
+from datasets.amass.config import AmassConfig
+from datasets.amass.convert import EXTRA_COLUMNS, RejectionReason, convert_amass_file, joint_model
+from datasets.amass.discovery import AmassFile, discover, manifest_files
 from datasets.cameras import project
 from datasets.skeletons import get_skeleton
-from datasets.synthetic.amass_archive import DEMO_FILES, build_demo_amass, motion_arrays, write_bad_amass_files
+from datasets.synthetic.amass_archive import DEMO_FILES, build_demo_amass, motion_arrays
 from datasets.synthetic.body_model import write_npz
 from datasets.views import Rejection, View
 

@@ -10,7 +10,9 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 
-from datasets.amass import AmassConfig, convert_amass_file, discover, manifest_files
+from datasets.amass.config import AmassConfig
+from datasets.amass.convert import convert_amass_file
+from datasets.amass.discovery import discover, manifest_files
 from datasets.skeletons import get_skeleton
 from datasets.synthetic.amass_archive import build_demo_amass
 from pipelines.convert.conversion import Conversion, run_conversion

@@ -15,7 +15,7 @@ from datasets.skeletons import get_skeleton, joint_mapping
 from datasets.synthetic.body_model import h36m_regressor, write_body_models
 
 AMASS_SAMPLE = Path(__file__).resolve().parents[2] / "shared/data/amass_sample.npz"
-TOLERANCE = 1e-5  # metres: fast path vs full mesh (the acceptance)
+TOLERANCE = 1e-5  # metres: fast path vs full mesh (the required agreement)
 
 
 @pytest.fixture(scope="module")

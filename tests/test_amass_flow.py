@@ -8,11 +8,12 @@ from pathlib import Path
 import numpy as np
 import pyarrow.parquet as pq
 import pytest
+from fixture_archives import write_bad_amass_files
 
 from datasets.cameras import Camera, project
 from datasets.skeletons import get_skeleton
 from datasets.store import open_store
-from datasets.synthetic.amass_archive import build_demo_amass, write_bad_amass_files
+from datasets.synthetic.amass_archive import build_demo_amass
 from datasets.workspace import Workspace
 
 pytestmark = pytest.mark.slow

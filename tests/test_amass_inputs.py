@@ -7,7 +7,10 @@ import shutil
 import numpy as np
 import pytest
 
-from datasets.amass import AmassConfig, check_inputs, convert_amass_file, discover, manifest_files
+from datasets.amass.checks import check_inputs
+from datasets.amass.config import AmassConfig
+from datasets.amass.convert import convert_amass_file
+from datasets.amass.discovery import discover, manifest_files
 from datasets.synthetic.amass_archive import build_demo_amass
 from datasets.views import Rejection
 

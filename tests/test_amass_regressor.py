@@ -21,7 +21,7 @@ def neutral_model(tmp_path_factory):
 
 def test_spin_order_is_reordered_to_the_standard_order(tmp_path: Path):
     """Row k of the file is k * ones: read as SPIN, standard row 1 (right hip) is SPIN row 4 and standard
-    row 4 (left hip) is SPIN row 1, i.e. [0, 4, 5, 6, 1, 2, 3, 7, ..., 16] (formats.md 5.6)."""
+    row 4 (left hip) is SPIN row 1, i.e. [0, 4, 5, 6, 1, 2, 3, 7, ..., 16] (docs/formats.md 5.6)."""
     rows = np.asfortranarray(np.arange(17.0)[:, None] * np.ones((17, 5)))
     np.save(tmp_path / "spin.npy", rows)
     standard = load_regressor(tmp_path / "spin.npy", "spin")

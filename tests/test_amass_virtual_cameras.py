@@ -19,8 +19,7 @@ from datasets.amass.virtual_cameras import (
     sequence_cameras,
 )
 from datasets.camera_rigs import h36m_cameras
-from datasets.cameras import Camera, project, world_to_camera
-from datasets.visibility import out_of_frame_ratio
+from datasets.cameras import Camera, out_of_frame_ratio, project, world_to_camera
 
 CONFIG = AmassConfig(amass_root=Path("."), body_models=Path("."))
 

@@ -14,7 +14,8 @@ from lifting.models import build_model
 def test_tiny_training_bench_prints_ratios_and_the_flop_counter_numbers(capsys):
     """One tiny case (Strided demo, batch 4): the table row, a finite positive train()/bare-step ratio, a skip
     line for the released-code comparison, and FLOPs per window equal to FlopCounterMode's count of the demo
-    model's forward (and forward + backward) on windows of the same length, divided by the window count."""
+    model's forward (and forward + backward) on windows of the same length, divided by the window count. That
+    checks the printing against the counter; the counting itself is checked by hand in the next test."""
     bench_training.main(["--tiny", "--device", "cpu", "--steps", "1", "--warmup", "1", "--models", "strided",
                          "--views", "2"])  # fmt: skip
     printed = capsys.readouterr().out
@@ -35,3 +36,25 @@ def test_tiny_training_bench_prints_ratios_and_the_flop_counter_numbers(capsys):
     assert float(flops.group(1)) == pytest.approx(expected_forward, rel=1e-5)  # printed with 6 digits
     assert float(flops.group(2)) == pytest.approx(expected_total, rel=1e-5)
     assert expected_total > 2 * expected_forward  # the backward pass costs about twice the forward
+
+
+def test_flops_per_window_are_the_hand_counted_matrix_products(monkeypatch):
+    """A bias-free Linear(4 -> 3) on 2 windows of 5 frames, counted by hand (2 FLOPs per multiply-add).
+
+    Forward: one (10 x 4) @ (4 x 3) product, 2 * 10 * 4 * 3 = 240 FLOPs, 120 per window. Backward: only the
+    weight needs a gradient (the keypoints do not), (3 x 10) @ (10 x 4) = 240 FLOPs; forward + backward 480,
+    240 per window. The centre pose is a slice of the sequence and the sums cost no matrix product.
+    """
+    from types import SimpleNamespace
+
+    import torch
+
+    linear = torch.nn.Linear(4, 3, bias=False)
+
+    def forward(model, batch):
+        sequence = model(batch["keypoints"])
+        return SimpleNamespace(sequence=sequence, centre=sequence[:, 2])
+
+    monkeypatch.setattr(bench_training, "forward_windows", forward)
+    batch = {"keypoints": torch.randn(2, 5, 4)}
+    assert bench_training.training_flops_per_window(linear, batch) == (120.0, 240.0)

@@ -35,7 +35,8 @@ ASKED_BYTES = 3_000_000_000
 CHILD = """
 import json, resource, sys
 resource.setrlimit(resource.RLIMIT_AS, ({cap}, {cap}))
-from datasets.amass import AmassConfig, convert_amass_file
+from datasets.amass.config import AmassConfig
+from datasets.amass.convert import convert_amass_file
 from datasets.amass.discovery import AmassFile
 from datasets.safe_npz import read_npz_member
 path, how = sys.argv[1], sys.argv[2]

@@ -1,6 +1,6 @@
 """Commands survive a loaded machine: the temporary Prefect API server may start slowly, never fatally.
 
-Issue #10 measured it: with 8 busy processes on 2 cores, ``python flows.py preprocess-amass`` failed after
+Measured: with 8 busy processes on 2 cores, ``python flows.py preprocess-amass`` failed after
 115 s with "Timed out while attempting to connect to ephemeral Prefect API server" (Prefect waits 20 s by
 default); one busy process per core was not enough to show it. This test starts four spinning processes per
 core, bounded in time and killed at the end whatever happens, and runs ``versions`` and the demo conversion
@@ -23,7 +23,7 @@ pytestmark = pytest.mark.slow
 
 REPOSITORY_ROOT = Path(__file__).resolve().parents[1]
 SPINNERS_PER_CORE = 4
-"""Busy processes per core: the load at which the issue saw the 20 s default fail (one per core did not)."""
+"""Busy processes per core: the load at which the 20 s default was seen to fail (one per core did not)."""
 SPIN_SECONDS = 150
 """How long the load lasts: past the temporary server's start-up (40-115 s under this load), bounded so a
 hung test cannot keep the machine busy."""

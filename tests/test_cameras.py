@@ -17,7 +17,6 @@ from datasets.cameras import (
     Camera,
     camera_to_world,
     look_at_camera,
-    normalized_to_pixels,
     pixels_to_normalized,
     project,
     unproject,
@@ -121,6 +120,15 @@ def test_project_then_unproject_with_depth_returns_the_point(camera, x, y, depth
     np.testing.assert_allclose(unproject(project(point, camera), depth, camera), point, atol=1e-9)
 
 
+def normalized_to_pixels(normalized: np.ndarray, width: int, height: int) -> np.ndarray:
+    """Inverse of ``pixels_to_normalized``, by hand.
+
+    Solving ``x = u / w * 2 - 1`` and ``y = v / w * 2 - h / w`` for the pixel: ``u = (x + 1) w / 2``,
+    ``v = (y + h / w) w / 2``.
+    """
+    return (normalized + np.array([1.0, height / width])) * width / 2.0
+
+
 @FAST
 @given(
     pixels=st.lists(st.tuples(finite, finite), min_size=1, max_size=4),
@@ -170,11 +178,11 @@ def test_h36m_subject_is_in_front_of_and_inside_every_camera():
             assert 4.0 < point[2] < 7.0
             u, v = project(point, camera)
             assert 0 < u < camera.width and 0 < v < camera.height
-            assert 1.4 < camera.center[2] < 1.7  # camera heights (formats.md 1.1: z ~ 1.5 m)
+            assert 1.4 < camera.center[2] < 1.7  # camera heights (docs/formats.md 1.1: z ~ 1.5 m)
 
 
 def test_h36m_extrinsics_follow_the_quaternion_convention():
-    """Independent oracle (formats.md 1.5): X_world = q X_cam q* + C with q = (w, u) applied to v as
+    """Independent oracle (docs/formats.md 1.5): X_world = q X_cam q* + C with q = (w, u) applied to v as
     v + 2 (w (u x v) + u x (u x v)); centre C = translation_mm / 1000."""
     data = json.loads((PACKAGE_DATA / "h36m_cameras.json").read_text())
     rng = np.random.default_rng(1)
@@ -228,7 +236,7 @@ def test_humaneva_cameras_have_exact_extrinsics_and_no_intrinsics():
             assert world_to_camera(np.array([0.0, 0.0, 1.0]), camera)[2] > 3.0
             with pytest.raises(ValueError, match="has no intrinsics"):
                 project(np.array([0.0, 0.0, 1.0]), camera)
-    # S1 and S3 carry the same cameras up to printed digits (formats.md 3.6).
+    # S1 and S3 carry the same cameras up to printed digits (docs/formats.md 3.6).
     for first, third in zip(humaneva_cameras("S1"), humaneva_cameras("S3"), strict=True):
         np.testing.assert_allclose(first.center, third.center, atol=1e-6)
     np.testing.assert_allclose(humaneva_cameras("S1")[0].center, [4.062227, 0.6632477, 1.528397], atol=1e-12)

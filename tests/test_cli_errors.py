@@ -55,7 +55,7 @@ def test_dask_client_refuses_zero_workers_instead_of_one_per_core():
 
 
 def test_an_invalid_option_is_blamed_on_the_option_not_the_preset(tmp_path):
-    from datasets.amass import AmassConfig
+    from datasets.amass.config import AmassConfig
     from datasets.config import ConfigError, load_config
 
     overrides = {"amass_root": str(tmp_path), "body_models": str(tmp_path), "fps": -5.0}

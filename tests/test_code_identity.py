@@ -8,12 +8,16 @@ import pytest
 
 from pipelines.lineage import code_identity
 from pipelines.lineage.code_identity import (
+    STAGE_CODE,
+    UnfollowableImportError,
+    absolute_name,
     changed_sources,
     closure,
     model_stage_code_identity,
     normalised_tree,
     stage_code_identity,
 )
+from pipelines.stage_names import BASELINE, EVALUATE, FINETUNE, PREPROCESS_AMASS, PRETRAIN
 
 ORIGINAL = textwrap.dedent(
     '''
@@ -145,6 +149,101 @@ def test_real_stages_count_what_they_run_and_not_other_models():
 def test_an_unlisted_stage_counts_every_project_module():
     sources = stage_code_identity("convert-test").sources
     assert {"datasets.amass.convert", "lifting.models.mixste", "pipelines.train.flows"} <= set(sources)
+
+
+def _write(root, files):
+    for name, text in files.items():
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_text(text)
+    _clear_caches()
+
+
+def test_relative_imports_resolve_from_the_importing_package():
+    """One dot is the package itself, each further dot one package up; a package's ``__init__`` is its package."""
+    assert absolute_name("lifting.models", "registry", 1) == "lifting.models.registry"
+    assert absolute_name("lifting.models", None, 1) == "lifting.models"
+    assert absolute_name("lifting.models", "metrics", 2) == "lifting.metrics"
+    assert absolute_name("lifting.models", None, 2) == "lifting"
+    assert absolute_name("lifting", "losses", 0) == "losses"
+
+
+def test_the_closure_follows_relative_imports(repository):
+    _write(repository, {
+        "datasets/sub/__init__.py": "from . import d\n",
+        "datasets/sub/d.py": "from .e import X\nfrom ..b import scaled\n",
+        "datasets/sub/e.py": "X = 1\n",
+    })  # fmt: skip
+    assert closure(["datasets.sub.d"]) == ["datasets", "datasets.b", "datasets.sub", "datasets.sub.d", "datasets.sub.e"]
+
+
+def test_a_literal_import_module_is_followed_and_a_computed_one_is_an_error_naming_file_and_line(repository):
+    _write(repository, {
+        "datasets/literal.py": "import importlib\n\nB = importlib.import_module('datasets.b')\n",
+        "datasets/computed.py": "import importlib\n\nNAME = 'datasets.b'\nB = importlib.import_module(NAME)\n",
+        "datasets/dunder.py": "B = __import__('datasets.' + 'b')\n",
+        "lifting/d.py": "from datasets import computed\n",
+    })  # fmt: skip
+    assert "datasets.b" in closure(["datasets.literal"])
+    computed = r"datasets/computed\.py: line 4: importlib\.import_module\(NAME\)"
+    with pytest.raises(UnfollowableImportError, match=computed):
+        closure(["lifting.d"])  # reached through an import, not only as an entry
+    with pytest.raises(UnfollowableImportError, match=r"dunder\.py: line 1: __import__"):
+        identity_of("datasets.dunder")
+
+
+def test_an_edit_to_a_stages_flow_changes_its_identity_and_other_flows_are_not_entered(repository):
+    """``pipelines.train`` is an entry and defines a flow; it imports ``pipelines.convert``, another stage's flow,
+    which reaches this stage only through its outputs: not entered, so its ``datasets.a`` is not counted."""
+    flow = "from pipelines.orchestration import flow\n\n\n@flow(name='{name}')\ndef run():\n    return {value}\n"
+    _write(repository, {
+        "pipelines/orchestration.py": "def flow(name):\n    return lambda function: function\n",
+        "pipelines/convert.py": "import datasets.a\n" + flow.format(name="convert", value=1),
+        "pipelines/train.py": "import pipelines.convert\nimport lifting.c\n" + flow.format(name="train", value=2),
+    })  # fmt: skip
+    assert closure(["pipelines.train"]) == ["lifting", "lifting.c", "pipelines", "pipelines.orchestration",
+                                            "pipelines.train"]  # fmt: skip
+    before = identity_of("pipelines.train")
+    train = repository / "pipelines" / "train.py"
+    train.write_text(train.read_text().replace("return 2", "return 3"))
+    assert changed_sources(before.to_manifest(), identity_of("pipelines.train")) == ["pipelines.train"]
+
+
+def test_every_real_closure_holds_only_imports_it_can_follow():
+    for stage in STAGE_CODE:
+        assert closure(STAGE_CODE[stage].entries), stage  # raises on an import by a computed name
+
+
+def _flows_and_id_derivations():
+    """Stage -> the functions its output and id depend on beyond the task bodies: the flow and the id derivation.
+
+    The baseline is a task of ``pretrain-finetune`` whose parameters (data, split) count as parent and config.
+    """
+    from pipelines.convert import amass, benchmarks, conversion
+    from pipelines.evaluate import flows as evaluation
+    from pipelines.train import flows as training
+    from pipelines.train import publish
+
+    return {
+        PREPROCESS_AMASS: (amass.preprocess_amass, amass.amass_conversion, conversion.conversion_run),
+        **{benchmark.stage: (flow, benchmarks.benchmark_record, conversion.run_reader_conversion)
+           for benchmark, flow in ((benchmarks.H36M, benchmarks.preprocess_h36m),
+                                   (benchmarks.MPI_3DHP, benchmarks.preprocess_3dhp),
+                                   (benchmarks.HUMANEVA, benchmarks.preprocess_humaneva))},
+        PRETRAIN: (training.pretrain, training.train_version, publish.training_stage_run),
+        FINETUNE: (training.finetune, training.train_version, publish.training_stage_run),
+        EVALUATE: (evaluation.evaluate_checkpoint, evaluation.evaluation_version, evaluation.evaluation_stage_run),
+        BASELINE: (evaluation.baseline_version,),
+    }  # fmt: skip
+
+
+def test_each_stage_counts_its_flow_and_the_module_deriving_its_version_id():
+    """Editing a flow or how a stage hashes its config changes that stage's identity, with no version to bump."""
+    counted = _flows_and_id_derivations()
+    assert set(counted) == set(STAGE_CODE)
+    for stage, functions in counted.items():
+        modules = closure(STAGE_CODE[stage].entries)
+        for function in functions:
+            assert function.__module__ in modules, f"{stage}: {function.__module__} is not counted"
 
 
 def test_an_unknown_entry_is_named():

@@ -30,8 +30,14 @@ def test_two_parent_versions_with_identical_arrays_give_one_child_id(tmp_path, m
 
 
 def test_a_parent_with_other_arrays_gives_another_child_id(tmp_path, make_views):
-    first, _ = run_store_stage(tmp_path, make_views([4, 5]), {"fps": 50}, stage="preprocess-test")
-    other, _ = run_store_stage(tmp_path, make_views([4, 6]), {"fps": 25}, stage="preprocess-test")
+    """The two parents hold views of the same lengths, so their index tables match; only one 2D point differs."""
+    views = make_views([4, 5])
+    moved = make_views([4, 5])
+    moved[1].keypoints_2d[2, 3, 0] += 1.0
+    first, _ = run_store_stage(tmp_path, views, {"fps": 50, "converter": "old"}, stage="preprocess-test")
+    other, _ = run_store_stage(tmp_path, moved, {"fps": 50, "converter": "new"}, stage="preprocess-test")
+    assert first.outputs["store"]["index_sha256"] == other.outputs["store"]["index_sha256"]
+    assert first.outputs["store"]["array_sha256"] != other.outputs["store"]["array_sha256"]
     assert child_run(tmp_path, first.id).id != child_run(tmp_path, other.id).id
 
 

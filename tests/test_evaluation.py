@@ -14,7 +14,9 @@ from torch import nn
 
 from datasets.skeletons import get_skeleton
 from datasets.store import PoseStore, write_store
+from datasets.units import MILLIMETRES_PER_METRE
 from datasets.windows import PoseWindows, WindowConfig, covering_centres, tile_centres
+from lifting import metrics
 from lifting.evaluation import (
     EvaluationConfig,
     InferencePlan,
@@ -322,3 +324,16 @@ def test_mean_pose_baseline_scores_the_training_mean_on_the_test_frames(tmp_path
     assert result.summary["mpjpe_mm"] == pytest.approx(2.0, abs=1e-3)
     assert result.summary["mpjve_mm"] == pytest.approx(0.0, abs=1e-9)  # a constant prediction of a still pose
     assert result.tables["per_joint"]["right_ankle"] == pytest.approx(34.0, abs=1e-3)
+
+
+def test_reported_mpjve_is_metrics_mpjve(tmp_path):
+    """One test view of 25 frames, one action, every frame valid: the action's mean of per-frame velocity
+    errors is the mean over the 24 steps, so the reported MPJVE is ``metrics.mpjve`` of the same arrays."""
+    store = _store(tmp_path / "store", [("h36m", "S9", "Walking", "test", 25, None, None)], seed=3)
+    target = store.read("joints_3d", 0)
+    noise = np.random.default_rng(7).normal(scale=0.02, size=target.shape)
+    predicted = (target + noise).astype(np.float32)
+    result = evaluate_predictions(store, {0: predicted}, EvaluationConfig(plots=False), tmp_path / "eval")
+    expected_mm = float(metrics.mpjve(predicted, target, root=SKELETON.root)) * MILLIMETRES_PER_METRE
+    assert expected_mm > 1.0  # noise of 2 cm per coordinate moves the joints between frames
+    assert result.summary["mpjve_mm"] == pytest.approx(expected_mm, rel=1e-6)

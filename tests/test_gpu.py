@@ -13,7 +13,9 @@ import numpy as np
 import pytest
 import torch
 
-from datasets.amass import AmassConfig, convert_amass_file, discover, manifest_files
+from datasets.amass.config import AmassConfig
+from datasets.amass.convert import convert_amass_file
+from datasets.amass.discovery import discover, manifest_files
 from datasets.synthetic.amass_archive import build_demo_amass
 from lifting.models import build_model
 from lifting.training import LiftingObjective, LossConfig, train_step

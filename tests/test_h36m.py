@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from fixture_archives import write_h36m_cdf
 
 from datasets.camera_rigs import h36m_cameras
 from datasets.h36m import detect_format, normalise_sequence, read_h36m
@@ -13,7 +14,6 @@ from datasets.skeletons import convert_joints
 from datasets.synthetic.h36m_archive import (
     H36MArchiveSpec,
     synthetic_world_poses,
-    write_h36m_cdf,
     write_videopose3d_h36m,
 )
 
@@ -30,7 +30,7 @@ def _save(path: Path, **content: object) -> None:
 
 
 def _distorted_projection(points_camera: np.ndarray, camera) -> np.ndarray:
-    """formats.md 1.5 written out independently of datasets.cameras (the clamp never binds here)."""
+    """docs/formats.md 1.5 written out independently of datasets.cameras (the clamp never binds here)."""
     x, y = points_camera[..., 0] / points_camera[..., 2], points_camera[..., 1] / points_camera[..., 2]
     (k1, k2, k3), (p1, p2) = camera.radial, camera.tangential
     r2 = x**2 + y**2

@@ -8,18 +8,19 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from fixture_archives import write_humaneva_mat
 from scipy.io import loadmat, savemat
 from scipy.spatial.transform import Rotation
 
 from datasets.humaneva import detect_format, read_humaneva, split_of
-from datasets.synthetic.humaneva_archive import HumanEvaArchiveSpec, write_humaneva_mat, write_humaneva_npz
+from datasets.synthetic.humaneva_archive import HumanEvaArchiveSpec, write_humaneva_npz
 
 SPEC = HumanEvaArchiveSpec()
 CAMERAS_JSON = Path(__file__).resolve().parents[1] / "datasets" / "data" / "humaneva_cameras.json"
 
 
 def camera_frame(world: np.ndarray, subject: str, camera: str) -> np.ndarray:
-    """formats.md 3.6 written out without ``datasets.cameras``: the quaternion (w, x, y, z) rotates camera-frame
+    """docs/formats.md 3.6 written out without ``datasets.cameras``: the quaternion (w, x, y, z) rotates camera-frame
     vectors into the world and the centre is in mm, so ``X_camera = R^T (X_world - centre / 1000)``."""
     entry = json.loads(CAMERAS_JSON.read_text())["extrinsics"][subject][camera]
     w, x, y, z = entry["orientation_wxyz"]

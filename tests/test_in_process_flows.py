@@ -73,7 +73,7 @@ def test_a_command_running_in_process_never_imports_prefect(tmp_path):
         "import pipelines.serve\n"
         "import tests_tiny\n"
         "assert run_in_process(tests_tiny.tiny_flow, {'value': 5})['result'] == 13\n"
-        "assert len(pipelines.serve.FLOWS) == 9\n"
+        "assert len(pipelines.serve.FLOWS) == 10\n"
         "print(sorted(module for module in sys.modules if module.split('.')[0] == 'prefect'))\n"
     )
     (tmp_path / "tests_tiny.py").write_text(

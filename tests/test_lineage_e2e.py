@@ -1,4 +1,4 @@
-"""Issue 13's acceptance on a copy of the checkout: edits and copies that cannot change results reuse versions.
+"""Lineage on a copy of the checkout: edits and copies that cannot change results reuse versions.
 
 One workspace, one copy of the repository, six runs of ``python flows.py`` in order (each step's expected
 version counts follow from the rules in docs/versioning.md):

@@ -13,7 +13,6 @@ from lifting.losses import (
     mixste_loss,
     mpjpe_loss,
     mpjve_loss,
-    n_mpjpe_loss,
     target_frame_weights,
     temporal_consistency_loss,
     uplift_upsample_loss,
@@ -92,18 +91,6 @@ def test_mixste_loss_combines_the_three_terms_with_the_released_weights():
     assert value.item() == pytest.approx(0.4 / 3 + 0.5 * 0.05 / 6 + 2.0 * 0.15)
 
 
-def test_n_mpjpe_removes_scale_only():
-    """A pose predicted at twice its size has N-MPJPE 0; a shifted pose keeps an error.
-
-    Target joints (1, 0, 0) and (-1, 0, 0), prediction (1, 1, 0) and (-1, 1, 0): <p, g> = 2, <p, p> = 4,
-    s = 0.5; scaled prediction (0.5, 0.5, 0) and (-0.5, 0.5, 0): errors sqrt(0.5) each.
-    """
-    target = torch.tensor([[1.0, 0.0, 0.0], [-1.0, 0.0, 0.0]])
-    assert n_mpjpe_loss(2 * target, target).item() == pytest.approx(0.0, abs=1e-7)
-    shifted = target + torch.tensor([0.0, 1.0, 0.0])
-    assert n_mpjpe_loss(shifted, target).item() == pytest.approx(0.5**0.5)
-
-
 def test_uplift_upsample_loss_by_hand():
     """Sequence error 0.02 m everywhere, centre error 0.06 m: 0.5 * 0.02 + 0.5 * 0.06 = 0.04."""
     sequence = torch.zeros(2, 5, 17, 3)
@@ -153,7 +140,7 @@ def test_losses_are_differentiable_and_only_the_smoothness_term_remains_at_the_t
     target = torch.randn(2, 4, 17, 3, generator=generator)
     predicted = (target + 0.01 * torch.randn(2, 4, 17, 3, generator=generator)).requires_grad_()
     weights = mixste_joint_weights()
-    total = mixste_loss(predicted, target, weights) + n_mpjpe_loss(predicted, target)
+    total = mixste_loss(predicted, target, weights) + mpjpe_loss(predicted, target)
     total.backward()
     assert predicted.grad is not None and torch.isfinite(predicted.grad).all()
     assert mixste_loss(target, target, weights).item() == pytest.approx(

@@ -1,4 +1,4 @@
-"""What every model must do (issue 5, acceptance): determinism, gradients everywhere, bf16, SDPA = einsum."""
+"""What every model must do: determinism, gradients everywhere, bf16, SDPA = einsum."""
 
 from __future__ import annotations
 

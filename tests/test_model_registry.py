@@ -19,7 +19,7 @@ from lifting.models import (
 from lifting.models import registry as registry_module
 from lifting.models.info import count_flops
 
-# Issue 5's tolerances: Uplift-and-Upsample, MixSTE and MixSTE-TMT within 1 %, Strided Transformer within 2 %.
+# Tolerances: Uplift-and-Upsample, MixSTE and MixSTE-TMT within 1 %, Strided Transformer within 2 %.
 PAPER_PRESETS = {
     ("uplift-upsample", "h36m-351"): 0.01,
     ("uplift-upsample", "h36m-81"): 0.01,
@@ -30,7 +30,7 @@ PAPER_PRESETS = {
     ("strided", "h36m-81"): 0.02,
 }
 
-# Exact counts measured from the authors' released code (reference/models.md): our models are the same size.
+# Exact counts measured from the authors' released code (docs/references.md): our models are the same size.
 RELEASED_CODE_PARAMETERS = {
     ("uplift-upsample", "h36m-351"): (10_404_902, 10_385_267),
     ("uplift-upsample", "h36m-81"): (10_377_254, 10_357_619),
@@ -44,7 +44,7 @@ RELEASED_CODE_PARAMETERS = {
     ("strided", "h36m-351"): (4_346_214, 4_332_595),
 }
 
-# FLOPs of one forward pass at batch 1 from the released code (reference/models.md), GFLOPs, 2 per multiply-add.
+# FLOPs of one forward pass at batch 1 from the released code (docs/references.md), GFLOPs, 2 per multiply-add.
 RELEASED_CODE_GIGAFLOPS = {
     ("mixste", "3dhp-27"): 31.14,
     ("mixste", "h36m-81"): 94.63,
@@ -88,7 +88,7 @@ def test_flops_match_the_released_code(model, preset):
 
 
 def test_mixste_flops_split_into_linear_and_attention_as_measured():
-    """models.md, MixSTE T = 243: 277.25 G in weight layers, 17.60 G in the attention products."""
+    """docs/references.md, MixSTE T = 243: 277.25 G in weight layers, 17.60 G in the attention products."""
     info = model_info("mixste", "h36m-243")
     assert info.flops_by_kind["weights"] / 1e9 == pytest.approx(277.25, rel=0.001)
     assert info.flops_by_kind["attention"] / 1e9 == pytest.approx(17.60, rel=0.001)

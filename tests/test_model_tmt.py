@@ -12,7 +12,6 @@ from lifting.models import (
     build_model,
     load_model_config,
     tmt_step,
-    tmt_velocity_input,
     velocity_from_positions,
 )
 
@@ -28,9 +27,6 @@ def test_velocity_is_the_first_difference_with_a_zero_first_frame():
 
 def test_steps_alternate_starting_with_zero_velocity():
     assert [tmt_step(i) for i in range(4)] == [TMTStep.ZERO_VELOCITY, TMTStep.GROUND_TRUTH_VELOCITY] * 2
-    target = torch.arange(12.0).reshape(1, 2, 2, 3)
-    assert tmt_velocity_input(TMTStep.ZERO_VELOCITY, target) is None
-    assert torch.equal(tmt_velocity_input(TMTStep.GROUND_TRUTH_VELOCITY, target), velocity_from_positions(target))
 
 
 @pytest.mark.parametrize("model_name", ["mixste-tmt", "strided-tmt"])

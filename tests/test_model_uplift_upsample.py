@@ -1,4 +1,4 @@
-"""Uplift-and-Upsample (issue 5, acceptance): masked first block, key-frame reach, one model for all strides.
+"""Uplift-and-Upsample: masked first block, key-frame reach, one model for all strides.
 
 The demo preset has 27 tokens at s_out = 5 (N = 131) and accepts s_in in {5, 10, 20}.
 """

@@ -7,19 +7,20 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from fixture_archives import write_3dhp_npz
 from scipy.io import loadmat, savemat
 
 from datasets.cameras import project
 from datasets.mpi_inf_3dhp import MpiInf3dhpOptions, detect_format, read_3dhp
 from datasets.mpi_inf_3dhp_cameras import camera_of_test_sequence, read_calibration
-from datasets.synthetic.mpi_inf_3dhp_archive import MpiInf3dhpArchiveSpec, write_3dhp_mat, write_3dhp_npz
+from datasets.synthetic.mpi_inf_3dhp_archive import MpiInf3dhpArchiveSpec, write_3dhp_mat
 
 SPEC = MpiInf3dhpArchiveSpec()
-VNECT_CAMERAS = (0, 1, 2, 4, 5, 6, 7, 8)  # formats.md 2.1: the default camera set of the reader
-# h36m17 joints as MPI-INF-3DHP 28-joint indices, read off formats.md 2.1 by name: pelvis 4, right hip/knee/ankle
+VNECT_CAMERAS = (0, 1, 2, 4, 5, 6, 7, 8)  # docs/formats.md 2.1: the default camera set of the reader
+# h36m17 joints as MPI-INF-3DHP 28-joint indices, read off docs/formats.md 2.1 by name: pelvis 4, right hip/knee/ankle
 # 23-25, left 18-20, spine 3, neck 5, head 6, head_top 7, left shoulder/elbow/wrist 9-11, right 14-16.
 H36M17_FROM_MPI28 = [4, 23, 24, 25, 18, 19, 20, 3, 5, 6, 7, 9, 10, 11, 14, 15, 16]
-# ... and as test-set 17-joint indices (formats.md 2.2, the mapping m).
+# ... and as test-set 17-joint indices (docs/formats.md 2.2, the mapping m).
 H36M17_FROM_MPI17 = [14, 8, 9, 10, 11, 12, 13, 15, 1, 16, 0, 5, 6, 7, 2, 3, 4]
 
 
@@ -183,7 +184,7 @@ def test_test_camera_reprojects_annot3_onto_annot2(tmp_path: Path, sequence: str
     """The stored camera of a test view projects the stored metric 3D onto the stored 2D (median < 0.05 px).
 
     The archive's 2D is the pinhole projection of ``annot3`` with fy = fx * pixelAspect and no distortion,
-    the reading formats.md 2.2 records from the real annotations; dividing by pixelAspect moves TS5 points
+    the reading docs/formats.md 2.2 records from the real annotations; dividing by pixelAspect moves TS5 points
     by about fy * 0.0136 * |y| / z, several pixels, and the GoPro distortion tens of pixels at the edges.
     """
     write_3dhp_mat(tmp_path, MpiInf3dhpArchiveSpec(subjects=("S1",), sequences=("Seq1",), test_sequences=(sequence,)))
@@ -194,7 +195,7 @@ def test_test_camera_reprojects_annot3_onto_annot2(tmp_path: Path, sequence: str
 
 
 def test_test_camera_reads_pixel_aspect_as_fy_over_fx_without_distortion():
-    """formats.md 2.2: fy = fx * pixelAspect; TS1 fx = 7.32506 / 10 * 2048 = 1500.17229 px, fy = fx * 1.00044
+    """docs/formats.md 2.2: fy = fx * pixelAspect; TS1 fx = 7.32506 / 10 * 2048 = 1500.17229 px, fy = fx * 1.00044
     = 1500.83236 px; TS6 fx = 1683.98346 px, fy = fx * 0.993236423 = 1672.59355 px; no distortion applied."""
     studio, outdoor = camera_of_test_sequence("TS1"), camera_of_test_sequence("TS6")
     assert (studio.fx, studio.fy) == (pytest.approx(1500.17229), pytest.approx(1500.83236))

@@ -175,7 +175,7 @@ def test_every_deployment_runs_with_no_parameters_and_takes_the_config_mapping()
     from pipelines.serve import FLOWS
 
     schemas = {flow.name: parameter_schema(flow.prefect()) for flow in FLOWS}
-    assert len(schemas) == len(FLOWS) == 9
+    assert len(schemas) == len(FLOWS) == 10
     for name, schema in schemas.items():
         assert schema.required == [], name
     for name in ("preprocess-amass", "preprocess-h36m", "preprocess-3dhp", "preprocess-humaneva"):

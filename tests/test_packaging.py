@@ -14,8 +14,8 @@ import pytest
 REPOSITORY_ROOT = Path(__file__).resolve().parents[1]
 SUBCOMMANDS = (
     "preprocess-amass", "preprocess-h36m", "preprocess-3dhp", "preprocess-humaneva", "pretrain", "finetune",
-    "pretrain-finetune", "evaluate", "import-checkpoint", "versions", "verify", "show", "serve", "model-info", "export",
-    "gc", "view",
+    "pretrain-finetune", "evaluate", "import-checkpoint", "lift", "versions", "verify", "show", "serve", "model-info",
+    "export", "gc", "view",
 )  # fmt: skip
 
 
@@ -165,7 +165,7 @@ def test_help_keeps_the_docstrings_under_python_OO():
 
 @pytest.mark.parametrize(
     ("model", "parameters"),
-    # Parameter counts of the authors' released models (reference/models.md: instantiated on CPU).
+    # Parameter counts of the authors' released models (docs/references.md: instantiated on CPU).
     [("mixste", "33,783,811"), ("uplift-upsample", "10,404,902"), ("strided", "4,346,214")],
 )
 def test_model_info_shows_the_paper_configuration_by_default(model, parameters):

@@ -46,7 +46,7 @@ def uvicorn_children(process: psutil.Process) -> list[psutil.Process]:
 
 
 def test_sigkill_of_the_command_stops_its_server(tmp_path):
-    """Issue #12: a SIGKILLed command left its temporary server running; Linux now sends it SIGTERM."""
+    """A SIGKILLed command does not leave its temporary server running: Linux sends the server SIGTERM."""
     command = subprocess.Popen(
         [sys.executable, "flows.py", "--prefect", "preprocess-amass", "--workspace", str(tmp_path / "workspace")],
         cwd=REPOSITORY_ROOT, env=fresh_prefect_environment(tmp_path), stdout=subprocess.DEVNULL,

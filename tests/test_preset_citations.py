@@ -2,9 +2,10 @@
 
 A *paper preset* is every model or training preset except ``demo`` (the demos say they are not paper
 configurations). Each of its values must carry a citation: a section, table, equation, figure, the
-supplement, the released code, or a reference file (``models.md``, ``opt.py``, ``seeds/...txt``), in the
-comment on its line or in the comment lines directly above it. A ``paper:`` block (published parameter
-counts) is cited by its ``source``, which must name a table.
+supplement, the released code, or a file (``docs/references.md``, ``opt.py``), in the comment on its line or in
+the comment lines directly above it. A ``paper:`` block (published parameter counts) is cited by its ``source``,
+which must name a table. Every file a preset cites resolves: a ``.md`` or ``.txt`` path is a file of this
+repository, a ``.py`` file is one of this repository or a released-code file listed in ``docs/references.md``.
 """
 
 from __future__ import annotations
@@ -17,6 +18,9 @@ import yaml
 
 from datasets.config import PRESETS_DIRECTORY
 
+REPOSITORY = Path(__file__).resolve().parents[1]
+REFERENCES = REPOSITORY / "docs" / "references.md"
+CITED_FILE = re.compile(r"[\w/.-]+\.(?:md|py|txt)\b")
 CITATION = re.compile(r"\b(Sec\.|Section|Table|Eq\.|Fig\.|supplement|released)|[\w/-]+\.(md|py|txt)\b")
 """What counts as saying where a value comes from."""
 TABLE = re.compile(r"\bTable \d+")
@@ -62,6 +66,37 @@ def uncited_values(text: str) -> list[str]:
     return problems
 
 
+def unresolved_files(text: str) -> list[str]:
+    """Files cited in the comments of ``text`` that a clone of the repository does not have (rules above)."""
+    released = REFERENCES.read_text()
+    missing = []
+    for line in text.splitlines():
+        for name in CITED_FILE.findall(line.partition("#")[2]):
+            in_repository = (REPOSITORY / name).is_file()
+            listed = f"`{name}`" in released or f"/{name}`" in released
+            if not in_repository and not (name.endswith(".py") and listed):
+                missing.append(name)
+    return missing
+
+
+def test_the_file_checker_accepts_repository_and_released_files_only():
+    """``docs/references.md`` exists here; ``run.py`` and ``common/opt.py`` are released files listed there;
+    ``reference/models.md`` and ``seeds/mixste.txt`` lived outside the repository, ``helper.py`` nowhere."""
+    text = (
+        "a: 1   # docs/references.md, released run.py\n"
+        "b: 2   # released common/opt.py\n"
+        "c: 3   # reference/models.md; seeds/mixste.txt\n"
+        "d: 4   # helper.py\n"
+    )
+    assert unresolved_files(text) == ["reference/models.md", "seeds/mixste.txt", "helper.py"]
+
+
+@pytest.mark.parametrize("path", paper_presets(), ids=lambda path: f"{path.parent.name}/{path.stem}")
+def test_every_file_a_paper_preset_cites_resolves(path):
+    """No preset cites a file a clone lacks (rules in the module docstring)."""
+    assert unresolved_files(path.read_text()) == []
+
+
 def test_the_checker_finds_an_uncited_value_and_accepts_each_kind_of_citation():
     """Hand-written preset: ``depth`` has no source, ``dim`` cites on its line, ``heads`` in the comment above,
     ``window.frames`` a reference file; the ``paper`` block's source names no table. Expected: exactly
@@ -73,7 +108,7 @@ def test_the_checker_finds_an_uncited_value_and_accepts_each_kind_of_citation():
         "# released code: 8 heads\n"
         "heads: 8\n"
         "window:\n"
-        "  frames: 243    # models.md\n"
+        "  frames: 243    # docs/references.md\n"
         "paper:\n"
         "  parameters_millions: 33.78\n"
         '  source: "Wang et al."\n'

@@ -1,4 +1,4 @@
-"""Our models and MixSTE's loss against outputs of the authors' released code (issue #11).
+"""Our models and MixSTE's loss against outputs of the authors' released code.
 
 The fixtures ``tests/golden/released_*.npz`` were written once by ``tests/golden/make_released_goldens.py`` (its
 docstring gives the command): it built the released ``Model`` of Vegetebird/StridedTransformer-Pose3D (27 frames,
@@ -47,9 +47,9 @@ def _float64_state(mapped: dict[str, np.ndarray]) -> dict[str, torch.Tensor]:
 def test_strided_transformer_equals_the_released_model():
     """Released ``Model`` (27 frames, strides [3, 3, 3], width 16) and ours agree on both outputs to 1e-9.
 
-    Before issue #11 ours applied the two final norms and used ``nn.LayerNorm``; measured on this fixture
-    (outputs up to about 16), applying the final norms alone moves the sequence output by 10.9, ``nn.LayerNorm``
-    alone by 1.0: the released encoders never apply their final norms, and their norm divides by unbiased std + eps.
+    The released encoders never apply their final norms, and their norm divides by unbiased std + eps; measured on
+    this fixture (outputs up to about 16), applying the final norms would move the sequence output by 10.9,
+    ``nn.LayerNorm`` instead of the released norm by 1.0.
     """
     params, arrays = _load("released_strided.npz")
     config = StridedTransformerConfig(frames=27, strides=(3, 3, 3), dim=16, ffn_dim=32, vanilla_depth=2)

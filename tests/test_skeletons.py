@@ -48,7 +48,7 @@ def test_coco17_sides_match_videopose3d_coco_metadata():
 
 
 def test_h36m17_matches_videopose3d():
-    """formats.md 1.3: parents, and keypoints_symmetry [[4,5,6,11,12,13],[1,2,3,14,15,16]]."""
+    """docs/formats.md 1.3: parents, and keypoints_symmetry [[4,5,6,11,12,13],[1,2,3,14,15,16]]."""
     skeleton = get_skeleton("h36m17")
     assert skeleton.parents == (-1, 0, 1, 2, 0, 4, 5, 0, 7, 8, 9, 8, 11, 12, 8, 14, 15)
     assert skeleton.left_indices == (4, 5, 6, 11, 12, 13)
@@ -59,7 +59,7 @@ def test_h36m17_matches_videopose3d():
 
 
 def test_h36m32_matches_videopose3d():
-    """formats.md 1.2: joints_left [6..10, 16..23], joints_right [1..5, 24..31]."""
+    """docs/formats.md 1.2: joints_left [6..10, 16..23], joints_right [1..5, 24..31]."""
     skeleton = get_skeleton("h36m32")
     assert skeleton.parents == (
         -1, 0, 1, 2, 3, 4, 0, 6, 7, 8, 9, 0, 11, 12, 13, 14, 12, 16, 17, 18, 19, 20, 19, 22, 12, 24, 25, 26,
@@ -70,7 +70,7 @@ def test_h36m32_matches_videopose3d():
 
 
 def test_mpi_inf_3dhp_and_humaneva_symmetry_match_the_toolkits():
-    """formats.md 2.2 (P-STMO symmetry) and 3.2 (VideoPose3D humaneva15 joints_left/right)."""
+    """docs/formats.md 2.2 (P-STMO symmetry) and 3.2 (VideoPose3D humaneva15 joints_left/right)."""
     mpi17 = get_skeleton("mpi_inf_3dhp17")
     assert mpi17.root == 14
     assert (mpi17.left_indices, mpi17.right_indices) == ((5, 6, 7, 11, 12, 13), (2, 3, 4, 8, 9, 10))
@@ -83,7 +83,7 @@ def test_mpi_inf_3dhp_and_humaneva_symmetry_match_the_toolkits():
 
 
 def test_body_model_skeletons_match_smplx_names_and_published_parents():
-    """formats.md 5.2 lists the SMPL+H parents; names follow smplx (eyes drop its ``_smplhf`` suffix)."""
+    """docs/formats.md 5.2 lists the SMPL+H parents; names follow smplx (eyes drop its ``_smplhf`` suffix)."""
     smplh = get_skeleton("smplh52")
     assert list(smplh.joint_names) == smplx.joint_names.SMPLH_JOINT_NAMES[:52]
     assert smplh.parents == (
@@ -143,7 +143,7 @@ def test_joint_groups_agree_across_corresponding_joints(source, target):
 
 
 def test_published_index_mappings():
-    """formats.md 1.3 (h36m32 -> 17), 2.2 (3DHP 28 -> 17 and 3DHP 17 -> H36M 17)."""
+    """docs/formats.md 1.3 (h36m32 -> 17), 2.2 (3DHP 28 -> 17 and 3DHP 17 -> H36M 17)."""
     assert joint_mapping("h36m32", "h36m17").tolist() == [
         0, 1, 2, 3, 6, 7, 8, 12, 13, 14, 15, 17, 18, 19, 25, 26, 27,
     ]  # fmt: skip

@@ -111,7 +111,9 @@ def demo_amass(tmp_path_factory):
 
 @pytest.mark.timeout(120)
 def test_amass_discovery_fingerprint_and_conversion_reject_each_odd_entry(demo_amass, tmp_path):
-    from datasets.amass import AmassConfig, convert_amass_file, discover, manifest_files
+    from datasets.amass.config import AmassConfig
+    from datasets.amass.convert import convert_amass_file
+    from datasets.amass.discovery import discover, manifest_files
     from datasets.views import Rejection
     from pipelines.convert.amass import input_fingerprint
 

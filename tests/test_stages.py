@@ -155,8 +155,9 @@ def test_reader_conversion_counts_humaneva_files_and_chunks(tmp_path):
     Train/S1 and Validate/S1 share chunk names ("Walking 1 chunk0"); counted by (subject, sequence) alone they
     collapsed to 9. 18 chunks x 3 cameras = 54 views.
     """
+    from fixture_archives import write_humaneva_mat
+
     from datasets.humaneva import read_humaneva
-    from datasets.synthetic.humaneva_archive import write_humaneva_mat
     from pipelines.convert.conversion import run_reader_conversion
 
     assert len(write_humaneva_mat(tmp_path / "source")) == 12

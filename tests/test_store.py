@@ -7,6 +7,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 import zarr
+from conftest import open_repository
 
 from datasets.store import (
     PoseStore,
@@ -16,7 +17,6 @@ from datasets.store import (
     commit_store,
     create_store,
     index_table,
-    open_repository,
     view_arrays,
     view_row,
     write_block,

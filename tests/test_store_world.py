@@ -10,10 +10,11 @@ import numpy as np
 import pyarrow as pa
 import pytest
 import zarr
+from conftest import open_repository
 
 from datasets.skeletons import get_skeleton
 from datasets.storage import write_parquet
-from datasets.store import WORLD_ARRAY, PoseStore, open_repository, write_store
+from datasets.store import WORLD_ARRAY, PoseStore, write_store
 from datasets.store.migrate import MigrationError, migrate_to_world_frames
 from datasets.store.schema import INDEX_FILE
 from datasets.store.world import film_world, world_from_view
@@ -39,6 +40,9 @@ def golden_stores(tmp_path_factory):
 
 def test_windows_equal_those_of_the_camera_frame_schema(golden_stores):
     """Windows and reads of today's world-frame store equal the golden ones of a schema-1 store.
+
+    A regression guard, not an independent derivation: our own code (schema 1) made the golden file, so this
+    shows that schema 2 changed nothing, not that either is right.
 
     ``amass_store_windows.npz`` was written by ``python tests/golden/make_amass_store_golden.py
     tests/golden/amass_store_windows.npz`` at commit "Golden windows of a schema-1 AMASS store" (before

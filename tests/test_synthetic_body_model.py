@@ -27,7 +27,7 @@ def smplh() -> dict[str, dict[str, np.ndarray]]:
 
 
 def test_smplh_file_has_amass_keys_and_shapes(smplh):
-    """formats.md 5.2: v_template (V,3), f, J_regressor (52,V), kintree_table (2,52), weights (V,52),
+    """docs/formats.md 5.2: v_template (V,3), f, J_regressor (52,V), kintree_table (2,52), weights (V,52),
     posedirs (V,3,459 = 51 x 9), shapedirs (V,3,16), J_regressor_prior (24,V), weights_prior (V,24)."""
     arrays = smplh["female"]
     vertices = len(arrays["v_template"])
@@ -96,7 +96,7 @@ def test_skinning_blends_half_and_half_on_joint_rings():
 
 
 def test_smplx_file_has_the_keys_smplx_needs():
-    """formats.md 5.3: shapedirs (V,3,400) = 300 shape + 100 expression, posedirs (V,3,486 = 54 x 9), 55
+    """docs/formats.md 5.3: shapedirs (V,3,400) = 300 shape + 100 expression, posedirs (V,3,486 = 54 x 9), 55
     joints, landmarks (51,) and (51,3), hand PCA (45,45)."""
     arrays = smplx_model_arrays("male")
     vertices = len(arrays["v_template"])

@@ -33,6 +33,8 @@ from lifting.training import (
     window_config_for,
 )
 from lifting.training import loop as training_loop
+from lifting.training import objectives as training_objectives
+from lifting.training.config import LossKind
 
 TINY_STRIDED = {"frames": 9, "strides": [3, 3], "dim": 16, "ffn_dim": 32, "num_heads": 2, "vanilla_depth": 1}
 """A Strided Transformer small enough for a CPU test; its dropouts make exact resume depend on the RNG state."""
@@ -128,6 +130,27 @@ def test_each_models_loss_by_hand():
     assert float(mixste["temporal_consistency"]) == 0.0 and float(mixste["mpjve"]) == 0.0
     with pytest.raises(ValueError, match="joint_weights='released' exists for h36m17 only"):
         LiftingObjective("mixste", LossConfig(), "humaneva15")
+
+
+def test_mixste_loss_is_its_logged_terms_weighed_and_every_loss_kind_has_a_class():
+    """Uniform joint weights, B = 1, T = 3, every joint at x = 0, 0.1, 0.3 m against target 0.
+
+    WMPJPE = (0 + 0.1 + 0.3) / 3 = 0.4 / 3; TCLoss = mean over steps and coordinates of the squared step =
+    (0.1^2 + 0.2^2) / (2 * 3) = 0.05 / 6; MPJVE = mean step error = (0.1 + 0.2) / 2 = 0.15. Loss =
+    0.4 / 3 + 0.5 * 0.05 / 6 + 2 * 0.15 (lambda_t 0.5, lambda_m 2).
+    """
+    sequence = torch.zeros(1, 3, 17, 3)
+    sequence[0, :, :, 0] = torch.tensor([0.0, 0.1, 0.3])[:, None]
+    output = LiftingOutput(sequence=sequence, centre=sequence[:, 1])
+    batch = {"joints_3d": torch.zeros(1, 3, 17, 3)}
+    result = LiftingObjective("mixste", LossConfig(joint_weights="uniform"), "h36m17")(output, batch)
+    assert float(result["weighted_mpjpe"]) == pytest.approx(0.4 / 3)
+    assert float(result["temporal_consistency"]) == pytest.approx(0.05 / 6)
+    assert float(result["mpjve"]) == pytest.approx(0.15)
+    assert float(result["loss"]) == pytest.approx(0.4 / 3 + 0.5 * 0.05 / 6 + 2 * 0.15)
+    assert set(training_objectives.LOSSES) == set(LossKind.__args__) - {"auto"}
+    with pytest.raises(ValueError, match="unknown loss kind 'l2'"):
+        LiftingObjective("l2", LossConfig(), "h36m17")
 
 
 def test_schedules_by_hand():

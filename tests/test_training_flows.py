@@ -11,9 +11,11 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
+from datasets.store import open_store
 from datasets.workspace import Workspace
 from lifting.training import load_checkpoint
 
@@ -68,7 +70,7 @@ def test_embedded_default_prints_the_comparison_and_a_second_run_reuses_every_ve
 
 
 def test_the_demo_learns_and_pretraining_helps(default_workspace):
-    """Issue #10's acceptance on the embedded default, with the fixed seeds.
+    """The embedded default, with the fixed seeds, learns.
 
     The finetuned model must halve the constant-pose baseline's MPJPE (it has learnt to lift), and AMASS
     pretraining must be worth at least 10 % of MPJPE at the same finetuning budget, P-MPJPE agreeing.
@@ -140,3 +142,38 @@ def test_interrupted_pretrain_resumed_equals_the_uninterrupted_run(default_works
     ]
     assert weights[0].keys() == weights[1].keys()
     assert all(torch.equal(weights[0][name], weights[1][name]) for name in weights[0])
+
+
+def test_lift_with_no_arguments_lifts_the_demo_detections_and_a_rerun_reuses_it(default_workspace):
+    """`python flows.py lift` after pretrain-finetune: the demo's COCO-17 file (S9's 114-frame walking take in
+    its first camera, 50 Hz) lifted with the pretrained + finetuned checkpoint into a lift version whose parent is
+    that checkpoint, holding poses_3d.npz ((114, 17, 3) metres, pelvis at the origin), poses_3d.json and
+    viewer.html; the second person is named and the longest track lifted; a second run reuses the version. The
+    lift is closer to the take's ground truth (the demo store's S9 Walking in camera 54138969, root-relative)
+    than the mean-pose baseline is to the test split on average: the model lifts detector-like input."""
+    workspace, _, _ = default_workspace
+    first = flows("lift", workspace=workspace)
+    assert first.returncode == 0, first.stdout[-3000:] + first.stderr[-3000:]
+    second = flows("lift", workspace=workspace)
+    assert second.returncode == 0, second.stdout[-3000:] + second.stderr[-3000:]
+    registry = Workspace(workspace)
+    [manifest] = registry.manifests("lift")
+    [pretrained] = registry.manifests("pretrain")
+    [finetuned] = [version for version in registry.manifests("finetune") if pretrained.id in version.parents]
+    assert manifest.parents == (finetuned.id,)
+    assert {"poses_3d", "poses_3d_json", "viewer", "rejected"} <= set(manifest.outputs)
+    assert f"lift: published version {manifest.id}" in first.stdout and "lifted 1 (" in first.stdout
+    assert f"lift: reused version {manifest.id}" in second.stdout
+    saved = np.load(registry.output_path(manifest, "poses_3d"))
+    assert saved["poses_3d"].shape == (114, 17, 3) and saved["fps"] == 50.0
+    np.testing.assert_array_equal(saved["poses_3d"][:, 0], 0.0)
+    assert not saved["observed"][40:46].any()  # the frames the demo detector missed, filled
+    assert json.loads(registry.output_path(manifest, "poses_3d_json").read_text())["person"] == "1"
+    assert "coco17_detections.json" in registry.output_path(manifest, "viewer").read_text()
+    store = open_store(workspace, "preprocess-h36m")
+    [view] = [row for row in store.index.to_pylist()
+              if (row["subject"], row["sequence"], row["camera"]) == ("S9", "Walking", "54138969")]  # fmt: skip
+    truth = store.read("joints_3d", view["view_id"])
+    error_mm = np.linalg.norm(saved["poses_3d"] - (truth - truth[:, :1]), axis=-1).mean() * 1000
+    [baseline] = registry.manifests("baseline")
+    assert error_mm < baseline.metadata["summary"]["mpjpe_mm"], error_mm

@@ -1,4 +1,4 @@
-"""Fast training defaults (issue 14): compile choice, metrics held on the device and written in groups."""
+"""Fast training defaults: compile choice, metrics held on the device and written in groups."""
 
 from __future__ import annotations
 

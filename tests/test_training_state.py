@@ -116,3 +116,19 @@ def test_finetuning_state_starts_model_and_ema_from_the_checkpoint(tmp_path):
     for weights in (state.model.state_dict(), state.ema.module.state_dict()):
         assert all(torch.equal(weights[name], expected[name]) for name in expected)
     assert int(state.ema.n_averaged) == 0 and not state.optimizer.state and not state.resumed
+
+
+def test_weight_decay_reaches_the_matrices_and_never_the_biases_or_norm_scales():
+    """Linear(3, 4) then LayerNorm(4): only the 4 x 3 matrix decays, by the torch value 1e-4 / 1e-3 = 0.1 (AdamW
+    multiplies its weight_decay by the learning rate); the linear bias and the norm's scale and shift (1-D) get 0.
+    """
+    from lifting.training.state import make_optimizer
+
+    model = torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.LayerNorm(4))
+    config = TrainingConfig(learning_rate=1e-3, weight_decay=1e-4)
+    groups = make_optimizer(model, config, torch.device("cpu")).param_groups
+    decayed = {id(p) for group in groups if group["weight_decay"] > 0 for p in group["params"]}
+    assert [group["weight_decay"] for group in groups if group["weight_decay"] > 0] == [pytest.approx(0.1)]
+    assert decayed == {id(model[0].weight)}
+    undecayed = {id(p) for group in groups if group["weight_decay"] == 0 for p in group["params"]}
+    assert undecayed == {id(model[0].bias), id(model[1].weight), id(model[1].bias)}

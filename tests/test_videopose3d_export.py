@@ -82,7 +82,7 @@ def test_export_structure_metadata_and_world_positions(h36m_source: Path, tmp_pa
         "num_joints": 17,
         "keypoints_symmetry": [list(skeleton.left_indices), list(skeleton.right_indices)],
     }
-    assert metadata["keypoints_symmetry"] == [[4, 5, 6, 11, 12, 13], [1, 2, 3, 14, 15, 16]]  # formats.md 1.4
+    assert metadata["keypoints_symmetry"] == [[4, 5, 6, 11, 12, 13], [1, 2, 3, 14, 15, 16]]  # docs/formats.md 1.4
     assert detection_name(tmp_path / "data_2d_h36m_cpn_ft_h36m_dbb.npz", "h36m") == "cpn_ft_h36m_dbb"
 
 

@@ -1,8 +1,8 @@
-"""The VideoPose3D export read the way VideoPose3D's own loaders read it (issue #11).
+"""The VideoPose3D export read the way VideoPose3D's own loaders read it.
 
 VideoPose3D's ``Human36mDataset`` and ``HumanEvaDataset`` (copied by MixSTE, PoseFormer, P-STMO and the Strided
 Transformer) load ``positions_3d`` unchanged; ``Human36mDataset`` then keeps the 17 joints that remain after
-removing the 32-layout indices ``REMOVED_H36M_JOINTS`` (formats.md 1.3; a 17-joint file fails there with an
+removing the 32-layout indices ``REMOVED_H36M_JOINTS`` (docs/formats.md 1.3; a 17-joint file fails there with an
 IndexError), and ``run.py`` maps every sequence into each camera with ``world_to_camera``: the rotation by the
 inverse of the camera's float32 orientation quaternion ``q = (w, u)``, ``v' = v + 2 (w (u x v) + u x (u x v))``,
 applied to ``X - t`` with the float32 translation (camera centre, mm / 1000), in torch, where float64 positions

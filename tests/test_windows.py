@@ -182,6 +182,25 @@ def test_flip_twice_returns_the_window(seed):
     assert not np.array_equal(flip_windows(batch, permutation)["joints_3d"], batch["joints_3d"])
 
 
+def test_flip_swaps_left_and_right_joints_and_negates_x_by_hand():
+    """Human3.6M's 17 joints: right hip/knee/ankle are 1-3 and left 4-6, left shoulder/elbow/wrist 11-13 and
+    right 14-16; pelvis, spine, thorax, neck and head (0, 7-10) are their own mirror images. Joint j at
+    (j, 10 + j, 20 + j) metres: the flipped right hip (1) takes the left hip's (4) point with x negated,
+    (-4, 14, 24), the flipped left wrist (13) the right wrist's (16), (-16, 26, 36), the pelvis stays at
+    (-0, 10, 20); 2D (j, 10 + j) alike, and the root (x, y, z) becomes (-x, y, z)."""
+    mirror = [0, 4, 5, 6, 1, 2, 3, 7, 8, 9, 10, 14, 15, 16, 11, 12, 13]
+    joints = np.arange(17, dtype=np.float32)
+    poses = np.stack([joints, 10 + joints, 20 + joints], axis=-1)[None, None]  # (1, 1, 17, 3)
+    batch = {"keypoints": poses[..., :2].copy(), "joints_3d": poses, "root": np.array([[[1.0, 2.0, 3.0]]])}
+    flipped = flip_windows(batch, get_skeleton("h36m17").flip_permutation)
+    expected = np.stack([-joints[mirror], 10 + joints[mirror], 20 + joints[mirror]], axis=-1)
+    np.testing.assert_array_equal(flipped["joints_3d"][0, 0], expected)
+    np.testing.assert_array_equal(flipped["keypoints"][0, 0], expected[:, :2])
+    assert flipped["joints_3d"][0, 0, 1].tolist() == [-4.0, 14.0, 24.0]
+    assert flipped["joints_3d"][0, 0, 13].tolist() == [-16.0, 26.0, 36.0]
+    assert flipped["root"].tolist() == [[[-1.0, 2.0, 3.0]]]
+
+
 def test_flipped_2d_is_projection_of_flipped_3d(store_and_views):
     """The store's camera has no distortion and cx = width / 2 = 500: mirroring the camera frame (X -> -X) and
     projecting gives exactly the mirrored screen coordinates (x -> -x), joints swapped alike."""

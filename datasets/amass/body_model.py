@@ -1,6 +1,6 @@
 """SMPL+H and SMPL-X body models loaded from AMASS's model files (numpy; ``datasets.amass.mesh`` poses them).
 
-We read the files ourselves instead of through ``smplx``'s classes (formats.md 5.5, environment.md): the
+We read the files ourselves instead of through ``smplx``'s classes (docs/formats.md 5.5): the
 released smplx 0.1.28 truncates to 10 betas for models with fewer than 300 shape components (AMASS's SMPL+H
 has 16), its SMPLH class requires hand-PCA keys that AMASS's ``model.npz`` lacks, and it has no DMPLs.
 The maths is ``smplx.lbs`` itself (Rodrigues, blend shapes, rigid transforms, skinning), in
@@ -31,10 +31,10 @@ MODEL_TYPES = ("smplh", "smplx")
 """Body models AMASS files use: SMPL+H ("G" release) and SMPL-X ("N" release)."""
 
 POSE_WIDTHS = {"smplh": 156, "smplx": 165}
-"""Width of a file's ``poses`` per model type: 52 and 55 joints x 3 (formats.md 4.2, 4.3)."""
+"""Width of a file's ``poses`` per model type: 52 and 55 joints x 3 (docs/formats.md 4.2, 4.3)."""
 
 NUM_JOINTS = {"smplh": 52, "smplx": 55}
-"""Joints of each model's kinematic tree (formats.md 5.2, 5.3)."""
+"""Joints of each model's kinematic tree (docs/formats.md 5.2, 5.3)."""
 
 SKELETON_NAMES = {"smplh": "smplh52", "smplx": "smplx55"}
 """``datasets.skeletons`` name of each model's joint order."""
@@ -43,7 +43,7 @@ GENDERS = ("male", "female", "neutral")
 """Genders AMASS model files exist for."""
 
 SMPLX_SHAPE_SPACE = 300
-"""SMPL-X shapedirs hold 300 shape then 100 expression components (formats.md 5.3)."""
+"""SMPL-X shapedirs hold 300 shape then 100 expression components (docs/formats.md 5.3)."""
 
 
 def model_file(body_models: Path, model_type: str, gender: str) -> Path:

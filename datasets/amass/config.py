@@ -11,30 +11,27 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 
+from datasets.config import runtime_field
+
 DEFAULT_PRESET = "default"
 """``presets/amass/default.yaml``: Uplift-and-Upsample's AMASS settings."""
 REGRESSOR_ORDERS = ("spin", "h36m")
 """Row orders of a 17 x V regressor file: SPIN's ``J_regressor_h36m.npy`` (left leg first) or Human3.6M's."""
 H36M_FPS = 50.0
-"""Human3.6M's frame rate; uplift-upsample resamples AMASS to it (formats.md 1.1, 4.5)."""
+"""Human3.6M's frame rate; uplift-upsample resamples AMASS to it (docs/formats.md 1.1, 4.5)."""
 
-# Uplift-and-Upsample (Einfalt et al., WACV 2023) AMASS splits, from its released code
-# (common/dataset/amass_dataset.py via AMASS-to-3DHPE; formats.md 4.5), spelled as AMASS-to-3DHPE names the
-# sub-dataset folders. Matching ignores case and non-alphanumerics ("MPI_HDM05" matches "MPIHDM05").
-UPLIFT_UPSAMPLE_TRAIN_SUBSETS = (
-    "CMU", "DanceDB", "MPILimits", "TotalCapture", "EyesJapanDataset", "HUMAN4D", "KIT", "BMLhandball",
-    "BMLmovi", "BMLrub", "EKUT", "TCDhandMocap", "ACCAD", "Transitionsmocap",
-)  # fmt: skip
+# Uplift-and-Upsample (Einfalt et al., WACV 2023) AMASS validation split, from its released code
+# (common/dataset/amass_dataset.py via AMASS-to-3DHPE; docs/formats.md 4.5): the other sub-datasets train. Matching
+# ignores case and non-alphanumerics ("MPI_HDM05" matches "MPIHDM05").
 UPLIFT_UPSAMPLE_VALIDATION_SUBSETS = ("MPIHDM05", "SFU", "MPImosh")
 
-CAMERA_MODES = ("h36m", "random")
 PLACEMENTS = ("as_recorded", "start_at_origin")
 """Where a sequence goes in the Human3.6M world (``datasets.amass.virtual_cameras.place_in_h36m_world``)."""
 UNKNOWN_GENDER_POLICIES = ("reject", "neutral")
 PRECISIONS = ("float32", "float64")
 
 # Human3.6M's cameras stand 4.1-5.6 m from the capture-volume centre, 1.4-1.7 m above the floor, all around
-# it (camera centres of every subject in reference/h36m_cameras.json); random cameras sample that volume.
+# it (camera centres of every subject in datasets/data/h36m_cameras.json); random cameras sample that volume.
 H36M_CAMERA_DISTANCE_RANGE = (4.0, 5.6)
 H36M_CAMERA_HEIGHT_RANGE = (1.4, 1.7)
 FULL_CIRCLE_DEGREES = (-180.0, 180.0)
@@ -73,9 +70,10 @@ class AmassConfig:
         precision: ``"float32"`` or ``"float64"`` for the body model.
     """
 
-    amass_root: Path
-    body_models: Path
-    regressor: Path | None = None
+    # Where the inputs are: their content counts through the input fingerprint, so the paths are runtime.
+    amass_root: Path = runtime_field()
+    body_models: Path = runtime_field()
+    regressor: Path | None = runtime_field(default=None)
     regressor_order: str = "spin"
     fps: float = H36M_FPS
     placement: str = "as_recorded"  # Uplift-and-Upsample's released pipeline; measured in docs/amass.md
@@ -86,14 +84,14 @@ class AmassConfig:
     camera_azimuth_range: tuple[float, float] = FULL_CIRCLE_DEGREES
     seed: int = 0
     unknown_gender: str = "reject"
-    num_betas: int = 16  # AMASS's extended SMPL+H shape space (formats.md 5.2)
+    num_betas: int = 16  # AMASS's extended SMPL+H shape space (docs/formats.md 5.2)
     use_dmpls: bool = True
-    num_dmpls: int = 8  # AMASS uses the first 8 DMPLs (formats.md 5.4)
+    num_dmpls: int = 8  # AMASS uses the first 8 DMPLs (docs/formats.md 5.4)
     include: tuple[str, ...] = ()
     exclude: tuple[str, ...] = ()
     validation_subsets: tuple[str, ...] = UPLIFT_UPSAMPLE_VALIDATION_SUBSETS
-    batch_frames: int = 4096
-    device: str = "cpu"
+    batch_frames: int = runtime_field(default=4096)  # how the run executes (memory), not what it makes
+    device: str = runtime_field(default="cpu")
     precision: str = "float32"
 
     def __post_init__(self) -> None:

@@ -12,8 +12,8 @@ plan the resampling to ``config.fps`` and evaluate the fast joint model (``datas
 only the source frames the plan needs; interpolate; place in the Human3.6M world; film with each camera.
 
 torch (with the fast joint model) is imported by the first file a process converts, not with this module:
-a process that only checks inputs and hands files to forked workers never needs it, and its import (~1.4 s)
-was most of the serial part of a parallel run.
+a process that only checks inputs and hands files to forked workers never needs it, and its import would be
+most of the serial part of a parallel run (``docs/performance.md``, "Conversion workers").
 """
 
 from __future__ import annotations
@@ -54,7 +54,7 @@ if TYPE_CHECKING:
 DATASET_NAME = "amass"
 
 REQUIRED_KEYS = ("poses", "trans", "betas")
-"""Keys a motion file must have, besides a frame rate (formats.md 4.2, 4.3). A missing ``gender`` counts as
+"""Keys a motion file must have, besides a frame rate (docs/formats.md 4.2, 4.3). A missing ``gender`` counts as
 an unknown gender (rejected, or posed with the neutral model under ``unknown_gender="neutral"``)."""
 
 EXTRA_COLUMNS = ("out_of_frame_ratio", "source_fps", "source_frames", "gender", "model_type")

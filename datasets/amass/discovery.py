@@ -1,6 +1,6 @@
 """Find the motion files of an AMASS archive and describe them from their headers alone.
 
-Layout (formats.md 4.1): ``<root>/<SubDataset>/<Subject>/<sequence>.npz``, or with one extra folder level
+Layout (docs/formats.md 4.1): ``<root>/<SubDataset>/<Subject>/<sequence>.npz``, or with one extra folder level
 ``<root>/<SubDataset>/<extra>/<Subject>/<sequence>.npz`` as some archives unpack. Per-subject shape files
 (``shape.npz`` of the SMPL+H release, ``<gender>_stagei.npz`` of the SMPL-X release) hold no motion and
 are skipped; files at any other depth are not part of the layout and are not listed.
@@ -35,13 +35,13 @@ from datasets.safe_npz import NPY_SUFFIX, read_member_array
 from datasets.source_entries import entry_problem, open_regular
 
 SHAPE_FILE_NAME = "shape.npz"
-"""Per-subject body shape of the SMPL+H release: no motion (formats.md 4.1)."""
+"""Per-subject body shape of the SMPL+H release: no motion (docs/formats.md 4.1)."""
 
 SHAPE_FILE_SUFFIX = "_stagei.npz"
 """``<gender>_stagei.npz``: per-subject shape of the SMPL-X release (motion files end ``_stageii.npz``)."""
 
 FRAME_RATE_KEYS = ("mocap_framerate", "mocap_frame_rate")
-"""SMPL+H files spell the rate ``mocap_framerate``, SMPL-X files ``mocap_frame_rate`` (formats.md 4.2, 4.3)."""
+"""SMPL+H files spell the rate ``mocap_framerate``, SMPL-X files ``mocap_frame_rate`` (docs/formats.md 4.2, 4.3)."""
 
 MANIFEST_SCHEMA = pa.schema(
     [

@@ -1,6 +1,6 @@
 """Human3.6M vertex regressors (17 x V): loading, reordering to our joint order, and a left/right check.
 
-Two orders circulate (formats.md 5.6): SPIN's ``J_regressor_h36m.npy`` lists the left leg before the right
+Two orders circulate (docs/formats.md 5.6): SPIN's ``J_regressor_h36m.npy`` lists the left leg before the right
 (pelvis, L hip, L knee, L ankle, R hip, ...), Pose2Mesh's ``J_regressor_h36m_correct.npy`` uses the standard
 order of ``datasets.skeletons.H36MJoint``. Both are float64 (17, 6890) arrays, SPIN's Fortran-ordered.
 """
@@ -17,7 +17,7 @@ from datasets.skeletons import H36MJoint, get_skeleton
 from datasets.source_entries import open_regular
 
 SPIN_TO_H36M = (0, 4, 5, 6, 1, 2, 3, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16)
-"""SPIN row for each standard H36M joint (formats.md 5.6); it swaps the legs, so it also maps back."""
+"""SPIN row for each standard H36M joint (docs/formats.md 5.6); it swaps the legs, so it also maps back."""
 
 NUM_H36M_JOINTS = len(H36MJoint)
 

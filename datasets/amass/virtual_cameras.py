@@ -1,9 +1,9 @@
 """Placing AMASS motion in the Human3.6M world and filming it with virtual cameras.
 
-World convention. AMASS's world is z-up with the floor at z = 0 (formats.md 4.4); Human3.6M's world is z-up
-too, floor at z = 0, its cameras looking at the capture-volume centre near the world origin (formats.md 1.1,
+World convention. AMASS's world is z-up with the floor at z = 0 (docs/formats.md 4.4); Human3.6M's world is z-up
+too, floor at z = 0, its cameras looking at the capture-volume centre near the world origin (docs/formats.md 1.1,
 1.5). So the rotation from AMASS to Human3.6M world is the identity (``AMASS_TO_H36M_ROTATION``), as in
-uplift-upsample, which feeds AMASS joints straight to Human3.6M cameras (formats.md 4.4). The placement is
+uplift-upsample, which feeds AMASS joints straight to Human3.6M cameras (docs/formats.md 4.4). The placement is
 ``AmassConfig.placement`` (``PLACEMENTS``): ``"as_recorded"`` keeps AMASS's world coordinates, as the
 authors' pipeline does; ``"start_at_origin"`` shifts each sequence horizontally so its first-frame pelvis is at
 x = y = 0, keeping its height. Which keeps the subject in the cameras' views is measured in ``docs/amass.md``.
@@ -26,10 +26,9 @@ import numpy as np
 
 from datasets.amass.config import PLACEMENTS, AmassConfig
 from datasets.camera_rigs import h36m_cameras
-from datasets.cameras import Camera, look_at_camera
+from datasets.cameras import Camera, look_at_camera, out_of_frame_ratio
 from datasets.skeletons import H36MJoint
 from datasets.store.world import film_world
-from datasets.visibility import out_of_frame_ratio
 
 AMASS_TO_H36M_ROTATION = np.eye(3)
 """Rotation from AMASS world to Human3.6M world: both z-up with the floor at z = 0 (module docstring)."""

@@ -46,7 +46,7 @@ touches one or two chunks."""
 
 ZSTD_LEVEL = 3
 SHUFFLE = "shuffle"
-"""Blosc byte shuffle before zstd: float32 frames compress to ~0.6x of plain zstd (measured, docs/store.md)."""
+"""Blosc byte shuffle before zstd: float32 frames take fewer bytes than with plain zstd (measured: docs/store.md)."""
 
 UNITS = {"joints_3d": "metres, camera frame", "keypoints_2d": "pixels", "fps": "hertz"}
 

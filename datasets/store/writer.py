@@ -36,7 +36,6 @@ from datasets.store.schema import (
     ZSTD_LEVEL,
     ArraySpec,
     StoreLayout,
-    StoreSchemaError,
     frame_segments,
     segment_layout,
 )
@@ -163,14 +162,6 @@ def view_arrays(view: View) -> dict[str, np.ndarray]:
     arrays.update(view.per_frame)
     arrays["valid"] = np.ones(view.frames, bool) if view.valid is None else view.valid
     return arrays
-
-
-def open_repository(directory: str | os.PathLike | ObjectPath) -> icechunk.Repository:
-    """Open the Icechunk repository of a store directory (which must exist; local or object storage)."""
-    path = as_location(directory) / ARRAYS_DIRECTORY
-    if not path.exists():
-        raise StoreSchemaError(f"{directory} is not a pose store: {path} is missing.")
-    return icechunk.Repository.open(icechunk_storage(path))
 
 
 def create_store(

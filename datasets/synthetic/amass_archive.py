@@ -1,4 +1,4 @@
-"""A small, licence-free AMASS archive in the real file formats, and one bad file of each kind.
+"""A small, licence-free AMASS archive in the real file formats.
 
 ``build_demo_amass(root)`` writes everything ``preprocess-amass`` needs, deterministically (same bytes on
 every run): synthetic body models in AMASS's layout, a synthetic H36M regressor (SPIN's row order, like the
@@ -7,8 +7,8 @@ validation sub-dataset SFU), subjects of both genders, walking, turning, sitting
 gesturing at 60, 100 and 120 Hz, one subject one folder deeper (as some archives unpack), per-subject
 ``shape.npz`` files (skipped by discovery), one gender stored as bytes, and one SMPL-X "N" file.
 
-``write_bad_amass_files(root)`` adds one file per rejection reason to a tree, for the flow's tests; the
-demo body models deliberately omit ``SMPLX_FEMALE.npz`` so that a female SMPL-X file has no model.
+The tests add one bad file per rejection reason to such a tree (``tests/fixture_archives.py``); the demo
+body models deliberately omit ``SMPLX_FEMALE.npz`` so that a female SMPL-X file has no model.
 
     >>> len(DEMO_FILES), sorted({spec.fps for spec in DEMO_FILES}), sorted({spec.model_type for spec in DEMO_FILES})
     (21, [60.0, 100.0, 120.0], ['smplh', 'smplx'])
@@ -22,7 +22,6 @@ from pathlib import Path
 
 import numpy as np
 
-from datasets.amass.convert import RejectionReason
 from datasets.synthetic.amass_motion import Motion, generate_motion, smooth_noise
 from datasets.synthetic.body_model import (
     NUM_DMPL_COMPONENTS,
@@ -40,11 +39,6 @@ DEMO_SEED = 3
 DEMO_REGRESSOR_ORDER = "spin"
 """Row order of the demo regressor file (SPIN's, left leg first)."""
 
-TRUNCATED_BYTES = 2000
-"""Length the truncated bad file is cut to (a download interrupted mid-archive)."""
-
-CORRUPT_OFFSET = 1000
-"""Byte offset where the corrupt-member bad file is zeroed (inside its first deflated member)."""
 
 DEMO_SMPLX_GENDERS = ("male", "neutral")
 """SMPL-X models in the demo: no female one, so a female SMPL-X file is rejected for a missing model."""
@@ -139,7 +133,7 @@ def _body_rest(gender: str, betas: np.ndarray) -> tuple[np.ndarray, float]:
 
 
 def motion_arrays(spec: ArchiveFile) -> dict[str, np.ndarray]:
-    """The arrays of one demo file, in its format's keys (formats.md 4.2 for SMPL+H, 4.3 for SMPL-X)."""
+    """The arrays of one demo file, in its format's keys (docs/formats.md 4.2 for SMPL+H, 4.3 for SMPL-X)."""
     rng = np.random.default_rng([DEMO_SEED, *spec.relative_path.encode()])
     betas = _subject_betas(spec.relative_path)
     frames = int(round(spec.seconds * spec.fps))
@@ -201,65 +195,3 @@ def build_demo_amass(root: Path) -> DemoAmassPaths:
     write_h36m_regressor(paths.regressor, DEMO_REGRESSOR_ORDER)
     write_demo_archive(paths.amass_root)
     return paths
-
-
-def _valid(frames: int = 60, fps: float = 120.0, gender: str = "male") -> dict[str, np.ndarray]:
-    spec = ArchiveFile("bad/valid_poses.npz", "walk", fps, frames / fps, gender)
-    return motion_arrays(spec)
-
-
-def write_bad_amass_files(root: Path, subset: str = "CMU", subject: str = "bad_files") -> dict[str, str]:
-    """Write one bad motion file per rejection reason into ``<root>/<subset>/<subject>/``.
-
-    Args:
-        root: An archive root (e.g. ``DemoAmassPaths.amass_root``).
-        subset: Sub-dataset folder to put them in.
-        subject: Subject folder to put them in.
-
-    Returns:
-        Archive-relative path -> the ``RejectionReason`` value a conversion with the demo body models must
-        give (``unknown_gender`` only with the default ``unknown_gender="reject"``).
-    """
-    folder = Path(subset) / subject
-    valid = _valid()
-    nan_poses = valid["poses"].copy()
-    nan_poses[3, 7] = np.nan
-    smplx = motion_arrays(ArchiveFile("bad/female_stageii.npz", "walk", 60.0, 1.0, "female", model_type="smplx"))
-    bad = {
-        "truncated_poses.npz": (valid, RejectionReason.UNREADABLE_FILE),
-        "not_a_zip_poses.npz": (b"this is not an npz archive", RejectionReason.UNREADABLE_FILE),
-        "corrupt_member_poses.npz": (valid, RejectionReason.UNREADABLE_FILE),
-        "missing_trans_poses.npz": ({k: v for k, v in valid.items() if k != "trans"}, RejectionReason.MISSING_KEY),
-        "nan_poses.npz": (valid | {"poses": nan_poses}, RejectionReason.NON_FINITE_VALUES),
-        "inf_trans_poses.npz": (valid | {"trans": valid["trans"] * np.inf}, RejectionReason.NON_FINITE_VALUES),
-        "zero_frames_poses.npz": (
-            valid | {"poses": valid["poses"][:0], "trans": valid["trans"][:0], "dmpls": valid["dmpls"][:0]},
-            RejectionReason.ZERO_FRAMES,
-        ),
-        "no_frame_rate_poses.npz": (
-            {k: v for k, v in valid.items() if k != "mocap_framerate"},
-            RejectionReason.MISSING_FRAME_RATE,
-        ),
-        "zero_frame_rate_poses.npz": (valid | {"mocap_framerate": np.array(0.0)}, RejectionReason.INVALID_FRAME_RATE),
-        "unknown_gender_poses.npz": (valid | {"gender": np.array("n/a")}, RejectionReason.UNKNOWN_GENDER),
-        "no_model_female_stageii.npz": (smplx, RejectionReason.MISSING_BODY_MODEL),
-        "width_150_poses.npz": (valid | {"poses": valid["poses"][:, :150]}, RejectionReason.UNSUPPORTED_POSE_WIDTH),
-        "too_short_poses.npz": (_valid(frames=2), RejectionReason.TOO_SHORT),
-        "short_trans_poses.npz": (valid | {"trans": valid["trans"][:-1]}, RejectionReason.INCONSISTENT_SHAPES),
-    }
-    expected = {}
-    for name, (content, reason) in bad.items():
-        path = root / folder / name
-        path.parent.mkdir(parents=True, exist_ok=True)
-        if isinstance(content, bytes):
-            path.write_bytes(content)
-        else:
-            write_npz(path, content)
-        if name.startswith("truncated"):
-            path.write_bytes(path.read_bytes()[:TRUNCATED_BYTES])
-        if name.startswith("corrupt_member"):  # garble the middle of the deflated ``poses`` member
-            content = bytearray(path.read_bytes())
-            content[CORRUPT_OFFSET : CORRUPT_OFFSET + 64] = bytes(64)
-            path.write_bytes(bytes(content))
-        expected[(folder / name).as_posix()] = reason.value
-    return expected

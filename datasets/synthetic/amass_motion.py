@@ -1,6 +1,6 @@
 """Procedural AMASS-style motions: walking, turning, sitting down, jumping, waving, gesturing.
 
-Each generator returns SMPL+H pose parameters as AMASS stores them (formats.md 4.2): ``poses`` (T, 156)
+Each generator returns SMPL+H pose parameters as AMASS stores them (docs/formats.md 4.2): ``poses`` (T, 156)
 axis-angle per joint (root first, body joints 1-21, left hand 22-36, right hand 37-51) and ``trans`` (T, 3)
 metres in AMASS's z-up world. The root orientation carries the y-up template into the z-up world
 (``Rz(heading) Rx(90 deg)``: the body stands up and faces ``(sin h, -cos h, 0)``). Motions are smooth

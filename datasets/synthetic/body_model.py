@@ -1,7 +1,7 @@
 """Licence-free stand-ins for the SMPL+H, SMPL-X and DMPL model files AMASS is used with, and a H36M regressor.
 
 Everything is generated deterministically from the capsule template of ``datasets.synthetic.body_template``
-and written in the exact layouts of formats.md section 5:
+and written in the exact layouts of docs/formats.md section 5:
 
 - ``smplh/{male,female,neutral}/model.npz``: AMASS's "extended SMPL+H" keys and shapes (``v_template (V,3)``,
   ``f``, ``J_regressor (52,V)``, ``kintree_table (2,52)`` with the root parent stored as 4294967295,
@@ -40,15 +40,15 @@ from datasets.synthetic.body_template import (
     skinning_weights,
 )
 
-NUM_SHAPE_COMPONENTS = 16  # AMASS's extended SMPL+H has 16 shape components (formats.md 5.2)
-NUM_DMPL_COMPONENTS = 8  # AMASS uses 8 DMPLs (formats.md 5.4)
-SMPLX_SHAPE_SPACE = 300  # SMPL-X shapedirs: 300 shape + 100 expression components (formats.md 5.3)
+NUM_SHAPE_COMPONENTS = 16  # AMASS's extended SMPL+H has 16 shape components (docs/formats.md 5.2)
+NUM_DMPL_COMPONENTS = 8  # AMASS uses 8 DMPLs (docs/formats.md 5.4)
+SMPLX_SHAPE_SPACE = 300  # SMPL-X shapedirs: 300 shape + 100 expression components (docs/formats.md 5.3)
 SMPLX_EXPRESSION_SPACE = 100
-NUM_LANDMARKS = 51  # SMPL-X lmk_faces_idx (51,) (formats.md 5.3)
+NUM_LANDMARKS = 51  # SMPL-X lmk_faces_idx (51,) (docs/formats.md 5.3)
 NUM_DYNAMIC_LANDMARK_BINS, NUM_DYNAMIC_LANDMARKS = 79, 17  # dynamic_lmk_faces_idx (79, 17)
-UINT32_ROOT_PARENT = 4294967295  # SMPL files store the root's parent as uint32 -1 (formats.md 5.1)
+UINT32_ROOT_PARENT = 4294967295  # SMPL files store the root's parent as uint32 -1 (docs/formats.md 5.1)
 SMPLH_JOINTS = tuple(j for j in range(55) if j not in SMPLX_FACE_JOINTS)
-"""SMPL-X joint index of each SMPL+H joint: SMPL+H has no jaw or eyes (formats.md 5.2, 5.3)."""
+"""SMPL-X joint index of each SMPL+H joint: SMPL+H has no jaw or eyes (docs/formats.md 5.2, 5.3)."""
 
 _SEED = 20240611  # fixed seed of every random-looking but deterministic array below
 _GENDER_SEED = {"male": 1, "female": 2, "neutral": 3}
@@ -330,7 +330,7 @@ FIXED_ZIP_TIME = (1980, 1, 1, 0, 0, 0)
 def write_npz(path: Path, arrays: dict[str, np.ndarray], compress: bool = True) -> Path:
     """Write arrays like ``np.savez[_compressed]``, but byte-for-byte reproducible (fixed member timestamps).
 
-    Object arrays are pickled, as numpy does: some third-party formats need them (formats.md 4.3).
+    Object arrays are pickled, as numpy does: some third-party formats need them (docs/formats.md 4.3).
 
     Args:
         path: The ``.npz`` file to write (parent folders are created).

@@ -1,6 +1,6 @@
 """A licence-free body template: a plausible SMPL+H/SMPL-X skeleton dressed in trimesh capsules.
 
-The template follows the SMPL family's conventions (formats.md 5.1-5.3): y up, the body facing +z, the
+The template follows the SMPL family's conventions (docs/formats.md 5.1-5.3): y up, the body facing +z, the
 body's left side on +x, metres, about 1.7 m tall. Each bone (joint -> child) gets a capsule, each leaf joint
 (head top, toes, finger tips) a short capsule continuing its bone, and the head carries a jaw capsule and two
 eye spheres (skinned to the head in SMPL+H, to the jaw/eye joints in SMPL-X). The mesh is a union of capsules,
@@ -29,13 +29,13 @@ import trimesh
 from datasets.skeletons import get_skeleton
 
 GENDERS = ("male", "female", "neutral")
-"""Genders of the AMASS model files (formats.md 5.2)."""
+"""Genders of the AMASS model files (docs/formats.md 5.2)."""
 
 SMPLX_SKELETON = get_skeleton("smplx55")
 """Joint order of the template: SMPL-X's 55 joints; SMPL+H drops jaw and eyes (indices 22-24)."""
 
 SMPLX_FACE_JOINTS = (22, 23, 24)
-"""Indices of jaw, left eye and right eye in the SMPL-X order (formats.md 5.3)."""
+"""Indices of jaw, left eye and right eye in the SMPL-X order (docs/formats.md 5.3)."""
 
 _COINCIDENT = {"spine1": "pelvis", "spine3": "spine2", "left_collar": "neck", "right_collar": "neck"}
 """Pivots placed on another joint's centre so the H36M bones stay rigid (module docstring)."""

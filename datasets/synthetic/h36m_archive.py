@@ -2,7 +2,7 @@
 
 ``figure_motion`` animates a plausible moving stick figure (walking on a circle, gesturing, sitting) as named
 anatomical points; the Human3.6M, MPI-INF-3DHP and HumanEva-I archive writers pick their joints from it.
-This module writes Human3.6M trees (``../shared/reference/formats.md`` 1.1 and 1.4)::
+This module writes Human3.6M trees (``docs/formats.md`` 1.1 and 1.4)::
 
     from datasets.synthetic.h36m_archive import build_demo_h36m
     build_demo_h36m(Path("demo_h36m"))   # data_3d_h36m.npz, data_2d_h36m_gt.npz, data_2d_h36m_cpn_ft_h36m_dbb.npz
@@ -19,8 +19,8 @@ import numpy as np
 
 from datasets.camera_rigs import h36m_cameras
 from datasets.cameras import project, world_to_camera
+from datasets.h36m import FPS as H36M_FPS
 from datasets.skeletons import convert_joints, get_skeleton
-from datasets.units import MILLIMETRES_PER_METRE
 
 REFERENCE_HEIGHT = 1.72
 """Body height (metres) the segment lengths below are written for; each subject scales them. Ours: the
@@ -192,7 +192,7 @@ def _place_on_path(
     return placed
 
 
-# Human3.6M's 32 joints from the figure's points (formats.md 1.2): coinciding joints repeat a point.
+# Human3.6M's 32 joints from the figure's points (docs/formats.md 1.2): coinciding joints repeat a point.
 _H36M32_FROM_FIGURE = {
     "spine_base": "pelvis", "right_toe_base": "right_foot", "right_toe_end": "right_toe",
     "left_toe_base": "left_foot", "left_toe_end": "left_toe", "neck_nose": "head",
@@ -250,18 +250,26 @@ class H36MArchiveSpec:
             raise ValueError(f"H36MArchiveSpec.detection_noise must be >= 0, got {self.detection_noise}")
 
 
-def synthetic_world_poses(spec: H36MArchiveSpec) -> dict[str, dict[str, np.ndarray]]:
-    """The 32-joint world poses of a spec: ``{subject: {sequence: (T, 32, 3) float32 metres, z up}}``."""
-    poses: dict[str, dict[str, np.ndarray]] = {}
+def synthetic_figure_points(spec: H36MArchiveSpec) -> dict[str, dict[str, dict[str, np.ndarray]]]:
+    """The figure's named points of every take: ``{subject: {sequence: figure_motion(...)}}``, world frame, 50 Hz."""
+    points: dict[str, dict[str, dict[str, np.ndarray]]] = {}
     for subject_index, subject in enumerate(spec.subjects):
         height = 1.6 + 0.25 * np.random.default_rng([spec.seed, subject_index]).random()
-        poses[subject] = {}
+        points[subject] = {}
         for sequence_index, sequence in enumerate(spec.sequences):
             profile = H36M_PROFILES.get(sequence.split(" ")[0], "stand")
             seed = spec.seed * 1_000_003 + subject_index * 1000 + sequence_index
-            points = figure_motion(spec.frames + 7 * sequence_index, 50.0, profile, seed, height)
-            poses[subject][sequence] = figure_joints(points, "h36m32", _H36M32_FROM_FIGURE).astype(np.float32)
-    return poses
+            points[subject][sequence] = figure_motion(spec.frames + 7 * sequence_index, H36M_FPS, profile, seed, height)
+    return points
+
+
+def synthetic_world_poses(spec: H36MArchiveSpec) -> dict[str, dict[str, np.ndarray]]:
+    """The 32-joint world poses of a spec: ``{subject: {sequence: (T, 32, 3) float32 metres, z up}}``."""
+    return {
+        subject: {sequence: figure_joints(points, "h36m32", _H36M32_FROM_FIGURE).astype(np.float32)
+                  for sequence, points in sequences.items()}
+        for subject, sequences in synthetic_figure_points(spec).items()
+    }  # fmt: skip
 
 
 def _ground_truth_2d(world_32: np.ndarray, subject: str) -> list[np.ndarray]:
@@ -292,7 +300,7 @@ def write_videopose3d_h36m(
     symmetry = [list(get_skeleton("h36m17").left_indices), list(get_skeleton("h36m17").right_indices)]
     written = [root / "data_3d_h36m.npz", root / "data_2d_h36m_gt.npz"]
     np.savez_compressed(written[0], positions_3d=world)
-    np.savez_compressed(  # VideoPose3D's GT file carries no layout_name (formats.md 1.4)
+    np.savez_compressed(  # VideoPose3D's GT file carries no layout_name (docs/formats.md 1.4)
         written[1], positions_2d=ground_truth, metadata={"num_joints": 17, "keypoints_symmetry": symmetry}
     )
     for name_index, name in enumerate(detections):
@@ -315,46 +323,6 @@ def _detections(keypoints: np.ndarray, extra: int, spec: H36MArchiveSpec, rng: n
     padded = np.concatenate([keypoints, np.repeat(keypoints[-1:], extra, axis=0)])
     bias = rng.normal(0.0, spec.detection_noise, (1, keypoints.shape[1], 2))
     return (padded + bias + rng.normal(0.0, spec.detection_noise, padded.shape)).astype(np.float32)
-
-
-def original_sequence_name(subject: str, sequence: str) -> str:
-    """The CDF file stem of a sequence: S1 keeps the release's ``TakingPhoto``/``WalkingDog`` names."""
-    base, _, repeat = sequence.partition(" ")
-    if subject == "S1":
-        base = {"Photo": "TakingPhoto", "WalkDog": "WalkingDog"}.get(base, base)
-    return f"{base} {repeat}" if repeat else base
-
-
-def write_h36m_cdf(root: Path, spec: H36MArchiveSpec = H36MArchiveSpec()) -> list[Path]:
-    """Write ``S<n>/MyPoseFeatures/D3_Positions/<Action>.cdf`` files: variable ``Pose`` (1, N, 96) float32 mm.
-
-    Returns:
-        The files written.
-    """
-    from cdflib.cdfwrite import CDF
-
-    written = []
-    for subject, sequences in synthetic_world_poses(spec).items():
-        folder = root / subject / "MyPoseFeatures" / "D3_Positions"
-        folder.mkdir(parents=True, exist_ok=True)
-        for sequence, poses in sequences.items():
-            path = folder / f"{original_sequence_name(subject, sequence)}.cdf"
-            millimetres = (poses.astype(np.float64) * MILLIMETRES_PER_METRE).astype(np.float32)
-            writer = CDF(str(path), delete=True)
-            writer.write_var(
-                {
-                    "Variable": "Pose",
-                    "Data_Type": CDF.CDF_FLOAT,
-                    "Num_Elements": 1,
-                    "Rec_Vary": True,
-                    "Dim_Sizes": [len(poses), 96],
-                },
-                var_attrs={},
-                var_data=millimetres.reshape(1, len(poses), 96),
-            )
-            writer.close()
-            written.append(path)
-    return written
 
 
 DEMO_SPEC = H36MArchiveSpec(sequences=("Directions 1", "Photo", "Walking", "WalkDog 1", "Sitting 1"), frames=100)

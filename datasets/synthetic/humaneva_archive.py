@@ -1,14 +1,15 @@
 """Licence-free HumanEva-I stand-ins: ConvertHumanEva.m's MATLAB export and VideoPose3D's npz files.
 
-``write_humaneva_mat(root)`` writes ``converted_15j/{Train,Validate}/S<n>/<Action>_1.mat`` with ``poses_3d``
+The tests' ``write_humaneva_mat(root)`` (``tests/fixture_archives.py``) writes
+``converted_15j/{Train,Validate}/S<n>/<Action>_1.mat`` with ``poses_3d``
 (N, 15, 3) mm in the world frame and ``poses_2d`` (3, N, 15, 2) pixels for cameras C1-C3, frames without
-mocap as all-NaN rows (``../shared/reference/formats.md`` 3.3). ``write_humaneva_npz(root)`` writes the same
+mocap as all-NaN rows (``docs/formats.md`` 3.3). ``write_humaneva_npz(root)`` writes the same
 motion as ``data_3d_humaneva15.npz`` / ``data_2d_humaneva15_gt.npz`` cut into chunks the way VideoPose3D's
-``prepare_data_humaneva.py`` does (formats.md 3.4). Sequence lengths are the real ones (formats.md 3.5).
+``prepare_data_humaneva.py`` does (docs/formats.md 3.4). Sequence lengths are the real ones (docs/formats.md 3.5).
 
 VideoPose3D publishes no HumanEva-I intrinsics, and readers take the 2D as given, so the synthetic 2D comes
 from invented pinhole cameras written out here (``SYNTHETIC_CAMERAS``). Every format fact (joint order and
-symmetry, sequence lengths, units, key names) is a literal read off formats.md, not imported from
+symmetry, sequence lengths, units, key names) is a literal read off docs/formats.md, not imported from
 ``datasets.humaneva`` or ``datasets.skeletons``: a reader that misreads the format then disagrees with
 these files instead of sharing the misreading.
 """
@@ -22,14 +23,15 @@ from pathlib import Path
 import numpy as np
 
 from datasets.synthetic.h36m_archive import figure_motion
+from datasets.units import MILLIMETRES_PER_METRE
 
 HUMANEVA15_JOINTS = (
     "pelvis", "thorax", "left_shoulder", "left_elbow", "left_wrist", "right_shoulder", "right_elbow",
     "right_wrist", "left_hip", "left_knee", "left_ankle", "right_hip", "right_knee", "right_ankle", "head",
 )  # fmt: skip
-"""VideoPose3D's ``humaneva15`` order (formats.md 3.2)."""
+"""VideoPose3D's ``humaneva15`` order (docs/formats.md 3.2)."""
 HUMANEVA15_SYMMETRY = [[2, 3, 4, 8, 9, 10], [5, 6, 7, 11, 12, 13]]
-"""``keypoints_symmetry`` of the 2D file's metadata: left joints, right joints (formats.md 3.2, 3.4)."""
+"""``keypoints_symmetry`` of the 2D file's metadata: left joints, right joints (docs/formats.md 3.2, 3.4)."""
 SEQUENCE_FRAMES = {
     ("Train/S1", "Walking 1"): 613, ("Train/S1", "Jog 1"): 373, ("Train/S1", "ThrowCatch 1"): 472,
     ("Train/S1", "Gestures 1"): 406, ("Train/S1", "Box 1"): 404,
@@ -44,13 +46,11 @@ SEQUENCE_FRAMES = {
     ("Validate/S3", "Walking 1"): 443, ("Validate/S3", "Jog 1"): 396, ("Validate/S3", "ThrowCatch 1"): 488,
     ("Validate/S3", "Gestures 1"): 528, ("Validate/S3", "Box 1"): 507,
 }  # fmt: skip
-"""Frames of each trial-1 sequence (formats.md 3.5; Train/S3 ThrowCatch is skipped, damaged mocap)."""
-MILLIMETRES = 1000.0
-"""``poses_3d`` is millimetres, the npz files metres (formats.md 3.3, 3.4)."""
+"""Frames of each trial-1 sequence (docs/formats.md 3.5; Train/S3 ThrowCatch is skipped, damaged mocap)."""
 SYNTHETIC_FOCAL = 760.0
 """Invented focal length (pixels) for the synthetic 640x480 images; not a HumanEva-I calibration."""
 SYNTHETIC_CAMERAS = ((4.0, 0.6, 1.5), (0.8, -3.8, 1.5), (-0.8, 3.9, 1.4))
-"""Invented centres (world metres, z up) of C1-C3, near the real ones (formats.md 3.1: z about 1.4-1.5 m)."""
+"""Invented centres (world metres, z up) of C1-C3, near the real ones (docs/formats.md 3.1: z about 1.4-1.5 m)."""
 PROFILES = {"Walking": "walk", "Jog": "jog", "Box": "box", "Gestures": "stand", "ThrowCatch": "stand"}
 _HUMANEVA15_FROM_FIGURE = {"head": "head_top"}  # HumanEva's head is headDistal, the top of the head
 
@@ -111,27 +111,13 @@ def synthetic_sequences(spec: HumanEvaArchiveSpec) -> dict[tuple[str, str], tupl
         points = figure_motion(frames, 60.0, PROFILES.get(action, "stand"), spec.seed * 7919 + number)
         world = np.stack([points[_HUMANEVA15_FROM_FIGURE.get(name, name)] for name in HUMANEVA15_JOINTS], axis=1)
         keypoints = synthetic_keypoints(world)
-        poses = world * MILLIMETRES
+        poses = world * MILLIMETRES_PER_METRE
         if spec.gap and number % 2:
             middle = frames // 2
             poses[middle : middle + spec.gap] = np.nan
             keypoints[:, middle : middle + spec.gap] = np.nan
         sequences[(f"{part}/{subject}", f"{action} 1")] = (poses, keypoints)
     return sequences
-
-
-def write_humaneva_mat(root: Path, spec: HumanEvaArchiveSpec = HumanEvaArchiveSpec()) -> list[Path]:
-    """Write ``converted_15j/<part>/<subject>/<Action>_1.mat`` files; return them."""
-    from scipy.io import savemat
-
-    written = []
-    for (key, sequence), (poses, keypoints) in synthetic_sequences(spec).items():
-        folder = root / "converted_15j" / key
-        folder.mkdir(parents=True, exist_ok=True)
-        path = folder / f"{sequence.replace(' ', '_')}.mat"
-        savemat(path, {"poses_3d": poses, "poses_2d": keypoints})
-        written.append(path)
-    return written
 
 
 def write_humaneva_npz(root: Path, spec: HumanEvaArchiveSpec = HumanEvaArchiveSpec()) -> list[Path]:
@@ -146,7 +132,7 @@ def write_humaneva_npz(root: Path, spec: HumanEvaArchiveSpec = HumanEvaArchiveSp
         for chunk, (start, stop) in enumerate(itertools.pairwise(boundaries)):
             if finite[start]:
                 name = f"{sequence} chunk{chunk}"
-                positions_3d[key][name] = poses[start:stop].astype(np.float32) / np.float32(MILLIMETRES)
+                positions_3d[key][name] = poses[start:stop].astype(np.float32) / np.float32(MILLIMETRES_PER_METRE)
                 positions_2d[key][name] = [camera[start:stop].astype(np.float32) for camera in keypoints]
     root.mkdir(parents=True, exist_ok=True)
     metadata = {"layout_name": "humaneva15", "num_joints": 15, "keypoints_symmetry": HUMANEVA15_SYMMETRY}

@@ -1,6 +1,6 @@
 """Licence-free MPI-INF-3DHP stand-ins in the release's formats and in the preprocessed npz format.
 
-``write_3dhp_mat(root)`` writes the release's layout (``../shared/reference/formats.md`` 2.1, 2.2)::
+``write_3dhp_mat(root)`` writes the release's layout (``docs/formats.md`` 2.1, 2.2)::
 
     S1/Seq1/annot.mat              MATLAB v5: annot2, annot3, univ_annot3 as (14, 1) cells, cameras, frames
     S1/Seq1/camera.calibration     Skeletool text calibration of 14 cameras
@@ -9,10 +9,11 @@
                                    annot2 (N, 1, 17, 2), annot3, univ_annot3 (N, 1, 17, 3), valid_frame,
                                    activity_annotation (N, 1)
 
-``write_3dhp_npz(root)`` writes the same motion as P-STMO's ``data_train_3dhp.npz`` / ``data_test_3dhp.npz``
-(formats.md 2.4), so tests can check that both routes give the same views.
+The tests' ``write_3dhp_npz(root)`` (``tests/fixture_archives.py``) writes the same motion as P-STMO's
+``data_train_3dhp.npz`` / ``data_test_3dhp.npz`` (docs/formats.md 2.4), so tests can check that both routes give
+the same views.
 
-Every fact about the format is written here as a literal read off formats.md (joint orders, camera count and
+Every fact about the format is written here as a literal read off docs/formats.md (joint orders, camera count and
 sets, sequence lengths and rates, image sizes, units), and the 2D annotations come from a pinhole written out
 here, not from ``datasets.mpi_inf_3dhp`` or ``datasets.cameras``: a reader that misreads the format then
 disagrees with these files instead of sharing the misreading.
@@ -26,6 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from datasets.synthetic.h36m_archive import figure_motion
+from datasets.units import MILLIMETRES_PER_METRE
 
 MPI28_JOINTS = (
     "spine3", "spine4", "spine2", "spine", "pelvis", "neck", "head", "head_top", "left_clavicle", "left_shoulder",
@@ -33,34 +35,34 @@ MPI28_JOINTS = (
     "right_hand", "left_hip", "left_knee", "left_ankle", "left_foot", "left_toe", "right_hip", "right_knee",
     "right_ankle", "right_foot", "right_toe",
 )  # fmt: skip
-"""The 28-joint order of ``annot.mat`` (formats.md 2.1, ``mpii_get_joints('all')``)."""
+"""The 28-joint order of ``annot.mat`` (docs/formats.md 2.1, ``mpii_get_joints('all')``)."""
 TEST17_FROM_MPI28 = (7, 5, 14, 15, 16, 9, 10, 11, 23, 24, 25, 18, 19, 20, 4, 3, 6)
-"""The test set's 17 joints as 0-based indices into the 28 (formats.md 2.2, ``'relevant'``)."""
+"""The test set's 17 joints as 0-based indices into the 28 (docs/formats.md 2.2, ``'relevant'``)."""
 PELVIS_MPI28, PELVIS_TEST17 = 4, 14
-"""The root joint in either order (formats.md 2.1, 2.2)."""
+"""The root joint in either order (docs/formats.md 2.1, 2.2)."""
 CAMERAS = 14
-"""Training cameras 0..13, all 2048 x 2048 (formats.md 2.1)."""
+"""Training cameras 0..13, all 2048 x 2048 (docs/formats.md 2.1)."""
 VNECT = (0, 1, 2, 4, 5, 6, 7, 8)
-"""The camera set of P-STMO's npz files (formats.md 2.1, 2.4)."""
+"""The camera set of P-STMO's npz files (docs/formats.md 2.1, 2.4)."""
 SEQUENCE_INFO = {
     ("S1", "Seq1"): (6416, 25), ("S1", "Seq2"): (12430, 50), ("S2", "Seq1"): (6502, 25), ("S2", "Seq2"): (6081, 25),
     ("S3", "Seq1"): (12488, 50), ("S3", "Seq2"): (12283, 50), ("S4", "Seq1"): (6171, 25), ("S4", "Seq2"): (6675, 25),
     ("S5", "Seq1"): (12820, 50), ("S5", "Seq2"): (12312, 50), ("S6", "Seq1"): (6188, 25), ("S6", "Seq2"): (6145, 25),
     ("S7", "Seq1"): (6239, 25), ("S7", "Seq2"): (6320, 25), ("S8", "Seq1"): (6468, 25), ("S8", "Seq2"): (6054, 25),
 }  # fmt: skip
-"""(frames F, fps) per training sequence (formats.md 2.1, ``mpii_get_sequence_info``)."""
+"""(frames F, fps) per training sequence (docs/formats.md 2.1, ``mpii_get_sequence_info``)."""
 STUDIO_FX, OUTDOOR_FX = 7.32506 / 10 * 2048, 8.770747185 / 10 * 1920
 TEST_INTRINSICS = {
     "studio": (STUDIO_FX, STUDIO_FX * 1.00044, 1024 - 0.0322884 / 10 * 2048, 1024 + 0.0929296 / 10 * 2048),
     "outdoor": (OUTDOOR_FX, OUTDOOR_FX * 0.993236423, 960 - 0.104908645 / 10 * 1920, 540 + 0.104899704 / 5.625 * 1080),
 }
-"""(fx, fy, cx, cy) pixels of the test cameras from the official calibration text, read as formats.md 2.2 records
+"""(fx, fy, cx, cy) pixels of the test cameras from the official calibration text, read as docs/formats.md 2.2 records
 it (measured on the real test annotations): fx = focal mm / sensor width mm * width, fy = fx * pixelAspect (not
 divided), principal point = image centre + centreOffset mm in pixels; studio ``cam_8`` (TS1-TS4, 2048 x 2048),
 GoPro (TS5, TS6, 1920 x 1080, 10 x 5.625 mm sensor). ``annot2`` is the pinhole projection of ``annot3`` with
 no distortion in every test sequence: the GoPro's coefficients describe its video, not the annotations."""
 MILLIMETRES = 1000.0
-"""``annot3``, ``univ_annot3`` and calibration translations are millimetres (formats.md 2.1, 2.2)."""
+"""``annot3``, ``univ_annot3`` and calibration translations are millimetres (docs/formats.md 2.1, 2.2)."""
 _MPI28_FROM_FIGURE = {"spine3": "chest", "spine4": "thorax", "spine2": "spine_mid"}
 UNIVERSAL_SCALE = 0.93
 """Stand-in for the rescaling of ``univ_annot3`` to the universal skeleton (about the pelvis, camera frame)."""
@@ -170,7 +172,7 @@ def synthetic_training(spec: MpiInf3dhpArchiveSpec) -> dict[tuple[str, str], dic
             content: dict[str, list[np.ndarray]] = {"annot2": [], "annot3": [], "univ_annot3": []}
             for camera in cameras:
                 points = camera.to_camera(world)
-                millimetres = points * MILLIMETRES
+                millimetres = points * MILLIMETRES_PER_METRE
                 content["annot2"].append(camera.pixels(points).reshape(spec.frames, 56))
                 content["annot3"].append(millimetres.reshape(spec.frames, 84))
                 content["univ_annot3"].append(_universal(millimetres, PELVIS_MPI28).reshape(spec.frames, 84))
@@ -190,8 +192,8 @@ def synthetic_test(spec: MpiInf3dhpArchiveSpec) -> dict[str, dict[str, np.ndarra
         valid[3:6] = 0.0
         sequences[sequence] = {
             "annot2": camera_of_test(sequence).pixels(poses),
-            "annot3": poses * MILLIMETRES,
-            "univ_annot3": _universal(poses * MILLIMETRES, PELVIS_TEST17),
+            "annot3": poses * MILLIMETRES_PER_METRE,
+            "univ_annot3": _universal(poses * MILLIMETRES_PER_METRE, PELVIS_TEST17),
             "valid_frame": valid,
             "activity_annotation": 1.0 + (np.arange(spec.test_frames) // 10) % 7,
         }
@@ -199,12 +201,12 @@ def synthetic_test(spec: MpiInf3dhpArchiveSpec) -> dict[str, dict[str, np.ndarra
 
 
 def write_calibration(path: Path, cameras: list[PinholeCamera]) -> None:
-    """Write a Skeletool ``camera.calibration`` file (formats.md 2.1): 7 lines per camera, mm extrinsics."""
+    """Write a Skeletool ``camera.calibration`` file (docs/formats.md 2.1): 7 lines per camera, mm extrinsics."""
     lines = ["Skeletool Camera Calibration File V1.0"]
     for index, camera in enumerate(cameras):
         intrinsic = [camera.fx, 0, camera.cx, 0, 0, camera.fy, camera.cy, 0, 0, 0, 1, 0, 0, 0, 0, 1]
         extrinsic = np.eye(4)
-        extrinsic[:3, :3], extrinsic[:3, 3] = camera.rotation, camera.translation * MILLIMETRES
+        extrinsic[:3, :3], extrinsic[:3, 3] = camera.rotation, camera.translation * MILLIMETRES_PER_METRE
         lines += [
             f"name          {index}",
             "  sensor      10 10",
@@ -265,33 +267,4 @@ def write_3dhp_mat(root: Path, spec: MpiInf3dhpArchiveSpec = MpiInf3dhpArchiveSp
         datasets = {name: values[:, None] for name, values in content.items()}  # MATLAB's person axis
         write_matlab_v73(folder / "annot_data.mat", datasets)
         written.append(folder / "annot_data.mat")
-    return written
-
-
-def write_3dhp_npz(root: Path, spec: MpiInf3dhpArchiveSpec = MpiInf3dhpArchiveSpec()) -> list[Path]:
-    """Write P-STMO's ``data_train_3dhp.npz`` (vnect cameras) and ``data_test_3dhp.npz`` from the same motion.
-
-    Returns:
-        The files written.
-    """
-    root.mkdir(parents=True, exist_ok=True)
-    train = {}
-    for (subject, sequence), content in synthetic_training(spec).items():
-        frames, fps = SEQUENCE_INFO[(subject, sequence)]
-        per_camera = {}
-        for camera in VNECT:
-            keypoints = content["annot2"][camera][:frames].reshape(-1, 28, 2)
-            poses = content["univ_annot3"][camera][:frames].reshape(-1, 28, 3)
-            per_camera[str(camera)] = {
-                "data_2d": keypoints[:, list(TEST17_FROM_MPI28)],
-                "data_3d": poses[:, list(TEST17_FROM_MPI28)],
-            }
-        train[f"{subject} {sequence}"] = [per_camera, int(fps)]
-    test = {
-        sequence: {"data_2d": c["annot2"], "data_3d": c["univ_annot3"], "valid": c["valid_frame"]}
-        for sequence, c in synthetic_test(spec).items()
-    }
-    written = [root / "data_train_3dhp.npz", root / "data_test_3dhp.npz"]
-    np.savez_compressed(written[0], data=train)
-    np.savez_compressed(written[1], data=test)
     return written

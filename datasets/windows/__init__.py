@@ -17,10 +17,11 @@ Typical training use::
 
 Frames come from RAM when the arrays a window reads fit in ``WindowConfig.memory_limit_bytes`` (8 GiB by
 default; ``cache="auto"``), else from Zarr chunks through a per-process LRU cache; ``describe()`` says which.
-The package is split into modules (config, sampling, frames, virtual cameras, flip, dataset) to keep each
+The package is split into modules (config, codec, sampling, frames, virtual cameras, flip, dataset) to keep each
 small; import everything from here.
 """
 
+from datasets.windows.codec import encode_keypoints, normalise_keypoints, restore_root, root_relative, split_root
 from datasets.windows.config import (
     DEFAULT_CACHE_CHUNKS,
     DEFAULT_MEMORY_LIMIT_BYTES,
@@ -34,7 +35,7 @@ from datasets.windows.dataset import (
     windows_collate,
 )
 from datasets.windows.flip import append_flipped, flip_poses, flip_windows
-from datasets.windows.frames import ChunkFrames, MemoryFrames, normalise_keypoints, open_frames
+from datasets.windows.frames import ChunkFrames, MemoryFrames, open_frames
 from datasets.windows.sampling import (
     WindowBatchSampler,
     counter_uniform,
@@ -59,6 +60,7 @@ __all__ = [
     "WindowMixture",
     "append_flipped",
     "counter_uniform",
+    "encode_keypoints",
     "covering_centres",
     "flip_poses",
     "flip_windows",
@@ -66,6 +68,9 @@ __all__ = [
     "make_window_loader",
     "normalise_keypoints",
     "open_frames",
+    "restore_root",
+    "root_relative",
+    "split_root",
     "tile_centres",
     "window_frames",
     "window_layout",

@@ -36,7 +36,7 @@ from torch.utils.data import DataLoader, Dataset
 from datasets.skeletons import get_skeleton
 from datasets.store import PoseStore
 from datasets.windows.config import WindowConfig
-from datasets.windows.frames import open_frames
+from datasets.windows.frames import ArrayFrames, open_frames
 from datasets.windows.sampling import (
     WindowBatchSampler,
     counter_uniform,
@@ -105,13 +105,58 @@ class PoseWindows(Dataset):
                 f"virtual_cameras re-project the 3D joints, which contradicts keypoints={config.keypoints!r} "
                 "(a detector's 2D); use keypoints='keypoints_2d' or no virtual cameras"
             )
-        self.view_starts = index["start"].to_numpy()
-        self.view_lengths = index["length"].to_numpy()
-        self.view_ids = index["view_id"].to_numpy()
-        self.counts, self.first_centres, self.interval = window_layout(self.view_lengths[self.rows], config)
-        self.cumulative = np.cumsum(self.counts)
+        self._lay_out(index["start"].to_numpy(), index["length"].to_numpy(), index["view_id"].to_numpy())
         self.frames = open_frames(store, config, self.skeleton.root)
         self.virtual_cameras = VirtualCameras(index, config.virtual_cameras) if config.virtual_cameras else None
+
+    def _lay_out(self, starts: np.ndarray, lengths: np.ndarray, view_ids: np.ndarray) -> None:
+        """Per-view starts (V,), lengths (V,) and ids (V,) of the frames, and the windows of ``self.rows``."""
+        self.view_starts, self.view_lengths, self.view_ids = starts, lengths, view_ids
+        self.counts, self.first_centres, self.interval = window_layout(self.view_lengths[self.rows], self.config)
+        self.cumulative = np.cumsum(self.counts)
+
+    @classmethod
+    def over_sequences(
+        cls,
+        keypoints: Sequence[np.ndarray],
+        image_sizes: Sequence[tuple[int, int]],
+        skeleton: str,
+        config: WindowConfig,
+        name: str = "keypoints in memory",
+    ) -> PoseWindows:
+        """Windows over 2D sequences held in memory (a detector's keypoints), cut and normalised as from a store.
+
+        Each sequence is one view (row ``i`` of ``gather_at``); its frames are screen-normalised with its image
+        size exactly as ``MemoryFrames`` normalises a store's (``ArrayFrames.from_pixels``). There is no 3D:
+        ``joints_3d`` reads zeros.
+
+        Args:
+            keypoints: Per sequence, (T_i, J, 2 or 3) pixels (a confidence channel is dropped).
+            image_sizes: Per sequence, (width, height) in pixels.
+            skeleton: ``datasets.skeletons`` name of the joint order.
+            config: The windows (no virtual cameras: they re-project 3D that is not there).
+            name: What ``describe`` calls the source.
+        """
+        if config.virtual_cameras is not None:
+            raise ValueError("virtual_cameras need 3D joints; windows over 2D sequences take virtual_cameras=None")
+        if len(keypoints) != len(image_sizes) or not len(keypoints):
+            raise ValueError(
+                f"need one image size per sequence, got {len(keypoints)} sequences, {len(image_sizes)} sizes"
+            )
+        windows = cls.__new__(cls)
+        windows.config, windows.seed, windows.splits = config, 0, ()
+        windows.skeleton = get_skeleton(skeleton)
+        windows.joint_names = windows.skeleton.joint_names
+        windows.store_directory = name
+        lengths = np.array([len(sequence) for sequence in keypoints], dtype=np.int64)
+        if (lengths == 0).any():
+            raise ValueError(f"every sequence needs at least one frame; lengths {lengths.tolist()}")
+        windows.rows = np.arange(len(lengths))
+        windows._lay_out(np.concatenate([[0], np.cumsum(lengths)[:-1]]), lengths, np.arange(len(lengths)))
+        sizes = np.repeat(np.asarray(image_sizes, dtype=np.int64).reshape(-1, 2), lengths, axis=0)  # (F, 2)
+        windows.frames = ArrayFrames.from_pixels(np.concatenate(keypoints), sizes[:, 0], sizes[:, 1])
+        windows.virtual_cameras = None
+        return windows
 
     @property
     def flip_permutation(self) -> np.ndarray:

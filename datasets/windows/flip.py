@@ -18,9 +18,6 @@ import torch
 
 from datasets.array_kinds import ArrayOrTensor
 
-FLIPPED_KEYS = ("keypoints", "joints_3d", "root")
-"""Batch entries that change under a flip; ``root`` (B, P, 3) has no joint axis."""
-
 
 def flip_poses(poses: ArrayOrTensor, flip_permutation: np.ndarray) -> ArrayOrTensor:
     """Mirror poses: negate the x channel and swap left/right joints.

@@ -1,10 +1,11 @@
 """Where window frames come from: the whole store in RAM, or Zarr chunks through an LRU cache.
 
 Both sources answer ``gather(positions, rows, with_root)`` with the model-ready arrays of a batch in one
-vectorised step: 2D keypoints normalised to the view's image (``datasets.cameras.pixels_to_normalized``: x in
+vectorised step, encoded by ``datasets.windows.codec``: 2D keypoints in the view's screen coordinates (x in
 [-1, 1]), 3D joints relative to the skeleton's root (metres, camera frame), the store's ``valid`` flags and,
 if asked, the root itself (metres, camera frame).
 
+- ``ArrayFrames`` holds model-ready arrays given to it (``from_pixels``: a detector's keypoints in memory, to lift).
 - ``MemoryFrames`` reads each array once, normalises it per view and keeps it in RAM. Chosen when the arrays
   fit (``WindowConfig.cache``); DataLoader workers share the pages after ``fork``.
 - ``ChunkFrames`` keeps no frames up front: it decodes the Zarr chunks a batch touches, normalises them like
@@ -22,30 +23,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from datasets.cameras import pixels_to_normalized
 from datasets.store import PoseStore
-
-SPATIAL_CHANNELS = 2
-"""x, y: channels of the 2D input (a detector's confidence channel is dropped)."""
-
-
-def normalise_keypoints(keypoints: np.ndarray, widths: np.ndarray, heights: np.ndarray) -> np.ndarray:
-    """Pixels to screen coordinates per window (``pixels_to_normalized`` for each distinct image size).
-
-    Args:
-        keypoints: (B, ..., 2) pixels.
-        widths: (B,) image widths, pixels.
-        heights: (B,) image heights, pixels.
-
-    Returns:
-        (B, ..., 2) float32: x in [-1, 1], y scaled alike.
-    """
-    normalised = np.empty(keypoints.shape, dtype=np.float32)
-    sizes = np.stack([widths, heights], axis=1)
-    for width, height in np.unique(sizes, axis=0):
-        same = (sizes[:, 0] == width) & (sizes[:, 1] == height)
-        normalised[same] = pixels_to_normalized(keypoints[same], int(width), int(height))
-    return normalised
+from datasets.windows.codec import SPATIAL_CHANNELS, normalise_keypoints, split_root
 
 
 def _frames_needed(store: PoseStore, config: Any) -> dict[str, str]:
@@ -78,8 +57,59 @@ SHARED_ARRAYS = ("keypoints", "joints_3d", "root", "valid")
 """``MemoryFrames`` arrays held in shared memory, so worker processes map them instead of copying them."""
 
 
-class MemoryFrames:
-    """Every frame in RAM, pre-normalised: 2D in screen coordinates, 3D root-relative.
+class ArrayFrames:
+    """Model-ready frames held as arrays: 2D in screen coordinates, 3D root-relative; ``gather`` takes from them.
+
+    The frame source of windows over sequences that live in memory rather than in a store
+    (``PoseWindows.over_sequences``: a detector's keypoints to lift) and the base of ``MemoryFrames``.
+
+    Args:
+        keypoints: (F, J, 2) float32, screen-normalised (``normalise_keypoints``).
+        joints_3d: (F, J, 3) float32, metres, root-relative (a read-only broadcast of zeros when there is no 3D).
+        root: (F, 3) float32, metres, camera frame.
+        valid: (F,) bool.
+    """
+
+    kind = "arrays"
+
+    def __init__(self, keypoints: np.ndarray, joints_3d: np.ndarray, root: np.ndarray, valid: np.ndarray) -> None:
+        self.keypoints, self.joints_3d, self.root, self.valid = keypoints, joints_3d, root, valid
+        arrays = (keypoints, joints_3d, root, valid)
+        self.bytes = sum(array.nbytes for array in arrays if 0 not in array.strides)  # broadcasts take none
+
+    @classmethod
+    def from_pixels(cls, pixels: np.ndarray, widths: np.ndarray, heights: np.ndarray) -> ArrayFrames:
+        """Frames of 2D keypoints only (no 3D: zeros that take no memory, every frame valid).
+
+        Args:
+            pixels: (F, J, 2 or 3) pixels (a third, confidence channel is dropped).
+            widths: (F,) image width of every frame, pixels.
+            heights: (F,) image height of every frame, pixels.
+        """
+        frames, joints = pixels.shape[:2]
+        keypoints = normalise_keypoints(np.asarray(pixels)[..., :SPATIAL_CHANNELS], widths, heights)
+        zeros_3d = np.broadcast_to(np.zeros((1, joints, 3), np.float32), (frames, joints, 3))
+        zeros_root = np.broadcast_to(np.zeros((1, 3), np.float32), (frames, 3))
+        return cls(keypoints, zeros_3d, zeros_root, np.broadcast_to(np.ones(1, bool), (frames,)))
+
+    def gather(self, positions: np.ndarray, rows: np.ndarray, with_root: bool = False) -> dict[str, np.ndarray]:
+        """Arrays of a batch at global frame ``positions`` (B, P); ``rows`` (B,) is unused here."""
+        batch = {
+            "keypoints": np.take(self.keypoints, positions, axis=0),
+            "joints_3d": np.take(self.joints_3d, positions, axis=0),
+            "valid": np.take(self.valid, positions, axis=0),
+        }
+        if with_root:
+            batch["root"] = np.take(self.root, positions, axis=0)
+        return batch
+
+    def describe(self) -> str:
+        """One line: where frames come from."""
+        return f"arrays in memory ({self.bytes / 1e6:.1f} MB, normalised once)"
+
+
+class MemoryFrames(ArrayFrames):
+    """Every frame of a store in RAM, pre-normalised: 2D in screen coordinates, 3D root-relative.
 
     The arrays live in shared memory (torch tensors, seen here as numpy views): DataLoader workers are
     started fresh (spawned, never forked from a process running Prefect's or Icechunk's threads) and receive
@@ -99,14 +129,12 @@ class MemoryFrames:
         widths = np.repeat(store.index["width"].to_numpy(), lengths)  # (F,) image size of every frame
         heights = np.repeat(store.index["height"].to_numpy(), lengths)
         pixels = np.asarray(store.array(names["keypoints"])[:])[..., :SPATIAL_CHANNELS]
-        self.keypoints = normalise_keypoints(pixels, widths, heights)
+        keypoints = normalise_keypoints(pixels, widths, heights)
         del pixels
         joints = np.asarray(store.array("joints_3d")[:], dtype=np.float32)
-        self.root = np.ascontiguousarray(joints[:, root])
-        joints -= self.root[:, None]
-        self.joints_3d = joints
-        self.valid = np.asarray(store.array("valid")[:]) if "valid" in names else np.ones(store.frames, bool)
-        self.bytes = self.keypoints.nbytes + self.joints_3d.nbytes + self.root.nbytes + self.valid.nbytes
+        joints_3d, root_positions = split_root(joints, root, in_place=True)
+        valid = np.asarray(store.array("valid")[:]) if "valid" in names else np.ones(store.frames, bool)
+        super().__init__(keypoints, joints_3d, root_positions, valid)
         self._adopt({name: torch.from_numpy(np.ascontiguousarray(getattr(self, name))).share_memory_()
                      for name in SHARED_ARRAYS})  # fmt: skip
 
@@ -122,17 +150,6 @@ class MemoryFrames:
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.bytes = state["bytes"]
         self._adopt(state["shared"])
-
-    def gather(self, positions: np.ndarray, rows: np.ndarray, with_root: bool = False) -> dict[str, np.ndarray]:
-        """Arrays of a batch at global frame ``positions`` (B, P); ``rows`` (B,) is unused here."""
-        batch = {
-            "keypoints": np.take(self.keypoints, positions, axis=0),
-            "joints_3d": np.take(self.joints_3d, positions, axis=0),
-            "valid": np.take(self.valid, positions, axis=0),
-        }
-        if with_root:
-            batch["root"] = np.take(self.root, positions, axis=0)
-        return batch
 
     def describe(self) -> str:
         """One line: where frames come from."""
@@ -205,8 +222,7 @@ class ChunkFrames:
         pixels = np.asarray(store.array(self.names["keypoints"])[first:last])[..., :SPATIAL_CHANNELS]
         slabs["keypoints"][rows] = normalise_keypoints(pixels, self.view_widths[views], self.view_heights[views])
         joints = np.asarray(store.array("joints_3d")[first:last], dtype=np.float32)
-        slabs["root"][rows] = joints[:, self.root_joint]
-        slabs["joints_3d"][rows] = joints - joints[:, self.root_joint, None]
+        slabs["joints_3d"][rows], slabs["root"][rows] = split_root(joints, self.root_joint)
         if "valid" in self.names:
             slabs["valid"][rows] = np.asarray(store.array("valid")[first:last])
 

@@ -4,9 +4,10 @@ A world-frame store (schema 2, ``docs/store.md``) keeps an AMASS sequence's join
 and its views differ only by camera. ``WorldFrames`` answers the same ``gather(positions, rows, with_root)``
 as ``MemoryFrames`` and ``ChunkFrames`` (``datasets.windows.frames``), with the same numbers as those read
 from a camera-frame store: each window's joints are filmed by its view's camera with
-``datasets.store.world.film_world`` (the reader's own derivation), then normalised like every other window
-(2D to screen coordinates, 3D relative to the root). RAM holds ``joints_world`` (F_seq, J, 3) float32 and
-``valid`` only, not a copy per camera: for full AMASS at 50 Hz about 1.5 GB (``docs/store.md``).
+``datasets.store.world.film_world`` (the reader's own derivation), then encoded like every other window
+by ``datasets.windows.codec`` (2D to screen coordinates, 3D relative to the root). RAM holds ``joints_world``
+(F_seq, J, 3) float32 and ``valid`` only, not a copy per camera: for full AMASS at 50 Hz about 1.5 GB
+(``docs/store.md``).
 
 - ``cache="memory"`` (or ``"auto"`` within ``memory_limit_bytes``): the world array lives in shared memory,
   mapped by DataLoader workers.
@@ -25,7 +26,7 @@ import torch
 from datasets.cameras import Camera
 from datasets.store import WORLD_ARRAY, PoseStore
 from datasets.store.world import film_world, index_camera
-from datasets.windows.frames import SPATIAL_CHANNELS, normalise_keypoints
+from datasets.windows.codec import SPATIAL_CHANNELS, normalise_keypoints, split_root
 
 
 def world_array_bytes(store: PoseStore) -> int:
@@ -103,10 +104,10 @@ class WorldFrames:
         for row in np.unique(rows):
             same = rows == row
             joints[same], pixels[same] = film_world(world[same], self._camera(int(row)))
-        root = np.ascontiguousarray(joints[:, :, self.root_joint])  # (B, P, 3)
+        relative, root = split_root(joints, self.root_joint)  # (B, P, J, 3), (B, P, 3)
         batch = {
             "keypoints": normalise_keypoints(pixels, self.widths[rows], self.heights[rows]),
-            "joints_3d": joints - root[:, :, None],
+            "joints_3d": relative,
             "valid": valid,
         }
         if with_root:

@@ -4,7 +4,7 @@ A view's camera is turned about the world's vertical axis through the subject's 
 frame (``VirtualCameraConfig``). In the camera frame this is the rotation ``M = R Rz(-yaw) R^T`` about the
 centre root ``c``: ``X' = M (X - c) + c``, with ``R`` the view's world-to-camera rotation, so the subject keeps
 its distance and height in the image. The new 2D input is ``datasets.cameras.project`` of ``X'`` through the
-view's own intrinsics, normalised like every other window.
+view's own intrinsics, encoded like every other window (``datasets.windows.codec``).
 """
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ from scipy.spatial.transform import Rotation
 
 from datasets.cameras import Camera, project
 from datasets.store.world import index_camera
+from datasets.windows.codec import normalise_keypoints, restore_root
 from datasets.windows.config import VirtualCameraConfig
-from datasets.windows.frames import normalise_keypoints
 
 
 class VirtualCameras:
@@ -71,7 +71,7 @@ class VirtualCameras:
         centre_root = batch["root"][:, batch["root"].shape[1] // 2]  # (B, 3) the pivot c
         relative = np.einsum("bij,bpkj->bpki", turn, batch["joints_3d"])  # (B, P, J, 3)
         root = np.einsum("bij,bpj->bpi", turn, batch["root"] - centre_root[:, None]) + centre_root[:, None]
-        absolute = relative + root[:, :, None]
+        absolute = restore_root(relative, root)
         pixels = np.empty(absolute.shape[:-1] + (2,), dtype=np.float32)
         for row in np.unique(rows):
             same = rows == row

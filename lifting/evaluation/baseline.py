@@ -18,6 +18,7 @@ import numpy as np
 
 from datasets.skeletons import get_skeleton
 from datasets.store import PoseStore
+from datasets.windows.codec import root_relative
 from lifting.evaluation.config import EvaluationConfig
 from lifting.evaluation.evaluate import EvaluationResult, evaluate_predictions, split_views
 
@@ -27,8 +28,7 @@ def _root_relative_frames(store: PoseStore, view_id: int) -> np.ndarray:
     joints = np.asarray(store.read("joints_3d", view_id), dtype=np.float64)
     if "valid" in store.arrays:
         joints = joints[np.asarray(store.read("valid", view_id), dtype=bool)]
-    root = get_skeleton(store.skeleton).root
-    return joints - joints[:, root : root + 1]
+    return root_relative(joints, get_skeleton(store.skeleton).root)
 
 
 def mean_pose(store: PoseStore, splits: Sequence[str] = ("train",)) -> np.ndarray:

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+from lifting.training.config import PRECISIONS, Precision
+
 Protocol = Literal["auto", "h36m", "mpi_inf_3dhp", "humaneva", "generic"]
 PROTOCOLS = ("h36m", "mpi_inf_3dhp", "humaneva", "generic")
 """Evaluation protocols; ``"auto"`` picks by the store's ``dataset`` column (``generic`` for any other)."""
@@ -46,7 +48,7 @@ class EvaluationConfig:
     padding: Literal["auto", "edge", "zero"] = "auto"
     weights: Literal["auto", "ema", "model"] = "auto"
     batch_size: int = 256
-    precision: Literal["auto", "bf16", "fp32"] = "auto"
+    precision: Precision = "auto"
     max_views: int | None = None
     figure_view: int | None = None
     figure_frames: int = 4
@@ -59,7 +61,7 @@ class EvaluationConfig:
             "mode": ("auto", "centre", "seq2seq"),
             "padding": ("auto", "edge", "zero"),
             "weights": ("auto", "ema", "model"),
-            "precision": ("auto", "bf16", "fp32"),
+            "precision": PRECISIONS,
         }
         for name, allowed in choices.items():
             if getattr(self, name) not in allowed:

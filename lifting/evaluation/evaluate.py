@@ -25,7 +25,7 @@ from datasets.escaping import markdown_text
 from datasets.skeletons import get_skeleton
 from datasets.store import PoseStore
 from datasets.windows import PoseWindows
-from datasets.windows.frames import SPATIAL_CHANNELS
+from datasets.windows.codec import SPATIAL_CHANNELS, root_relative
 from lifting.evaluation.config import EvaluationConfig
 from lifting.evaluation.inference import InferencePlan, predict_view
 from lifting.evaluation.predictions import PREDICTIONS_FILE, save_predictions
@@ -158,7 +158,7 @@ def _score_views(
         key_frame = np.arange(length) % key_frame_stride == 0
         groups = _frame_groups(store, view, length)
         parts.append(view_errors(predicted, target, skeleton.root, joints_counted, valid, key_frame, groups))
-        clips[view_id] = (target - target[:, skeleton.root : skeleton.root + 1], predicted)
+        clips[view_id] = (root_relative(target, skeleton.root), predicted)
         view_mpjpe[view_id] = float(parts[-1].mpjpe[valid].mean()) if valid.any() else float("nan")
     return _ScoredViews(FrameErrors.concatenate(parts), clips, view_mpjpe)
 

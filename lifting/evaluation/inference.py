@@ -15,21 +15,26 @@ model runs through validation's forward pass (``lifting.training.validation.pred
   aligned to the view's end, as MixSTE's evaluation; ``datasets.windows.tile_centres``); frames covered by
   several windows get the mean of their predictions; a view shorter than ``N`` is padded at its end.
 - Flip test-time augmentation: the mean of the prediction and the un-flipped prediction of the flipped input.
+- Windows are predicted ``batch_size`` at a time and reduced to per-frame poses batch by batch, so a view
+  of any length (a 10-minute video lifted by ``lifting.lift``) never holds all its windows at once.
 
 Shape legend: ``T`` frames of the view, ``W`` windows, ``P`` poses per window, ``J`` joints.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
 import torch
 from torch import nn
+from tqdm import tqdm
 
 from datasets.resample import resample
 from datasets.windows import PoseWindows, WindowConfig, covering_centres, tile_centres, window_frames
+from lifting.models import LiftingOutput
 from lifting.training.validation import predict_windows
 
 InferenceMode = Literal["centre", "seq2seq"]
@@ -92,33 +97,46 @@ class InferencePlan:
         )
 
 
-def _predict(
-    model: nn.Module, windows: PoseWindows, row: int, centres: np.ndarray, plan: InferencePlan, device: torch.device
-) -> tuple[np.ndarray, np.ndarray]:
-    """Sequence (W, P, J, 3) and centre (W, J, 3) predictions of a view's windows at ``centres`` (W,)."""
+def _predict_batches(
+    model: nn.Module,
+    windows: PoseWindows,
+    row: int,
+    centres: np.ndarray,
+    plan: InferencePlan,
+    device: torch.device,
+    progress: bool,
+) -> Iterator[tuple[np.ndarray, LiftingOutput]]:
+    """``(centres (B,), output)`` per batch of at most ``plan.batch_size`` windows of one view, in order.
+
+    Only one batch of windows ((B, P, J, 2) in, (B, P, J, 3) out) is held at a time, so inference over a
+    view of any length needs memory for one batch plus its per-frame results, never (W, P, J).
+    """
     flip = windows.flip_permutation if plan.flip_test else None
-    sequences, poses = [], []
-    for first in range(0, len(centres), plan.batch_size):
+    starts = range(0, len(centres), plan.batch_size)
+    for first in tqdm(starts, desc="windows", unit="batch", disable=not progress, leave=False):
         chunk = centres[first : first + plan.batch_size]
         batch = windows.gather_at(np.full(len(chunk), row), chunk)
-        output = predict_windows(model, batch, device, plan.bf16, flip)
-        poses.append(output.centre.cpu().numpy())
-        if plan.mode == "seq2seq":
-            sequences.append(output.sequence.cpu().numpy())
-    return (np.concatenate(sequences) if sequences else np.empty(0, np.float32)), np.concatenate(poses)
+        yield chunk, predict_windows(model, batch, device, plan.bf16, flip)
 
 
 def predict_view(
-    model: nn.Module, windows: PoseWindows, row: int, plan: InferencePlan, device: torch.device | str = "cpu"
+    model: nn.Module,
+    windows: PoseWindows,
+    row: int,
+    plan: InferencePlan,
+    device: torch.device | str = "cpu",
+    progress: bool = False,
 ) -> np.ndarray:
     """Root-relative 3D poses of every frame of one view.
 
     Args:
         model: A ``lifting.models`` model in eval mode on ``device``.
-        windows: Windows over the view's store, cut as ``plan.window`` says (``PoseWindows(store, plan.window)``).
-        row: The view's row in the store's index.
-        plan: Mode, window, hop, flip.
+        windows: Windows over the view's frames, cut as ``plan.window`` says (``PoseWindows(store, plan.window)``,
+            or ``PoseWindows.over_sequences`` for 2D held in memory).
+        row: The view's row (an index row of the store; the sequence's position for ``over_sequences``).
+        plan: Mode, window, hop, flip, batch size.
         device: Where the model is.
+        progress: Show a progress bar over the batches (long inputs).
 
     Returns:
         (T, J, 3) float32, metres, camera frame, root-relative as the model predicts.
@@ -129,15 +147,17 @@ def predict_view(
         return np.zeros((0, windows.skeleton.num_joints, 3), np.float32)
     stride = plan.window.output_stride
     if plan.mode == "centre":
-        _, centres = _predict(model, windows, row, covering_centres(length, stride), plan, device)
+        batches = _predict_batches(model, windows, row, covering_centres(length, stride), plan, device, progress)
+        centres = np.concatenate([output.centre.cpu().numpy() for _, output in batches])  # (W, J, 3), W ~ T / s_out
         if stride == 1:
             return centres[:length]
         return resample(centres, source_fps=1.0, target_fps=float(stride))[:length].astype(np.float32)
+    sums = np.zeros((length, windows.skeleton.num_joints, 3), dtype=np.float64)
+    counts = np.zeros(length, dtype=np.int64)
     window_centres = tile_centres(length, plan.window.frames, plan.seq2seq_hop)
-    sequences, _ = _predict(model, windows, row, window_centres, plan, device)
-    frames = window_frames(window_centres, plan.window)  # (W, P), from frame 0, past the end only when padded
-    inside = frames < length
-    sums = np.zeros((length, *sequences.shape[2:]), dtype=np.float64)
-    np.add.at(sums, frames[inside], sequences[inside])
-    counts = np.bincount(frames[inside], minlength=length)
+    for chunk, output in _predict_batches(model, windows, row, window_centres, plan, device, progress):
+        frames = window_frames(chunk, plan.window)  # (B, P), from frame 0, past the end only when padded
+        inside = frames < length
+        np.add.at(sums, frames[inside], output.sequence.cpu().numpy()[inside])
+        counts += np.bincount(frames[inside], minlength=length)
     return (sums / counts[:, None, None]).astype(np.float32)

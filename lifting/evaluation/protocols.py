@@ -22,6 +22,7 @@ import numpy as np
 
 from datasets.skeletons import JOINT_CORRESPONDENCES, Skeleton
 from datasets.units import MILLIMETRES_PER_METRE
+from datasets.windows.codec import root_relative
 from lifting import metrics
 from lifting.evaluation.config import PROTOCOLS
 
@@ -32,10 +33,10 @@ MPI_INF_3DHP_ACTIVITIES = {
     1: "Standing/Walking", 2: "Exercising", 3: "Sitting", 4: "Reaching/Crouching", 5: "On The Floor",
     6: "Sports", 7: "Miscellaneous",
 }  # fmt: skip
-"""``activity_annotation`` codes of the MPI-INF-3DHP test set (reference formats.md 2.2)."""
+"""``activity_annotation`` codes of the MPI-INF-3DHP test set (docs/formats.md 2.2)."""
 
 MPI_INF_3DHP_PCK_EXCLUDED = ("pelvis", "spine", "head")
-"""mpi_inf_3dhp17 joints left out of PCK/AUC: the official evaluation counts the other 14 (formats.md 2.3)."""
+"""mpi_inf_3dhp17 joints left out of PCK/AUC: the official evaluation counts the other 14 (docs/formats.md 2.3)."""
 
 ALL_FRAMES = "all frames"
 ERROR_COLUMNS = ("mpjpe_mm", "p_mpjpe_mm", "n_mpjpe_mm", "mpjve_mm")
@@ -76,7 +77,8 @@ class FrameErrors:
         mpjpe: (F,) MPJPE.
         p_mpjpe: (F,) MPJPE after similarity Procrustes.
         n_mpjpe: (F,) MPJPE after least-squares scaling.
-        velocity: (F,) MPJPE of the first difference ending at this frame (NaN at a view's first frame).
+        velocity: (F,) ``metrics.velocity_errors`` of the step ending at this frame (NaN at a view's first
+            frame and where either end is not valid); its mean over a view's frames is ``metrics.mpjve``.
         pck: (F,) fraction of the PCK joints within 150 mm.
         auc: (F,) mean PCK over 0..150 mm.
         valid: (F,) frames that count (the store's ``valid``).
@@ -118,7 +120,7 @@ def view_errors(
     Args:
         predicted: (T, J, 3) metres.
         target: (T, J, 3) metres, same frame.
-        root: Root joint; both are re-centred on it first.
+        root: Root joint; both are re-centred on it first (``datasets.windows.codec.root_relative``).
         pck_joint_indices: Joints counted by PCK/AUC.
         valid: (T,) frames that count.
         key_frame: (T,) input key-frames.
@@ -127,12 +129,11 @@ def view_errors(
     Returns:
         The view's ``FrameErrors``.
     """
-    predicted = predicted - predicted[:, root : root + 1]
-    target = target - target[:, root : root + 1]
+    predicted, target = root_relative(predicted, root), root_relative(target, root)
     per_joint = metrics.per_joint_position_error(predicted, target, root=None)
     velocity = np.full(len(target), np.nan)
     if len(target) > 1:
-        step = metrics.mpjpe(np.diff(predicted, axis=0), np.diff(target, axis=0), root=None)
+        step = metrics.velocity_errors(predicted, target, root=None)  # (T - 1,): the terms of metrics.mpjve
         velocity[1:] = np.where(valid[1:] & valid[:-1], step, np.nan)
     return FrameErrors(
         per_joint=per_joint.astype(np.float32),

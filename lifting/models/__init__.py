@@ -39,7 +39,6 @@ from lifting.models.tmt import (
     TMTStep,
     TwoStepMixedTraining,
     tmt_step,
-    tmt_velocity_input,
     velocity_from_positions,
 )
 from lifting.models.uplift_upsample import UpliftUpsample, UpliftUpsampleConfig, key_frame_mask
@@ -74,6 +73,5 @@ __all__ = [
     "set_attention_backend",
     "strided_sparse_attention_mask",
     "tmt_step",
-    "tmt_velocity_input",
     "velocity_from_positions",
 ]

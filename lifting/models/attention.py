@@ -11,13 +11,12 @@ Three kernels compute the same thing (tests check them against each other):
 The default backend ``"auto"`` picks the kernel per call from the shape (``choose_attention_kernel``): the
 choice depends only on the device type, the head width and the sequence length, so it is made once per
 shape and is a constant for ``torch.compile``. FlashAttention works in tiles of 64-128 queries and pads the
-head width up to its own minimum; the Uplift-and-Upsample spatial attention (17 joint tokens, head width
-4) ran through it at 73 of a 134 ms step on an H200, against 84 ms for the whole step with einsum
-attention and 55 ms with einsum and ``torch.compile`` (``docs/performance.md``). So on CUDA, head widths
-below ``SMALL_HEAD_DIM`` or sequences shorter than ``SHORT_SEQUENCE`` use ``"einsum"`` (its logits are
-small there: ``B H L^2`` numbers); everything else uses ``"sdpa"``. On CPU ``"auto"`` is always ``"sdpa"``,
-the kernel used before the choice existed, so CPU numbers are unchanged. Force one kernel on a built model
-with ``set_attention_backend`` (the benchmarks do).
+head width up to its own minimum, which wastes most of its work on tiny attention such as the
+Uplift-and-Upsample spatial stage (17 joint tokens, head width 4; measurements in ``docs/performance.md``).
+So on CUDA, head widths below ``SMALL_HEAD_DIM`` or sequences shorter than ``SHORT_SEQUENCE`` use
+``"einsum"`` (its logits are small there: ``B H L^2`` numbers); everything else uses ``"sdpa"``. On CPU
+``"auto"`` is always ``"sdpa"``. Force one kernel on a built model with ``set_attention_backend`` (the
+benchmarks do).
 
 Masks follow SDPA's boolean convention: ``True`` means "this query may attend to this key". Every query
 must keep at least one key, otherwise its softmax is undefined.

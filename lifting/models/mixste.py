@@ -3,7 +3,7 @@
 Every joint of every frame is one token. A spatial block attends over the ``J`` joints of each frame, a
 temporal block over the ``T`` frames of each joint; ``depth`` loops of (spatial, temporal) blocks, then a
 per-token head regresses the 3D joint. Architecture facts come from the paper (Sec. 3, Table 7) and its
-released code as recorded in ``reference/models.md``; the parameter count reproduces the paper's
+released code as recorded in ``docs/references.md``; the parameter count reproduces the paper's
 33.78 M at T = 243 (33,783,811).
 
 Shape legend: ``B`` batch, ``T`` frames (``T <= max_frames``), ``J`` joints, ``C`` input channels, ``D`` width.
@@ -30,10 +30,10 @@ from lifting.models.common import (
 )
 
 BLOCK_NORM_EPS = 1e-6
-"""LayerNorm epsilon inside the blocks and of the shared norms after them (released code, models.md)."""
+"""LayerNorm epsilon inside the blocks and of the shared norms after them (released code, docs/references.md)."""
 
 HEAD_NORM_EPS = 1e-5
-"""LayerNorm epsilon of the regression head (released code, models.md)."""
+"""LayerNorm epsilon of the regression head (released code, docs/references.md)."""
 
 
 @dataclass(frozen=True)
@@ -59,9 +59,9 @@ class MixSTEConfig(EveryFrameKeypointModel):
     max_frames: int = 243  # MixSTE, Table 7 / Sec. 4.2: T = 243 on Human3.6M
     dim: int = 512  # MixSTE, Table 7: d_m = 512
     depth: int = 8  # MixSTE, Table 7: d_l = 8
-    num_heads: int = 8  # released code (models.md): 8 heads
-    mlp_ratio: float = 2.0  # released code (models.md): MLP 512 -> 1024 -> 512
-    qkv_bias: bool = True  # released code (models.md)
+    num_heads: int = 8  # released code (docs/references.md): 8 heads
+    mlp_ratio: float = 2.0  # released code (docs/references.md): MLP 512 -> 1024 -> 512
+    qkv_bias: bool = True  # released code (docs/references.md)
     # MixSTE, Sec. 4.2 says "dropout rate 0.1"; the released code applies 0.1 as stochastic depth
     # (drop_path_rate) and no plain dropout, which is what we do.
     dropout: float = 0.0
@@ -106,7 +106,7 @@ class MixSTE(nn.Module):
         width = config.dim
         hidden = round(config.mlp_ratio * width)
         self.joint_embedding = nn.Linear(config.input_channels, width)
-        # Both positional embeddings start at zero (released code, models.md) and are added once.
+        # Both positional embeddings start at zero (released code, docs/references.md) and are added once.
         self.spatial_position = nn.Parameter(torch.zeros(self.num_joints, width))
         self.temporal_position = nn.Parameter(torch.zeros(config.max_frames, width))
         self.position_dropout = nn.Dropout(config.dropout)
@@ -127,7 +127,7 @@ class MixSTE(nn.Module):
 
         self.spatial_blocks = nn.ModuleList(block(rate) for rate in rates)
         self.temporal_blocks = nn.ModuleList(block(rate) for rate in rates)
-        # One norm shared by all spatial blocks and one by all temporal blocks (released code, models.md).
+        # One norm shared by all spatial blocks and one by all temporal blocks (released code, docs/references.md).
         self.spatial_norm = nn.LayerNorm(width, eps=BLOCK_NORM_EPS)
         self.temporal_norm = nn.LayerNorm(width, eps=BLOCK_NORM_EPS)
         self.head = nn.Sequential(nn.LayerNorm(width, eps=HEAD_NORM_EPS), nn.Linear(width, 3))

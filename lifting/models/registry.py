@@ -37,7 +37,13 @@ from datasets.config import preset_path as config_preset_path
 from lifting.models.info import ModelInfo, describe_model, format_model_info
 from lifting.models.mixste import MixSTE, MixSTEConfig
 from lifting.models.strided import StridedTransformer, StridedTransformerConfig
-from lifting.models.tmt import POSITION_CHANNELS, VELOCITY_CHANNELS, TMTConfig, TwoStepMixedTraining
+from lifting.models.tmt import (
+    POSITION_CHANNELS,
+    TMT_BACKBONES,
+    VELOCITY_CHANNELS,
+    TMTConfig,
+    TwoStepMixedTraining,
+)
 from lifting.models.uplift_upsample import UpliftUpsample, UpliftUpsampleConfig
 
 PRESETS_GROUP = "models"
@@ -45,19 +51,18 @@ PRESETS_GROUP = "models"
 
 ModelConfig = UpliftUpsampleConfig | MixSTEConfig | StridedTransformerConfig | TMTConfig
 
+TMT_BACKBONE_OF: Mapping[str, str] = MappingProxyType({f"{backbone}-tmt": backbone for backbone in TMT_BACKBONES})
+"""TMT model name -> the backbone's model name: ``<backbone>-tmt`` for each of ``tmt.TMT_BACKBONES``."""
+
 MODELS: Mapping[str, type[nn.Module]] = MappingProxyType(
     {
         "uplift-upsample": UpliftUpsample,
         "mixste": MixSTE,
         "strided": StridedTransformer,
-        "mixste-tmt": TwoStepMixedTraining,
-        "strided-tmt": TwoStepMixedTraining,
+        **dict.fromkeys(TMT_BACKBONE_OF, TwoStepMixedTraining),
     }
 )
 """Model name -> class; each class takes its ``config_class`` instance."""
-
-TMT_BACKBONE_OF: Mapping[str, str] = MappingProxyType({"mixste-tmt": "mixste", "strided-tmt": "strided"})
-"""TMT model name -> the backbone's model name."""
 
 PAPER_PRESETS: Mapping[str, str] = MappingProxyType(
     {
@@ -97,7 +102,8 @@ class PaperReference:
             raise ValueError(f"paper.parameters_millions must be positive, got {self.parameters_millions!r}")
 
 
-def _require_model(model: str) -> None:
+def require_model(model: str) -> None:
+    """Raise ``KeyError`` naming the known models unless ``model`` is one of ``MODELS``."""
     if model not in MODELS:
         raise KeyError(f"unknown model {model!r}; known: {', '.join(MODELS)}")
 
@@ -110,14 +116,14 @@ def model_modules(model: str) -> tuple[str, ...]:
     >>> model_modules("mixste-tmt")
     ('lifting.models.tmt', 'lifting.models.mixste')
     """
-    _require_model(model)
+    require_model(model)
     backbone = TMT_BACKBONE_OF.get(model)
-    return (MODELS[model].__module__,) + ((MODELS[backbone].__module__,) if backbone else ())
+    return (MODELS[model].__module__,) + ((TMT_BACKBONES[backbone].__module__,) if backbone else ())
 
 
 def _group(model: str) -> str:
     """The preset group of ``model``: ``presets/models/<model>/`` (``datasets.config``)."""
-    _require_model(model)
+    require_model(model)
     return f"{PRESETS_GROUP}/{model}"
 
 

@@ -4,10 +4,10 @@ The ``N`` frames of a window are embedded as pose tokens (a kernel-1 convolution
 joint channels), passed through a vanilla transformer encoder (VTE) whose output a head turns into the
 full 3D sequence, then through strided transformer blocks (STE) that shrink the sequence to the centre
 frame for a second head ("full-to-single" supervision). Architecture facts from the paper and its
-released code are recorded in ``reference/models.md``; parameter counts reproduce the figures the
+released code are recorded in ``docs/references.md``; parameter counts reproduce the figures the
 Uplift-and-Upsample paper cites (4.34 M at N = 351, 4.06 M at N = 81).
 
-The seed (``seeds/strided-lifting.txt``, Sec. 4.2) replaces the VTE's full attention by factorised
+The strided-lifting seed (``docs/references.md``, Sec. 4.2) replaces the VTE's full attention by factorised
 "strided" sparse attention: ``vte_attention="strided_sparse"``.
 
 Shape legend: ``B`` batch, ``N`` frames, ``J`` joints, ``C`` input channels, ``D`` width.
@@ -37,7 +37,7 @@ from lifting.models.common import (
 from lifting.models.norms import StdEpsLayerNorm
 
 NORM_EPS = 1e-6
-"""Epsilon of the released code's layer norm (models.md), which divides by the unbiased standard deviation plus
+"""Epsilon of the released code's layer norm (docs/references.md), which divides by the unbiased standard deviation plus
 epsilon: ``StdEpsLayerNorm``, used in every block so the network computes the released function."""
 
 STRIDED_KERNEL_SIZE = 3
@@ -74,10 +74,10 @@ class StridedTransformerConfig(EveryFrameKeypointModel):
     ffn_dim: int = 512  # seed Sec. 5.2 (the base model's setup): d_f = 512
     num_heads: int = 8  # seed Sec. 5.2 (the base model's setup): h = 8
     vanilla_depth: int = 3  # seed Sec. 5.2 (the base model's setup): N1 = 3
-    strides: tuple[int, ...] = (3, 9, 13)  # released code for N = 351 (models.md); N2 = 3 layers
+    strides: tuple[int, ...] = (3, 9, 13)  # released code for N = 351 (docs/references.md); N2 = 3 layers
     dropout: float = 0.1  # released code default (Transformer(..., dropout=0.1))
     attention_dropout: float = 0.1  # released code default (MultiHeadedAttention dropout 0.1)
-    embedding_dropout: float = 0.25  # released code (models.md): Dropout 0.25 after the pose embedding
+    embedding_dropout: float = 0.25  # released code (docs/references.md): Dropout 0.25 after the pose embedding
     vte_attention: Literal["full", "strided_sparse"] = "full"
     sparse_stride: int | None = None
 

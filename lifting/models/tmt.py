@@ -4,8 +4,8 @@ The backbone is built with 5 input channels per joint: the 2D keypoint and a 3D 
 
 - Training step 1 feeds zeros as the 3D vector; training step 2 feeds the ground-truth 3D velocity
   ``V(t) = P(t) - P(t-1)``, ``V(first frame) = 0`` (Eq. 1). Parameter updates alternate between the two
-  steps (Sec. 3.1): ``tmt_step(iteration)`` says which one an iteration is, ``tmt_velocity_input`` gives
-  what to feed.
+  steps (Sec. 3.1): ``tmt_step(iteration)`` says which one an iteration is; step 2's input is
+  ``velocity_from_positions`` of the target (``LiftingModelConfig.forward_inputs``).
 - Inference is step 1: call the model without a velocity.
 
 Only the first embedding layer grows (MixSTE-TMT: 33.79 M parameters at T = 243, Table 4).
@@ -69,21 +69,6 @@ def velocity_from_positions(poses: torch.Tensor) -> torch.Tensor:
     velocity = torch.zeros_like(poses)
     velocity[:, 1:] = poses[:, 1:] - poses[:, :-1]
     return velocity
-
-
-def tmt_velocity_input(step: TMTStep, target_poses: torch.Tensor) -> torch.Tensor | None:
-    """What to feed as the 3D vector in a TMT step: None (zeros) in step 1, the target's velocity in step 2.
-
-    Args:
-        step: The current step (``tmt_step(iteration)``).
-        target_poses: ``(B, T, J, 3)`` ground-truth poses, metres.
-
-    Returns:
-        None or ``(B, T, J, 3)`` metres per frame.
-    """
-    if step == TMTStep.GROUND_TRUTH_VELOCITY:
-        return velocity_from_positions(target_poses)
-    return None
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ others get a learnable upsampling token. Stages (Sec. 3.2, Fig. 3):
 3. strided transformer blocks shrink the tokens to one, and a linear head gives the centre-frame pose.
 
 One model serves every input stride it was trained with: the stride only changes the key-frame mask.
-Facts from the released code (configs h36m_351 / h36m_81) are in ``reference/models.md``; the parameter
+Facts from the released code (configs h36m_351 / h36m_81) are in ``docs/references.md``; the parameter
 counts reproduce the paper's Table 4 for the model without its sequence head (10.39 M / 10.36 M).
 
 Shape legend: ``B`` batch, ``N`` tokens (``N_tok``), ``J`` joints, ``C`` input channels.
@@ -47,16 +47,16 @@ from lifting.models.common import (
 )
 
 BLOCK_NORM_EPS = 1e-5
-"""LayerNorm epsilon inside every block (released code, models.md)."""
+"""LayerNorm epsilon inside every block (released code, docs/references.md)."""
 
 JOINT_STAGE_NORM_EPS = 1e-6
-"""Epsilon of the LayerNorm closing the spatial stage (released code, models.md)."""
+"""Epsilon of the LayerNorm closing the spatial stage (released code, docs/references.md)."""
 
 STRIDED_KERNEL_SIZE = 3
 """Kernel of the strided convolutions (Sec. 3.2: "strided convolution ... kernel size 3")."""
 
 EMBEDDING_INIT_STD = 0.02
-"""Truncated-normal standard deviation of the upsampling token (released code, models.md); we initialise the
+"""Truncated-normal standard deviation of the upsampling token (released code, docs/references.md); we initialise the
 joint and temporal positional embeddings the same way."""
 
 
@@ -127,16 +127,16 @@ class UpliftUpsampleConfig:
     input_strides: tuple[int, ...] = (5, 10, 20)  # Sec. 4.2: s_in in [5, 10, 20] for N = 351
     joint_dim: int = 32  # Sec. 4.2: d_joint = 32
     joint_depth: int = 4  # Sec. 4.2: K_joint = 4
-    joint_heads: int = 8  # released configs (models.md)
+    joint_heads: int = 8  # released configs (docs/references.md)
     # Sec. 4.2 prints d_temp = 348; every released config uses 384, the only width that reproduces the
-    # published parameter counts (models.md, papers.md).
+    # published parameter counts (docs/references.md).
     temporal_dim: int = 384
     temporal_depth: int = 4  # Sec. 4.2: K_temp = 4
-    temporal_heads: int = 8  # released configs (papers.md)
-    mlp_ratio: float = 2.0  # released configs (papers.md)
+    temporal_heads: int = 8  # released configs (docs/references.md)
+    mlp_ratio: float = 2.0  # released configs (docs/references.md)
     strides: tuple[int, ...] = (3, 10, 3)  # released config h36m_351: 71 -> 23 -> 3 -> 1; K_strided = 3
     paddings: tuple[tuple[int, int], ...] = ((0, 0), (0, 0), (0, 0))  # released config h36m_351
-    qkv_bias: bool = True  # released configs (papers.md)
+    qkv_bias: bool = True  # released configs (docs/references.md)
     joint_drop_path: float = 0.1  # Sec. 4.2: stochastic depth 0.1 (spatial)
     temporal_drop_path: float = 0.1  # Sec. 4.2: stochastic depth 0.1 (temporal)
     strided_drop_path: float = 0.0  # released configs: 0.0 (strided)

@@ -12,7 +12,6 @@ with ``UnsafePickleError`` naming the file and what it asked for; nothing it nam
 from __future__ import annotations
 
 import functools
-import importlib
 import pickle
 import pickletools
 import zipfile
@@ -43,7 +42,8 @@ def numpy_safe_globals() -> tuple[Any, ...]:
         if not module.startswith("numpy"):
             continue  # torch's unpickler handles builtins itself
         resolved = module.replace(*NUMPY_CORE_MOVED) if module.startswith(NUMPY_CORE_MOVED[0]) else module
-        admitted.append((getattr(importlib.import_module(resolved), name), f"{module}.{name}"))
+        owner = functools.reduce(getattr, resolved.split(".")[1:], np)  # an imported NumPy module, by attributes
+        admitted.append((getattr(owner, name), f"{module}.{name}"))
     admitted += [type(np.dtype(name)) for name in NUMERIC_DTYPES]
     return tuple(admitted)
 

@@ -14,17 +14,20 @@ ratio stays constant): the same 0.1 MixSTE's released script hands to ``optim.Ad
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, get_args
 
+from datasets.config import runtime_field
 from datasets.windows import DEFAULT_CACHE_CHUNKS, DEFAULT_MEMORY_LIMIT_BYTES, VirtualCameraConfig
 
 LossKind = Literal["auto", "uplift-upsample", "mixste", "strided", "mpjpe"]
 Precision = Literal["auto", "bf16", "fp32"]
+PRECISIONS: tuple[str, ...] = get_args(Precision)
+"""``"auto"`` (bf16 on CUDA, fp32 elsewhere: ``distributed.resolve_precision``), ``"bf16"``, ``"fp32"``."""
 CompileMode = Literal["auto", "default", "reduce-overhead", "max-autotune-no-cudagraphs"]
 COMPILE_MODES: tuple[str, ...] = ("auto", "default", "reduce-overhead", "max-autotune-no-cudagraphs")
 CUDA_GRAPH_MAX_BATCH = 16
 """``compile_mode="auto"`` replays CUDA graphs (``"reduce-overhead"``) up to this many windows per process and
-step: MixSTE's released batch of 4 clips launched 1,492 kernels per H200 step and left the GPU idle ~40 % of it."""
+step: small batches are launch-bound (``docs/performance.md``, MixSTE at 4 clips)."""
 
 
 @dataclass(frozen=True)
@@ -89,9 +92,9 @@ class WindowSettings:
     padding: Literal["edge", "zero"] = "edge"
     keypoints: str = "keypoints_2d"
     random_key_frame_shift: bool = True
-    cache: Literal["auto", "memory", "chunks"] = "auto"
-    memory_limit_bytes: int = DEFAULT_MEMORY_LIMIT_BYTES
-    cache_chunks: int = DEFAULT_CACHE_CHUNKS
+    cache: Literal["auto", "memory", "chunks"] = runtime_field(default="auto")  # where frames are read from
+    memory_limit_bytes: int = runtime_field(default=DEFAULT_MEMORY_LIMIT_BYTES)
+    cache_chunks: int = runtime_field(default=DEFAULT_CACHE_CHUNKS)
     virtual_cameras: VirtualCameraConfig | None = None
 
     def __post_init__(self) -> None:
@@ -179,11 +182,13 @@ class TrainingConfig:
     seed: int = 0
     precision: Precision = "auto"
     tf32: bool = True
-    compile: bool | None = None
-    compile_mode: CompileMode = "auto"
-    log_every_steps: int = 50
-    num_workers: int = 0
-    progress_bar: bool = True
+    # How the run executes, not what it trains (datasets.config.runtime_field): recorded, not hashed. Compiling
+    # changes only the floating-point order of the same operations, as another GPU would.
+    compile: bool | None = runtime_field(default=None)
+    compile_mode: CompileMode = runtime_field(default="auto")
+    log_every_steps: int = runtime_field(default=50)
+    num_workers: int = runtime_field(default=0)
+    progress_bar: bool = runtime_field(default=True)
 
     def __post_init__(self) -> None:
         """Validate the configuration; each message names the rule and the value."""
@@ -223,8 +228,8 @@ class TrainingConfig:
                 f"train_splits and validation_splits must name splits, got {self.train_splits}, "
                 f"{self.validation_splits}"
             )
-        if self.precision not in ("auto", "bf16", "fp32"):
-            raise ValueError(f"precision must be 'auto', 'bf16' or 'fp32', got {self.precision!r}")
+        if self.precision not in PRECISIONS:
+            raise ValueError(f"precision must be one of {PRECISIONS}, got {self.precision!r}")
         if self.compile not in (None, True, False):
             raise ValueError(f"compile must be true, false or null (on CUDA only), got {self.compile!r}")
         if self.compile_mode not in COMPILE_MODES:

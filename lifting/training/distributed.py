@@ -16,6 +16,8 @@ from typing import TypeVar
 import torch
 import torch.distributed as dist
 
+from lifting.training.config import PRECISIONS
+
 
 @dataclass(frozen=True)
 class DistributedContext:
@@ -68,11 +70,16 @@ def resolve_precision(precision: str, device: torch.device) -> str:
     ``"auto"`` is bf16 autocast on CUDA and fp32 elsewhere. The resolved value changes the numbers a run
     produces, so it (not ``"auto"``) is part of a training or evaluation version's id.
     """
-    if precision not in ("auto", "bf16", "fp32"):
-        raise ValueError(f"precision must be 'auto', 'bf16' or 'fp32', got {precision!r}")
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision must be one of {PRECISIONS}, got {precision!r}")
     if precision == "auto":
         return "bf16" if device.type == "cuda" else "fp32"
     return precision
+
+
+def run_precision(precision: str, device_request: str) -> str:
+    """``resolve_precision`` on the device ``device_request`` (as ``resolve_device``) names: what a version hashes."""
+    return resolve_precision(precision, resolve_device(device_request))
 
 
 def setup_distributed(device_request: str = "auto") -> DistributedContext:

@@ -22,7 +22,7 @@ from datasets.config import from_mapping, to_jsonable
 from datasets.windows import WindowConfig
 from lifting.models import MODELS, LiftingOutput, TMTConfig, load_model_config
 from lifting.models.common import LiftingModelConfig
-from lifting.models.registry import TMT_BACKBONE_OF, ModelConfig
+from lifting.models.registry import TMT_BACKBONE_OF, ModelConfig, require_model
 from lifting.models.tmt import POSITION_CHANNELS, TMT_BACKBONES, VELOCITY_CHANNELS
 from lifting.training.config import WindowSettings
 
@@ -42,15 +42,14 @@ def resolve_model_config(model: str, preset: str | None, overrides: Mapping[str,
     Returns:
         The config dataclass.
     """
-    if model not in MODELS:
-        raise KeyError(f"unknown model {model!r}; known: {', '.join(MODELS)}")
+    require_model(model)
     if preset is not None:
         return load_model_config(model, preset, overrides)
     values = dict(overrides or {})
     if model in TMT_BACKBONE_OF:
         backbone = TMT_BACKBONE_OF[model]
         values.setdefault("input_channels", POSITION_CHANNELS + VELOCITY_CHANNELS)
-        return TMTConfig(backbone=backbone, backbone_config=from_mapping(MODELS[backbone].config_class, values))
+        return TMTConfig(backbone=backbone, backbone_config=from_mapping(TMT_BACKBONES[backbone].config_class, values))
     return from_mapping(MODELS[model].config_class, values, f"{model} overrides")
 
 

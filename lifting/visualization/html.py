@@ -84,8 +84,9 @@ def scene_payload(scenes: Sequence[ViewScene], keypoints_name: str, root: int, f
         raise ValueError(f"fit must be 'body' or 'scene', got {fit!r}")
     views = [
         {
-            "id": scene.view_id, "title": scene.title, "sequence": scene.sequence, "camera": scene.camera,
-            "fps": scene.fps, "width": scene.width, "height": scene.height, "frames": scene.frames,
+            "id": scene.view_id, "title": scene.title, "truthLabel": scene.truth_label, "sequence": scene.sequence,
+            "camera": scene.camera, "fps": scene.fps, "width": scene.width, "height": scene.height,
+            "frames": scene.frames,
             "bones": [list(bone) for bone in scene.bones],
             "truth": _base64(scene.truth), "keypoints": _base64(scene.keypoints), "frustum": _base64(scene.frustum),
             "outOfFrame": _base64(scene.out_of_frame), "prediction": _base64(scene.prediction),

@@ -21,11 +21,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from datasets.cameras import Camera, camera_to_world, project, unproject
+from datasets.cameras import Camera, camera_to_world, out_of_frame_mask, project, unproject
 from datasets.skeletons import get_skeleton
 from datasets.store import PoseStore
 from datasets.units import MILLIMETRES_PER_METRE
-from datasets.visibility import out_of_frame_mask
+from datasets.windows.codec import restore_root, root_relative
 from lifting.metrics import per_joint_position_error
 from lifting.visualization.selection import sequence_key
 from lifting.visualization.style import AZIMUTH_OFFSET_RAD, ELEVATION_RAD
@@ -62,6 +62,8 @@ class ViewScene:
         reprojection: (T, J, 2) float32 or None, ``prediction`` projected into the image, pixels.
         joint_error_mm: (T, J) float32 or None, root-relative per-joint error (MPJPE's terms), millimetres.
         frame_mpjpe_mm: (T,) float32 or None, each frame's MPJPE, millimetres.
+        truth_label: What ``truth`` is, shown in the 3D panel (``"ground truth"``; a lifted sequence drawn
+            alone says so).
     """
 
     view_id: int
@@ -80,6 +82,7 @@ class ViewScene:
     reprojection: np.ndarray | None = None
     joint_error_mm: np.ndarray | None = None
     frame_mpjpe_mm: np.ndarray | None = None
+    truth_label: str = "ground truth"
 
     @property
     def frames(self) -> int:
@@ -176,7 +179,7 @@ def build_scene(
         prediction = np.asarray(prediction, dtype=np.float64)
         if prediction.shape != truth_camera.shape:
             raise ValueError(f"view {view_id}: prediction {prediction.shape} does not match {truth_camera.shape}")
-        placed = prediction - prediction[:, root : root + 1] + truth_camera[:, root : root + 1]
+        placed = restore_root(root_relative(prediction, root), truth_camera[:, root])
         errors = per_joint_position_error(prediction, truth_camera, root=root) * MILLIMETRES_PER_METRE
         extra = {
             "prediction": to_display(placed),

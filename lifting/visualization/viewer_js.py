@@ -178,7 +178,7 @@ VIEWER_JS = r"""
     }
     ctx.fillStyle = rgb(C.text); ctx.font = "13px sans-serif";
     ctx.fillText(oneSequence ? "camera " + v.camera : v.title, 8, 18);
-    ctx.fillText(v.frameMpjpe ? "MPJPE " + v.frameMpjpe[t].toFixed(1) + " mm" : "ground truth", 8, 36);
+    ctx.fillText(v.frameMpjpe ? "MPJPE " + v.frameMpjpe[t].toFixed(1) + " mm" : v.truthLabel, 8, 36);
     if (v.prediction) legend(ctx, h);
   }
   function legend(ctx, h) {  // bottom left, under the skeletons' usual place

@@ -1,9 +1,10 @@
 """Command-line options generated from typed config dataclasses: each option is declared once, as a field.
 
 A field ``fps: float = H36M_FPS``, documented ``fps: Target frame rate, Hz.`` in its class's ``Attributes:``
-section, becomes ``--fps FLOAT`` with that help and ``[preset: 50.0]`` (the default preset's value, else the
-field's default). Every generated option defaults to unset: the command receives only the values given on
-the command line, as a mapping the flow lays over the preset (``datasets.config.load_config``)::
+section, becomes ``--fps FLOAT`` with that help and ``(preset default: 50.0)``: the value in the group's default
+preset, here the preset named ``default`` (``(default: ...)``, the field's default, for a group without
+presets). Every generated option defaults to unset: the command receives only the values given on the command
+line, as a mapping the flow lays over the preset (``datasets.config.load_config``)::
 
     @flow_command(PREPROCESS_AMASS)
     @with_options(options=OptionGroup(AmassConfig, "amass", DEFAULT_PRESET), run=OptionGroup(RunOptions))

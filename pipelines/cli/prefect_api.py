@@ -2,8 +2,8 @@
 
 Without ``PREFECT_API_URL`` Prefect starts a temporary API server (a uvicorn subprocess with a SQLite
 database under ``~/.prefect``) for the command and stops it at exit. Prefect waits 20 s for it by default,
-which a loaded machine misses: with both cores busy, ``preprocess-amass`` failed with "Timed out while
-attempting to connect to ephemeral Prefect API server" (issue #10). The defaults below apply only where the
+which a loaded machine misses: with both cores busy, ``preprocess-amass`` fails with "Timed out while
+attempting to connect to ephemeral Prefect API server". The defaults below apply only where the
 user's environment says nothing; a user who runs a Prefect server sets ``PREFECT_API_URL`` and none of this
 matters (``docs/operations.md``).
 """

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 import pyarrow as pa
 
 from datasets.amass.config import DEFAULT_PRESET, AmassConfig
-from datasets.config import load_config, to_jsonable
+from datasets.config import load_config, split_runtime, to_jsonable
 from datasets.escaping import terminal_text
 from datasets.workspace import Manifest, Workspace
 from pipelines.convert.benchmarks import DEMO_DIRECTORY, generate_once
@@ -37,9 +37,6 @@ if TYPE_CHECKING:  # the demo generator imports trimesh (~1.5 s): only demo runs
 
 DEMO_FIELDS = ("amass_root", "body_models", "regressor")
 """With none of these given, the flow converts the licence-free demo."""
-RUNTIME_FIELDS = ("amass_root", "body_models", "regressor", "device", "batch_frames")
-"""Config fields that say where inputs are or how the run executes; they do not change the output, so the
-version id uses the inputs' fingerprints instead of them."""
 
 
 def demo_inputs(workspace: Workspace) -> DemoAmassPaths:
@@ -106,17 +103,32 @@ def convert_write_commit(
     strict: bool,
 ) -> tuple[Manifest, bool]:
     """Convert every file on the workers, write the store, validate and publish (reusing finished fragments)."""
+    with FileHashes.of_workspace(Workspace(workspace)) as hashes:
+        inputs = input_fingerprint(config, discovery, hashes)
+    conversion = amass_conversion(config, discovery, inputs)
+    return run_conversion(conversion, workspace, workers=workers, dask_address=dask_address, strict=strict)
+
+
+def amass_conversion(config: AmassConfig, discovery: pa.Table, inputs: Mapping[str, Any]) -> Conversion:
+    """The conversion of the discovered files under ``config``; its version id needs no work (``conversion_run``).
+
+    The id hashes the config's output-shaping fields; its ``runtime_field`` fields (input paths, device, batch
+    size) are recorded only, since the inputs count by their fingerprint.
+
+    Args:
+        config: The conversion config.
+        discovery: The discovery table, one row per motion file (``datasets.amass.discovery.discover``).
+        inputs: The inputs' content fingerprint (``input_fingerprint``).
+    """
     from datasets.amass.convert import convert_amass_file
     from datasets.amass.discovery import manifest_files
     from datasets.skeletons import get_skeleton
 
     skeleton = get_skeleton("h36m17")
-    everything = to_jsonable(config)
-    with FileHashes.of_workspace(Workspace(workspace)) as hashes:
-        inputs = input_fingerprint(config, discovery, hashes)
-    conversion = Conversion(
+    hashed, runtime = split_runtime(config)
+    return Conversion(
         stage=PREPROCESS_AMASS,
-        config={key: value for key, value in everything.items() if key not in RUNTIME_FIELDS},
+        config=hashed,
         inputs=inputs,
         items=manifest_files(discovery),
         convert=partial(convert_amass_file, config=config),
@@ -124,9 +136,8 @@ def convert_write_commit(
         joint_names=skeleton.joint_names,
         attributes={"dataset": "amass", "fps": config.fps, "cameras": config.cameras},
         tables={"discovery": discovery},
-        runtime={key: everything[key] for key in RUNTIME_FIELDS},
+        runtime=runtime,
     )
-    return run_conversion(conversion, workspace, workers=workers, dask_address=dask_address, strict=strict)
 
 
 def resolve_config(workspace: Workspace, preset: str, options: Mapping[str, Any] | None) -> AmassConfig:

@@ -151,6 +151,15 @@ HUMANEVA = Benchmark(PREPROCESS_HUMANEVA, "humaneva", HumanEvaConversionConfig, 
 MPI_3DHP = Benchmark(PREPROCESS_3DHP, "mpi_inf_3dhp", Mpi3dhpConversionConfig, write_3dhp_mat, read_3dhp, _mpi_3dhp)
 
 
+def benchmark_record(benchmark: Benchmark, config: Any) -> dict[str, Any]:
+    """The config a benchmark version hashes: what the reader records of ``config`` and whether it is the demo.
+
+    The source folder is a ``runtime_field``: its content counts through the input fingerprint, its path not.
+    """
+    recorded, _, _ = benchmark.reading(config)
+    return {**recorded, "demo": config.source is None}
+
+
 def convert_benchmark(
     benchmark: Benchmark,
     options: Mapping[str, Any] | None,
@@ -166,12 +175,12 @@ def convert_benchmark(
     strict = as_options(RunOptions, run).strict
     workspace = Workspace(workspace)
     root = config.source or demo_source(workspace, benchmark.dataset, benchmark.build_demo)
-    recorded, keywords, extra_files = benchmark.reading(config)
+    _, keywords, extra_files = benchmark.reading(config)
     with FileHashes.of_workspace(workspace) as hashes:
         inputs = source_fingerprint(root, extra_files, hashes)
     read = partial(benchmark.read, root, **keywords)
     manifest = convert_and_publish(
-        benchmark.stage, {**recorded, "demo": config.source is None}, inputs, read,
+        benchmark.stage, benchmark_record(benchmark, config), inputs, read,
         {"dataset": benchmark.dataset}, str(workspace.root), strict, root,
     )  # fmt: skip
     return publish_summary(manifest)

@@ -154,6 +154,13 @@ def _refuse_rejections(stage: str, rejections: Sequence[Rejection]) -> None:
     raise NothingAcceptedError.citing(f"{stage}: --strict and {len(rejections)} item(s) rejected.", rejections)
 
 
+def conversion_run(conversion: Conversion, workspace: Workspace | str | os.PathLike | ObjectPath | None) -> StageRun:
+    """The version a conversion makes: its id from the stage, config, input fingerprint and code (no work done)."""
+    return StageRun(
+        workspace, conversion.stage, config=conversion.config, inputs=conversion.inputs, runtime=conversion.runtime
+    )
+
+
 def run_conversion(
     conversion: Conversion,
     workspace: Workspace | str | os.PathLike | ObjectPath | None = None,
@@ -178,9 +185,7 @@ def run_conversion(
     Raises:
         NothingAcceptedError: when nothing was accepted, or ``strict`` and something was rejected.
     """
-    run = StageRun(
-        workspace, conversion.stage, config=conversion.config, inputs=conversion.inputs, runtime=conversion.runtime
-    )
+    run = conversion_run(conversion, workspace)
     existing = run.existing()
     if existing is not None:
         return existing, False

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field, fields
 from typing import Any, TypeVar
 
 from datasets.config import from_mapping
-from pipelines.convert.workers import DASK_ADDRESS_ENVIRONMENT_VARIABLE
+from pipelines.convert.workers import DASK_ADDRESS_ENVIRONMENT_VARIABLE, check_worker_count
 
 OptionsT = TypeVar("OptionsT")
 
@@ -33,8 +33,7 @@ class RunOptions:
     strict: bool = False
 
     def __post_init__(self) -> None:
-        if self.workers is not None and self.workers < 1:
-            raise ValueError(f"workers must be at least 1, got {self.workers}; omit it for one worker per core.")
+        check_worker_count(self.workers)
 
 
 def as_options(options_type: type[OptionsT], value: OptionsT | Mapping[str, Any] | None) -> OptionsT:
@@ -55,9 +54,9 @@ FLOW_KEYWORDS = ("preset", "workspace")
 def regrouped(parameters: Mapping[str, Any]) -> dict[str, Any]:
     """A conversion call recorded before options were grouped, in today's form (others unchanged).
 
-    mocaplift before issue 15 recorded flat parameters (``amass_root=..., fps=..., workers=...``); today a
-    conversion flow takes ``options`` (config fields) and ``run`` (``RunOptions``). ``--refresh`` replays a
-    recorded call, so an old version's call is regrouped: run fields to ``run``, the rest (unset values
+    A version's manifest may record its call as flat parameters (``amass_root=..., fps=..., workers=...``),
+    where a conversion flow takes ``options`` (config fields) and ``run`` (``RunOptions``). ``--refresh``
+    replays a recorded call, so a flat call is regrouped: run fields to ``run``, the rest (unset values
     dropped) to ``options``.
 
     >>> regrouped({"source": "/data/h36m", "format": None, "strict": True, "workspace": "w"})

@@ -7,9 +7,9 @@
   milliseconds, so for a few files a pool would only add its start-up.
 - ``workers > 1`` (or None: one per core), no address: conversions run in a pool of worker processes
   forked from this one (``ProcessPoolExecutor`` with the ``fork`` start method), so they share the modules
-  this process imported before the fork (a fresh Dask worker re-imported everything, which on 2 cores ate the
-  whole gain of a second worker). ``forked_early`` forks them when a flow starts, before this process would
-  import torch (it never needs to): each worker imports torch (~1.4 s) while this process prepares the run.
+  this process imported before the fork instead of importing everything again as a fresh process would.
+  ``forked_early`` forks them when a flow starts, before this process would import torch (it never needs
+  to): each worker imports torch while this process prepares the run.
   Store-block writes run in threads of this process (Icechunk and the codecs work outside the GIL), since
   forked children must not use the Icechunk runtime their parent started.
 - an address (``--dask-address`` or ``$DASK_SCHEDULER_ADDRESS``), or a Dask client handed in: both phases
@@ -34,14 +34,14 @@ DASK_ADDRESS_ENVIRONMENT_VARIABLE = "DASK_SCHEDULER_ADDRESS"
 
 TORCH_THREADS_PER_WORKER = 1
 """Each worker is one single-threaded worker: torch's own thread pool on top of it would oversubscribe the
-cores (the body-model fast path stalled from 13 ms to 250 ms per batch with 2 threads on a 2-core machine)
-and makes float32 rounding depend on the machine's core count."""
+cores (``docs/performance.md``, "Conversion workers") and makes float32 rounding depend on the machine's core
+count."""
 
 
 IN_PROCESS_BELOW_ITEMS = 16
-"""With the default worker count, a run of fewer items than this converts in this process: a forked AMASS
-worker spends ~0.5 CPU s loading and folding body models before its first file, and a file takes ~30 ms
-(300 files: 9.2 CPU s), so a second worker pays off only beyond about 16 files."""
+"""With the default worker count, a run of fewer items than this converts in this process: a forked worker's
+start-up (loading and folding body models) costs as much as converting about this many files
+(``docs/performance.md``, "Conversion workers")."""
 
 
 def _single_threaded_torch() -> None:
@@ -155,6 +155,12 @@ def as_workers(runner: Any) -> Workers:
     return runner if isinstance(runner, Workers) else DaskWorkers(runner)
 
 
+def check_worker_count(workers: int | None) -> None:
+    """Raise ``ValueError`` unless ``workers`` is None (one per core) or at least 1."""
+    if workers is not None and workers < 1:
+        raise ValueError(f"workers must be at least 1, got {workers}; omit it for one worker per core.")
+
+
 def check_workers_and_address(workers: int | None, address: str | None) -> str | None:
     """The scheduler address to use (``address`` or ``$DASK_SCHEDULER_ADDRESS``), after checking both options.
 
@@ -162,8 +168,7 @@ def check_workers_and_address(workers: int | None, address: str | None) -> str |
         ValueError: when ``workers`` is below 1, or both ``workers`` and an address are given (the cluster
             decides its own workers).
     """
-    if workers is not None and workers < 1:
-        raise ValueError(f"workers must be at least 1, got {workers} (None: one per core)")
+    check_worker_count(workers)
     address = address or os.environ.get(DASK_ADDRESS_ENVIRONMENT_VARIABLE) or None
     if address and workers is not None:
         raise ValueError(
@@ -249,10 +254,10 @@ def _take_early_pool(count: int) -> ForkedWorkers | None:
 def forked_early(workers: int | None = None, address: str | None = None) -> Iterator[None]:
     """Fork the local worker pool now, so that the workers import torch while this process prepares the run.
 
-    A forked worker imports torch (~1.4 s) before its first file. Forked at the start of a flow, it does so
-    while this process checks, discovers and fingerprints the inputs (this process itself never imports
-    torch when workers convert), instead of after: on 2 cores that was a third of a 300-file run's serial
-    part. ``open_workers`` within the block adopts the pool when it chooses forked workers of that count;
+    A forked worker imports torch before its first file. Forked at the start of a flow, it does so while this
+    process checks, discovers and fingerprints the inputs (this process itself never imports torch when
+    workers convert), instead of after them, off the run's serial part. ``open_workers`` within the block
+    adopts the pool when it chooses forked workers of that count;
     otherwise (the version exists, too few items, an error) the pool is closed when the block ends.
 
     Args:
@@ -307,7 +312,7 @@ def dask_client(workers: int | None = None, address: str | None = None, quiet: b
         cluster = None
     else:
         cluster = LocalCluster(
-            n_workers=workers if workers is not None else os.cpu_count() or 1,
+            n_workers=_local_count(workers),
             threads_per_worker=1,
             processes=True,
             dashboard_address=":0",

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from datasets.config import load_config, to_jsonable
+from datasets.config import load_config, split_runtime
 from datasets.store.integrity import open_verified_store
 from datasets.workspace import Manifest, Workspace
 from pipelines.convert.conversion import CACHE_DIRECTORY
@@ -30,6 +30,31 @@ BASELINE_ROUTE = "mean pose"
 """Name of the constant-pose baseline's row in the pretrain-finetune table."""
 
 
+def evaluation_stage_run(workspace: Workspace, checkpoint: Manifest, data: Manifest, config: Any,
+                         device: str) -> StageRun:  # fmt: skip
+    """The version an evaluation makes: id from the checkpoint's and store's content, the config and precision.
+
+    Args:
+        workspace: The workspace.
+        checkpoint: The checkpoint version evaluated (its ``config["model"]`` picks the code identity).
+        data: The pose store version.
+        config: The resolved ``lifting.evaluation.EvaluationConfig``; its ``runtime_field`` fields are
+            recorded, not hashed.
+        device: ``"auto"``, ``"cpu"``, ``"cuda"`` or ``"cuda:N"``: it decides ``"auto"`` precision.
+    """
+    from lifting.training.distributed import run_precision
+
+    hashed, runtime = split_runtime(config)
+    hashed["precision"] = run_precision(config.precision, device)  # "auto" differs by device
+    # An imported checkpoint has no training records: its version has no "metrics" output.
+    checkpoint_reads = tuple(name for name in ("checkpoint_best", "metrics") if name in checkpoint.outputs)
+    return StageRun(
+        workspace, EVALUATE, config=hashed, parents=[checkpoint.id, data.id],
+        reads={checkpoint.id: checkpoint_reads, data.id: ("store",)},
+        code=model_stage_code_identity(EVALUATE, checkpoint.config["model"]), runtime={"device": device, **runtime},
+    )  # fmt: skip
+
+
 @task(name=EVALUATE)
 def evaluation_version(root: str, checkpoint: str, data: str, split: str, preset: str | None,
                        device: str) -> Manifest:  # fmt: skip
@@ -44,7 +69,6 @@ def evaluation_version(root: str, checkpoint: str, data: str, split: str, preset
         device: ``"auto"``, ``"cpu"``, ``"cuda"`` or ``"cuda:N"``.
     """
     from lifting.evaluation import EvaluationConfig, evaluate
-    from lifting.training.distributed import resolve_device, resolve_precision
 
     workspace = Workspace(root)
     checkpoint_manifest = workspace.resolve(checkpoint)
@@ -54,14 +78,7 @@ def evaluation_version(root: str, checkpoint: str, data: str, split: str, preset
         report_newest(checkpoint_manifest, current, f"Rerun `python flows.py {checkpoint}` to train it anew.")
     data_manifest = workspace.resolve(data)
     config = load_config(EvaluationConfig, "evaluation", preset, {"split": split})
-    hashed = {**to_jsonable(config), "precision": resolve_precision(config.precision, resolve_device(device))}
-    # An imported checkpoint has no training records: its version has no "metrics" output.
-    checkpoint_reads = tuple(name for name in ("checkpoint_best", "metrics") if name in checkpoint_manifest.outputs)
-    run = StageRun(
-        workspace, EVALUATE, config=hashed, parents=[checkpoint_manifest.id, data_manifest.id],
-        reads={checkpoint_manifest.id: checkpoint_reads, data_manifest.id: ("store",)},
-        code=model_stage_code_identity(EVALUATE, model), runtime={"device": device},
-    )  # fmt: skip
+    run = evaluation_stage_run(workspace, checkpoint_manifest, data_manifest, config, device)
     existing = run.existing()
     if existing is not None:
         print(f"{EVALUATE}: reused version {existing.id}")
@@ -71,7 +88,7 @@ def evaluation_version(root: str, checkpoint: str, data: str, split: str, preset
     shutil.rmtree(scratch, ignore_errors=True)
     with run:
         checkpoint_file = local_output(workspace, checkpoint_manifest, "checkpoint_best")
-        if "metrics" in checkpoint_reads:  # beside the checkpoint: the report plots its curves
+        if "metrics" in checkpoint_manifest.outputs:  # beside the checkpoint: the report plots its curves
             local_output(workspace, checkpoint_manifest, "metrics")
         result = evaluate(checkpoint_file, store, config, scratch, device=device)
 
@@ -104,8 +121,9 @@ def baseline_version(root: str, data: str, split: str) -> Manifest:
     workspace = Workspace(root)
     data_manifest = workspace.resolve(data)
     config = EvaluationConfig(split=split, plots=False)
-    run = StageRun(workspace, BASELINE, config={"prediction": "mean-pose", "train_splits": ["train"],
-                   **to_jsonable(config)}, parents=[data_manifest.id], reads={data_manifest.id: ("store",)},
+    hashed, runtime = split_runtime(config)
+    run = StageRun(workspace, BASELINE, config={"prediction": "mean-pose", "train_splits": ["train"], **hashed},
+                   parents=[data_manifest.id], reads={data_manifest.id: ("store",)}, runtime=runtime,
                    code=model_stage_code_identity(BASELINE, None))  # fmt: skip
     existing = run.existing()
     if existing is not None:

@@ -1,12 +1,13 @@
 """A stage's code identity: a fingerprint of the project code the stage runs, blind to comments and layout.
 
 A stage names its *entry modules* (``STAGE_CODE``); its code is the closure of those modules over the
-static import graph (every ``import`` and ``from ... import`` in a module, function-level imports included),
-restricted to the project packages ``datasets``, ``lifting`` and ``pipelines``, plus the parent packages
-whose ``__init__`` runs on import and the package data files (``*.json``) a module names in a string
-constant. Each module counts by its parsed syntax tree with docstrings and other bare string statements
-removed (``ast.dump``): comments, docstrings, blank lines and formatting do not change the identity; any
-change to what runs does. A JSON data file counts by its parsed value.
+static import graph (every ``import`` and ``from ... import`` in a module, function-level and relative
+imports included, and ``importlib.import_module`` / ``__import__`` of a literal name), restricted to the
+project packages ``datasets``, ``lifting`` and ``pipelines``, plus the parent packages whose ``__init__`` runs
+on import and the package data files (``*.json``) a module names in a string constant. Each module counts
+by its parsed syntax tree with docstrings and other bare string statements removed (``ast.dump``):
+comments, docstrings, blank lines and formatting do not change the identity; any change to what runs does.
+A JSON data file counts by its parsed value.
 
 Two refinements keep identities narrow:
 
@@ -16,10 +17,13 @@ Two refinements keep identities narrow:
 - *Version machinery* (``IDENTITY_MACHINERY``): the modules that derive and record version ids never shape
   an output; they are neither counted nor followed.
 
-Flow modules (``pipelines/convert/amass.py``, ``pipelines/convert/benchmarks.py``, ``pipelines/train/flows.py``
-with ``pipelines/train/publish.py``, ``pipelines/evaluate/flows.py``) only orchestrate and are not entries: a
-change there that does alter outputs must bump the stage's ``version`` in ``STAGE_CODE``, which forces a rerun
-of that stage. See ``docs/versioning.md``.
+The entries of a stage include its flow module and the module that derives its version id from the config
+(which fields are hashed), so an edit to either is a new identity; ``tests/test_code_identity.py`` checks
+that every stage's flow and id derivation are in its closure. The closure does not enter the modules that
+define other flows (a module with a ``@flow`` function that is not an entry): another stage reaches this
+one only through its outputs, which count by content as parents. An import the closure cannot follow (a
+module named by a computed string: ``importlib.import_module(name)``, ``__import__(name)``) is an error
+(``UnfollowableImportError``) rather than a blind spot. See ``docs/versioning.md``.
 
     >>> identity = stage_code_identity("preprocess-h36m")
     >>> "datasets.h36m" in identity.sources and "lifting.models.mixste" not in identity.sources
@@ -44,6 +48,7 @@ from pipelines.stage_names import (
     EVALUATE,
     FINETUNE,
     IMPORT_CHECKPOINT,
+    LIFT,
     PREPROCESS_3DHP,
     PREPROCESS_AMASS,
     PREPROCESS_H36M,
@@ -72,10 +77,10 @@ class StageCode:
     """What a stage runs.
 
     Attributes:
-        entries: Modules whose closure is the stage's code (the task bodies, and for conversions the
-            store writer in ``pipelines.convert.conversion``).
-        version: Bump to force a new version of the stage when code outside the closure (e.g. a flow
-            module) changes its output.
+        entries: Modules whose closure is the stage's code: the task bodies, the flow, and the module that
+            derives the version id (for conversions, the store writer in ``pipelines.convert.conversion`` too).
+        version: Bump to force a new version of the stage when something outside the project's code changes
+            its output (e.g. a library upgrade that changes results); project code counts by itself.
     """
 
     entries: tuple[str, ...]
@@ -84,17 +89,16 @@ class StageCode:
 
 STAGE_CODE: Mapping[str, StageCode] = MappingProxyType(
     {
-        PREPROCESS_AMASS: StageCode(
-            ("datasets.amass.convert", "datasets.amass.discovery", "pipelines.convert.conversion")
-        ),
-        PREPROCESS_H36M: StageCode(("datasets.h36m", "pipelines.convert.conversion")),
-        PREPROCESS_3DHP: StageCode(("datasets.mpi_inf_3dhp", "pipelines.convert.conversion")),
-        PREPROCESS_HUMANEVA: StageCode(("datasets.humaneva", "pipelines.convert.conversion")),
-        PRETRAIN: StageCode(("lifting.training",)),
-        FINETUNE: StageCode(("lifting.training",)),
-        EVALUATE: StageCode(("lifting.evaluation",)),
-        BASELINE: StageCode(("lifting.evaluation.baseline",)),
-        IMPORT_CHECKPOINT: StageCode(("lifting.released",)),
+        PREPROCESS_AMASS: StageCode(("datasets.amass.convert", "datasets.amass.discovery", "pipelines.convert.amass")),
+        PREPROCESS_H36M: StageCode(("datasets.h36m", "pipelines.convert.benchmarks")),
+        PREPROCESS_3DHP: StageCode(("datasets.mpi_inf_3dhp", "pipelines.convert.benchmarks")),
+        PREPROCESS_HUMANEVA: StageCode(("datasets.humaneva", "pipelines.convert.benchmarks")),
+        PRETRAIN: StageCode(("lifting.training", "pipelines.train.flows", "pipelines.train.publish")),
+        FINETUNE: StageCode(("lifting.training", "pipelines.train.flows", "pipelines.train.publish")),
+        EVALUATE: StageCode(("lifting.evaluation", "pipelines.evaluate.flows")),
+        BASELINE: StageCode(("lifting.evaluation.baseline", "pipelines.evaluate.flows")),
+        IMPORT_CHECKPOINT: StageCode(("lifting.released", "pipelines.lift.import_checkpoint")),
+        LIFT: StageCode(("pipelines.lift.clips", "pipelines.lift.flow")),
     }
 )
 """Stage name -> its code. Stages not listed (ad-hoc stages, tests) count every project module."""
@@ -117,6 +121,18 @@ class CodeIdentity:
     def to_manifest(self) -> dict[str, Any]:
         """The manifest's ``code`` fields (the git state is added by ``StageRun``)."""
         return {"fingerprint": self.fingerprint, "version": self.version, "sources": dict(self.sources)}
+
+
+class UnfollowableImportError(ImportError):
+    """A module of a counted closure imports a module by a computed name, which the closure cannot follow."""
+
+    @classmethod
+    def at(cls, path: Path, problems: Sequence[str]) -> UnfollowableImportError:
+        """The error naming the file, each unfollowable import (``line N: call``) and the fix."""
+        return cls(
+            f"{path}: {'; '.join(problems)}: a stage's code identity cannot follow a module named by a computed "
+            "string; import the module by name (an import statement or a literal importlib.import_module)."
+        )
 
 
 class _DropStringStatements(ast.NodeTransformer):
@@ -162,8 +178,8 @@ def data_files() -> Mapping[str, Path]:
 
 
 PARSE_CACHE_FILE = "code-parse.json"
-"""Parsed facts of each module source, under ``datasets.workspace.user_cache_directory()``: parsing the
-closure's ~30 modules took ~0.4 s of every command, reading them back takes milliseconds."""
+"""Parsed facts of each module source, under ``datasets.workspace.user_cache_directory()``: a command reads
+them back instead of parsing its closure's modules again (``docs/performance.md``, "Conversion workers")."""
 PARSE_CACHE_ENTRIES = 4096
 """Entries kept (the newest): about ten versions of every module, ~4 MB."""
 
@@ -189,38 +205,109 @@ def _save_parse_cache() -> None:
         _parse_cache().save()
 
 
+@dataclass(frozen=True)
+class ParsedModule:
+    """What the closure needs of one module's source.
+
+    Attributes:
+        digest: SHA-256 of its normalised syntax tree.
+        imports: Project modules (and parent packages) it imports.
+        data: Package data files it names.
+        unfollowable: ``line N: call`` of each import by a computed name.
+        defines_flow: Whether it defines a flow (a function decorated with ``flow(...)``).
+    """
+
+    digest: str
+    imports: frozenset[str]
+    data: frozenset[str]
+    unfollowable: tuple[str, ...]
+    defines_flow: bool
+
+
 @functools.cache
-def _parsed(module: str) -> tuple[str, frozenset[str], frozenset[str]]:
-    """(normalised tree digest, imported project modules, data files named) of one module."""
+def _parsed(module: str) -> ParsedModule:
+    """The parsed facts of one project module (from the user cache when its source was parsed before)."""
     source = module_files()[module].read_bytes()
     key = hashlib.sha256(f"{_parser_digest()} {module} ".encode() + source).hexdigest()
     cache = _parse_cache()
     if key not in cache.entries:
         cache.set(key, _parse(module, source.decode()))
-    digest, named, strings = cache.entries[key]
+    digest, named, strings, unfollowable, defines_flow = cache.entries[key]
     imports = frozenset(parent for name in named for parent in _with_parents(name) if parent in module_files())
-    return digest, imports, frozenset(name for name in data_files() if name in strings)
+    data = frozenset(name for name in data_files() if name in strings)
+    return ParsedModule(digest, imports, data, tuple(unfollowable), defines_flow)
 
 
 def _parse(module: str, source: str) -> list[Any]:
-    """[normalised tree digest, every imported name (absolute), string constants naming data files]."""
+    """[tree digest, imported names (absolute), string constants naming data files, unfollowable, defines a flow]."""
     tree = ast.parse(source)
     package = module if module_files()[module].name == "__init__.py" else module.rpartition(".")[0]
+    named, unfollowable = imported_names(tree, package)
+    strings = {node.value for node in ast.walk(tree) if isinstance(node, ast.Constant) and isinstance(node.value, str)}
+    data_names = sorted(string for string in strings if string.endswith(DATA_SUFFIXES))
+    defines_flow = any(
+        isinstance(decorator, ast.Call) and _called_name(decorator.func) == FLOW_DECORATOR
+        for node in tree.body if isinstance(node, ast.FunctionDef) for decorator in node.decorator_list
+    )  # fmt: skip
+    digest = hashlib.sha256(normalised_tree(tree).encode()).hexdigest()
+    return [digest, sorted(named), data_names, unfollowable, defines_flow]  # parsed once
+
+
+FLOW_DECORATOR = "flow"
+"""``pipelines.orchestration.flow``: a module that uses it defines a flow."""
+DYNAMIC_IMPORTS = frozenset({"import_module", "__import__"})
+"""Calls that import a module by name (``importlib.import_module``, ``__import__``): followed when the name is a
+literal, an error otherwise."""
+
+
+def imported_names(tree: ast.Module, package: str) -> tuple[set[str], list[str]]:
+    """Every module name a module's code imports, made absolute, and the imports that cannot be followed.
+
+    Args:
+        tree: The module's syntax tree.
+        package: The package the module belongs to (the module itself for a package's ``__init__``), which
+            relative imports start from.
+
+    Returns:
+        ``(names, unfollowable)``: ``from a.b import c`` names ``a.b`` and ``a.b.c`` (``c`` may be a module);
+        ``unfollowable`` holds ``line N: call`` for each import of a name computed at run time.
+
+    >>> names, unfollowable = imported_names(ast.parse("from .registry import MODELS"), "lifting.models")
+    >>> sorted(names), unfollowable
+    (['lifting.models.registry', 'lifting.models.registry.MODELS'], [])
+    """
     named: set[str] = set()
+    unfollowable: list[str] = []
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
             named.update(alias.name for alias in node.names)
         elif isinstance(node, ast.ImportFrom):
-            base = _absolute(package, node.module, node.level)
+            base = absolute_name(package, node.module, node.level)
             named.add(base)
             named.update(f"{base}.{alias.name}" for alias in node.names)
-    strings = {node.value for node in ast.walk(tree) if isinstance(node, ast.Constant) and isinstance(node.value, str)}
-    data_names = sorted(string for string in strings if string.endswith(DATA_SUFFIXES))
-    return [hashlib.sha256(normalised_tree(tree).encode()).hexdigest(), sorted(named), data_names]  # parsed once
+        elif isinstance(node, ast.Call) and _called_name(node.func) in DYNAMIC_IMPORTS:
+            target = node.args[0] if node.args else None
+            literal = isinstance(target, ast.Constant) and isinstance(target.value, str)
+            if literal and not target.value.startswith("."):
+                named.add(target.value)
+            else:
+                unfollowable.append(f"line {node.lineno}: {ast.unparse(node)}")
+    return named, unfollowable
 
 
-def _absolute(package: str, module: str | None, level: int) -> str:
-    """The absolute name of ``from <level dots><module> import ...`` inside ``package``."""
+def _called_name(function: ast.expr) -> str:
+    """The last name of a called expression: ``importlib.import_module`` -> ``import_module``."""
+    if isinstance(function, ast.Attribute):
+        return function.attr
+    return function.id if isinstance(function, ast.Name) else ""
+
+
+def absolute_name(package: str, module: str | None, level: int) -> str:
+    """The absolute name of ``from <level dots><module> import ...`` inside ``package``.
+
+    One dot is ``package`` itself, each further dot one package up: ``absolute_name("a.b", "c", 1) == "a.b.c"``,
+    ``absolute_name("a.b", "c", 2) == "a.c"``.
+    """
     if level == 0:
         return module or ""
     parts = package.split(".")[: len(package.split(".")) - (level - 1)]
@@ -233,16 +320,23 @@ def _with_parents(module: str) -> list[str]:
     return [".".join(parts[: index + 1]) for index in range(len(parts))]
 
 
-def closure(entries: Iterable[str], exclude: Iterable[str] = ()) -> list[str]:
+def closure(entries: Iterable[str], exclude: Iterable[str] = (), strict: bool = True) -> list[str]:
     """Project modules reachable from ``entries`` (and their parent packages), sorted.
+
+    Modules that define a flow are entered only when they are entries: another stage's flow shapes this
+    stage only through the outputs it reads, which count by content.
 
     Args:
         entries: Dotted module names; each must be a project module.
         exclude: Modules neither counted nor followed (besides ``IDENTITY_MACHINERY``).
+        strict: Raise on an import by a computed name; False only where every project module is an entry,
+            so that nothing such an import names can be missing.
 
     Raises:
         KeyError: an entry that is not a project module, naming it.
+        UnfollowableImportError: with ``strict``, a module of the closure imports a module by a computed name.
     """
+    entries = tuple(entries)
     skipped = IDENTITY_MACHINERY | frozenset(exclude)
     pending = [parent for entry in entries for parent in _with_parents(entry)]
     for entry in entries:
@@ -253,8 +347,13 @@ def closure(entries: Iterable[str], exclude: Iterable[str] = ()) -> list[str]:
         module = pending.pop()
         if module in seen or module in skipped or module not in module_files():
             continue
+        parsed = _parsed(module)
+        if parsed.defines_flow and module not in entries:
+            continue
         seen.add(module)
-        pending.extend(_parsed(module)[1])
+        if strict and parsed.unfollowable:
+            raise UnfollowableImportError.at(module_files()[module], parsed.unfollowable)
+        pending.extend(parsed.imports)
     return sorted(seen)
 
 
@@ -266,12 +365,14 @@ def _data_digest(name: str) -> str:
 
 
 @functools.cache
-def code_identity(entries: tuple[str, ...], exclude: frozenset[str] = frozenset(), version: int = 1) -> CodeIdentity:
+def code_identity(
+    entries: tuple[str, ...], exclude: frozenset[str] = frozenset(), version: int = 1, strict: bool = True
+) -> CodeIdentity:
     """The identity of the closure of ``entries`` (cached per process: the CLI derives it on every run)."""
-    modules = closure(entries, exclude)
-    digests = {module: _parsed(module)[0] for module in modules}
+    modules = closure(entries, exclude, strict)
+    digests = {module: _parsed(module).digest for module in modules}
     _save_parse_cache()
-    for name in sorted({name for module in modules for name in _parsed(module)[2]}):
+    for name in sorted({name for module in modules for name in _parsed(module).data}):
         digests[data_files()[name].relative_to(REPOSITORY_ROOT).as_posix()] = _data_digest(name)
     payload = json.dumps({"version": version, "sources": digests}, sort_keys=True)
     return CodeIdentity(
@@ -289,7 +390,10 @@ def stage_code_identity(stage: str, chosen: Sequence[str] = (), exclude: Iterabl
         chosen: Extra entry modules this run executes (the trained model's modules).
         exclude: Modules this run does not execute although imported (the other models' modules).
     """
-    code = STAGE_CODE.get(stage, StageCode(tuple(sorted(set(module_files()) - IDENTITY_MACHINERY))))
+    code = STAGE_CODE.get(stage)
+    if code is None:  # every module is an entry: an import by a computed name cannot miss one
+        everything = tuple(sorted(set(module_files()) - IDENTITY_MACHINERY))
+        return code_identity(everything, frozenset(exclude) - set(chosen), strict=False)
     return code_identity(tuple(code.entries) + tuple(chosen), frozenset(exclude) - set(chosen), code.version)
 
 

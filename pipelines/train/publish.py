@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from datasets.config import to_jsonable
+from datasets.config import split_runtime
 from datasets.storage import Location, write_atomically
 from datasets.store.integrity import check_file, open_verified_store
 from datasets.units import MILLIMETRES_PER_METRE
@@ -30,10 +30,6 @@ from pipelines.lineage.versioning import StageRun
 
 if TYPE_CHECKING:
     from lifting.training import TrainingConfig
-
-TRAINING_RUNTIME_FIELDS = ("num_workers", "progress_bar", "log_every_steps", "compile", "compile_mode")
-"""TrainingConfig fields that do not change the trained weights: recorded, not hashed into the version (compiling
-changes only the floating-point order of the same operations, as another GPU would)."""
 
 
 @dataclass(frozen=True)
@@ -94,12 +90,11 @@ def local_output(workspace: Workspace, manifest: Manifest, name: str) -> Path:
 def training_stage_run(workspace: Workspace, job: TrainingJob, data: Manifest, init: Manifest | None) -> StageRun:
     """The version a job makes: id from data, initial checkpoint, model, hashed config and resolved precision."""
     from lifting.models import load_model_config
-    from lifting.training.distributed import resolve_device, resolve_precision
+    from lifting.training.distributed import run_precision
     from lifting.training.model_interface import model_config_to_dict
 
-    everything = to_jsonable(job.config)
-    hashed = {key: value for key, value in everything.items() if key not in TRAINING_RUNTIME_FIELDS}
-    hashed["precision"] = resolve_precision(job.config.precision, resolve_device(job.device))  # "auto" differs
+    hashed, runtime = split_runtime(job.config)  # the fields marked runtime_field are recorded, not hashed
+    hashed["precision"] = run_precision(job.config.precision, job.device)  # "auto" differs
     parents = [data.id] + ([init.id] if init else [])
     reads = {data.id: ("store",), **({init.id: ("checkpoint_best",)} if init else {})}
     return StageRun(
@@ -107,7 +102,7 @@ def training_stage_run(workspace: Workspace, job: TrainingJob, data: Manifest, i
         config={"model": job.model, "model_preset": job.model_preset, "training_preset": job.training_preset,
                 "training": hashed,
                 "model_config": model_config_to_dict(load_model_config(job.model, job.model_preset))},
-        runtime={"device": job.device, **{key: everything[key] for key in TRAINING_RUNTIME_FIELDS}},
+        runtime={"device": job.device, **runtime},
     )  # fmt: skip
 
 

@@ -2,7 +2,8 @@
 
 The golden file was made with store schema version 1 (camera-frame 3D and 2D copied into every view), before
 schema 2 stored one world-frame array per sequence; ``tests/test_store_world.py`` runs the same functions on
-today's code and compares. Only our own code is used::
+today's code and compares. Only our own code is used, so the file is a regression guard: it catches a change
+in what the conversion and the windows produce, not an error that the code shared when the file was made::
 
     python tests/golden/make_amass_store_golden.py tests/golden/amass_store_windows.npz
 
@@ -25,7 +26,9 @@ REPOSITORY = Path(__file__).resolve().parents[2]
 if str(REPOSITORY) not in sys.path:
     sys.path.insert(0, str(REPOSITORY))
 
-from datasets.amass import AmassConfig, convert_amass_file, discover, manifest_files  # noqa: E402
+from datasets.amass.config import AmassConfig  # noqa: E402
+from datasets.amass.convert import convert_amass_file  # noqa: E402
+from datasets.amass.discovery import discover, manifest_files  # noqa: E402
 from datasets.skeletons import get_skeleton  # noqa: E402
 from datasets.store import PoseStore, write_store  # noqa: E402
 from datasets.synthetic.amass_archive import build_demo_amass  # noqa: E402

@@ -5,7 +5,7 @@ here; their code is imported, or for MixSTE's loss, which lives inline in ``run.
 paths given)::
 
     python tests/golden/make_released_goldens.py \\
-        --strided /tmp/scratch/StridedTransformer-Pose3D --mixste /tmp/scratch/MixSTE --out tests/golden
+        --strided ../released/StridedTransformer-Pose3D --mixste ../released/MixSTE --out tests/golden
 
 MixSTE's ``common/model_cross.py`` imports ``einops``, ``timm`` and ``local_attention``; the fixtures were made
 with einops 0.8.2 and small stand-ins for the three ``timm`` helpers it uses at evaluation (``DropPath`` as the
@@ -35,7 +35,7 @@ STRIDED_SMALL = {"frames": 27, "stride_num": [3, 3, 3], "channel": 16, "d_hid": 
 """Reduced Strided Transformer: every code path of the N = 351 model (3 strided layers), 16 wide, 27 frames."""
 
 STRIDED_FULL = {"frames": 351, "stride_num": [3, 9, 13], "channel": 256, "d_hid": 512, "layers": 3}
-"""The released N = 351 model (models.md)."""
+"""The released N = 351 model (docs/references.md)."""
 
 MIXSTE_SMALL = {"num_frame": 9, "embed_dim_ratio": 16, "depth": 2, "num_heads": 4, "mlp_ratio": 2.0}
 """Reduced MixSTE2: the full model's code paths (a first and a later spatial-temporal loop), 16 wide, 9 frames."""
