@@ -17,7 +17,7 @@ from pipelines.lineage.code_identity import (
     normalised_tree,
     stage_code_identity,
 )
-from pipelines.stage_names import BASELINE, EVALUATE, FINETUNE, PREPROCESS_AMASS, PRETRAIN
+from pipelines.stage_names import BASELINE, EVALUATE, FINETUNE, IMPORT_CHECKPOINT, LIFT, PREPROCESS_AMASS, PRETRAIN
 
 ORIGINAL = textwrap.dedent(
     '''
@@ -216,10 +216,13 @@ def test_every_real_closure_holds_only_imports_it_can_follow():
 def _flows_and_id_derivations():
     """Stage -> the functions its output and id depend on beyond the task bodies: the flow and the id derivation.
 
-    The baseline is a task of ``pretrain-finetune`` whose parameters (data, split) count as parent and config.
+    The baseline is a task of ``pretrain-finetune`` whose parameters (data, split) count as parent and config;
+    ``lift_version`` derives its version id itself.
     """
     from pipelines.convert import amass, benchmarks, conversion
     from pipelines.evaluate import flows as evaluation
+    from pipelines.lift import flow as lifting
+    from pipelines.lift import import_checkpoint as importing
     from pipelines.train import flows as training
     from pipelines.train import publish
 
@@ -233,6 +236,9 @@ def _flows_and_id_derivations():
         FINETUNE: (training.finetune, training.train_version, publish.training_stage_run),
         EVALUATE: (evaluation.evaluate_checkpoint, evaluation.evaluation_version, evaluation.evaluation_stage_run),
         BASELINE: (evaluation.baseline_version,),
+        IMPORT_CHECKPOINT: (importing.import_checkpoint, importing.import_checkpoint_version,
+                            importing.import_stage_run),
+        LIFT: (lifting.lift, lifting.lift_version),
     }  # fmt: skip
 
 
