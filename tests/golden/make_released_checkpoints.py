@@ -7,10 +7,10 @@ imported from checkouts (``git archive`` of the mirrored repositories) given on 
 
 Uplift-and-Upsample (goldbricklemon/uplift-upsample-3dhpe, TensorFlow) runs in its own scratch environment::
 
-    python -m venv /tmp/scratch-importckpt/tfenv
-    /tmp/scratch-importckpt/tfenv/bin/pip install tensorflow-cpu==2.21.0 tf_keras==2.21.0 einops==0.3.2 h5py numpy
-    TF_USE_LEGACY_KERAS=1 /tmp/scratch-importckpt/tfenv/bin/python tests/golden/make_released_checkpoints.py \\
-        uplift-upsample --repo /tmp/scratch-importckpt/uplift-upsample-3dhpe --out tests/golden
+    python -m venv ../released/tfenv
+    ../released/tfenv/bin/pip install tensorflow-cpu==2.21.0 tf_keras==2.21.0 einops==0.3.2 h5py numpy
+    TF_USE_LEGACY_KERAS=1 ../released/tfenv/bin/python tests/golden/make_released_checkpoints.py \\
+        uplift-upsample --repo ../released/uplift-upsample-3dhpe --out tests/golden
 
 The released code was written for TensorFlow 2.4, whose ``tf.keras`` is Keras 2. TensorFlow 2.21's ``tf.keras``
 is Keras 3, which writes another ``.h5`` layout, so the one adaptation is ``TF_USE_LEGACY_KERAS=1`` with
@@ -27,10 +27,10 @@ repository's torch 2.13 and einops 0.8.2; MixSTE's ``common/model_cross.py`` als
 ``DropPath`` as the identity, ``trunc_normal_`` as torch's, ``to_2tuple``, ``register_model`` returning its
 argument, the ImageNet mean and std constants; an unused ``local_attention.LocalAttention`` class)::
 
-    pip install --target /tmp/scratch-importckpt/extra einops==0.8.2
-    PYTHONPATH=/tmp/scratch-importckpt/extra python tests/golden/make_released_checkpoints.py torch \\
-        --mixste /tmp/scratch-importckpt/MixSTE --strided /tmp/scratch-importckpt/StridedTransformer-Pose3D \\
-        --standins /tmp/scratch-importckpt/standins --out tests/golden
+    pip install --target ../released/extra einops==0.8.2
+    PYTHONPATH=../released/extra python tests/golden/make_released_checkpoints.py torch \\
+        --mixste ../released/MixSTE --strided ../released/StridedTransformer-Pose3D \\
+        --standins ../released/standins --out tests/golden
 
 MixSTE's file is the dict its ``run.py`` saves (``epoch``, ``lr``, ``random_state`` of a NumPy ``RandomState``,
 ``optimizer`` of an AdamW that took no step (its state empty: a small file), ``model_pos`` of the model wrapped
