@@ -2,9 +2,9 @@
 
 Each load runs in a child process whose address space is capped (``RLIMIT_AS``, 1 GiB: the child's imports
 take about a third of it) and which reports its peak resident memory (``VmHWM``: unlike ``ru_maxrss``, it
-starts afresh at ``exec``, so the size of the test process that forked it does not count). Before the limits, the 3.2 GB bomb and
-``bytearray(3_000_000_000)`` both needed their gigabytes: under the cap they die with ``MemoryError``
-instead of a refusal naming what was asked for.
+starts afresh at ``exec``, so the size of the test process that forked it does not count). Without the
+limits, the 3.2 GB bomb and ``bytearray(3_000_000_000)`` need their gigabytes: under the cap they die with
+``MemoryError`` instead of a refusal naming what was asked for.
 """
 
 from __future__ import annotations
