@@ -30,7 +30,7 @@ from torch import nn
 
 from datasets.resample import resample
 from datasets.skeletons import get_skeleton
-from datasets.windows import PoseWindows
+from datasets.windows import PoseWindows, root_relative
 from lifting.evaluation.config import EvaluationConfig
 from lifting.evaluation.evaluate import inference_plan
 from lifting.evaluation.inference import InferencePlan, predict_view
@@ -117,7 +117,7 @@ def lift_keypoints(
     windows = PoseWindows.over_sequences([pixels], [(width, height)], lifter.skeleton, lifter.plan.window)
     show = len(pixels) >= PROGRESS_FROM_FRAMES if progress is None else progress
     lifted = predict_view(lifter.model, windows, 0, lifter.plan, lifter.device, progress=show)  # (T', J, 3)
-    lifted = lifted - lifted[:, get_skeleton(lifter.skeleton).root, None]  # exactly root-relative, as metrics score it
+    lifted = root_relative(lifted, get_skeleton(lifter.skeleton).root)  # exactly, as the metrics score it
     back = resample(lifted, source_fps=lifter.fps, target_fps=fps)[:frames]
     if len(back) < frames:  # input frames after the last model-rate frame (at time (T' - 1) / fps_model) hold it
         back = np.concatenate([back, np.repeat(lifted[-1:], frames - len(back), axis=0)])
