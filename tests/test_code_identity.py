@@ -216,8 +216,7 @@ def test_every_real_closure_holds_only_imports_it_can_follow():
 def _flows_and_id_derivations():
     """Stage -> the functions its output and id depend on beyond the task bodies: the flow and the id derivation.
 
-    The baseline is a task of ``pretrain-finetune`` whose parameters (data, split) count as parent and config;
-    ``lift_version`` derives its version id itself.
+    The baseline is a task of ``pretrain-finetune`` whose parameters (data, split) count as parent and config.
     """
     from pipelines.convert import amass, benchmarks, conversion
     from pipelines.evaluate import flows as evaluation
@@ -238,7 +237,7 @@ def _flows_and_id_derivations():
         BASELINE: (evaluation.baseline_version,),
         IMPORT_CHECKPOINT: (importing.import_checkpoint, importing.import_checkpoint_version,
                             importing.import_stage_run),
-        LIFT: (lifting.lift, lifting.lift_version),
+        LIFT: (lifting.lift, lifting.lift_version, lifting.lift_stage_run),
     }  # fmt: skip
 
 

@@ -32,6 +32,7 @@ from lifting.evaluation import EvaluationConfig
 from lifting.models import MixSTEConfig, StridedTransformerConfig, TMTConfig, UpliftUpsampleConfig, load_model_config
 from lifting.training import TrainingConfig
 from lifting.training.config import LossConfig, WindowSettings
+from pipelines.lift.options import LiftOptions, LiftRunOptions
 from pipelines.lineage.versioning import StageRun
 
 REVIEWED_RUNTIME: Mapping[type, frozenset[str]] = {
@@ -59,6 +60,7 @@ REVIEWED_RUNTIME: Mapping[type, frozenset[str]] = {
     StridedTransformerConfig: frozenset(),
     UpliftUpsampleConfig: frozenset(),
     TMTConfig: frozenset(),
+    LiftOptions: frozenset(),
 }
 """Config type -> the fields reviewed as not shaping the output (dotted for nested dataclasses)."""
 
@@ -74,6 +76,9 @@ STRING_VALUES: Mapping[str, tuple[Any, ...]] = {
     "keypoints": ("keypoints_2d_cpn",),
     "skeleton": ("mpi_inf_3dhp17", "humaneva15"),
     "backbone": ("strided",),
+    "format": ("coco",),
+    "joint_order": ("coco17",),
+    "person": ("2",),
 }
 """Other valid values of plain ``str`` fields, by field name (a ``Literal`` lists its own)."""
 
@@ -292,6 +297,19 @@ def test_every_evaluation_field_shapes_the_metrics_version(workspace):
     registry, data, checkpoint = workspace
     _assert_walk(EvaluationConfig(), lambda config: evaluation_stage_run(registry, checkpoint, data, config, "cpu"),
                  REVIEWED_RUNTIME[EvaluationConfig])  # fmt: skip
+
+
+def test_every_lift_option_shapes_the_lift_version(workspace, tmp_path):
+    from pipelines.lift.flow import lift_stage_run
+
+    registry, _, checkpoint = workspace
+    source = tmp_path / "clip.npy"
+    source.write_bytes(b"keypoints")  # hashed, never read: the id follows the file's bytes
+
+    def run_of(options: LiftOptions) -> StageRun:
+        return lift_stage_run(registry, checkpoint, [source], source, options, LiftRunOptions(), single=True)
+
+    _assert_walk(LiftOptions(), run_of, REVIEWED_RUNTIME[LiftOptions])
 
 
 def test_every_amass_field_shapes_the_store_version_unless_reviewed_as_runtime(workspace):

@@ -24,7 +24,7 @@ from pipelines.lineage.versioning import StageRun
 from pipelines.orchestration import flow, publish_summary, task
 from pipelines.stage_names import BASELINE, EVALUATE, EVALUATED_CHECKPOINT, EVALUATED_SPLIT, TARGET_DATA
 from pipelines.train.options import TrainingRunOptions
-from pipelines.train.publish import copy_into, local_output
+from pipelines.train.publish import CHECKPOINT_OUTPUT, copy_into, local_output
 
 BASELINE_ROUTE = "mean pose"
 """Name of the constant-pose baseline's row in the pretrain-finetune table."""
@@ -47,7 +47,7 @@ def evaluation_stage_run(workspace: Workspace, checkpoint: Manifest, data: Manif
     hashed, runtime = split_runtime(config)
     hashed["precision"] = run_precision(config.precision, device)  # "auto" differs by device
     # An imported checkpoint has no training records: its version has no "metrics" output.
-    checkpoint_reads = tuple(name for name in ("checkpoint_best", "metrics") if name in checkpoint.outputs)
+    checkpoint_reads = tuple(name for name in (CHECKPOINT_OUTPUT, "metrics") if name in checkpoint.outputs)
     return StageRun(
         workspace, EVALUATE, config=hashed, parents=[checkpoint.id, data.id],
         reads={checkpoint.id: checkpoint_reads, data.id: ("store",)},
@@ -87,7 +87,7 @@ def evaluation_version(root: str, checkpoint: str, data: str, split: str, preset
     scratch = workspace.local_directory(CACHE_DIRECTORY, run.id, "evaluation")
     shutil.rmtree(scratch, ignore_errors=True)
     with run:
-        checkpoint_file = local_output(workspace, checkpoint_manifest, "checkpoint_best")
+        checkpoint_file = local_output(workspace, checkpoint_manifest, CHECKPOINT_OUTPUT)
         if "metrics" in checkpoint_manifest.outputs:  # beside the checkpoint: the report plots its curves
             local_output(workspace, checkpoint_manifest, "metrics")
         result = evaluate(checkpoint_file, store, config, scratch, device=device)

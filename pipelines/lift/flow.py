@@ -22,7 +22,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from datasets.config import to_jsonable
+from datasets.config import split_runtime, to_jsonable
 from datasets.escaping import markdown_text, terminal_text
 from datasets.keypoints import DetectedKeypoints
 from datasets.storage import file_sha256, write_parquet
@@ -48,16 +48,14 @@ from pipelines.lineage.file_hashes import files_fingerprint
 from pipelines.lineage.versioning import StageRun
 from pipelines.orchestration import create_markdown_artifact, flow, task
 from pipelines.stage_names import FINETUNE, LIFT, PRETRAIN
-from pipelines.train.publish import copy_into, local_output
-
-CHECKPOINT_OUTPUT = "checkpoint_best"
+from pipelines.train.publish import CHECKPOINT_OUTPUT, copy_into, local_output
 
 
-def demo_detections(registry: Workspace) -> tuple[Path, dict[str, Any]]:
+def demo_detections(workspace: Workspace) -> tuple[Path, dict[str, Any]]:
     """The demo detector file (generated once per workspace) and the options it needs (frame rate, image size)."""
     from datasets.synthetic.detector_keypoints import write_demo_detections
 
-    root = registry.local_directory(DEMO_DIRECTORY, "detections")
+    root = workspace.local_directory(DEMO_DIRECTORY, "detections")
     record = root / "demo_detections.json"
 
     def build() -> None:
@@ -69,7 +67,7 @@ def demo_detections(registry: Workspace) -> tuple[Path, dict[str, Any]]:
     return root / recorded["path"], {"fps": recorded["fps"], "image_size": recorded["image_size"]}
 
 
-def default_checkpoint(registry: Workspace) -> Manifest:
+def default_checkpoint(workspace: Workspace) -> Manifest:
     """The demo's finetuned checkpoint, the default of ``lift``.
 
     The newest ``finetune`` version started from a ``pretrain`` one (the "pretrained + finetuned" route of
@@ -78,27 +76,27 @@ def default_checkpoint(registry: Workspace) -> Manifest:
     Raises:
         ValueError: the workspace has no ``finetune`` version; the message says to run ``pretrain-finetune``.
     """
-    finetuned = registry.manifests(FINETUNE)
+    finetuned = workspace.manifests(FINETUNE)
     if not finetuned:
         raise ValueError(
-            f"lift needs a trained checkpoint and {registry.root} has no {FINETUNE} version; "
+            f"lift needs a trained checkpoint and {workspace.root} has no {FINETUNE} version; "
             "run `python flows.py pretrain-finetune` first, or pass --checkpoint"
         )
-    pretrained = {manifest.id for manifest in registry.manifests(PRETRAIN)}
+    pretrained = {manifest.id for manifest in workspace.manifests(PRETRAIN)}
     from_pretraining = [manifest for manifest in finetuned if pretrained & set(manifest.parents)]
     return (from_pretraining or finetuned)[-1]
 
 
-def resolve_checkpoint(registry: Workspace, reference: str | None) -> Manifest:
+def resolve_checkpoint(workspace: Workspace, reference: str | None) -> Manifest:
     """The checkpoint version ``reference`` names (id, prefix or stage; None: ``default_checkpoint``).
 
     Raises:
         ValueError: nothing matches, or the version holds no checkpoint (one line saying what to pass).
     """
     if reference is None:
-        return default_checkpoint(registry)
+        return default_checkpoint(workspace)
     try:
-        manifest = registry.resolve(reference)
+        manifest = workspace.resolve(reference)
     except VersionNotFoundError as error:
         raise ValueError(str(error)) from None
     if CHECKPOINT_OUTPUT not in manifest.outputs:
@@ -109,7 +107,7 @@ def resolve_checkpoint(registry: Workspace, reference: str | None) -> Manifest:
     return manifest
 
 
-def training_frame_rate(registry: Workspace, checkpoint: Manifest) -> float:
+def training_frame_rate(workspace: Workspace, checkpoint: Manifest) -> float:
     """Frame rate the checkpoint was trained at, Hz: recorded on it, else its training store's views' rate."""
     from datasets.store import open_store
 
@@ -117,9 +115,9 @@ def training_frame_rate(registry: Workspace, checkpoint: Manifest) -> float:
     if recorded is not None:
         return float(recorded)
     for parent in checkpoint.parents:
-        manifest = registry.get(parent)
+        manifest = workspace.get(parent)
         if manifest is not None and "store" in manifest.outputs:
-            rates = Counter(open_store(registry.root, parent).index["fps"].to_pylist())
+            rates = Counter(open_store(workspace.root, parent).index["fps"].to_pylist())
             rate, _ = rates.most_common(1)[0]
             if len(rates) > 1:
                 print(f"lift: {parent} holds views at {sorted(rates)} Hz; lifting at the most common, {rate:g} Hz")
@@ -166,15 +164,38 @@ def _summary(manifest_counts: Mapping[str, int], lifted: Sequence[str], rejectio
     return "\n".join(lines)
 
 
+def lift_stage_run(workspace: Workspace, checkpoint: Manifest, sources: Sequence[Path], given: Path,
+                   options: LiftOptions, outputs: LiftRunOptions, single: bool) -> StageRun:  # fmt: skip
+    """The version lifting ``sources`` with ``checkpoint`` makes (nothing runs).
+
+    Its id follows the checkpoint's content, the inputs' SHA-256, every ``LiftOptions`` field, which extra
+    files are made, and the inference settings with the precision that "auto" resolves to on the run's device
+    (as ``evaluate`` hashes it).
+    """
+    from lifting.evaluation import EvaluationConfig
+    from lifting.training.distributed import run_precision
+
+    inference, _ = split_runtime(EvaluationConfig())
+    inference["precision"] = run_precision(EvaluationConfig().precision, outputs.device)
+    return StageRun(
+        workspace, LIFT, parents=[checkpoint.id], reads={checkpoint.id: (CHECKPOINT_OUTPUT,)},
+        config={**to_jsonable(options), "video": video_suffix(outputs.video), "bvh": outputs.bvh is not None,
+                "single": single, "inference": inference},
+        inputs={"keypoints": input_fingerprint(sources)},
+        code=model_stage_code_identity(LIFT, checkpoint.config.get("model")),
+        runtime={"keypoints": str(given), "device": outputs.device, "video": str(outputs.video or ""),
+                 "bvh": str(outputs.bvh or "")},
+    )  # fmt: skip
+
+
 @task(name="lift-version")
-def lift_version(workspace: str, checkpoint: str | None, keypoints: str, options: LiftOptions,
+def lift_version(root: str, checkpoint: str | None, keypoints: str, options: LiftOptions,
                  outputs: LiftRunOptions, run: RunOptions) -> tuple[Manifest, bool]:  # fmt: skip
     """Reuse or lift and publish the ``lift`` version of ``keypoints`` (a file or a folder) with ``checkpoint``."""
     from datasets.keypoints import discover_keypoint_inputs
-    from lifting.evaluation import EvaluationConfig
 
-    registry = Workspace(workspace)
-    checkpoint_manifest = resolve_checkpoint(registry, checkpoint)
+    workspace = Workspace(root)
+    checkpoint_manifest = resolve_checkpoint(workspace, checkpoint)
     print(f"lift: checkpoint {checkpoint_manifest.id}")
     given = Path(keypoints)
     if not given.exists():
@@ -185,20 +206,12 @@ def lift_version(workspace: str, checkpoint: str | None, keypoints: str, options
     jobs = [ClipJob(source, Path(), 0.0, options, outputs.device) for source in sources]
     # One file (or OpenPose folder) is read now: if it cannot be lifted, the run fails before any model loads.
     single = read_clip(jobs[0]) if sources == [given] else None
-    stage_run = StageRun(
-        registry, LIFT, parents=[checkpoint_manifest.id], reads={checkpoint_manifest.id: (CHECKPOINT_OUTPUT,)},
-        config={**to_jsonable(options), "video": video_suffix(outputs.video), "bvh": outputs.bvh is not None,
-                "single": single is not None, "inference": to_jsonable(EvaluationConfig())},
-        inputs={"keypoints": input_fingerprint(sources)},
-        code=model_stage_code_identity(LIFT, checkpoint_manifest.config.get("model")),
-        runtime={"keypoints": str(given), "device": outputs.device, "video": str(outputs.video or ""),
-                 "bvh": str(outputs.bvh or "")},
-    )  # fmt: skip
+    stage_run = lift_stage_run(workspace, checkpoint_manifest, sources, given, options, outputs, single is not None)
     existing = stage_run.existing()
     if existing is not None:
         return existing, False
-    model_fps = training_frame_rate(registry, checkpoint_manifest)
-    checkpoint_file = local_output(registry, checkpoint_manifest, CHECKPOINT_OUTPUT)
+    model_fps = training_frame_rate(workspace, checkpoint_manifest)
+    checkpoint_file = local_output(workspace, checkpoint_manifest, CHECKPOINT_OUTPUT)
     jobs = [ClipJob(job.source, checkpoint_file, model_fps, options, outputs.device) for job in jobs]
     results = _lift_all(jobs, single, run)
     rejections = [result for result in results if isinstance(result, Rejection)]
@@ -206,15 +219,15 @@ def lift_version(workspace: str, checkpoint: str | None, keypoints: str, options
         raise NothingAcceptedError.citing(f"lift: {len(rejections)} of {len(jobs)} input(s) could not be lifted.",
                                           rejections)  # fmt: skip
     metadata = {"model_fps": model_fps, "checkpoint": checkpoint_manifest.id}
-    return _publish(registry, stage_run, results, single is not None, outputs, metadata), True
+    return _publish(workspace, stage_run, results, single is not None, outputs, metadata), True
 
 
-def _publish(registry: Workspace, stage_run: StageRun, results: Sequence[LiftedResult | Rejection], single: bool,
+def _publish(workspace: Workspace, stage_run: StageRun, results: Sequence[LiftedResult | Rejection], single: bool,
              outputs: LiftRunOptions, metadata: Mapping[str, Any]) -> Manifest:  # fmt: skip
     """Write every lifted clip's files (a sub-folder per clip unless ``single``) and the rejected table; publish."""
     rejections = [result for result in results if isinstance(result, Rejection)]
     lifted = [result for result in results if isinstance(result, LiftedResult)]
-    scratch = registry.local_directory(CACHE_DIRECTORY, stage_run.id, "lift")
+    scratch = workspace.local_directory(CACHE_DIRECTORY, stage_run.id, "lift")
     shutil.rmtree(scratch, ignore_errors=True)
     with stage_run:
         published: dict[str, Any] = {}
@@ -236,14 +249,14 @@ def _publish(registry: Workspace, stage_run: StageRun, results: Sequence[LiftedR
     return manifest
 
 
-def _copy_requested(registry: Workspace, manifest: Manifest, outputs: LiftRunOptions) -> None:
+def _copy_requested(workspace: Workspace, manifest: Manifest, outputs: LiftRunOptions) -> None:
     """Copy the version's videos and BVH files where ``--video`` / ``--bvh`` asked (a folder for many clips)."""
     for requested, kind in ((outputs.video, "video"), (outputs.bvh, "bvh")):
         if requested is None:
             continue
         made = sorted(name for name in manifest.outputs if name == kind or name.endswith(f"/{kind}"))
         for name in made:
-            source = registry.output_path(manifest, name)
+            source = workspace.output_path(manifest, name)
             if name == kind:
                 target = Path(requested)
             else:  # one per clip, in the folder asked for, named by the clip's file
@@ -276,20 +289,20 @@ def lift(
         run: Workers, Dask address, strictness (``pipelines.convert.run_options.RunOptions``) for a folder of inputs.
         workspace: Workspace root.
     """
-    registry = Workspace(workspace)
+    workspace = Workspace(workspace)
     given = {key: value for key, value in (options or {}).items() if value is not None}
     if keypoints is None:
-        demo_file, demo_options = demo_detections(registry)
+        demo_file, demo_options = demo_detections(workspace)
         keypoints, given = str(demo_file), {**demo_options, **given}
         print(terminal_text(f"lift: no --keypoints; lifting the demo detector file {demo_file}"))
     chosen = as_options(LiftOptions, given)
     written = as_options(LiftRunOptions, outputs)
-    manifest, worked = lift_version(str(registry.root), checkpoint, keypoints, chosen,
+    manifest, worked = lift_version(str(workspace.root), checkpoint, keypoints, chosen,
                                     written, as_options(RunOptions, run))  # fmt: skip
-    _copy_requested(registry, manifest, written)
+    _copy_requested(workspace, manifest, written)
     print(f"{LIFT}: {'published' if worked else 'reused'} version {manifest.id}")
     print(terminal_text(manifest.summary))
-    viewers = [registry.output_path(manifest, name) for name in sorted(manifest.outputs) if name.endswith("viewer")]
+    viewers = [workspace.output_path(manifest, name) for name in sorted(manifest.outputs) if name.endswith("viewer")]
     for viewer in viewers[:3]:
         print(terminal_text(f"lift: open {viewer} in a browser to see the 2D input beside the 3D"))
     create_markdown_artifact(markdown=manifest.summary, key=LIFT, description=manifest.id)

@@ -28,13 +28,10 @@ from pipelines.lineage.code_identity import model_stage_code_identity
 from pipelines.lineage.versioning import StageRun
 from pipelines.orchestration import flow, publish_summary, task
 from pipelines.stage_names import IMPORT_CHECKPOINT as STAGE
-from pipelines.train.publish import copy_into
-
-CHECKPOINT_OUTPUT = "checkpoint_best"
-"""The output name trained versions give their checkpoint (what ``evaluate`` and ``finetune --init`` read)."""
+from pipelines.train.publish import CHECKPOINT_OUTPUT, copy_into
 
 
-def import_stage_run(registry: Workspace, source: Path, model: str, preset: str, training_preset: str) -> StageRun:
+def import_stage_run(workspace: Workspace, source: Path, model: str, preset: str, training_preset: str) -> StageRun:
     """The version importing ``source`` makes: id from its SHA-256, model, preset, configs and the importer's code."""
     from lifting.models import load_model_config
     from lifting.released import RELEASED_FORMATS
@@ -43,7 +40,7 @@ def import_stage_run(registry: Workspace, source: Path, model: str, preset: str,
 
     released = RELEASED_FORMATS[model]
     return StageRun(
-        registry, STAGE, inputs={"source_sha256": file_sha256(source)}, code=model_stage_code_identity(STAGE, model),
+        workspace, STAGE, inputs={"source_sha256": file_sha256(source)}, code=model_stage_code_identity(STAGE, model),
         config={"model": model, "model_preset": preset, "training_preset": training_preset,
                 "model_config": model_config_to_dict(load_model_config(model, preset)),
                 "training": to_jsonable(load_config(TrainingConfig, "training", training_preset)),
@@ -67,14 +64,14 @@ def import_checkpoint_version(workspace: str, source: str, model: str, preset: s
     if not path.is_file():
         raise ValueError(f"{path} is not a regular file (missing, a folder, a pipe or a device); give the released "
                          f"weights file ({RELEASED_FORMATS[model].files})")  # fmt: skip
-    registry = Workspace(workspace)
+    workspace = Workspace(workspace)
     training_preset = training_preset or default_training_preset(model, preset)
-    run = import_stage_run(registry, path, model, preset, training_preset)
+    run = import_stage_run(workspace, path, model, preset, training_preset)
     existing = run.existing()
     if existing is not None:
         print(f"{STAGE}: reused version {existing.id}")
         return existing
-    scratch = registry.local_directory(CACHE_DIRECTORY, run.id, "import") / BEST_CHECKPOINT
+    scratch = workspace.local_directory(CACHE_DIRECTORY, run.id, "import") / BEST_CHECKPOINT
     scratch.parent.mkdir(parents=True, exist_ok=True)
     with run:
         imported = import_released(path, model, preset, training_preset)

@@ -59,6 +59,9 @@ class TrainingJob:
     resume: bool
 
 
+CHECKPOINT_OUTPUT = "checkpoint_best"
+"""The output of a checkpoint version that ``finetune --init``, ``evaluate`` and ``lift`` read (trained or imported)."""
+
 def copy_into(source: Path, destination: Location) -> Location:
     """Copy a local file into a workspace location (a directory or object storage); returns ``destination``."""
     write_atomically(destination, lambda handle: handle.write(source.read_bytes()))
@@ -96,7 +99,7 @@ def training_stage_run(workspace: Workspace, job: TrainingJob, data: Manifest, i
     hashed, runtime = split_runtime(job.config)  # the fields marked runtime_field are recorded, not hashed
     hashed["precision"] = run_precision(job.config.precision, job.device)  # "auto" differs
     parents = [data.id] + ([init.id] if init else [])
-    reads = {data.id: ("store",), **({init.id: ("checkpoint_best",)} if init else {})}
+    reads = {data.id: ("store",), **({init.id: (CHECKPOINT_OUTPUT,)} if init else {})}
     return StageRun(
         workspace, job.stage, parents=parents, reads=reads, code=model_stage_code_identity(job.stage, job.model),
         config={"model": job.model, "model_preset": job.model_preset, "training_preset": job.training_preset,
@@ -124,7 +127,7 @@ def publish_training(run: StageRun, job: TrainingJob, result: Any, working: Path
 
     # A run stopped by max_steps before its first validation has no best checkpoint yet: train() then names
     # the last one as the best, so publish the files it names.
-    sources = {"checkpoint_best": (result.checkpoint_best, BEST_CHECKPOINT),
+    sources = {CHECKPOINT_OUTPUT: (result.checkpoint_best, BEST_CHECKPOINT),
                "checkpoint_last": (result.checkpoint_last, LAST_CHECKPOINT),
                "metrics": (working / METRICS_FILE, METRICS_FILE)}  # fmt: skip
     outputs = {name: run.file_output(copy_into(source, run.directory / file_name))
@@ -148,7 +151,7 @@ def _train_this_rank(
     data, init = parents
     working = workspace.local_directory(CACHE_DIRECTORY, run.id, "train")
     store = open_verified_store(workspace, data.id)  # refuses a store that differs from its manifest
-    init_checkpoint = local_output(workspace, init, "checkpoint_best") if init else None
+    init_checkpoint = local_output(workspace, init, CHECKPOINT_OUTPUT) if init else None
     with run if is_main else contextlib.nullcontext():
         result = train(job.model, job.model_preset, store, store, job.config, working,
                        init_checkpoint=init_checkpoint, resume=job.resume, device=job.device)  # fmt: skip
