@@ -5,8 +5,8 @@ addition. A BVH joint's rotation turns all of its children's offsets together, a
 angles between the bones that leave one joint (Human3.6M's pelvis: two hips and the spine; the thorax: neck
 and two shoulders), so no single rotation can point every child bone right. Each child of such a joint hangs
 from its own zero-offset *branch* joint, ``<parent>_to_<child>``, whose rotation serves that one bone; the
-branching joint itself carries the rotation that best aligns all its children (Kabsch, through
-``scipy.spatial.transform.Rotation.align_vectors``), so the pelvis and the thorax still turn with the body in
+branching joint itself carries the rotation that best aligns all its children (Kabsch, every frame at once
+through ``roma.rigid_vectors_registration``), so the pelvis and the thorax still turn with the body in
 an animation tool. Every other joint has one child and its rotation is the smallest one taking the bone's rest
 direction to its lifted direction. Leaves (wrists, ankles, head top) end in an ``End Site`` that continues
 their bone by ``END_SITE_FRACTION`` of its length.
@@ -33,6 +33,8 @@ from pathlib import Path
 from types import MappingProxyType
 
 import numpy as np
+import roma
+import torch
 from scipy.spatial.transform import Rotation
 
 from datasets.skeletons import get_skeleton
@@ -81,8 +83,14 @@ def _smallest_rotation(rest: np.ndarray, target: np.ndarray) -> Rotation:
 
 
 def _best_fit(rest: np.ndarray, targets: np.ndarray) -> Rotation:
-    """Per frame, the rotation that best takes the unit ``rest`` rows (C, 3) onto ``targets`` (T, C, 3)."""
-    return Rotation.concatenate([Rotation.align_vectors(frame, rest)[0] for frame in targets])
+    """Per frame, the rotation that best takes the unit ``rest`` rows (C, 3) onto ``targets`` (T, C, 3).
+
+    Every frame at once (roma's batched registration, the least-squares rotation ``align_vectors`` finds one
+    frame at a time).
+    """
+    rest_rows = torch.from_numpy(np.broadcast_to(rest, targets.shape).copy())
+    matrices = roma.rigid_vectors_registration(rest_rows, torch.from_numpy(np.ascontiguousarray(targets)))
+    return Rotation.from_matrix(matrices.numpy())
 
 
 def _children(parents: Sequence[int]) -> list[list[int]]:
