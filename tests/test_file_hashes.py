@@ -67,6 +67,20 @@ def test_an_unchanged_file_is_read_once_and_a_touched_one_again(tmp_path):
     assert touched.hashed == 1
 
 
+def test_a_byte_flipped_with_its_mtime_set_back_is_read_again(tmp_path):
+    """The mtime and size are restored by hand; the change time, which no user can set, still moved."""
+    [path] = archive(tmp_path, {"a.npz": b"abc"})
+    before = os.stat(path)
+    hashes = FileHashes()
+    first = hashes.sha256(path)
+    time.sleep(0.01)  # the change time ticks past the first write's
+    path.write_bytes(b"abd")
+    os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))
+    assert (os.stat(path).st_size, os.stat(path).st_mtime_ns) == (before.st_size, before.st_mtime_ns)
+    assert hashes.sha256(path) != first
+    assert hashes.hashed == 2
+
+
 def test_a_file_modified_just_before_hashing_is_read_again(tmp_path):
     """Racily clean: written within RACY_WINDOW_NS of being hashed, it may change again within the same tick."""
     [path] = archive(tmp_path, {"a.npz": b"a"}, age_ns=RACY_WINDOW_NS // 4)

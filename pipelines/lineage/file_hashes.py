@@ -1,10 +1,11 @@
-"""Source files identified by content, fast: SHA-256 cached by (absolute path, size, mtime, inode).
+"""Source files identified by content, fast: SHA-256 cached by (absolute path, size, mtime, ctime, inode).
 
 A version id depends on what its source files hold, not on where they are or when they were written:
 ``touch``, a copy without ``-p``, a bucket sync or a second machine give the same fingerprint for the same
 bytes, and one changed byte gives another. Hashing a multi-GB archive on every run would cost minutes, so,
 as git's index and DVC's cache do, each file's hash is cached under the file's stat key; an unchanged file
-is not read again. The cache is one JSON file per workspace on local disk
+is not read again. The key holds the change time too: a byte flipped with the mtime set back (``os.utime``)
+still moves the ctime, which no user can set. The cache is one JSON file per workspace on local disk
 (``Workspace.local_directory("hashes")``: under the workspace root, or under ``$MOCAPLIFT_CACHE`` for a
 workspace in object storage, since sources are local files), rewritten atomically.
 
@@ -100,19 +101,19 @@ class FileHashes:
         return cls(workspace.local_directory(HASHES_DIRECTORY) / HASHES_FILE)
 
     def sha256(self, path: str | os.PathLike) -> str:
-        """SHA-256 of a file's bytes, from the cache when its size, mtime and inode are unchanged."""
+        """SHA-256 of a file's bytes, from the cache when its size, mtime, ctime and inode are unchanged."""
         key = str(Path(path).resolve())
         stat = os.stat(key)
+        stamp = [stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns, stat.st_ino]
         cached = self._cache.entries.get(key)
-        if cached is not None and len(cached) == 5:
-            size, mtime_ns, inode, hashed_at_ns, digest = cached
-            unchanged = (size, mtime_ns, inode) == (stat.st_size, stat.st_mtime_ns, stat.st_ino)
-            if unchanged and mtime_ns < hashed_at_ns - RACY_WINDOW_NS:
+        if cached is not None and len(cached) == len(stamp) + 2 and cached[: len(stamp)] == stamp:
+            hashed_at_ns, digest = cached[len(stamp) :]
+            if stat.st_mtime_ns < hashed_at_ns - RACY_WINDOW_NS:
                 return digest
         hashed_at_ns = time.time_ns()
         digest = file_sha256(key)
         self.hashed += 1
-        self._cache.set(key, [stat.st_size, stat.st_mtime_ns, stat.st_ino, hashed_at_ns, digest])
+        self._cache.set(key, [*stamp, hashed_at_ns, digest])
         return digest
 
     def save(self) -> None:
