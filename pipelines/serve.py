@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from pipelines.convert.amass import preprocess_amass
 from pipelines.convert.benchmarks import preprocess_3dhp, preprocess_h36m, preprocess_humaneva
@@ -20,9 +19,6 @@ from pipelines.lift.flow import lift
 from pipelines.lift.import_checkpoint import import_checkpoint
 from pipelines.orchestration import FlowDefinition
 from pipelines.train.flows import finetune, pretrain, pretrain_finetune
-
-if TYPE_CHECKING:
-    import prefect
 
 FLOWS: tuple[FlowDefinition, ...] = (
     preprocess_amass,
@@ -36,42 +32,31 @@ FLOWS: tuple[FlowDefinition, ...] = (
     import_checkpoint,
     lift,
 )
-"""Every flow served, in ``prefect.yaml``'s order; each is also ``flows.py``'s attribute ``entry_attribute``."""
+"""Every flow served, in ``prefect.yaml``'s order; each is ``pipelines.prefect_entry``'s ``entry_attribute``."""
 
-ENTRY_SCRIPT = Path(__file__).resolve().parents[1] / "flows.py"
-"""Where Prefect loads every flow from (``flows.py``'s module ``__getattr__``): the modules that define the flows
-do not import Prefect, so that commands running in-process start without it."""
+ENTRY_MODULE = Path(__file__).resolve().parent / "prefect_entry.py"
+"""Where Prefect loads every flow from: ``pipelines.prefect_entry`` holds each as a ``prefect.Flow``, while the
+modules that define the flows do not import Prefect, so that commands running in-process start without it."""
 
 
 def entry_attribute(name: str) -> str:
-    """The attribute of ``flows.py`` that is flow ``name`` for Prefect: ``preprocess-amass`` -> ``preprocess_amass``."""
+    """The attribute of ``pipelines.prefect_entry`` that is flow ``name``: its name with ``_`` for ``-``."""
     return name.replace("-", "_")
 
 
-def entrypoint(name: str, relative_to: Path = ENTRY_SCRIPT.parent) -> str:
-    """Prefect's entry point of flow ``name`` (``flows.py:preprocess_amass``), relative to ``relative_to``."""
-    return f"{Path(os.path.relpath(ENTRY_SCRIPT, relative_to)).as_posix()}:{entry_attribute(name)}"
-
-
-def prefect_flow(attribute: str) -> prefect.Flow:
-    """The ``prefect.Flow`` that ``flows.py:<attribute>`` names (``entry_attribute``).
-
-    Raises:
-        AttributeError: No flow has that attribute (what a module's ``__getattr__`` must raise).
-    """
-    for flow in FLOWS:
-        if entry_attribute(flow.name) == attribute:
-            return flow.prefect()
-    known = ", ".join(entry_attribute(flow.name) for flow in FLOWS)
-    raise AttributeError(f"flows.py has no flow {attribute!r}; the flows are {known}")
+def entrypoint(name: str, relative_to: Path = ENTRY_MODULE.parents[1]) -> str:
+    """Prefect's entry point of flow ``name`` (``pipelines/prefect_entry.py:preprocess_amass``) from ``relative_to``."""
+    return f"{Path(os.path.relpath(ENTRY_MODULE, relative_to)).as_posix()}:{entry_attribute(name)}"
 
 
 def deployments(workspace: str | None = None, tags: tuple[str, ...] = ("mocaplift",)) -> list:
-    """One ``RunnerDeployment`` per flow, named like its flow, entered through ``flows.py``."""
+    """One ``RunnerDeployment`` per flow, named like its flow, entered through ``pipelines/prefect_entry.py``."""
     parameters = {} if workspace is None else {"workspace": workspace}
+    from pipelines import prefect_entry
+
     served = []
     for definition in FLOWS:
-        flow = definition.prefect()
+        flow = getattr(prefect_entry, entry_attribute(definition.name))
         deployment = flow.to_deployment(name=definition.name, parameters=parameters, tags=list(tags),
                                         description=flow.description)  # fmt: skip
         deployment.entrypoint = entrypoint(definition.name, relative_to=Path.cwd())  # not the defining module

@@ -87,8 +87,8 @@ def test_a_command_running_in_process_never_imports_prefect(tmp_path):
     assert run.stdout.strip() == "[]"
 
 
-def test_prefect_loads_each_flow_from_flows_py_as_a_prefect_flow():
-    """``prefect.yaml``'s entry points (``flows.py:preprocess_amass``) go through Prefect's own loader."""
+def test_prefect_loads_each_flow_from_its_entry_module_as_a_prefect_flow():
+    """``prefect.yaml``'s entry points (``pipelines/prefect_entry.py:preprocess_amass``) go through Prefect's loader."""
     from prefect import Flow
     from prefect.flows import load_flow_from_entrypoint
 
@@ -99,7 +99,7 @@ def test_prefect_loads_each_flow_from_flows_py_as_a_prefect_flow():
         loaded = load_flow_from_entrypoint(f"{REPOSITORY_ROOT / script}:{attribute}")
         assert isinstance(loaded, Flow) and loaded.name == served.name and loaded.fn is served.fn
     with pytest.raises(Exception, match="'preprocess_nothing' not found"):
-        load_flow_from_entrypoint(f"{REPOSITORY_ROOT / 'flows.py'}:preprocess_nothing")
+        load_flow_from_entrypoint(f"{REPOSITORY_ROOT / 'pipelines' / 'prefect_entry.py'}:preprocess_nothing")
 
 
 @pytest.mark.slow

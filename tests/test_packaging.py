@@ -104,7 +104,8 @@ def test_prefect_yaml_declares_the_same_deployments_as_serve():
     declared = yaml.safe_load((REPOSITORY_ROOT / "prefect.yaml").read_text())["deployments"]
     entrypoints = {item["name"]: item["entrypoint"] for item in declared}
     assert entrypoints == {flow.name: entrypoint(flow.name) for flow in FLOWS}
-    assert entrypoints["preprocess-amass"] == "flows.py:preprocess_amass"  # the repository root is the project's
+    # Entry points are relative to the repository root, the project's working directory.
+    assert entrypoints["preprocess-amass"] == "pipelines/prefect_entry.py:preprocess_amass"
 
 
 def flow_run_by(command: object) -> tuple[object, set[str]]:
