@@ -107,6 +107,8 @@ def test_wrong_joint_count_is_one_error(tmp_path):
     sixteen = _keypoints()[: 16 * 3]
     with pytest.raises(KeypointFileError, match="short.json: has 16 joints per person but joint order coco17 has 17"):
         read_keypoints(_write(tmp_path, [_result(0, sixteen)], "short.json"))
+    with pytest.raises(KeypointFileError, match="mixed.json: frame 1 has 16 keypoints, earlier ones 17"):
+        read_keypoints(_write(tmp_path, [_result(0, _keypoints()), _result(1, sixteen)], "mixed.json"))
 
 
 def test_dataset_file_category_names_decide_the_mapping_and_images_give_the_size(tmp_path):

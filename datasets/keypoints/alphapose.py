@@ -17,7 +17,7 @@ from typing import Any
 from datasets.keypoints.errors import KeypointFileError
 from datasets.keypoints.joint_mapping import resolve_order
 from datasets.keypoints.json_input import flat_keypoints, frame_number, load_json, person_id
-from datasets.keypoints.tracks import RawDetections, group_instances, instance_score
+from datasets.keypoints.tracks import RawDetections, group_instances, instance_score, joint_count
 from datasets.skeletons import get_skeleton
 
 ALPHAPOSE_ORDERS = {26: "halpe26", 17: "coco17"}
@@ -44,14 +44,12 @@ def read_alphapose(path: Path, joint_order: str | None = None, data: Any = None)
     data = load_json(path) if data is None else data
     if not is_alphapose(data):
         raise KeypointFileError(path, "is not AlphaPose results JSON (a list of image_id/keypoints/idx entries)")
-    instances, count = [], None
+    instances = []
     for n, item in enumerate(data):
         keypoints = flat_keypoints(item["keypoints"], path, f"entry {n}")
-        if count is not None and len(keypoints) != count:
-            raise KeypointFileError(path, f"entry {n} has {len(keypoints)} keypoints, earlier ones {count}")
-        count = len(keypoints)
         score = instance_score(keypoints, item.get("score"))
         instances.append((person_id(item["idx"]), frame_number(item["image_id"], path), keypoints, score))
+    count = joint_count(instances, path)
     if joint_order is None and count not in ALPHAPOSE_ORDERS:
         raise KeypointFileError(
             path, f"has {count} keypoints per person; AlphaPose writes 26 (Halpe-26) or 17 (COCO-17): wrong joint count"

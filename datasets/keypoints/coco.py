@@ -24,7 +24,7 @@ from typing import Any
 from datasets.keypoints.errors import KeypointFileError
 from datasets.keypoints.joint_mapping import resolve_order
 from datasets.keypoints.json_input import flat_keypoints, frame_number, load_json, person_id
-from datasets.keypoints.tracks import RawDetections, group_instances, instance_score
+from datasets.keypoints.tracks import RawDetections, group_instances, instance_score, joint_count
 from datasets.skeletons import get_skeleton
 
 
@@ -74,18 +74,12 @@ def read_coco(path: Path, joint_order: str | None = None, data: Any = None) -> R
         names, items = _names(data), data["annotations"]
         frames, size = _images(data, path)
     instances = []
-    count = None
     for n, item in enumerate(items):
         keypoints = flat_keypoints(item.get("keypoints"), path, f"entry {n}")
-        if count is not None and len(keypoints) != count:
-            raise KeypointFileError(path, f"entry {n} has {len(keypoints)} keypoints, earlier ones {count}")
-        count = len(keypoints)
         frame = frames.get(item["image_id"]) if item["image_id"] in frames else frame_number(item["image_id"], path)
         score = instance_score(keypoints, item.get("score"))
         instances.append((person_id(item.get("track_id")), frame, keypoints, score))
-    if not instances:
-        raise KeypointFileError(path, "no usable person: it holds no detections")
-    order = resolve_order(count, names, joint_order, path, default=None if names else "coco17")
+    order = resolve_order(joint_count(instances, path), names, joint_order, path, default=None if names else "coco17")
     tracks, tracked = group_instances(instances, path)
     return RawDetections(
         joint_names=tuple(names) if names else get_skeleton(order).joint_names,

@@ -26,7 +26,7 @@ import numpy as np
 from datasets.keypoints.errors import KeypointFileError
 from datasets.keypoints.joint_mapping import resolve_order
 from datasets.keypoints.json_input import frame_number, load_json, person_id
-from datasets.keypoints.tracks import RawDetections, group_instances, instance_score
+from datasets.keypoints.tracks import RawDetections, group_instances, instance_score, joint_count
 from datasets.skeletons import get_skeleton
 
 
@@ -80,17 +80,12 @@ def read_mmpose(path: Path, joint_order: str | None = None, data: Any = None) ->
     meta = data.get("meta_info") if isinstance(data, dict) else None
     id2name = (meta or {}).get("keypoint_id2name")
     names = [id2name[k] for k in sorted(id2name, key=int)] if id2name else None
-    instances, count = [], None
+    instances = []
     for frame, people in frames:
         for n, instance in enumerate(people):
             keypoints, score = _instance(instance, path, f"frame {frame}, instance {n}")
-            if count is not None and len(keypoints) != count:
-                raise KeypointFileError(path, f"frame {frame} has {len(keypoints)} keypoints, earlier ones {count}")
-            count = len(keypoints)
             instances.append((person_id(instance.get("track_id")), frame_number(frame, path), keypoints, score))
-    if not instances:
-        raise KeypointFileError(path, "no usable person: no frame holds an instance")
-    order = resolve_order(count, names, joint_order, path, default=None if names else "coco17")
+    order = resolve_order(joint_count(instances, path), names, joint_order, path, default=None if names else "coco17")
     tracks, tracked = group_instances(instances, path)
     return RawDetections(
         joint_names=tuple(names) if names else get_skeleton(order).joint_names,

@@ -16,7 +16,7 @@ the file's own joint order. ``assemble`` then does what detector output needs, t
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
@@ -59,6 +59,22 @@ def with_scores(array: np.ndarray) -> np.ndarray:
         return keypoints
     score = np.where(np.isfinite(keypoints).all(axis=-1), 1.0, np.nan).astype(np.float32)
     return np.concatenate([keypoints, score[..., None]], axis=-1)
+
+
+def joint_count(instances: Sequence[tuple[str | None, int, np.ndarray, float]], path: Path) -> int:
+    """The keypoints per person that every instance of a file has (``group_instances``' tuples).
+
+    Raises:
+        KeypointFileError: An instance has another count than the ones before it (naming its frame).
+    """
+    count = None
+    for _, frame, keypoints, _ in instances:
+        if count is not None and len(keypoints) != count:
+            raise KeypointFileError(path, f"frame {frame} has {len(keypoints)} keypoints, earlier ones {count}")
+        count = len(keypoints)
+    if count is None:
+        raise KeypointFileError(path, "no usable person: it holds no detections")
+    return count
 
 
 def group_instances(
