@@ -25,7 +25,7 @@ from typing import Any
 from datasets.config import split_runtime, to_jsonable
 from datasets.escaping import markdown_text, terminal_text
 from datasets.keypoints import DetectedKeypoints
-from datasets.storage import file_sha256, write_parquet
+from datasets.storage import write_parquet
 from datasets.views import Rejection
 from datasets.workspace import Manifest, VersionNotFoundError, Workspace
 from pipelines.convert.benchmarks import DEMO_DIRECTORY, generate_once
@@ -44,7 +44,7 @@ from pipelines.lift.clips import (
 )
 from pipelines.lift.options import LiftOptions, LiftRunOptions
 from pipelines.lineage.code_identity import model_stage_code_identity
-from pipelines.lineage.file_hashes import files_fingerprint
+from pipelines.lineage.file_hashes import FileHashes, files_fingerprint
 from pipelines.lineage.versioning import StageRun
 from pipelines.orchestration import create_markdown_artifact, flow, task
 from pipelines.stage_names import FINETUNE, LIFT, PRETRAIN
@@ -130,16 +130,19 @@ def clip_name(path: Path) -> str:
     return re.sub(r"[^A-Za-z0-9._-]", "_", path.name)
 
 
-def input_fingerprint(sources: Sequence[Path]) -> dict[str, str]:
-    """Each input by content: its clip name -> SHA-256 of the file (of an OpenPose folder's files)."""
+def input_fingerprint(sources: Sequence[Path], hashes: FileHashes) -> dict[str, str]:
+    """Each input by content: its clip name -> SHA-256 of the file (of an OpenPose folder's files).
+
+    Hashes come through the workspace's cache (``pipelines.lineage.file_hashes``): a rerun over a lab's whole
+    collection reads only the files that changed.
+    """
     fingerprint = {}
     for source in sources:
         if source.is_dir():
-            fingerprint[clip_name(source)] = files_fingerprint(
-                sorted(p for p in source.rglob("*") if p.is_file()), source
-            )
+            files = sorted(p for p in source.rglob("*") if p.is_file())
+            fingerprint[clip_name(source)] = files_fingerprint(files, source, hashes)
         else:
-            fingerprint[clip_name(source)] = file_sha256(source)
+            fingerprint[clip_name(source)] = hashes.sha256(source)
     return fingerprint
 
 
@@ -175,13 +178,15 @@ def lift_stage_run(workspace: Workspace, checkpoint: Manifest, sources: Sequence
     from lifting.evaluation import EvaluationConfig
     from lifting.training.distributed import run_precision
 
+    with FileHashes.of_workspace(workspace) as hashes:
+        fingerprint = input_fingerprint(sources, hashes)
     inference, _ = split_runtime(EvaluationConfig())
     inference["precision"] = run_precision(EvaluationConfig().precision, outputs.device)
     return StageRun(
         workspace, LIFT, parents=[checkpoint.id], reads={checkpoint.id: (CHECKPOINT_OUTPUT,)},
         config={**to_jsonable(options), "video": video_suffix(outputs.video), "bvh": outputs.bvh is not None,
                 "single": single, "inference": inference},
-        inputs={"keypoints": input_fingerprint(sources)},
+        inputs={"keypoints": fingerprint},
         code=model_stage_code_identity(LIFT, checkpoint.config.get("model")),
         runtime={"keypoints": str(given), "device": outputs.device, "video": str(outputs.video or ""),
                  "bvh": str(outputs.bvh or "")},

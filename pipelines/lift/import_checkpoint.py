@@ -21,10 +21,10 @@ from pathlib import Path
 
 from datasets.config import load_config, to_jsonable
 from datasets.escaping import markdown_text, terminal_text
-from datasets.storage import file_sha256
 from datasets.workspace import Manifest, Workspace
 from pipelines.convert.conversion import CACHE_DIRECTORY
 from pipelines.lineage.code_identity import model_stage_code_identity
+from pipelines.lineage.file_hashes import FileHashes
 from pipelines.lineage.versioning import StageRun
 from pipelines.orchestration import flow, publish_summary, task
 from pipelines.stage_names import IMPORT_CHECKPOINT as STAGE
@@ -39,8 +39,10 @@ def import_stage_run(workspace: Workspace, source: Path, model: str, preset: str
     from lifting.training.model_interface import model_config_to_dict
 
     released = RELEASED_FORMATS[model]
+    with FileHashes.of_workspace(workspace) as hashes:  # a released file of 100 MB is read once, not per run
+        source_sha256 = hashes.sha256(source)
     return StageRun(
-        workspace, STAGE, inputs={"source_sha256": file_sha256(source)}, code=model_stage_code_identity(STAGE, model),
+        workspace, STAGE, inputs={"source_sha256": source_sha256}, code=model_stage_code_identity(STAGE, model),
         config={"model": model, "model_preset": preset, "training_preset": training_preset,
                 "model_config": model_config_to_dict(load_model_config(model, preset)),
                 "training": to_jsonable(load_config(TrainingConfig, "training", training_preset)),
