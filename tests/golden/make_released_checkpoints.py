@@ -126,21 +126,10 @@ def uplift_upsample(repo: Path, out: Path) -> None:
 
 
 def _randomise(module, generator) -> None:
-    """``make_released_goldens.randomise``: N(0, 0.3); norm gains 1 + N(0, 0.1); variances U(0.5, 1.5)."""
-    import torch
+    """``make_released_goldens.randomise`` with the draws kept unrounded (as these fixtures were made)."""
+    from make_released_goldens import randomise
 
-    with torch.no_grad():
-        for name, tensor in list(module.named_parameters()) + list(module.named_buffers()):
-            if not tensor.is_floating_point():
-                continue
-            draw = torch.randn(tensor.shape, generator=generator, dtype=tensor.dtype)
-            if name.endswith("running_var"):
-                draw = 0.5 + torch.rand(tensor.shape, generator=generator, dtype=tensor.dtype)
-            elif name.endswith("a_2") or (name.endswith("weight") and tensor.ndim == 1):
-                draw = 1.0 + 0.1 * draw
-            else:
-                draw = 0.3 * draw
-            tensor.copy_(draw)
+    randomise(module, generator, float32_values=False)
 
 
 def mixste(repo: Path, standins: Path, out: Path) -> None:

@@ -44,10 +44,12 @@ BATCH = 2
 JOINTS = 17
 
 
-def randomise(module: torch.nn.Module, generator: torch.Generator) -> None:
+def randomise(module: torch.nn.Module, generator: torch.Generator, float32_values: bool = True) -> None:
     """Overwrite floating parameters and buffers: N(0, 0.3); norm gains 1 + N(0, 0.1); variances U(0.5, 1.5).
 
-    Values are rounded to float32 (and kept in float64) so the fixtures store them in half the bytes, exactly.
+    With ``float32_values`` the values are rounded to float32 (and kept in float64) so the fixtures store them
+    in half the bytes, exactly; ``make_released_checkpoints.py`` keeps the draws as they are (its fixtures are
+    the released files themselves).
     """
     with torch.no_grad():
         for name, tensor in list(module.named_parameters()) + list(module.named_buffers()):
@@ -60,7 +62,7 @@ def randomise(module: torch.nn.Module, generator: torch.Generator) -> None:
                 draw = 1.0 + 0.1 * draw
             else:
                 draw = 0.3 * draw
-            tensor.copy_(draw.float())
+            tensor.copy_(draw.float() if float32_values else draw)
 
 
 def random_input(shape: tuple[int, ...], generator: torch.Generator) -> torch.Tensor:
