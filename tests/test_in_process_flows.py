@@ -65,6 +65,15 @@ def test_outside_an_in_process_flow_a_task_is_the_prefect_task_of_its_declaratio
     assert (task_of_prefect.fn(4), task_of_prefect.retries, task_of_prefect.name) == (8, 2, "double")
 
 
+def test_the_command_line_starts_without_numpy_torch_or_prefect():
+    """Every command (``--help`` too) imports the command line first; NumPy alone costs ~0.1 s, torch ~1.4 s."""
+    script = "import sys\nimport pipelines.cli\nprint(sorted({'numpy', 'torch', 'prefect'} & set(sys.modules)))\n"
+    environment = {**os.environ, "PYTHONPATH": str(REPOSITORY_ROOT)}
+    run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=environment, timeout=300)
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert run.stdout.strip() == "[]"
+
+
 def test_a_command_running_in_process_never_imports_prefect(tmp_path):
     """Importing Prefect costs ~1.4 s of every command; the definitions and the in-process run import none."""
     script = (

@@ -10,8 +10,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from datasets.keypoints import KEYPOINT_FORMATS, KEYPOINT_JOINT_ORDERS
-
 
 @dataclass(frozen=True)
 class LiftOptions:
@@ -35,6 +33,9 @@ class LiftOptions:
 
     def __post_init__(self) -> None:
         """Validate the values; each message names the option and the value."""
+        # Imported here: the readers bring NumPy, which every command's start (``--help`` included) would pay.
+        from datasets.keypoints import KEYPOINT_FORMATS, KEYPOINT_JOINT_ORDERS
+
         for name, known in (("format", KEYPOINT_FORMATS), ("joint_order", KEYPOINT_JOINT_ORDERS)):
             if getattr(self, name) is not None and getattr(self, name) not in known:
                 raise ValueError(f"{name} must be one of {', '.join(known)}, got {getattr(self, name)!r}")
